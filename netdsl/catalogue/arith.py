@@ -1,0 +1,48 @@
+"""Torch's window arithmetic (conv, pool, transposed conv), with the formula
+written out with its numbers, for notes and `summary --explain`."""
+from __future__ import annotations
+
+M = "\u2212"  # the minus sign used in formulas
+
+
+def _signed(x: int) -> str:
+    return f"{M}{-x}" if x < 0 else str(x)
+
+
+def window_out(n: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> tuple[int, str, bool]:
+    """Output length of a sliding window, exactly as aten's pooling_output_shape /
+    conv output size. Returns (out, formula, dropped) where `dropped` is True when
+    ceil_mode's extra window was removed because it would start in the padding."""
+    eff = d * (k - 1) + 1
+    num = n + 2 * p - eff + (s - 1 if ceil else 0)
+    out = num // s + 1
+    dropped = False
+    if ceil and (out - 1) * s >= n + p:
+        out -= 1
+        dropped = True
+    if d == 1 and not ceil:
+        formula = f"\u230a({n} {M} {k} + 2\u00b7{p} + {s})/{s}\u230b = {out}"
+    else:
+        bracket = ("\u2308", "\u2309") if ceil else ("\u230a", "\u230b")
+        formula = (f"{bracket[0]}({n} + 2\u00b7{p} {M} {d}\u00b7({k} {M} 1) {M} 1)/{s}{bracket[1]} + 1"
+                   f"{' ' + M + ' 1' if dropped else ''} = {out}")
+    return out, formula, dropped
+
+
+def transpose_out(n: int, k: int, s: int, p: int, op: int, d: int = 1) -> tuple[int, str]:
+    out = (n - 1) * s - 2 * p + d * (k - 1) + op + 1
+    formula = f"({n} {M} 1)\u00b7{s} {M} 2\u00b7{p} + {d}\u00b7({k} {M} 1) + {op} + 1 = {_signed(out)}"
+    return out, formula
+
+
+def unused_tail(n: int, k: int, s: int, p: int, d: int = 1) -> int:
+    """Rows/columns of the padded input that no window reaches (floor drops them)."""
+    eff = d * (k - 1) + 1
+    span = n + 2 * p - eff
+    return span % s if span >= 0 else 0
+
+
+def same_padding(k: int, d: int = 1) -> tuple[int, int]:
+    """Torch's padding='same' split: total d·(k−1), the extra one on the right/bottom."""
+    total = d * (k - 1)
+    return total // 2, total - total // 2

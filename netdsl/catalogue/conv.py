@@ -1,0 +1,197 @@
+"""Convolutions: conv2d and conv_transpose2d."""
+from __future__ import annotations
+
+from .arith import M, same_padding, transpose_out, unused_tail, window_out
+from .spec import BOOL, INT, PADDING, PAIR, LayerSpec, Param, non_negative, positive
+
+AXES = ("height", "width")
+
+
+def _x(pair) -> str:
+    return f"{pair[0]}\u00d7{pair[1]}" if pair[0] != pair[1] else f"{pair[0]}\u00d7{pair[0]}"
+
+
+def _one(pair) -> str:
+    return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]},{pair[1]}"
+
+
+def check_groups(a, c_in, ctx) -> bool:
+    ok = True
+    for what, n, at in (("input channels", c_in, "groups"), ("output channels", a.channels, "groups")):
+        if n % a.groups:
+            divisors = [g for g in range(1, n + 1) if n % g == 0 and (a.channels % g == 0) and c_in % g == 0]
+            ctx.error("E0303", f"groups={a.groups} does not divide the {n} {what}", at,
+                      notes=(f"{n} % {a.groups} = {n % a.groups}",),
+                      help=(f"use groups from {divisors[-6:]}" if divisors else "use groups=1",))
+            ok = False
+    return ok
+
+
+def conv2d_shape(a, xs, ctx):
+    c, h, w = xs[0]
+    ok = check_groups(a, c, ctx)
+    if a.padding == "same":
+        if a.stride != (1, 1):
+            ctx.error("E0302", "padding='same' is not supported for strided convolutions", "padding",
+                      notes=(f"stride is {_one(a.stride)}; torch only pads to the same size at stride 1",),
+                      help=(f"write padding={tuple(((k - 1) * d) // 2 for k, d in zip(a.kernel, a.dilation))} "
+                            f"to keep about the size, divided by the stride",))
+            return None
+        for axis, k, d in zip(AXES, a.kernel, a.dilation):
+            left, right = same_padding(k, d)
+            if left != right:
+                ctx.warn("W0403", f"padding='same' with an even kernel pads unevenly along {axis}", "kernel",
+                         notes=(f"torch pads {left} before and {right} after",),
+                         help=("use an odd kernel to pad symmetrically",))
+        for axis, n in zip(AXES, (h, w)):
+            ctx.explain(f"{axis[0]} = {n} (padding='same')")
+        return (a.channels, h, w) if ok else None
+    out = []
+    for i, (axis, n) in enumerate(zip(AXES, (h, w))):
+        k, s, p, d = a.kernel[i], a.stride[i], a.padding[i], a.dilation[i]
+        eff = d * (k - 1) + 1
+        o, formula, _ = window_out(n, k, s, p, d)
+        if n + 2 * p < eff:
+            need = -(-(eff - n) // 2)
+            ctx.error("E0301", f"the kernel ({eff}) is larger than the padded input {axis} ({n + 2 * p})", "kernel",
+                      label=f"kernel spans {eff}" if d == 1 else f"dilated kernel spans {eff}",
+                      notes=(f"padded {axis} is {n} + 2\u00b7{p} = {n + 2 * p}",
+                             f"{axis[0]}_out = {formula}"),
+                      help=(f"use padding={need} or more, or a kernel of at most {n + 2 * p}",))
+            ok = False
+            continue
+        ctx.explain(f"{axis[0]} = {formula}")
+        lost = unused_tail(n, k, s, p, d)
+        if lost:
+            ctx.warn("W0401", f"stride {s} does not divide the {axis}: the last {lost} "
+                     f"{'row' if axis == 'height' else 'column'}{'s' if lost > 1 else ''} of the input are never used",
+                     "stride", notes=(f"{axis[0]}_out = {formula}",
+                                      f"({n} + 2\u00b7{p} {M} {eff}) mod {s} = {lost}"),
+                     help=(f"pad by {s - lost} more in total, or use an input {axis} of {n + s - lost}",))
+        out.append(o)
+    return (a.channels, *out) if ok else None
+
+
+def conv2d_params(a, xs, y):
+    c_in = xs[0][0]
+    k = a.kernel[0] * a.kernel[1]
+    return a.channels * (c_in // a.groups) * k + (a.channels if a.bias else 0), 0
+
+
+def conv2d_macs(a, xs, y):
+    return y[0] * y[1] * y[2] * (xs[0][0] // a.groups) * a.kernel[0] * a.kernel[1]
+
+
+def conv_window(a):
+    pads = a.padding if a.padding != "same" else tuple(
+        same_padding(k, d)[0] for k, d in zip(a.kernel, a.dilation))
+    return tuple((d * (k - 1) + 1, s, p) for k, s, p, d in zip(a.kernel, a.stride, pads, a.dilation))
+
+
+def conv2d_label(a):
+    parts = [f"conv {_x(a.kernel)}", str(a.channels)]
+    if a.stride != (1, 1):
+        parts.append(f"s{_one(a.stride)}")
+    if a.padding == "same":
+        parts.append("same")
+    elif a.padding != (0, 0):
+        parts.append(f"p{_one(a.padding)}")
+    if a.dilation != (1, 1):
+        parts.append(f"d{_one(a.dilation)}")
+    if a.groups != 1:
+        parts.append("depthwise" if a.groups == a.channels else f"g{a.groups}")
+    return ", ".join(parts)
+
+
+def conv2d_torch(a, xs):
+    return "Conv2d", dict(in_channels=xs[0][0], out_channels=a.channels, kernel_size=a.kernel,
+                          stride=a.stride, padding=a.padding, dilation=a.dilation,
+                          groups=a.groups, bias=a.bias)
+
+
+_CHANNELS = Param("channels", INT, doc="output channels", aliases=("out_channels",), check=positive)
+_KERNEL = Param("kernel", PAIR, doc="kernel size", aliases=("kernel_size",), check=positive)
+_STRIDE = Param("stride", PAIR, 1, "stride", check=positive)
+_DILATION = Param("dilation", PAIR, 1, "spacing between kernel elements", check=positive)
+_GROUPS = Param("groups", INT, 1, "blocked connections; must divide both channel counts", check=positive)
+_BIAS = Param("bias", BOOL, True, "learnable bias")
+
+CONV2D = LayerSpec(
+    name="conv2d", category="convolution", rank=3,
+    doc="2-D convolution (nn.Conv2d). Input channels come from the incoming shape.",
+    params=(_CHANNELS, _KERNEL, _STRIDE,
+            Param("padding", PADDING, 0, "zero padding per side, or 'same' / 'valid'", check=non_negative),
+            _DILATION, _GROUPS, _BIAS),
+    shape=conv2d_shape, torch=conv2d_torch, count_params=conv2d_params, macs=conv2d_macs,
+    window=conv_window, label=conv2d_label, aliases=("conv",),
+)
+
+
+def convt_shape(a, xs, ctx):
+    c, h, w = xs[0]
+    ok = check_groups(a, c, ctx)
+    out = []
+    for i, (axis, n) in enumerate(zip(AXES, (h, w))):
+        k, s, p, op, d = a.kernel[i], a.stride[i], a.padding[i], a.output_padding[i], a.dilation[i]
+        if not (op < s or op < d):
+            ctx.error("E0310", f"output_padding ({op}) must be smaller than the stride ({s}) or the dilation ({d})",
+                      "output_padding", help=(f"use output_padding={max(s, d) - 1} or less",))
+            ok = False
+            continue
+        o, formula = transpose_out(n, k, s, p, op, d)
+        if o < 1:
+            ctx.error("E0312", f"transposed convolution gives a {axis} of {o}", "padding",
+                      notes=(f"{axis[0]}_out = {formula}",),
+                      help=("reduce the padding or increase the kernel or stride",))
+            ok = False
+            continue
+        ctx.explain(f"{axis[0]} = {formula}")
+        out.append(o)
+    return (a.channels, *out) if ok else None
+
+
+def convt_params(a, xs, y):
+    c_in = xs[0][0]
+    return c_in * (a.channels // a.groups) * a.kernel[0] * a.kernel[1] + (a.channels if a.bias else 0), 0
+
+
+def convt_macs(a, xs, y):
+    c, h, w = xs[0]
+    return c * h * w * (a.channels // a.groups) * a.kernel[0] * a.kernel[1]
+
+
+def convt_label(a):
+    parts = [f"convT {_x(a.kernel)}", str(a.channels)]
+    if a.stride != (1, 1):
+        parts.append(f"s{_one(a.stride)}")
+    if a.padding != (0, 0):
+        parts.append(f"p{_one(a.padding)}")
+    if a.output_padding != (0, 0):
+        parts.append(f"op{_one(a.output_padding)}")
+    return ", ".join(parts)
+
+
+def convt_torch(a, xs):
+    return "ConvTranspose2d", dict(in_channels=xs[0][0], out_channels=a.channels, kernel_size=a.kernel,
+                                   stride=a.stride, padding=a.padding, output_padding=a.output_padding,
+                                   groups=a.groups, bias=a.bias, dilation=a.dilation)
+
+
+def convt_window(a):
+    # A transposed conv upsamples: each output sees ceil(k/s) inputs; model it as a
+    # window of ceil(k/s) with fractional stride 1/s (see netdsl/costs.py).
+    return tuple((-(-k // s), 1.0 / s, 0) for k, s in zip(a.kernel, a.stride))
+
+
+CONV_TRANSPOSE2D = LayerSpec(
+    name="conv_transpose2d", category="convolution", rank=3,
+    doc="2-D transposed convolution (nn.ConvTranspose2d), e.g. U-Net's 2×2 up-convolution.",
+    params=(_CHANNELS, _KERNEL, _STRIDE,
+            Param("padding", PAIR, 0, "implicit zero padding removed from each side", check=non_negative),
+            Param("output_padding", PAIR, 0, "extra size added to one side of the output", check=non_negative),
+            _GROUPS, _BIAS, _DILATION),
+    shape=convt_shape, torch=convt_torch, count_params=convt_params, macs=convt_macs,
+    window=convt_window, label=convt_label, aliases=("convtranspose2d", "deconv2d"),
+)
+
+LAYERS = (CONV2D, CONV_TRANSPOSE2D)

@@ -1,0 +1,153 @@
+"""Pooling: max, average, adaptive and global."""
+from __future__ import annotations
+
+from .arith import M, unused_tail, window_out
+from .conv import AXES, _one, _x
+from .spec import BOOL, PAIR, INT, LayerSpec, Optional_, Param, positive, non_negative
+
+
+def _stride(a):
+    return a.stride if a.stride is not None else a.kernel
+
+
+def pool_shape(a, xs, ctx):
+    c, h, w = xs[0]
+    stride = _stride(a)
+    dilation = getattr(a, "dilation", (1, 1))
+    ok = True
+    for i, axis in enumerate(AXES):
+        k, p = a.kernel[i], a.padding[i]
+        if p > k // 2:
+            ctx.error("E0304", f"padding {p} is more than half the kernel ({k}) along {axis}", "padding",
+                      notes=(f"torch requires padding \u2264 \u230a{k}/2\u230b = {k // 2}",),
+                      help=(f"use padding={k // 2} or less, or a kernel of at least {2 * p}",))
+            ok = False
+    if not ok:
+        return None
+    out = []
+    for i, (axis, n) in enumerate(zip(AXES, (h, w))):
+        k, s, p, d = a.kernel[i], stride[i], a.padding[i], dilation[i]
+        o, formula, dropped = window_out(n, k, s, p, d, a.ceil_mode)
+        if o < 1:
+            eff = d * (k - 1) + 1
+            ctx.error("E0301", f"the pooling window ({eff}) is larger than the padded input {axis} ({n + 2 * p})",
+                      "kernel", label=f"window spans {eff}",
+                      notes=(f"{axis[0]}_out = {formula}",),
+                      help=(f"use a kernel of at most {n + 2 * p}, or remove this pooling for inputs this small",))
+            ok = False
+            continue
+        ctx.explain(f"{axis[0]} = {formula}")
+        if dropped:
+            ctx.warn("W0402", f"ceil_mode: the last window along {axis} would start in the padding, so torch drops it",
+                     "ceil_mode", notes=(f"{axis[0]}_out = {formula}",),
+                     help=("this is torch's behaviour; write it without ceil_mode if that is what you mean",))
+        elif not a.ceil_mode:
+            lost = unused_tail(n, k, s, p, d)
+            if lost:
+                ctx.warn("W0401", f"stride {s} does not divide the {axis}: the last {lost} "
+                         f"{'row' if axis == 'height' else 'column'}{'s' if lost > 1 else ''} of the input are never used",
+                         "stride" if a.stride is not None else "kernel",
+                         notes=(f"{axis[0]}_out = {formula}",
+                                f"({n} + 2\u00b7{p} {M} {d * (k - 1) + 1}) mod {s} = {lost}"),
+                         help=(f"use ceil_mode=true to keep them, or an input {axis} of {n + s - lost}",))
+        out.append(o)
+    return (c, *out) if ok else None
+
+
+def pool_window(a):
+    stride = _stride(a)
+    dilation = getattr(a, "dilation", (1, 1))
+    return tuple((d * (k - 1) + 1, s, p) for k, s, p, d in zip(a.kernel, stride, a.padding, dilation))
+
+
+def pool_label(word):
+    def label(a):
+        parts = [f"{word} {_x(a.kernel)}"]
+        if _stride(a) != a.kernel:
+            parts.append(f"s{_one(_stride(a))}")
+        if a.padding != (0, 0):
+            parts.append(f"p{_one(a.padding)}")
+        if a.ceil_mode:
+            parts.append("ceil")
+        return ", ".join(parts)
+    return label
+
+
+_KERNEL = Param("kernel", PAIR, doc="window size", aliases=("kernel_size",), check=positive)
+_STRIDE = Param("stride", Optional_(PAIR), None, "stride (default: the kernel size)", check=positive)
+_PADDING = Param("padding", PAIR, 0, "implicit padding per side, at most half the kernel", check=non_negative)
+_CEIL = Param("ceil_mode", BOOL, False, "use ceil instead of floor for the output size")
+
+MAXPOOL2D = LayerSpec(
+    name="maxpool2d", category="pooling", rank=3,
+    doc="2-D max pooling (nn.MaxPool2d). The stride defaults to the kernel size.",
+    params=(_KERNEL, _STRIDE, _PADDING,
+            Param("dilation", PAIR, 1, "spacing between window elements", check=positive), _CEIL),
+    shape=pool_shape, window=pool_window, label=pool_label("max pool"),
+    torch=lambda a, xs: ("MaxPool2d", dict(kernel_size=a.kernel, stride=_stride(a), padding=a.padding,
+                                           dilation=a.dilation, ceil_mode=a.ceil_mode)),
+    aliases=("max_pool2d",),
+)
+
+AVGPOOL2D = LayerSpec(
+    name="avgpool2d", category="pooling", rank=3,
+    doc="2-D average pooling (nn.AvgPool2d). The stride defaults to the kernel size.",
+    params=(_KERNEL, _STRIDE, _PADDING, _CEIL,
+            Param("count_include_pad", BOOL, True, "include the zero padding in the average")),
+    shape=pool_shape, window=pool_window, label=pool_label("avg pool"),
+    torch=lambda a, xs: ("AvgPool2d", dict(kernel_size=a.kernel, stride=_stride(a), padding=a.padding,
+                                           ceil_mode=a.ceil_mode, count_include_pad=a.count_include_pad)),
+    aliases=("avg_pool2d",),
+)
+
+
+class _OptPair:
+    """An int, none, or a pair whose entries may be none (keep that axis)."""
+    describe = "an integer, or a pair of integers (an entry may be none)"
+
+    def coerce(self, v):
+        from .spec import TypeMismatch, _is_int
+        if _is_int(v):
+            return (v, v)
+        if isinstance(v, tuple) and len(v) == 2 and all(x is None or _is_int(x) for x in v):
+            return v
+        raise TypeMismatch(self.describe)
+
+
+def adaptive_shape(a, xs, ctx):
+    c, h, w = xs[0]
+    oh = a.output[0] if a.output[0] is not None else h
+    ow = a.output[1] if a.output[1] is not None else w
+    ctx.explain(f"h = {oh}, w = {ow} (adaptive)")
+    return (c, oh, ow)
+
+
+def adaptive_window(a):
+    return None  # depends on the input size; netdsl/costs.py treats it as a global window
+
+
+def _adaptive(name, word, cls, doc):
+    return LayerSpec(
+        name=name, category="pooling", rank=3, doc=doc,
+        params=(Param("output", _OptPair(), doc="output size (h, w)", aliases=("output_size",), check=positive),),
+        shape=adaptive_shape, window=adaptive_window,
+        label=lambda a: f"{word} \u2192 {a.output[0]}\u00d7{a.output[1]}",
+        torch=lambda a, xs: (cls, dict(output_size=a.output)),
+    )
+
+
+ADAPTIVE_AVGPOOL2D = _adaptive("adaptive_avgpool2d", "adaptive avg pool", "AdaptiveAvgPool2d",
+                               "Adaptive average pooling to a fixed output size (nn.AdaptiveAvgPool2d).")
+ADAPTIVE_MAXPOOL2D = _adaptive("adaptive_maxpool2d", "adaptive max pool", "AdaptiveMaxPool2d",
+                               "Adaptive max pooling to a fixed output size (nn.AdaptiveMaxPool2d).")
+
+GLOBAL_AVGPOOL = LayerSpec(
+    name="global_avgpool", category="pooling", rank=3,
+    doc="Global average pooling: [C, H, W] -> [C, 1, 1] (nn.AdaptiveAvgPool2d(1)). Follow it with flatten.",
+    params=(), shape=lambda a, xs, ctx: (xs[0][0], 1, 1), window=adaptive_window,
+    label=lambda a: "global avg pool",
+    torch=lambda a, xs: ("AdaptiveAvgPool2d", dict(output_size=(1, 1))),
+)
+
+LAYERS = (MAXPOOL2D, AVGPOOL2D, ADAPTIVE_AVGPOOL2D, ADAPTIVE_MAXPOOL2D, GLOBAL_AVGPOOL)
+_ = INT

@@ -1,0 +1,226 @@
+"""LayerSpec: everything netdsl knows about one kind of layer, in one place.
+
+Modelled on ONNX operator schemas: parameters with types, defaults and
+validation; the shape rule; the torch constructor; the cost model; the diagram
+label.  No code outside the catalogue branches on a layer's kind.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any, Callable, Optional, Protocol
+
+Shape = tuple  # per-sample shape, e.g. (3, 224, 224) or (4096,)
+
+
+class REQUIRED:  # sentinel for parameters without a default
+    pass
+
+
+class TypeMismatch(Exception):
+    def __init__(self, expected: str):
+        super().__init__(expected)
+        self.expected = expected
+
+
+class ParamType:
+    """Checks and normalises one argument value. `describe` is shown to users."""
+
+    describe = "a value"
+
+    def coerce(self, value: Any) -> Any:
+        raise NotImplementedError
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+class _Int(ParamType):
+    describe = "an integer"
+
+    def coerce(self, v):
+        if _is_int(v):
+            return v
+        raise TypeMismatch(self.describe)
+
+
+class _Float(ParamType):
+    describe = "a number"
+
+    def coerce(self, v):
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return float(v)
+        raise TypeMismatch(self.describe)
+
+
+class _Bool(ParamType):
+    describe = "`true` or `false`"
+
+    def coerce(self, v):
+        if isinstance(v, bool):
+            return v
+        raise TypeMismatch(self.describe)
+
+
+class _Pair(ParamType):
+    """An int, or a pair (h, w) of ints; always normalised to a pair."""
+    describe = "an integer or a pair of integers"
+
+    def coerce(self, v):
+        if _is_int(v):
+            return (v, v)
+        if isinstance(v, tuple) and len(v) == 2 and all(_is_int(x) for x in v):
+            return v
+        raise TypeMismatch(self.describe)
+
+
+class _Padding(_Pair):
+    describe = "an integer, a pair of integers, 'same' or 'valid'"
+
+    def coerce(self, v):
+        if v == "valid":
+            return (0, 0)
+        if v == "same":
+            return "same"
+        try:
+            return super().coerce(v)
+        except TypeMismatch:
+            raise TypeMismatch(self.describe) from None
+
+
+class _Choice(ParamType):
+    def __init__(self, *options: str):
+        self.options = options
+        self.describe = "one of " + ", ".join(f"'{o}'" for o in options)
+
+    def coerce(self, v):
+        if v in self.options and isinstance(v, str):
+            return v
+        raise TypeMismatch(self.describe)
+
+
+class _Optional(ParamType):
+    def __init__(self, inner: ParamType):
+        self.inner = inner
+        self.describe = f"{inner.describe} or none"
+
+    def coerce(self, v):
+        return None if v is None else self.inner.coerce(v)
+
+
+class _Ints(ParamType):
+    """An int or a tuple of n ints (used for 4-sided padding)."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.describe = f"an integer or {n} integers"
+
+    def coerce(self, v):
+        if _is_int(v):
+            return (v,) * self.n
+        if isinstance(v, tuple) and len(v) == self.n and all(_is_int(x) for x in v):
+            return v
+        raise TypeMismatch(self.describe)
+
+
+class _SizeOrShape(ParamType):
+    """A size (int or pair), or a tensor reference `@name` whose H and W are used."""
+    describe = "an integer, a pair of integers or a reference like `@name`"
+
+    def coerce(self, v):
+        from ..values import ShapeValue
+        if isinstance(v, ShapeValue):
+            if len(v.dims) < 2:
+                raise TypeMismatch("a reference to a tensor with height and width")
+            return tuple(v.dims[-2:])
+        return PAIR.coerce(v)
+
+
+INT, FLOAT, BOOL, PAIR, PADDING = _Int(), _Float(), _Bool(), _Pair(), _Padding()
+SIZE_OR_SHAPE = _SizeOrShape()
+Choice, Optional_, Ints = _Choice, _Optional, _Ints
+
+
+# ---- validation helpers: return an error text or None ------------------------
+def positive(v):
+    vals = v if isinstance(v, tuple) else (v,)
+    return None if all(x is None or x > 0 for x in vals) else "must be positive"
+
+
+def non_negative(v):
+    if isinstance(v, str):
+        return None
+    vals = v if isinstance(v, tuple) else (v,)
+    return None if all(x >= 0 for x in vals) else "must not be negative"
+
+
+def probability(v):
+    return None if 0.0 <= v <= 1.0 else "must be between 0 and 1"
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: ParamType
+    default: Any = REQUIRED
+    doc: str = ""
+    aliases: tuple[str, ...] = ()
+    check: Optional[Callable[[Any], Optional[str]]] = None
+    torch_name: Optional[str] = None  # the torch keyword, where it differs
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+class RuleContext(Protocol):
+    """What a shape rule may do besides returning a shape."""
+
+    def error(self, code: str, message: str, at: Optional[str] = None, *,
+              notes: tuple = (), help: tuple = (), label: str = "") -> None: ...
+
+    def warn(self, code: str, message: str, at: Optional[str] = None, *,
+             notes: tuple = (), help: tuple = (), label: str = "") -> None: ...
+
+    def explain(self, text: str) -> None: ...
+
+
+ShapeRule = Callable[[SimpleNamespace, list, RuleContext], Optional[Shape]]
+
+
+def _no_params(a, xs, y):
+    return 0, 0
+
+
+def _no_macs(a, xs, y):
+    return 0
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    name: str
+    doc: str
+    params: tuple[Param, ...]
+    shape: ShapeRule
+    category: str
+    rank: Optional[int] = None            # required per-sample rank of the input(s)
+    inputs: str = "one"                   # "one" | "many" (merges take branches)
+    # torch: (class name in torch.nn or netdsl.runtime, constructor kwargs); None
+    # for ops that are plain expressions in forward (see `forward`).
+    torch: Optional[Callable[[SimpleNamespace, list], tuple[str, dict]]] = None
+    forward: Optional[Callable[[SimpleNamespace, list[str]], str]] = None
+    # cost: (trainable parameters, buffer elements) and MACs (conv/linear only:
+    # torchvision's convention; other conventions live in netdsl/costs.py)
+    count_params: Callable = _no_params
+    macs: Callable = _no_macs
+    # receptive field: per axis (kernel extent, stride, padding); None = pointwise
+    window: Optional[Callable[[SimpleNamespace], tuple]] = None
+    label: Callable[[SimpleNamespace], str] = field(default=lambda a: "")
+    aliases: tuple[str, ...] = ()
+
+    def param(self, name: str) -> Optional[Param]:
+        for p in self.params:
+            if p.name == name or name in p.aliases:
+                return p
+        return None

@@ -1,0 +1,83 @@
+"""The checking API: source text or a path in, graphs and diagnostics out."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .diagnostics import Diagnostic, error
+from .elaborate import elaborate
+from .ir import Graph
+from .program import Program, load, load_path
+from .source import Source
+
+
+@dataclass
+class CheckResult:
+    """Everything `netdsl check` knows about one file."""
+    program: Program
+    graphs: list[Graph] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if not d.is_error]
+
+    def graph(self, network: Optional[str] = None) -> Graph:
+        if network is None:
+            if len(self.graphs) != 1:
+                raise LookupError(f"the file has {len(self.graphs)} networks; name one of "
+                                  f"{[g.network for g in self.graphs]}")
+            return self.graphs[0]
+        for g in self.graphs:
+            if g.network == network:
+                return g
+        raise LookupError(f"no network named {network!r}; the file has {[g.network for g in self.graphs]}")
+
+    def _repr_svg_(self):       # Jupyter: show the diagram
+        from .render import to_svg
+        return to_svg(self.graph()) if len(self.graphs) == 1 else None
+
+
+def check_program(program: Program, network: Optional[str] = None, params: Optional[dict] = None,
+                  input_shape: Optional[tuple] = None) -> CheckResult:
+    result = CheckResult(program, diagnostics=list(program.diagnostics))
+    if not program.ok:
+        return result
+    names = program.own_networks
+    if network is not None:
+        if network not in program.networks:
+            from .diagnostics import did_you_mean
+            guess = did_you_mean(network, program.networks)
+            result.diagnostics.append(error("E0208", f"no network named `{network}`", None,
+                                            help=[f"did you mean `{guess}`?" if guess else
+                                                  f"networks: {', '.join(program.own_networks) or 'none'}"],
+                                            file=program.root.name if program.root else None))
+            return result
+        names = [network]
+    for name in names:
+        try:
+            g = elaborate(program, name, params, input_shape)
+        except RecursionError:
+            d = error("E0104", f"network `{name}` is nested too deeply to expand", program.networks[name].ast.name_span)
+            result.diagnostics.append(d)
+            continue
+        result.graphs.append(g)
+        result.diagnostics.extend(g.diagnostics)
+    return result
+
+
+def check_source(text: str, name: str = "<string>", **kw) -> CheckResult:
+    return check_program(load(Source.from_text(name, text)), **kw)
+
+
+def check_file(path: str, **kw) -> CheckResult:
+    """Check a file ("-" reads stdin). Raises program.IOProblem if it cannot be read."""
+    return check_program(load_path(path), **kw)

@@ -1,0 +1,226 @@
+"""The command line. The only module that prints or exits.
+
+Exit codes: 0 clean (warnings allowed), 1 errors in a spec, 2 usage or I/O error,
+3 internal error (a bug in netdsl: please report it).
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Optional
+
+import click
+
+EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+BUG_URL = "https://github.com/netdsl/netdsl/issues"
+
+
+def _use_color(choice: str) -> bool:
+    if choice == "always":
+        return True
+    if choice == "never" or os.environ.get("NO_COLOR"):
+        return False
+    return sys.stdout.isatty()
+
+
+def parse_shape(text: str) -> tuple:
+    cleaned = text.strip().strip("[]()").replace("×", "x").replace(",", "x").replace(" ", "")
+    try:
+        dims = tuple(int(p) for p in cleaned.split("x") if p)
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: write sizes like 3x224x224") from None
+    if not 1 <= len(dims) <= 3 or any(d < 1 or d > 2 ** 40 for d in dims):
+        raise click.BadParameter(f"{text!r}: 1 to 3 positive sizes, like 3x224x224")
+    return dims
+
+
+def parse_params(items: tuple) -> dict:
+    from .source import Source
+    from .syntax import parse
+    from .values import Env, EvalError, evaluate
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise click.BadParameter(f"{item!r}: write NAME=VALUE, e.g. num_classes=100")
+        module, diags = parse(Source.from_text("--param", f"let {key} = {value}\n"))
+        if module is None or not module.lets:
+            raise click.BadParameter(f"{item!r}: {diags[0].message if diags else 'not a value'}")
+        try:
+            out[key] = evaluate(module.lets[0].value, Env())
+        except EvalError as e:
+            raise click.BadParameter(f"{item!r}: {e.message}") from None
+    return out
+
+
+def emit_diagnostics(diags, fmt: str, color: bool):
+    from .diagnostics import render, render_short
+    for d in diags:
+        if fmt == "short":
+            click.echo(render_short(d))
+        else:
+            click.echo(render(d, color))
+            click.echo()
+
+
+def _counts(diags) -> str:
+    e = sum(d.is_error for d in diags)
+    w = len(diags) - e
+    parts = []
+    if e:
+        parts.append(f"{e} error{'s' if e != 1 else ''}")
+    if w:
+        parts.append(f"{w} warning{'s' if w != 1 else ''}")
+    return ", ".join(parts)
+
+
+def _fmt_shape(shape) -> str:
+    return "[" + ", ".join(map(str, shape)) + "]" if shape is not None else "?"
+
+
+common_options = [
+    click.option("--network", "-n", default=None, help="Check only this network."),
+    click.option("--input", "input_shape", default=None, help="Override the input shape, e.g. 3x32x32."),
+    click.option("--param", "params", multiple=True, help="Override a network parameter: NAME=VALUE (repeatable)."),
+    click.option("--max-layers", type=click.IntRange(1), default=None, help="Expansion limit (default 1,000,000)."),
+    click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True),
+]
+
+
+def with_common(f):
+    for opt in reversed(common_options):
+        f = opt(f)
+    return f
+
+
+def run_check(path: str, network, input_shape, params, max_layers):
+    from .check import check_file
+    from .limits import LIMITS
+    if max_layers:
+        LIMITS.max_layers = max_layers
+    return check_file(path, network=network, params=params or None,
+                      input_shape=parse_shape(input_shape) if input_shape else None)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="netdsl")
+def cli():
+    """netdsl: describe a CNN in a .net file; check, summarise, render and compile it."""
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "short", "json"]), default="text", show_default=True)
+@click.option("--quiet", "-q", is_flag=True, help="Print only problems.")
+@with_common
+def check(files, fmt, quiet, network, input_shape, params, max_layers, color):
+    """Check FILES (`-` reads stdin): every layer's shape, before any tensor exists."""
+    import json
+    from .program import IOProblem
+    color = _use_color(color)
+    params = parse_params(params)
+    worst = EXIT_OK
+    json_out = {"diagnostics": [], "networks": []}
+    for path in files:
+        try:
+            result = run_check(path, network, input_shape, params, max_layers)
+        except IOProblem as e:
+            click.echo(f"error: cannot read {e}", err=True)
+            worst = max(worst, EXIT_USAGE)
+            continue
+        if fmt == "json":
+            json_out["diagnostics"].extend(d.to_json() for d in result.diagnostics)
+            json_out["networks"].extend(
+                {"file": path, "network": g.network, "input_shape": list(g.input_shape or []) or None,
+                 "output_shape": list(g.output_shape) if g.output_shape else None,
+                 "params": g.total_params, "ok": g.ok} for g in result.graphs)
+        else:
+            emit_diagnostics(result.diagnostics, fmt, color)
+            if not quiet or not result.ok:
+                _print_networks(path, result, color)
+        if not result.ok:
+            worst = max(worst, EXIT_SPEC)
+    if fmt == "json":
+        click.echo(json.dumps(json_out, indent=2))
+    sys.exit(worst)
+
+
+def _print_networks(path, result, color):
+    style = (lambda s, **k: click.style(s, **k)) if color else (lambda s, **k: s)
+    if not result.graphs:
+        if result.ok:
+            blocks = len(result.program.blocks)
+            click.echo(f"{path}: ok, no networks ({blocks} block{'s' if blocks != 1 else ''})")
+        else:
+            click.echo(f"{path}: {style(_counts(result.diagnostics), fg='red', bold=True)}")
+        return
+    for g in result.graphs:
+        tail = f"{g.total_params:,} params" if g.ok else style("has errors", fg="red", bold=True)
+        click.echo(f"{path}: {style(g.network, bold=True)}  {_fmt_shape(g.input_shape)} \u2192 "
+                   f"{_fmt_shape(g.output_shape)}  {tail}")
+    if result.diagnostics:
+        click.echo(f"{path}: {_counts(result.diagnostics)}")
+
+
+@cli.command()
+@click.argument("code", required=False)
+def explain(code):
+    """Explain a diagnostic code, e.g. `netdsl explain E0301`. Without a code, list them."""
+    from .codes import CODES, explanation
+    if code is None:
+        for c, title in CODES.items():
+            click.echo(f"{c}  {title}")
+        return
+    text = explanation(code)
+    if text is None:
+        click.echo(f"error: unknown code {code!r}; `netdsl explain` lists them", err=True)
+        sys.exit(EXIT_USAGE)
+    click.echo(text.rstrip())
+
+
+@cli.command()
+@click.argument("kind", required=False)
+def layers(kind):
+    """List the layer kinds, or show one with its parameters."""
+    from .catalogue import LAYERS, lookup
+    from .values import show
+    if kind is None:
+        width = max(map(len, LAYERS))
+        for name, spec in LAYERS.items():
+            click.echo(f"{name.ljust(width)}  {spec.doc}")
+        return
+    spec = lookup(kind)
+    if spec is None:
+        from .diagnostics import did_you_mean
+        guess = did_you_mean(kind, LAYERS)
+        click.echo(f"error: no layer kind {kind!r}" + (f"; did you mean {guess!r}?" if guess else ""), err=True)
+        sys.exit(EXIT_USAGE)
+    click.echo(f"{spec.name}: {spec.doc}")
+    if spec.aliases:
+        click.echo(f"  aliases: {', '.join(spec.aliases)}")
+    for p in spec.params:
+        default = "required" if p.required else f"default {show(p.default)}"
+        alias = f" (also {', '.join(p.aliases)})" if p.aliases else ""
+        click.echo(f"  {p.name}{alias}: {p.type.describe}; {default}. {p.doc}")
+
+
+def main(argv: Optional[list] = None):
+    try:
+        cli.main(args=argv, prog_name="netdsl", standalone_mode=True)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as e:     # a bug in netdsl, never a problem in the user's spec
+        if os.environ.get("NETDSL_DEBUG"):
+            raise
+        click.echo(f"internal error: {type(e).__name__}: {e}\n"
+                   f"This is a bug in netdsl, not in your spec. Please file it at {BUG_URL} "
+                   "with the spec and the command (NETDSL_DEBUG=1 shows the traceback).", err=True)
+        sys.exit(EXIT_INTERNAL)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,213 @@
+"""Diagnostics: what went wrong, where, and how to fix it.
+
+Passes never print; they append Diagnostic objects. cli.py renders them
+(text / short / json).  Codes are registered once in netdsl/codes.py.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Iterable, Optional
+
+from .source import Span
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Label:
+    span: Span
+    message: str = ""
+    primary: bool = True
+
+
+@dataclass
+class Diagnostic:
+    severity: str
+    code: str
+    message: str
+    labels: list[Label] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    help: list[str] = field(default_factory=list)
+    file: Optional[str] = None        # for diagnostics without a span (e.g. I/O)
+
+    @property
+    def primary(self) -> Optional[Span]:
+        for label in self.labels:
+            if label.primary:
+                return label.span
+        return self.labels[0].span if self.labels else None
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == ERROR
+
+    def location(self) -> tuple[Optional[str], int, int, int, int]:
+        span = self.primary
+        if span is None:
+            return self.file, 0, 0, 0, 0
+        end_line, end_col = span.end_line_col
+        return span.source.name, span.line, span.column, end_line, end_col
+
+    def to_json(self) -> dict:
+        name, line, col, end_line, end_col = self.location()
+        return {
+            "severity": self.severity, "code": self.code, "message": self.message,
+            "file": name, "line": line, "column": col,
+            "end_line": end_line, "end_column": end_col,
+            "notes": list(self.notes), "help": list(self.help),
+            "labels": [{"file": lab.span.source.name, "line": lab.span.line,
+                        "column": lab.span.column, "message": lab.message,
+                        "primary": lab.primary} for lab in self.labels],
+        }
+
+
+def error(code: str, message: str, span: Optional[Span] = None, label: str = "", **kw) -> Diagnostic:
+    labels = [Label(span, label)] if span is not None else []
+    return Diagnostic(ERROR, code, message, labels, **kw)
+
+
+def warning(code: str, message: str, span: Optional[Span] = None, label: str = "", **kw) -> Diagnostic:
+    labels = [Label(span, label)] if span is not None else []
+    return Diagnostic(WARNING, code, message, labels, **kw)
+
+
+class SpecError(Exception):
+    """A spec has errors. `diagnostics` holds all of them, as `netdsl check` prints them."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = list(diagnostics)
+        super().__init__(render_all(self.diagnostics, color=False))
+
+
+# ---- rendering --------------------------------------------------------------
+class _Style:
+    def __init__(self, color: bool):
+        self.color = color
+
+    def __call__(self, text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
+
+
+def _sev_color(severity: str) -> str:
+    return "1;31" if severity == ERROR else "1;33"
+
+
+def render_short(d: Diagnostic) -> str:
+    name, line, col, _, _ = d.location()
+    where = f"{name}:{line}:{col}: " if line else (f"{name}: " if name else "")
+    return f"{where}{d.severity}[{d.code}]: {d.message}"
+
+
+def _expand_tabs(line: str, col: int) -> tuple[str, int]:
+    """Display a line with tabs expanded; return it and the display column of `col` (1-based)."""
+    out, disp = [], 0
+    for i, ch in enumerate(line):
+        if i == col - 1:
+            col_disp = disp
+        if ch == "\t":
+            pad = 4 - disp % 4
+            out.append(" " * pad)
+            disp += pad
+        else:
+            out.append(ch)
+            disp += 1
+    if col - 1 >= len(line):
+        col_disp = disp + (col - 1 - len(line))
+    return "".join(out), col_disp
+
+
+def _display_width(line: str, start_col: int, end_col: int) -> int:
+    _, a = _expand_tabs(line, start_col)
+    _, b = _expand_tabs(line, end_col)
+    return max(1, b - a)
+
+
+def render(d: Diagnostic, color: bool = False) -> str:
+    st = _Style(color)
+    head = st(f"{d.severity}[{d.code}]", _sev_color(d.severity)) + st(f": {d.message}", "1")
+    lines = [head]
+    labels = [lab for lab in d.labels if lab.span is not None]
+    if not labels:
+        if d.file:
+            lines.append(f"  --> {d.file}")
+    else:
+        # Group labels by source; the primary's source comes first.
+        primary = d.primary
+        groups: dict[int, list[Label]] = {}
+        order: list = []
+        for lab in sorted(labels, key=lambda lb: (lb.span.source is not primary.source, not lb.primary)):
+            key = id(lab.span.source)
+            if key not in groups:
+                groups[key] = []
+                order.append(key)
+            groups[key].append(lab)
+        gutter = max(len(str(lab.span.line)) for lab in labels)
+        pad = " " * gutter
+        for gi, key in enumerate(order):
+            group = groups[key]
+            first = next((lb for lb in group if lb.primary), group[0])
+            arrow = "-->" if gi == 0 else ":::"
+            lines.append(f"{pad}{st(arrow, '1;34')} {first.span.source.name}:{first.span.line}:{first.span.column}")
+            lines.append(f"{pad} {st('|', '1;34')}")
+            by_line: dict[int, list[Label]] = {}
+            for lab in group:
+                by_line.setdefault(lab.span.line, []).append(lab)
+            prev = None
+            for ln in sorted(by_line):
+                if prev is not None and ln > prev + 1:
+                    lines.append(st("...", "1;34"))
+                src_line = first.span.source.line_text(ln)
+                shown, _ = _expand_tabs(src_line, 1)
+                lines.append(f"{st(str(ln).rjust(gutter), '1;34')} {st('|', '1;34')} {shown}".rstrip())
+                for lab in sorted(by_line[ln], key=lambda lb: lb.span.column):
+                    col = lab.span.column
+                    end_line, end_col = lab.span.end_line_col
+                    if end_line != ln:
+                        end_col = len(src_line) + 1
+                    _, disp = _expand_tabs(src_line, col)
+                    width = _display_width(src_line, col, max(end_col, col + 1))
+                    mark = ("^" if lab.primary else "-") * width
+                    mark = st(mark, _sev_color(d.severity) if lab.primary else "1;34")
+                    text = f" {lab.message}" if lab.message else ""
+                    lines.append(f"{pad} {st('|', '1;34')} {' ' * disp}{mark}{text}".rstrip())
+                prev = ln
+        lines.append(f"{pad} {st('|', '1;34')}")
+    pad = " " * (max((len(str(lab.span.line)) for lab in labels), default=1))
+    for note in d.notes:
+        lines.append(f"{pad} {st('=', '1;34')} {st('note', '1')}: {note}")
+    for h in d.help:
+        lines.append(f"{pad} {st('=', '1;34')} {st('help', '1')}: {h}")
+    return "\n".join(lines)
+
+
+def render_all(diags: Iterable[Diagnostic], color: bool = False) -> str:
+    return "\n\n".join(render(d, color) for d in diags)
+
+
+def to_json(diags: Iterable[Diagnostic]) -> str:
+    return json.dumps({"diagnostics": [d.to_json() for d in diags]}, indent=2)
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> Optional[str]:
+    """elm's nearbyNames: edit distance 1 for short names, 2 otherwise."""
+    limit = 1 if len(name) <= 3 else 2
+    best, best_d = None, limit + 1
+    for cand in sorted(set(candidates)):
+        dist = _edit_distance(name.lower(), cand.lower(), best_d)
+        if dist < best_d:
+            best, best_d = cand, dist
+    return best
+
+
+def _edit_distance(a: str, b: str, cap: int) -> int:
+    if abs(len(a) - len(b)) >= cap:
+        return cap
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]

@@ -1,0 +1,19 @@
+"""Resource limits. Each one turns hostile or accidental input into a diagnostic
+instead of a hang, a RecursionError or runaway memory. All are configurable
+(`netdsl check --max-layers N`, or `netdsl.limits.LIMITS` from Python)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Limits:
+    max_layers: int = 1_000_000        # expanded layers in one network
+    max_nesting: int = 100             # brackets / braces in the text
+    max_block_depth: int = 64          # block uses inside block uses
+    max_int_digits: int = 18           # integer literals (keeps values below 2**63)
+    max_value: int = 2 ** 63 - 1       # any computed integer
+    max_layer_params: int = 10 ** 10   # warn when one layer has more parameters
+
+
+LIMITS = Limits()

@@ -1,0 +1,200 @@
+"""Loading a spec and its imports into one Program: every block and network by name."""
+from __future__ import annotations
+
+import keyword
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from . import ast as A
+from .diagnostics import ERROR, Diagnostic, Label, error
+from .source import DecodeError, Source, Span
+from .syntax import parse
+from .values import Env, EvalError, evaluate
+
+MAX_FILE_BYTES = 16 * 2 ** 20
+
+
+@dataclass
+class Definition:
+    ast: A.Definition
+    env: Env                     # the defining file's constants
+
+
+@dataclass
+class Program:
+    root: Optional[Source]
+    blocks: dict[str, Definition] = field(default_factory=dict)
+    networks: dict[str, Definition] = field(default_factory=dict)
+    own_networks: list[str] = field(default_factory=list)   # networks of the root file, in order
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+
+class IOProblem(Exception):
+    """A path could not be read: a usage/I-O error (exit 2), not a spec error."""
+
+
+def read_source(path: str) -> Source:
+    if path == "-":
+        import sys
+        data = sys.stdin.buffer.read()
+        name = "<stdin>"
+    else:
+        p = Path(path)
+        try:
+            if p.is_dir():
+                raise IOProblem(f"{path}: is a directory")
+            if p.stat().st_size > MAX_FILE_BYTES:
+                raise IOProblem(f"{path}: larger than {MAX_FILE_BYTES // 2 ** 20} MiB")
+            data = p.read_bytes()
+        except OSError as e:
+            raise IOProblem(f"{path}: {e.strerror or e}") from None
+        name = path
+    return _decode(name, data)
+
+
+def _decode(name: str, data: bytes) -> Source:
+    try:
+        return Source.from_bytes(name, data)
+    except DecodeError as e:
+        src = Source(name, "")
+        raise _BadBytes(src, e) from None
+
+
+class _BadBytes(Exception):
+    def __init__(self, src, err):
+        self.src, self.err = src, err
+
+
+def _bad_bytes_diag(name: str, err: DecodeError) -> Diagnostic:
+    return Diagnostic(ERROR, "E0100", f"{name} is not UTF-8 text: {err}", [], file=name,
+                      help=["save the file as UTF-8"])
+
+
+def load(source: Source, base_dir: Optional[Path] = None) -> Program:
+    prog = Program(source)
+    loader = _Loader(prog)
+    loader.load_file(source, base_dir or (Path(source.name).resolve().parent if source.name not in ("<stdin>", "<string>") else Path.cwd()), (), True)
+    return prog
+
+
+def load_path(path: str) -> Program:
+    """Read and load a file; I/O problems raise IOProblem, bad bytes become E0100."""
+    try:
+        src = read_source(path)
+    except _BadBytes as e:
+        prog = Program(None)
+        prog.diagnostics.append(_bad_bytes_diag("<stdin>" if path == "-" else path, e.err))
+        return prog
+    return load(src)
+
+
+class _Loader:
+    def __init__(self, prog: Program):
+        self.prog = prog
+        self.loaded: dict[Path, bool] = {}
+        self.where: dict[str, Span] = {}
+
+    def load_file(self, src: Source, base: Path, stack: tuple, is_root: bool):
+        if "\x00" in src.text:
+            pos = src.text.index("\x00")
+            self.prog.diagnostics.append(error("E0101", "the file contains a NUL byte", Span(src, pos, pos + 1),
+                                               "NUL here", notes=[f"at character offset {pos}"],
+                                               help=["is this a binary file?"]))
+            return
+        module, diags = parse(src)
+        self.prog.diagnostics.extend(diags)
+        if module is None:
+            return
+        env = Env()
+        for imp in module.imports:
+            self.load_import(imp, base, stack + ((src.name, imp.span),))
+        for let in module.lets:
+            try:
+                env.vars[let.name] = evaluate(let.value, env)
+            except EvalError as e:
+                self.prog.diagnostics.append(Diagnostic(ERROR, e.code, e.message, [Label(e.span)], list(e.notes), list(e.help)))
+        for d in module.definitions:
+            self.define(d, env, is_root)
+
+    def define(self, d: A.Definition, env: Env, is_root: bool):
+        bad = _bad_class_name(d.name)
+        if bad:
+            self.prog.diagnostics.append(error("E0206", f"`{d.name}` cannot name a {d.kind}: {bad}", d.name_span, "rename this"))
+            return
+        if d.name in self.where:
+            first = self.where[d.name]
+            diag = error("E0203", f"`{d.name}` is defined twice", d.name_span, "defined again here")
+            diag.labels.append(Label(first, "first defined here", primary=False))
+            self.prog.diagnostics.append(diag)
+            return
+        seen = {}
+        for p in d.params:
+            problem = _bad_param_name(p.name)
+            if problem or p.name in seen:
+                self.prog.diagnostics.append(error(
+                    "E0206" if problem else "E0203",
+                    f"parameter `{p.name}` {problem or 'is declared twice'}", p.span))
+            seen[p.name] = p
+        from .catalogue import lookup
+        if lookup(d.name) is not None:
+            self.prog.diagnostics.append(error("E0203", f"`{d.name}` is already a layer kind", d.name_span,
+                                               "choose another name"))
+            return
+        self.where[d.name] = d.name_span
+        target = self.prog.networks if d.kind == "network" else self.prog.blocks
+        target[d.name] = Definition(d, env)
+        if is_root and d.kind == "network":
+            self.prog.own_networks.append(d.name)
+
+    def load_import(self, imp: A.Import, base: Path, stack: tuple):
+        path = (base / imp.path).resolve()
+        chain_files = [s[0] for s in stack]
+        if any(Path(name).resolve() == path for name in chain_files if name not in ("<stdin>", "<string>")):
+            names = " \u2192 ".join([Path(n).name for n in chain_files] + [path.name])
+            diag = error("E0107", f"import cycle: {names}", imp.span, "this import closes the cycle",
+                         help=["move the shared blocks into a file that neither imports"])
+            for _, span in stack[:-1]:
+                diag.labels.append(Label(span, "imported here", primary=False))
+            self.prog.diagnostics.append(diag)
+            return
+        if path in self.loaded:
+            return
+        self.loaded[path] = True
+        try:
+            data = path.read_bytes() if not path.is_dir() else None
+            if data is None:
+                raise IsADirectoryError()
+        except OSError as e:
+            self.prog.diagnostics.append(error("E0106", f"cannot import \"{imp.path}\": {getattr(e, 'strerror', None) or 'is a directory'}",
+                                               imp.span, f"looked for {path}"))
+            return
+        try:
+            src = _decode(str(path), data)
+        except _BadBytes as e:
+            self.prog.diagnostics.append(_bad_bytes_diag(str(path), e.err))
+            return
+        self.load_file(src, path.parent, stack, False)
+
+
+_BAD_CLASS = {"torch", "nn", "F", "Tensor", "Module", "OrderedDict", "None", "True", "False", "self"}
+
+
+def _bad_class_name(name: str) -> Optional[str]:
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        return "it is a Python keyword"
+    if name in _BAD_CLASS or name.startswith("__"):
+        return "it clashes with a name generated code uses"
+    return None
+
+
+def _bad_param_name(name: str) -> Optional[str]:
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        return "is a Python keyword"
+    if name in ("self", "torch", "nn", "F", "x") or name.startswith("_"):
+        return "clashes with a name generated code uses"
+    return None

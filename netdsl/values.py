@@ -1,0 +1,343 @@
+"""Expression values and their evaluation.
+
+Values are ints, floats, bools, strings, none, tuples, and ShapeValue (from `in`
+or `@name`). A value that depends on a shape netdsl could not compute is UNKNOWN:
+it flows through arithmetic silently, so one upstream error causes no cascade.
+"""
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from . import ast as A
+from .limits import LIMITS
+from .source import Span
+
+
+class _Unknown:
+    def __repr__(self):
+        return "unknown"
+
+
+UNKNOWN = _Unknown()
+
+_AXES = {"c": 0, "channels": 0, "h": 1, "height": 1, "w": 2, "width": 2}
+
+
+@dataclass(frozen=True)
+class ShapeValue:
+    dims: tuple
+
+    def __str__(self):
+        return "[" + ", ".join(map(str, self.dims)) + "]"
+
+
+class EvalError(Exception):
+    def __init__(self, code: str, message: str, span: Span, notes=(), help=()):
+        super().__init__(message)
+        self.code, self.message, self.span = code, message, span
+        self.notes, self.help = tuple(notes), tuple(help)
+
+
+def type_name(v: Any) -> str:
+    if v is None:
+        return "none"
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, int):
+        return "int"
+    if isinstance(v, float):
+        return "float"
+    if isinstance(v, str):
+        return "str"
+    if isinstance(v, tuple):
+        return "tuple"
+    if isinstance(v, ShapeValue):
+        return "shape"
+    return type(v).__name__
+
+
+def show(v: Any) -> str:
+    if isinstance(v, str):
+        return repr(v)
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if v is None:
+        return "none"
+    if isinstance(v, tuple):
+        return "(" + ", ".join(show(x) for x in v) + ("," if len(v) == 1 else "") + ")"
+    return str(v)
+
+
+def _num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check_size(v, span: Span):
+    if isinstance(v, int) and not isinstance(v, bool) and abs(v) > LIMITS.max_value:
+        raise EvalError("E0217", "value is too large", span,
+                        notes=(f"netdsl keeps integers within \u00b1(2**63 \u2212 1); this one has {len(str(abs(v)))} digits",))
+    if isinstance(v, float) and not math.isfinite(v):
+        raise EvalError("E0217", "value is not a finite number", span)
+    return v
+
+
+def _div_check(op):
+    def f(a, b, span, rspan):
+        if b == 0:
+            raise EvalError("E0216", "division by zero", rspan, notes=("the right-hand side is 0",))
+        return op(a, b)
+    return f
+
+
+def _pow(a, b, span, rspan):
+    if isinstance(b, int) and isinstance(a, int) and b > 0 and abs(a) > 1 and b * math.log2(abs(a)) > 63:
+        raise EvalError("E0217", "value is too large", span,
+                        notes=(f"{a} ** {b} has more than 63 bits",))
+    if a == 0 and _num(b) and b < 0:
+        raise EvalError("E0216", "division by zero", rspan, notes=("0 to a negative power",))
+    try:
+        return a ** b
+    except OverflowError:
+        raise EvalError("E0217", "value is too large", span) from None
+
+
+_ARITH: dict[str, Callable] = {
+    "+": lambda a, b, s, r: a + b,
+    "-": lambda a, b, s, r: a - b,
+    "*": lambda a, b, s, r: a * b,
+    "/": _div_check(operator.truediv),
+    "//": _div_check(operator.floordiv),
+    "%": _div_check(operator.mod),
+    "**": _pow,
+}
+_COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+            ">": operator.gt, ">=": operator.ge}
+
+
+def _builtin_range(args, span):
+    if not 1 <= len(args) <= 3 or not all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+        raise EvalError("E0214", "range takes 1 to 3 integers", span)
+    if len(args) == 3 and args[2] == 0:
+        raise EvalError("E0216", "range step must not be zero", span)
+    r = range(*args)
+    if len(r) > LIMITS.max_layers:
+        raise EvalError("E0320", f"range of {len(r)} items is larger than the expansion limit ({LIMITS.max_layers})", span)
+    return tuple(r)
+
+
+def _builtin_len(args, span):
+    if len(args) != 1 or not isinstance(args[0], (tuple, str, ShapeValue)):
+        raise EvalError("E0214", "len takes one tuple, list, string or shape", span)
+    v = args[0]
+    return len(v.dims) if isinstance(v, ShapeValue) else len(v)
+
+
+def _minmax(fn):
+    def f(args, span):
+        items = args[0] if len(args) == 1 and isinstance(args[0], tuple) else args
+        if not items or not all(_num(x) for x in items):
+            raise EvalError("E0214", f"{fn.__name__} takes numbers", span)
+        return fn(items)
+    return f
+
+
+def _unary_num(fn, name):
+    def f(args, span):
+        if len(args) != 1 or not _num(args[0]):
+            raise EvalError("E0214", f"{name} takes one number", span)
+        return fn(args[0])
+    return f
+
+
+BUILTINS: dict[str, Callable] = {
+    "range": _builtin_range, "len": _builtin_len, "min": _minmax(min), "max": _minmax(max),
+    "abs": _unary_num(abs, "abs"), "floor": _unary_num(math.floor, "floor"),
+    "ceil": _unary_num(math.ceil, "ceil"), "round": _unary_num(round, "round"),
+    "int": _unary_num(int, "int"),
+}
+
+
+class Env:
+    """A chain of name -> value scopes, plus the current `in` shape and references."""
+
+    __slots__ = ("vars", "parent", "in_shape", "refs")
+
+    def __init__(self, parent: Optional["Env"] = None, in_shape: Any = None, refs=None):
+        self.vars: dict[str, Any] = {}
+        self.parent = parent
+        self.in_shape = in_shape if in_shape is not None or parent is None else parent.in_shape
+        self.refs = refs if refs is not None else (parent.refs if parent else None)
+
+    def lookup(self, name: str):
+        env = self
+        while env is not None:
+            if name in env.vars:
+                return env.vars[name]
+            env = env.parent
+        raise KeyError(name)
+
+    def names(self) -> set[str]:
+        out, env = set(), self
+        while env is not None:
+            out.update(env.vars)
+            env = env.parent
+        return out
+
+
+def evaluate(e: A.Expr, env: Env) -> Any:
+    t = type(e)
+    if t is A.Const:
+        return e.value
+    if t is A.Var:
+        try:
+            return env.lookup(e.name)
+        except KeyError:
+            from .diagnostics import did_you_mean
+            guess = did_you_mean(e.name, env.names() | set(BUILTINS))
+            raise EvalError("E0202", f"unknown name `{e.name}`", e.span,
+                            help=(f"did you mean `{guess}`?",) if guess else ()) from None
+    if t is A.BinOp:
+        a = evaluate(e.left, env)
+        b = evaluate(e.right, env)
+        if a is UNKNOWN or b is UNKNOWN:
+            return UNKNOWN
+        if e.op in _COMPARE:
+            if e.op in ("==", "!="):
+                return _COMPARE[e.op](a, b)
+            if not ((_num(a) and _num(b)) or (type(a) is type(b) and isinstance(a, (str, tuple)))):
+                raise EvalError("E0214", f"cannot compare {type_name(a)} and {type_name(b)} with `{e.op}`", e.span)
+            return _COMPARE[e.op](a, b)
+        if _num(a) and _num(b):
+            return _check_size(_ARITH[e.op](a, b, e.span, e.right.span), e.span)
+        if e.op == "+" and isinstance(a, tuple) and isinstance(b, tuple):
+            return a + b
+        if e.op == "*" and isinstance(a, tuple) and isinstance(b, int) and not isinstance(b, bool):
+            if len(a) * max(b, 0) > LIMITS.max_layers:
+                raise EvalError("E0320", "tuple is larger than the expansion limit", e.span)
+            return a * b
+        raise EvalError("E0214", f"`{e.op}` does not apply to {type_name(a)} and {type_name(b)}", e.span)
+    if t is A.Unary:
+        v = evaluate(e.operand, env)
+        if v is UNKNOWN:
+            return UNKNOWN
+        if e.op == "not":
+            if not isinstance(v, bool):
+                raise EvalError("E0214", f"`not` needs a bool, got {type_name(v)}", e.operand.span)
+            return not v
+        if not _num(v):
+            raise EvalError("E0214", f"unary `{e.op}` needs a number, got {type_name(v)}", e.operand.span)
+        return -v if e.op == "-" else v
+    if t is A.BoolOp:
+        result = e.op == "and"
+        for operand in e.operands:
+            v = evaluate(operand, env)
+            if v is UNKNOWN:
+                return UNKNOWN
+            if not isinstance(v, bool):
+                raise EvalError("E0214", f"`{e.op}` needs bools, got {type_name(v)}", operand.span)
+            if e.op == "and" and not v:
+                return False
+            if e.op == "or" and v:
+                return True
+        return result
+    if t is A.CondExpr:
+        test = evaluate(e.test, env)
+        if test is UNKNOWN:
+            return UNKNOWN
+        if not isinstance(test, bool):
+            raise EvalError("E0214", f"the condition must be a bool, got {type_name(test)}", e.test.span)
+        return evaluate(e.then if test else e.orelse, env)
+    if t is A.TupleExpr:
+        items = tuple(evaluate(x, env) for x in e.items)
+        return items
+    if t is A.InShape:
+        if env.in_shape is None:
+            raise EvalError("E0202", "`in` is only known after the input shape is declared", e.span)
+        return env.in_shape
+    if t is A.RefShape:
+        if env.refs is None:
+            raise EvalError("E0205", f"no tensor named `{e.name}` here", e.span)
+        return env.refs(e.name, e.span)
+    if t is A.Attr:
+        v = evaluate(e.value, env)
+        if v is UNKNOWN:
+            return UNKNOWN
+        if isinstance(v, ShapeValue):
+            if e.name in _AXES and _AXES[e.name] < len(v.dims) and (len(v.dims) == 3 or e.name in ("c", "channels")):
+                return v.dims[_AXES[e.name]]
+            if e.name in ("features", "f") and len(v.dims) == 1:
+                return v.dims[0]
+            raise EvalError("E0216", f"shape {v} has no `.{e.name}`", e.span,
+                            help=("use .c / .h / .w on [C, H, W] shapes, .features on flat ones, or index it: in[0]",))
+        raise EvalError("E0216", f"{type_name(v)} has no attribute `.{e.name}`", e.span)
+    if t is A.Index:
+        v = evaluate(e.value, env)
+        i = evaluate(e.index, env)
+        if v is UNKNOWN or i is UNKNOWN:
+            return UNKNOWN
+        seq = v.dims if isinstance(v, ShapeValue) else v
+        if not isinstance(seq, (tuple, str)):
+            raise EvalError("E0216", f"cannot index a {type_name(v)}", e.span)
+        if not isinstance(i, int) or isinstance(i, bool):
+            raise EvalError("E0214", f"an index must be an integer, got {type_name(i)}", e.index.span)
+        if not -len(seq) <= i < len(seq):
+            raise EvalError("E0216", f"index {i} is out of range for {show(v) if not isinstance(v, ShapeValue) else v} "
+                            f"(length {len(seq)})", e.index.span)
+        return seq[i]
+    if t is A.FunCall:
+        fn = BUILTINS.get(e.name)
+        if fn is None:
+            from .diagnostics import did_you_mean
+            guess = did_you_mean(e.name, BUILTINS)
+            raise EvalError("E0202", f"unknown function `{e.name}`", e.span,
+                            help=(f"did you mean `{guess}`?",) if guess else
+                            (f"functions: {', '.join(sorted(BUILTINS))}",))
+        args = [evaluate(a, env) for a in e.args]
+        if any(a is UNKNOWN for a in args):
+            return UNKNOWN
+        return _check_size(fn(args, e.span), e.span)
+    raise AssertionError(f"unhandled expression {t.__name__}")
+
+
+def depends_on_unknown(v) -> bool:
+    if v is UNKNOWN:
+        return True
+    if isinstance(v, tuple):
+        return any(depends_on_unknown(x) for x in v)
+    return False
+
+
+TYPE_NAMES = {"int", "float", "bool", "str", "tuple", "list", "any", "shape"}
+
+
+def conforms(v: Any, typ) -> Optional[Any]:
+    """Check `v` against a declared parameter type; returns the (coerced) value or None."""
+    if typ is None or typ == "any":
+        return v
+    if isinstance(typ, tuple):
+        if isinstance(v, tuple) and len(v) == len(typ):
+            out = tuple(conforms(x, t) for x, t in zip(v, typ))
+            return None if any(o is None and x is not None for o, x in zip(out, v)) else out
+        return None
+    if typ == "int":
+        return v if isinstance(v, int) and not isinstance(v, bool) else None
+    if typ == "float":
+        return float(v) if _num(v) else None
+    if typ == "bool":
+        return v if isinstance(v, bool) else None
+    if typ == "str":
+        return v if isinstance(v, str) else None
+    if typ in ("tuple", "list"):
+        return v if isinstance(v, tuple) else None
+    if typ == "shape":
+        return v if isinstance(v, ShapeValue) else None
+    return None
+
+
+def describe_type(typ) -> str:
+    if isinstance(typ, tuple):
+        return "(" + ", ".join(describe_type(t) for t in typ) + ")"
+    return str(typ)
