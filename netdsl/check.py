@@ -1,6 +1,7 @@
 """The checking API: source text or a path in, graphs and diagnostics out."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -46,6 +47,37 @@ class CheckResult:
         return to_svg(self.graph()) if len(self.graphs) == 1 else None
 
 
+_ALLOW = re.compile(r"#\s*netdsl:\s*allow\s+([A-Z0-9 ,]+)")
+
+
+def allowed_codes(source) -> tuple[set, dict]:
+    """`# netdsl: allow W0401` on a line of its own silences that code in the whole
+    file; after code on a line, it silences it on that line only."""
+    whole, per_line = set(), {}
+    if "netdsl:" not in source.text:
+        return whole, per_line
+    for i, line in enumerate(source.text.split("\n"), 1):
+        m = _ALLOW.search(line)
+        if m:
+            codes = {c for c in re.split(r"[ ,]+", m.group(1).strip()) if c}
+            if line[:m.start()].strip():
+                per_line.setdefault(i, set()).update(codes)
+            else:
+                whole.update(codes)
+    return whole, per_line
+
+
+def _suppressed(d: Diagnostic, cache: dict) -> bool:
+    span = d.primary
+    if d.is_error or span is None:
+        return False
+    key = id(span.source)
+    if key not in cache:
+        cache[key] = allowed_codes(span.source)
+    whole, per_line = cache[key]
+    return d.code in whole or d.code in per_line.get(span.line, ())
+
+
 def check_program(program: Program, network: Optional[str] = None, params: Optional[dict] = None,
                   input_shape: Optional[tuple] = None) -> CheckResult:
     result = CheckResult(program, diagnostics=list(program.diagnostics))
@@ -69,6 +101,8 @@ def check_program(program: Program, network: Optional[str] = None, params: Optio
             d = error("E0104", f"network `{name}` is nested too deeply to expand", program.networks[name].ast.name_span)
             result.diagnostics.append(d)
             continue
+        cache: dict = {}
+        g.diagnostics = [d for d in g.diagnostics if not _suppressed(d, cache)]
         result.graphs.append(g)
         result.diagnostics.extend(g.diagnostics)
     return result

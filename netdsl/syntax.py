@@ -40,7 +40,7 @@ class Layout:
     """Post-lexer: decides which newlines end statements and which `[` opens a sequence."""
 
     always_accept = ("NEWLINE", "SEMI")
-    version = "1"
+    version = "2"
 
     def process(self, stream):
         stack: list[tuple[str, Token]] = []      # (kind, opener); kind in ( list { seq
@@ -64,7 +64,8 @@ class Layout:
                 pending = pending or tok
                 continue
             if pending is not None:
-                if value not in ("->", "else"):
+                # A line that starts with one of these continues the previous one.
+                if value not in ("->", "else", ":", "{"):
                     yield nl(pending)
                     last = "_NL"
                 pending = None

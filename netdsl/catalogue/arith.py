@@ -36,13 +36,45 @@ def transpose_out(n: int, k: int, s: int, p: int, op: int, d: int = 1) -> tuple[
 
 
 def unused_tail(n: int, k: int, s: int, p: int, d: int = 1) -> int:
-    """Rows/columns of the padded input that no window reaches (floor drops them)."""
+    """Rows/columns of the *input* that no window reaches because floor drops them.
+    Only real rows count: a dropped row of padding loses nothing (ResNet's 7×7/2
+    stem on 224 drops one padding row, which is fine)."""
     eff = d * (k - 1) + 1
     span = n + 2 * p - eff
-    return span % s if span >= 0 else 0
+    if span < 0 or eff < s:
+        # With a kernel smaller than the stride, rows are skipped throughout by
+        # design (ResNet's 1×1/2 projection); the tail is no special loss.
+        return 0
+    return max(0, span % s - p)
 
 
 def same_padding(k: int, d: int = 1) -> tuple[int, int]:
     """Torch's padding='same' split: total d·(k−1), the extra one on the right/bottom."""
     total = d * (k - 1)
     return total // 2, total - total // 2
+
+
+def warn_lost_rows(ctx, losses: list, at: str, fix: str) -> None:
+    """One W0401 per layer for input rows/columns that floor division drops.
+    `losses` holds (axis, n, k, s, p, d, lost) for each axis that loses some;
+    identical height and width losses are reported once."""
+    if not losses:
+        return
+    axes = [loss[0] for loss in losses]
+    same = len(losses) == 2 and losses[0][1:] == losses[1][1:]
+    groups = [losses[:1]] if same else [[loss] for loss in losses]
+    for group in groups:
+        axis, n, k, s, p, d, lost = group[0]
+        where = " and ".join(axes) if same else axis
+        one, many = ("row and column", "rows and columns") if same else \
+            (("row", "rows") if axis == "height" else ("column", "columns"))
+        unit = one if lost == 1 else many
+        eff = d * (k - 1) + 1
+        tail = (n + 2 * p - eff) % s
+        notes = [f"({n} + 2\u00b7{p} {M} {eff}) mod {s} = {tail}: windows stop {tail} short of the padded end"]
+        if p:
+            notes.append(f"{p} of those are padding, so {lost} real {unit} {'is' if lost == 1 else 'are'} lost")
+        ctx.warn("W0401", f"stride {s} does not divide the {where}: the last input {unit} "
+                 f"({lost}) {'is' if lost == 1 else 'are'} never used", at,
+                 notes=tuple(notes),
+                 help=(f"use an input {where} of {n - lost} or {n - lost + s}, or {fix}",))

@@ -1,7 +1,7 @@
 """Convolutions: conv2d and conv_transpose2d."""
 from __future__ import annotations
 
-from .arith import M, same_padding, transpose_out, unused_tail, window_out
+from .arith import same_padding, transpose_out, unused_tail, warn_lost_rows, window_out
 from .spec import BOOL, INT, PADDING, PAIR, LayerSpec, Param, non_negative, positive
 
 AXES = ("height", "width")
@@ -46,7 +46,7 @@ def conv2d_shape(a, xs, ctx):
         for axis, n in zip(AXES, (h, w)):
             ctx.explain(f"{axis[0]} = {n} (padding='same')")
         return (a.channels, h, w) if ok else None
-    out = []
+    out, losses = [], []
     for i, (axis, n) in enumerate(zip(AXES, (h, w))):
         k, s, p, d = a.kernel[i], a.stride[i], a.padding[i], a.dilation[i]
         eff = d * (k - 1) + 1
@@ -63,12 +63,10 @@ def conv2d_shape(a, xs, ctx):
         ctx.explain(f"{axis[0]} = {formula}")
         lost = unused_tail(n, k, s, p, d)
         if lost:
-            ctx.warn("W0401", f"stride {s} does not divide the {axis}: the last {lost} "
-                     f"{'row' if axis == 'height' else 'column'}{'s' if lost > 1 else ''} of the input are never used",
-                     "stride", notes=(f"{axis[0]}_out = {formula}",
-                                      f"({n} + 2\u00b7{p} {M} {eff}) mod {s} = {lost}"),
-                     help=(f"pad by {s - lost} more in total, or use an input {axis} of {n + s - lost}",))
+            losses.append((axis, n, k, s, p, d, lost))
         out.append(o)
+    if ok:
+        warn_lost_rows(ctx, losses, "stride", "pad so that the windows reach the end")
     return (a.channels, *out) if ok else None
 
 

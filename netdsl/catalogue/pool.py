@@ -1,7 +1,7 @@
 """Pooling: max, average, adaptive and global."""
 from __future__ import annotations
 
-from .arith import M, unused_tail, window_out
+from .arith import unused_tail, warn_lost_rows, window_out
 from .conv import AXES, _one, _x
 from .spec import BOOL, PAIR, INT, LayerSpec, Optional_, Param, positive, non_negative
 
@@ -24,7 +24,7 @@ def pool_shape(a, xs, ctx):
             ok = False
     if not ok:
         return None
-    out = []
+    out, losses = [], []
     for i, (axis, n) in enumerate(zip(AXES, (h, w))):
         k, s, p, d = a.kernel[i], stride[i], a.padding[i], dilation[i]
         o, formula, dropped = window_out(n, k, s, p, d, a.ceil_mode)
@@ -44,13 +44,10 @@ def pool_shape(a, xs, ctx):
         elif not a.ceil_mode:
             lost = unused_tail(n, k, s, p, d)
             if lost:
-                ctx.warn("W0401", f"stride {s} does not divide the {axis}: the last {lost} "
-                         f"{'row' if axis == 'height' else 'column'}{'s' if lost > 1 else ''} of the input are never used",
-                         "stride" if a.stride is not None else "kernel",
-                         notes=(f"{axis[0]}_out = {formula}",
-                                f"({n} + 2\u00b7{p} {M} {d * (k - 1) + 1}) mod {s} = {lost}"),
-                         help=(f"use ceil_mode=true to keep them, or an input {axis} of {n + s - lost}",))
+                losses.append((axis, n, k, s, p, d, lost))
         out.append(o)
+    if ok:
+        warn_lost_rows(ctx, losses, "stride" if a.stride is not None else "kernel", "ceil_mode=true to keep them")
     return (c, *out) if ok else None
 
 
