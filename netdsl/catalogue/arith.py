@@ -54,6 +54,14 @@ def same_padding(k: int, d: int = 1) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
+def fold_axes(items: list) -> list:
+    """Group per-axis findings [(axis, *facts)]: when height and width have the
+    same facts, report them once as "height and width"."""
+    if len(items) == 2 and items[0][1:] == items[1][1:]:
+        return [(f"{items[0][0]} and {items[1][0]}", *items[0][1:])]
+    return items
+
+
 def warn_lost_rows(ctx, losses: list, at: str, fix: str) -> None:
     """One W0401 per layer for input rows/columns that floor division drops.
     `losses` holds (axis, n, k, s, p, d, lost) for each axis that loses some;

@@ -1,7 +1,7 @@
 """Convolutions: conv2d and conv_transpose2d."""
 from __future__ import annotations
 
-from .arith import same_padding, transpose_out, unused_tail, warn_lost_rows, window_out
+from .arith import fold_axes, same_padding, transpose_out, unused_tail, warn_lost_rows, window_out
 from .spec import BOOL, INT, PADDING, PAIR, LayerSpec, Param, non_negative, positive
 
 AXES = ("height", "width")
@@ -46,25 +46,26 @@ def conv2d_shape(a, xs, ctx):
         for axis, n in zip(AXES, (h, w)):
             ctx.explain(f"{axis[0]} = {n} (padding='same')")
         return (a.channels, h, w) if ok else None
-    out, losses = [], []
+    out, losses, too_small = [], [], []
     for i, (axis, n) in enumerate(zip(AXES, (h, w))):
         k, s, p, d = a.kernel[i], a.stride[i], a.padding[i], a.dilation[i]
         eff = d * (k - 1) + 1
         o, formula, _ = window_out(n, k, s, p, d)
         if n + 2 * p < eff:
-            need = -(-(eff - n) // 2)
-            ctx.error("E0301", f"the kernel ({eff}) is larger than the padded input {axis} ({n + 2 * p})", "kernel",
-                      label=f"kernel spans {eff}" if d == 1 else f"dilated kernel spans {eff}",
-                      notes=(f"padded {axis} is {n} + 2\u00b7{p} = {n + 2 * p}",
-                             f"{axis[0]}_out = {formula}"),
-                      help=(f"use padding={need} or more, or a kernel of at most {n + 2 * p}",))
-            ok = False
+            too_small.append((axis, n, p, eff, d, formula))
             continue
         ctx.explain(f"{axis[0]} = {formula}")
         lost = unused_tail(n, k, s, p, d)
         if lost:
             losses.append((axis, n, k, s, p, d, lost))
         out.append(o)
+    for axis, n, p, eff, d, formula in fold_axes(too_small):
+        need = -(-(eff - n) // 2)
+        ctx.error("E0301", f"the kernel ({eff}) is larger than the padded input {axis} ({n + 2 * p})", "kernel",
+                  label=f"kernel spans {eff}" if d == 1 else f"dilated kernel spans {eff}",
+                  notes=(f"padded size is {n} + 2\u00b7{p} = {n + 2 * p}", f"out = {formula}"),
+                  help=(f"use padding={need} or more, or a kernel of at most {n + 2 * p}",))
+        ok = False
     if ok:
         warn_lost_rows(ctx, losses, "stride", "pad so that the windows reach the end")
     return (a.channels, *out) if ok else None

@@ -1,7 +1,7 @@
 """Pooling: max, average, adaptive and global."""
 from __future__ import annotations
 
-from .arith import unused_tail, warn_lost_rows, window_out
+from .arith import fold_axes, unused_tail, warn_lost_rows, window_out
 from .conv import AXES, _one, _x
 from .spec import BOOL, PAIR, INT, LayerSpec, Optional_, Param, positive, non_negative
 
@@ -24,17 +24,12 @@ def pool_shape(a, xs, ctx):
             ok = False
     if not ok:
         return None
-    out, losses = [], []
+    out, losses, too_small = [], [], []
     for i, (axis, n) in enumerate(zip(AXES, (h, w))):
         k, s, p, d = a.kernel[i], stride[i], a.padding[i], dilation[i]
         o, formula, dropped = window_out(n, k, s, p, d, a.ceil_mode)
         if o < 1:
-            eff = d * (k - 1) + 1
-            ctx.error("E0301", f"the pooling window ({eff}) is larger than the padded input {axis} ({n + 2 * p})",
-                      "kernel", label=f"window spans {eff}",
-                      notes=(f"{axis[0]}_out = {formula}",),
-                      help=(f"use a kernel of at most {n + 2 * p}, or remove this pooling for inputs this small",))
-            ok = False
+            too_small.append((axis, n, p, d * (k - 1) + 1, formula))
             continue
         ctx.explain(f"{axis[0]} = {formula}")
         if dropped:
@@ -46,6 +41,11 @@ def pool_shape(a, xs, ctx):
             if lost:
                 losses.append((axis, n, k, s, p, d, lost))
         out.append(o)
+    for axis, n, p, eff, formula in fold_axes(too_small):
+        ctx.error("E0301", f"the pooling window ({eff}) is larger than the padded input {axis} ({n + 2 * p})",
+                  "kernel", label=f"window spans {eff}", notes=(f"out = {formula}",),
+                  help=(f"use a kernel of at most {n + 2 * p}, or remove this pooling for inputs this small",))
+        ok = False
     if ok:
         warn_lost_rows(ctx, losses, "stride" if a.stride is not None else "kernel", "ceil_mode=true to keep them")
     return (c, *out) if ok else None

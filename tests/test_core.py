@@ -1,0 +1,108 @@
+"""Core behaviour of the checker on the zoo and on small specs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from netdsl import check_file, check_source
+
+SPECS = sorted((Path(__file__).parent.parent / "specs").glob("*.net"))
+
+# torchvision's published parameter counts (torchvision.models docs), and the notes' LeNet.
+TORCHVISION_PARAMS = {
+    "lenet.net": 61_706,
+    "alexnet.net": 61_100_840,
+    "vgg11.net": 132_863_336,
+    "googlenet.net": 6_624_904,
+    "resnet18.net": 11_689_512,
+    "resnet50.net": 25_557_032,
+    "densenet121.net": 7_978_856,
+    "mobilenet_v2.net": 3_504_872,
+}
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.name)
+def test_every_zoo_spec_checks_clean(spec):
+    result = check_file(str(spec))
+    assert result.diagnostics == [], [d.message for d in result.diagnostics]
+    assert result.graphs, "a zoo spec defines at least one network"
+    for g in result.graphs:
+        assert g.output_shape is not None
+
+
+@pytest.mark.parametrize("name,count", sorted(TORCHVISION_PARAMS.items()))
+def test_parameter_counts_equal_torchvision(name, count):
+    path = Path(__file__).parent.parent / "specs" / name
+    if not path.exists():
+        pytest.skip(f"{name} is not in the zoo yet")
+    assert check_file(str(path)).graph().total_params == count
+
+
+def test_resnet18_names_follow_torchvision():
+    g = check_file(str(Path(__file__).parent.parent / "specs" / "resnet18.net")).graph()
+    names = {n.qualname for n in g.layers if n.has_module}
+    assert {"conv1", "bn1", "layer1.0.conv1", "layer1.1.bn2", "layer2.0.downsample.0",
+            "layer2.0.downsample.1", "layer4.1.conv2", "fc"} <= names
+    # The projection exists only where stride or channels change.
+    assert "layer1.0.downsample.0" not in names
+    assert "layer2.1.downsample.0" not in names
+
+
+def test_vgg_sequence_indices_count_parameterless_layers():
+    g = check_file(str(Path(__file__).parent.parent / "specs" / "vgg11.net")).graph()
+    convs = [n.qualname for n in g.layers if n.kind == "conv2d"]
+    # torchvision's vgg11: features.0, 3, 6, 8, 11, 13, 16, 18
+    assert convs == [f"features.{i}" for i in (0, 3, 6, 8, 11, 13, 16, 18)]
+    linears = [n.qualname for n in g.layers if n.kind == "linear"]
+    assert linears == ["classifier.0", "classifier.3", "classifier.6"]
+
+
+def test_errors_are_independent_and_do_not_cascade():
+    r = check_source("""
+network N {
+    input [3, 8, 8]
+    conv2d(4, 11)          # kernel too large: shape unknown from here on
+    conv2d(4, 3) -> relu   # not reported again
+    add { identity
+          conv2d(5, 1) }   # unknown input: nothing to say
+}
+network M {
+    input [3, 8, 8]
+    conv2d(4, 3, groups=2) # independent error in another network
+}
+""")
+    codes = [d.code for d in r.errors]
+    assert codes == ["E0301", "E0303"]
+
+
+def test_error_inside_block_points_at_use():
+    r = check_source("""
+block B(k: int) { conv2d(8, k) }
+network N {
+    input [3, 8, 8]
+    B(3) -> B(9)
+}
+""")
+    (d,) = r.errors
+    assert d.code == "E0301"
+    assert d.primary.line == 2
+    assert any(not lab.primary and lab.span.line == 5 for lab in d.labels)
+
+
+def test_shape_dependent_condition_decides_structure():
+    src = """
+block Res(c: int) {
+    add {
+        conv2d(c, 3, padding=1)
+        if in.c != c { proj: conv2d(c, 1) }
+    }
+}
+network N {
+    input [16, 8, 8]
+    Res(16) -> Res(32)
+}
+"""
+    g = check_source(src).graph()
+    assert g.output_shape == (32, 8, 8)
+    assert [n.qualname for n in g.layers if n.label == "proj"] == ["res_1.proj"]
