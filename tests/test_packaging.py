@@ -1,0 +1,84 @@
+"""The wheel ships everything `netdsl check` needs, grammar included.
+
+Builds a wheel from a copy of the source tree (so the checkout's build/ and
+egg-info are untouched and concurrent runs cannot collide), installs it into a
+fresh venv that borrows the system site-packages for lark, click, torch and the
+rest (no network), and runs the installed console script from another directory.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LENET = ROOT / "specs" / "lenet.net"
+
+pytestmark = pytest.mark.slow
+
+
+def _run(cmd, **kw):
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PIP_REQUIRE_VIRTUALENV")}
+    env.update(PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1", NO_COLOR="1")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, **kw)
+    assert proc.returncode == 0, f"{cmd} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    src = tmp_path_factory.mktemp("src")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build", "dist")
+    for name in ("netdsl", "grammars"):
+        shutil.copytree(ROOT / name, src / name, ignore=ignore)
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        if (ROOT / name).exists():
+            shutil.copy2(ROOT / name, src / name)
+    out = tmp_path_factory.mktemp("dist")
+    _run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(src)], cwd=src)
+    wheels = list(out.glob("netdsl-*.whl"))
+    assert len(wheels) == 1, wheels
+    return wheels[0]
+
+
+def test_wheel_contains_grammar_and_package(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "netdsl/_grammars/netdsl.lark" in names
+    assert "netdsl/cli.py" in names and "netdsl/catalogue/conv.py" in names
+    entry = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+    assert "netdsl = netdsl.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
+    # The shipped grammar is the repository's grammar, byte for byte.
+    shipped = zipfile.ZipFile(wheel).read("netdsl/_grammars/netdsl.lark")
+    assert shipped == (ROOT / "grammars" / "netdsl.lark").read_bytes()
+
+
+def test_installed_wheel_checks_from_another_directory(wheel, tmp_path):
+    venv = tmp_path / "venv"
+    # Without pip: the system pip (visible through --system-site-packages) installs
+    # into whichever interpreter runs it, and skipping ensurepip saves seconds.
+    _run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)])
+    py = venv / "bin" / "python"
+    _run([str(py), "-m", "pip", "install", "--no-deps", "--force-reinstall", "--no-index", str(wheel)])
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    where = _run([str(py), "-c", "import netdsl, netdsl.syntax as s; print(netdsl.__file__); "
+                  "print(len(s.grammar_text()))"], cwd=elsewhere).stdout.split()
+    installed = Path(where[0]).resolve()
+    assert installed.is_relative_to(venv.resolve()), f"imported {installed}, not the venv's copy"
+    assert not installed.is_relative_to(ROOT)
+    assert int(where[1]) == len((ROOT / "grammars" / "netdsl.lark").read_text(encoding="utf-8"))
+    # The installed copy must not be able to fall back to the checkout's grammars/.
+    assert (installed.parent / "_grammars" / "netdsl.lark").is_file()
+
+    script = venv / "bin" / "netdsl"
+    assert script.is_file()
+    proc = _run([str(script), "check", str(LENET)], cwd=elsewhere)
+    assert "LeNet" in proc.stdout
+    assert "[1, 28, 28] → [10]" in proc.stdout
+    assert "61,706 params" in proc.stdout
