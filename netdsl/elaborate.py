@@ -455,8 +455,9 @@ class Elaborator:
         for name, value, span in args:
             if name is None:
                 if pos >= len(spec.params):
-                    self.report(ERROR, "E0212", f"`{spec.name}` takes at most {len(spec.params)} positional "
-                                f"argument{'s' if len(spec.params) != 1 else ''}", span, "extra argument",
+                    many = (f"takes at most {len(spec.params)} argument{'s' if len(spec.params) != 1 else ''}"
+                            if spec.params else "takes no arguments")
+                    self.report(ERROR, "E0212", f"`{spec.name}` {many}", span, "extra argument",
                                 help=(f"signature: {signature(spec)}",), origin=st.origin)
                     ok = False
                     continue

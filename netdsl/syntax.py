@@ -138,7 +138,12 @@ def parser() -> Lark:
 
 
 # ---- friendly parse errors --------------------------------------------------
+_ITEM_STARTS = {"NAME", "LSEQ", "REF"}
+_VALUE_STARTS = {"LPAR", "ADD_OP", "LSQB", "FALSE", "TRUE", "NONE", "IN", "NOT", "NAME", "INT", "FLOAT",
+                 "STRING", "REF"}
+_OPERATORS = {"ADD_OP", "MUL_OP", "POW", "COMP_OP", "AND", "OR", "DOT", "LSQB", "IF", "AS"}
 _TERMINAL_WORDS = {
+    "ITEM": "a layer", "VALUE": "a value", "OPERATOR": "an operator",
     "NAME": "a name", "INT": "a number", "FLOAT": "a number", "STRING": "a string",
     "REF": "a reference like `@name`", "_NL": "the end of the statement", "LSEQ": "`[`",
     "RSEQ": "`]`", "COMP_OP": "a comparison", "ADD_OP": "`+` or `-`", "MUL_OP": "`*`, `/`, `//` or `%`",
@@ -166,8 +171,9 @@ def _describe_token(tok: Token) -> str:
 
 
 def _expected_words(expected) -> list[str]:
-    words = sorted({_describe_terminal(t) for t in expected if t not in ("NEWLINE", "SEMI")})
-    return words
+    # Closing punctuation first: it is what people most often forgot.
+    words = {_describe_terminal(t) for t in expected if t not in ("NEWLINE", "SEMI")}
+    return sorted(words, key=lambda w: (not w.startswith("`"), w))
 
 
 def _join(words: list[str]) -> str:
@@ -200,13 +206,31 @@ def _syntax_error(source: Source, e: UnexpectedInput) -> Diagnostic:
     tok = e.token if isinstance(e, UnexpectedToken) else Token("$END", "")
     if tok.type == "$END" and tok.start_pos is None:
         tok = Token("$END", "", start_pos=len(source.text), end_pos=len(source.text))
-    expected = _expected_words(getattr(e, "expected", ()) or ())
+    exp = set(getattr(e, "expected", ()) or ())
+    try:   # LALR's default reductions over-approximate `expected`; ask the parser itself.
+        exp = set(e.interactive_parser.accepts()) - {"$END"} or exp
+    except Exception:       # accepts() re-runs the parser; any failure just keeps the coarse set
+        pass
     found = _describe_token(tok)
     span = _token_span(source, tok)
+    before = source.text[:tok.start_pos if tok.start_pos is not None else len(source.text)].rstrip()
+    if _ITEM_STARTS <= exp:
+        exp = (exp - _ITEM_STARTS - {"EXPECT", "FOR", "IF", "REPEAT"}) | {"ITEM"}
+    if {"NAME", "INT", "LPAR"} <= exp:
+        exp = (exp - _VALUE_STARTS) | {"VALUE"}
+    if {"ADD_OP", "MUL_OP"} <= exp:
+        exp = (exp - _OPERATORS) | {"OPERATOR"}
+    expected = _expected_words(exp)
     msg = f"expected {_join(expected)}, found {found}" if expected else f"unexpected {found}"
     helps = []
-    exp = set(getattr(e, "expected", ()) or ())
-    if "_NL" in exp and tok.type in ("NAME", "LSEQ", "REF"):
+    if before.endswith("->") and "ITEM" in exp:
+        msg = f"expected a layer after `->`, found {found}"
+        span = Span(source, len(before) - 2, len(before))
+        return Diagnostic("error", "E0101", msg, [Label(span, "nothing follows this arrow")],
+                          help=["remove the `->`, or continue the chain with a layer"])
+    if "COMMA" in exp and "OPERATOR" in exp and tok.type in ("NAME", "INT", "FLOAT", "STRING", "REF"):
+        helps.append("separate arguments with `,`")
+    elif "_NL" in exp and tok.type in ("NAME", "LSEQ", "REF"):
         msg = f"expected `->` or the end of the statement, found {found}"
         helps.append("join layers with `->`, or start a new line for the next statement")
     elif tok.type == "EQUAL" and "COLON" in exp:

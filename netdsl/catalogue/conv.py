@@ -34,8 +34,8 @@ def conv2d_shape(a, xs, ctx):
         if a.stride != (1, 1):
             ctx.error("E0302", "padding='same' is not supported for strided convolutions", "padding",
                       notes=(f"stride is {_one(a.stride)}; torch only pads to the same size at stride 1",),
-                      help=(f"write padding={tuple(((k - 1) * d) // 2 for k, d in zip(a.kernel, a.dilation))} "
-                            f"to keep about the size, divided by the stride",))
+                      help=(f"write padding={_one(tuple(((k - 1) * d) // 2 for k, d in zip(a.kernel, a.dilation)))} "
+                            f"instead: the output is then about the input size divided by the stride",))
             return None
         for axis, k, d in zip(AXES, a.kernel, a.dilation):
             left, right = same_padding(k, d)
