@@ -96,7 +96,7 @@ def load_path(path: str) -> Program:
 class _Loader:
     def __init__(self, prog: Program):
         self.prog = prog
-        self.loaded: dict[Path, bool] = {}
+        self.loaded: dict[Path, Optional[Env]] = {}
         self.where: dict[str, Span] = {}
 
     def load_file(self, src: Source, base: Path, stack: tuple, is_root: bool):
@@ -109,10 +109,12 @@ class _Loader:
         module, diags = parse(src)
         self.prog.diagnostics.extend(diags)
         if module is None:
-            return
+            return None
         env = Env()
         for imp in module.imports:
-            self.load_import(imp, base, stack + ((src.name, imp.span),))
+            imported = self.load_import(imp, base, stack + ((src.name, imp.span),))
+            if imported is not None:      # a library's constants are visible to its importer
+                env.vars.update(imported.vars)
         for let in module.lets:
             try:
                 env.vars[let.name] = evaluate(let.value, env)
@@ -120,6 +122,7 @@ class _Loader:
                 self.prog.diagnostics.append(Diagnostic(ERROR, e.code, e.message, [Label(e.span)], list(e.notes), list(e.help)))
         for d in module.definitions:
             self.define(d, env, is_root)
+        return env
 
     def define(self, d: A.Definition, env: Env, is_root: bool):
         bad = _bad_class_name(d.name)
@@ -163,8 +166,8 @@ class _Loader:
             self.prog.diagnostics.append(diag)
             return
         if path in self.loaded:
-            return
-        self.loaded[path] = True
+            return self.loaded[path]
+        self.loaded[path] = None
         try:
             data = path.read_bytes() if not path.is_dir() else None
             if data is None:
@@ -174,11 +177,20 @@ class _Loader:
                                                imp.span, f"looked for {path}"))
             return
         try:
-            src = _decode(str(path), data)
+            src = _decode(_display_path(path), data)
         except _BadBytes as e:
             self.prog.diagnostics.append(_bad_bytes_diag(str(path), e.err))
             return
-        self.load_file(src, path.parent, stack, False)
+        self.loaded[path] = self.load_file(src, path.parent, stack, False)
+        return self.loaded[path]
+
+
+def _display_path(path: Path) -> str:
+    """Show imported files relative to the working directory when they are below it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 _BAD_CLASS = {"torch", "nn", "F", "Tensor", "Module", "OrderedDict", "None", "True", "False", "self"}
