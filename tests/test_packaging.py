@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 def _run(cmd, **kw):
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PIP_REQUIRE_VIRTUALENV")}
     env.update(PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1", NO_COLOR="1")
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, **kw)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, check=False, **kw)
     assert proc.returncode == 0, f"{cmd} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
     return proc
 
@@ -67,8 +67,8 @@ def test_installed_wheel_checks_from_another_directory(wheel, tmp_path):
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    where = _run([str(py), "-c", "import netdsl, netdsl.syntax as s; print(netdsl.__file__); "
-                  "print(len(s.grammar_text()))"], cwd=elsewhere).stdout.split()
+    probe = "import netdsl, netdsl.syntax as s; print(netdsl.__file__); print(len(s.grammar_text()))"
+    where = _run([str(py), "-c", probe], cwd=elsewhere).stdout.split()
     installed = Path(where[0]).resolve()
     assert installed.is_relative_to(venv.resolve()), f"imported {installed}, not the venv's copy"
     assert not installed.is_relative_to(ROOT)
