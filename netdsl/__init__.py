@@ -22,4 +22,19 @@ def check(path_or_source: str, **kw) -> CheckResult:
     return check_file(path_or_source, **kw)
 
 
-__all__ = ["check", "check_file", "check_source", "CheckResult", "Diagnostic", "SpecError", "__version__"]
+# The torch-side API is imported on first use, so `import netdsl` never imports torch.
+_LAZY = {"load": ("build", "load"), "build_source": ("build", "build_source"),
+         "generate": ("codegen", "generate"), "CodegenError": ("codegen", "CodegenError")}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(f".{module}", __name__), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'netdsl' has no attribute {name!r}")
+
+
+__all__ = ["CheckResult", "Diagnostic", "SpecError", "__version__", "build_source", "check", "check_file", "check_source", "generate", "load"]

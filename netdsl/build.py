@@ -1,0 +1,125 @@
+"""netdsl.load: spec -> torch.nn.Module, by executing the generated source.
+
+Like torch.fx's GraphModule, the module is built by running the text that
+`netdsl compile` would write (codegen.generate), never by a second
+interpretation of the IR; so a loaded model and a compiled file cannot differ.
+"""
+from __future__ import annotations
+
+import hashlib
+import linecache
+import sys
+import types
+from pathlib import Path
+
+from .check import CheckResult, check_file, check_source
+from .codegen import INIT_CHOICES, CodegenError, generate
+from .diagnostics import SpecError, error
+
+# generated source text -> its module; the same spec loads the same classes twice
+_MODULES: dict[str, types.ModuleType] = {}
+
+
+def is_source_text(path_or_source: str) -> bool:
+    return "\n" in path_or_source or "{" in path_or_source
+
+
+def check_spec(path_or_source: str, network: str | None = None, input_shape: tuple | None = None,
+               **params) -> CheckResult:
+    """Parse and check. A path that cannot be read raises OSError (an I/O problem, not a spec error)."""
+    from .program import IOProblem
+    kw = {"network": network, "params": params or None, "input_shape": input_shape}
+    if is_source_text(path_or_source):
+        return check_source(path_or_source, **kw)
+    try:
+        return check_file(path_or_source, **kw)
+    except IOProblem as e:
+        raise OSError(f"cannot read {e}") from None
+
+
+def spec_init(graph, init: str | None) -> str | None:
+    """Validate the init choice: the `init=` argument wins over a network parameter `init`."""
+    if init is not None and init not in INIT_CHOICES:
+        raise ValueError(f"init must be one of {', '.join(INIT_CHOICES)}, not {init!r}")
+    value = graph.params.get("init")
+    if "init" in graph.params and value not in INIT_CHOICES:
+        raise SpecError([error("E0214", f"network parameter `init` must be one of "
+                               f"{', '.join(repr(c) for c in INIT_CHOICES)}, got {value!r}", None)])
+    return init
+
+
+def source_for(result: CheckResult, network: str | None, source_name: str,
+               init: str | None = None) -> tuple[str, list]:
+    """Generated Python for the checked file's network(s); SpecError on any problem."""
+    if not result.ok:
+        raise SpecError(result.errors + result.warnings)
+    if network is None and len(result.graphs) != 1:
+        names = [g.network for g in result.graphs]
+        raise SpecError([error("E0208", f"the file has {len(names)} networks; name one of them"
+                               f" ({', '.join(names) or 'none'})", None)])
+    graphs = [result.graph(network)] if network is not None else result.graphs
+    for g in graphs:
+        init = spec_init(g, init)
+    try:
+        return generate(graphs, result.program, source_name, init), graphs
+    except CodegenError as e:
+        raise SpecError([error("E0206", f"cannot generate PyTorch code: {e}", None)]) from None
+
+
+def exec_source(source: str, filename_hint: str = "spec") -> types.ModuleType:
+    """Run generated source as a real module, registered so inspect/jit.script can read its text."""
+    cached = _MODULES.get(source)
+    if cached is not None:
+        return cached
+    digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+    stem = "".join(c if c.isalnum() else "_" for c in Path(filename_hint).stem) or "spec"
+    name = f"netdsl_generated.{stem}_{digest}"
+    filename = f"<netdsl-generated {stem} {digest}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    module = types.ModuleType(name)
+    module.__file__ = filename
+    sys.modules[name] = module
+    try:
+        # the text is our own codegen output: every name validated, every literal repr-safe
+        exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    _MODULES[source] = module
+    return module
+
+
+def load(path_or_source: str, network: str | None = None, init: str | None = None,
+         input_shape: tuple | None = None, **params):
+    """Build a torch.nn.Module from a .net path or spec text.
+
+    Picks the file's only network, or `network`. `params` override the network's
+    parameters; `input_shape` overrides its input. `init`: "default" (torch's) or
+    "xavier" (Xavier-uniform conv/linear weights); None lets a network parameter
+    `init` decide. Raises SpecError with the diagnostics `netdsl check` prints.
+    """
+    result = check_spec(path_or_source, network, input_shape, **params)
+    name = "<string>" if is_source_text(path_or_source) else path_or_source
+    source, graphs = source_for(result, network, name, init)
+    module = exec_source(source, name)
+    return getattr(module, graphs[0].network)()
+
+
+def build_source(path_or_source: str, network: str | None = None, init: str | None = None,
+                 input_shape: tuple | None = None, **params) -> str:
+    """The text `netdsl compile` writes (all networks of the file unless one is named)."""
+    result = check_spec(path_or_source, network, input_shape, **params)
+    name = "<string>" if is_source_text(path_or_source) else path_or_source
+    if network is None and len(result.graphs) > 1 and result.ok:
+        # compile writes every network; load needs exactly one
+        try:
+            return generate(result.graphs, result.program, name, spec_init_all(result.graphs, init))
+        except CodegenError as e:
+            raise SpecError([error("E0206", f"cannot generate PyTorch code: {e}", None)]) from None
+    return source_for(result, network, name, init)[0]
+
+
+def spec_init_all(graphs, init):
+    for g in graphs:
+        init = spec_init(g, init)
+    return init
