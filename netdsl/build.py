@@ -123,3 +123,22 @@ def spec_init_all(graphs, init):
     for g in graphs:
         init = spec_init(g, init)
     return init
+
+
+def write_atomically(path: str, text: str) -> None:
+    """Replace `path` with `text` in one step: a reader sees the old file or the new one, never half."""
+    import os
+    import tempfile
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent if str(target.parent) else ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        if target.exists():
+            os.chmod(tmp, target.stat().st_mode & 0o777)
+        else:
+            os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -205,6 +205,41 @@ def layers(kind):
         click.echo(f"  {p.name}{alias}: {p.type.describe}; {default}. {p.doc}")
 
 
+@cli.command("compile")
+@click.argument("file")
+@click.option("--output", "-o", required=True, help="The .py file to write (`-` prints it).")
+@click.option("--init", type=click.Choice(["default", "xavier"]), default=None,
+              help="Weight initialisation (default: the spec's `init` parameter, else torch's).")
+@with_common
+def compile_cmd(file, output, init, network, input_shape, params, max_layers, color):
+    """Compile FILE to a standalone PyTorch module (imports only torch). Writes nothing on errors."""
+    from .build import build_source, write_atomically
+    from .diagnostics import SpecError
+    from .limits import LIMITS
+    from .program import IOProblem
+    if max_layers:
+        LIMITS.max_layers = max_layers
+    try:
+        text = build_source(file, network=network, init=init,
+                            input_shape=parse_shape(input_shape) if input_shape else None, **parse_params(params))
+    except SpecError as e:
+        emit_diagnostics(e.diagnostics, "text", _use_color(color))
+        click.echo(f"{file}: {_counts(e.diagnostics)}; nothing written", err=True)
+        sys.exit(EXIT_SPEC)
+    except (IOProblem, OSError) as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_USAGE)
+    if output == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        write_atomically(output, text)
+    except OSError as e:
+        click.echo(f"error: cannot write {output}: {e.strerror or e}", err=True)
+        sys.exit(EXIT_USAGE)
+    click.echo(f"{file} -> {output}")
+
+
 def main(argv: Optional[list] = None):
     try:
         cli.main(args=argv, prog_name="netdsl", standalone_mode=True)
