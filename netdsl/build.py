@@ -107,22 +107,21 @@ def load(path_or_source: str, network: str | None = None, init: str | None = Non
 
 def build_source(path_or_source: str, network: str | None = None, init: str | None = None,
                  input_shape: tuple | None = None, **params) -> str:
-    """The text `netdsl compile` writes (all networks of the file unless one is named)."""
+    """The text `netdsl compile` writes: every network of the file, unless one is named."""
     result = check_spec(path_or_source, network, input_shape, **params)
     name = "<string>" if is_source_text(path_or_source) else path_or_source
+    return compile_result(result, network, name, init)
+
+
+def compile_result(result: CheckResult, network: str | None, source_name: str, init: str | None = None) -> str:
     if network is None and len(result.graphs) > 1 and result.ok:
-        # compile writes every network; load needs exactly one
+        for g in result.graphs:
+            init = spec_init(g, init)
         try:
-            return generate(result.graphs, result.program, name, spec_init_all(result.graphs, init))
+            return generate(result.graphs, result.program, source_name, init)
         except CodegenError as e:
             raise SpecError([error("E0206", f"cannot generate PyTorch code: {e}", None)]) from None
-    return source_for(result, network, name, init)[0]
-
-
-def spec_init_all(graphs, init):
-    for g in graphs:
-        init = spec_init(g, init)
-    return init
+    return source_for(result, network, source_name, init)[0]
 
 
 def write_atomically(path: str, text: str) -> None:
