@@ -94,6 +94,7 @@ class Elaborator:
         self.block_stack: list[str] = []
         self.loop_span: Optional[Span] = None
         self.scope_count = 0
+        self._cost: dict[int, tuple[int, int]] = {}
 
     # ---- reporting ------------------------------------------------------
     def report(self, severity, code, message, span, label="", notes=(), help=(), origin=()):
@@ -658,14 +659,59 @@ class Elaborator:
         if chosen:
             self.body(chosen, st)
 
+    def _min_cost(self, stmts) -> tuple[int, int]:
+        """A lower bound on (layers, loop iterations) one run of `stmts` creates, read
+        from the syntax alone: unconditional layer calls, and repeats with literal counts.
+        Lets `repeat 1000000 { repeat 1000000 { relu } }` fail at once instead of
+        after building a million nodes."""
+        key = id(stmts)
+        if key in self._cost:
+            return self._cost[key]
+        self._cost[key] = (0, 0)         # a block reached again through itself costs nothing more
+        layers = work = 0
+        items = []
+        for stmt in stmts:
+            if isinstance(stmt, A.Chain):
+                items.extend(stmt.items)
+        while items:
+            item = items.pop()
+            t = type(item)
+            if t is A.Named:
+                items.append(item.item)
+            elif t is A.Sequence:
+                sub = self._min_cost(item.body)
+                layers, work = layers + sub[0], work + sub[1]
+            elif t is A.Call:
+                block = self.program.blocks.get(item.name) if lookup(item.name) is None else None
+                # A block call creates at least one node unless its body is empty.
+                layers += 1 if block is None else min(1, self._min_cost(block.ast.body)[0])
+            elif t is A.Repeat and type(item.count) is A.Const and type(item.count.value) is int \
+                    and item.count.value > 0:
+                sub = self._min_cost(item.body)
+                n = item.count.value
+                layers, work = layers + n * sub[0], work + n * (1 + sub[1])
+        self._cost[key] = (layers, work)
+        return layers, work
+
+    def _too_big(self, span, st, message):
+        self.report(ERROR, "E0320", message, self.loop_span or span, "expands too far",
+                    notes=("netdsl stops here rather than run out of time or memory",),
+                    help=("raise the limit with --max-layers if this is intended",), origin=st.origin)
+        raise _Abort()
+
     def _loop(self, span, values, bind, body, st):
+        layers, work = self._min_cost(body)
+        if len(self.nodes) + len(values) * layers > LIMITS.max_layers:
+            self._too_big(span, st, f"the network expands to more than {LIMITS.max_layers:,} layers")
+        if self.work + len(values) * (1 + work) > 4 * LIMITS.max_layers:
+            self._too_big(span, st, f"the loops here run more than {4 * LIMITS.max_layers:,} times")
         saved = self.loop_span
         self.loop_span = self.loop_span or span
         try:
             for v in values:
                 self.work += 1
                 if self.work > 4 * LIMITS.max_layers:
-                    self.new_node(None, None, (), st.scope, span, st.origin)   # raises _Abort
+                    self._too_big(span, st, f"the loops here run more than {4 * LIMITS.max_layers:,} times")
                 env = Env(st.env)
                 if not bind(env, v):
                     return

@@ -41,8 +41,10 @@ class IOProblem(Exception):
 def read_source(path: str) -> Source:
     if path == "-":
         import sys
-        data = sys.stdin.buffer.read()
+        data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
         name = "<stdin>"
+        if len(data) > MAX_FILE_BYTES:
+            raise IOProblem(f"<stdin>: larger than {MAX_FILE_BYTES // 2 ** 20} MiB")
     else:
         p = Path(path)
         try:
@@ -50,9 +52,14 @@ def read_source(path: str) -> Source:
                 raise IOProblem(f"{path}: is a directory")
             if p.stat().st_size > MAX_FILE_BYTES:
                 raise IOProblem(f"{path}: larger than {MAX_FILE_BYTES // 2 ** 20} MiB")
-            data = p.read_bytes()
+            with p.open("rb") as f:       # bounded: /dev/zero reports a size of 0
+                data = f.read(MAX_FILE_BYTES + 1)
+            if len(data) > MAX_FILE_BYTES:
+                raise IOProblem(f"{path}: larger than {MAX_FILE_BYTES // 2 ** 20} MiB")
         except OSError as e:
             raise IOProblem(f"{path}: {e.strerror or e}") from None
+        except ValueError as e:         # e.g. a NUL byte in the path
+            raise IOProblem(f"{path!r}: {e}") from None
         name = path
     return _decode(name, data)
 
@@ -155,7 +162,11 @@ class _Loader:
             self.prog.own_networks.append(d.name)
 
     def load_import(self, imp: A.Import, base: Path, stack: tuple):
-        path = (base / imp.path).resolve()
+        try:
+            path = (base / imp.path).resolve()
+        except (OSError, RuntimeError) as e:      # symlink loops
+            self.prog.diagnostics.append(error("E0106", f"cannot import \"{imp.path}\": {e}", imp.span))
+            return
         chain_files = [s[0] for s in stack]
         if any(Path(name).resolve() == path for name in chain_files if name not in ("<stdin>", "<string>")):
             names = " \u2192 ".join([Path(n).name for n in chain_files] + [path.name])
@@ -169,11 +180,9 @@ class _Loader:
             return self.loaded[path]
         self.loaded[path] = None
         try:
-            data = path.read_bytes() if not path.is_dir() else None
-            if data is None:
-                raise IsADirectoryError()
-        except OSError as e:
-            self.prog.diagnostics.append(error("E0106", f"cannot import \"{imp.path}\": {getattr(e, 'strerror', None) or 'is a directory'}",
+            data = _read_regular(path)
+        except (OSError, ValueError) as e:
+            self.prog.diagnostics.append(error("E0106", f"cannot import \"{imp.path}\": {getattr(e, 'strerror', None) or e}",
                                                imp.span, f"looked for {path}"))
             return
         try:
@@ -183,6 +192,20 @@ class _Loader:
             return
         self.loaded[path] = self.load_file(src, path.parent, stack, False)
         return self.loaded[path]
+
+
+def _read_regular(path: Path) -> bytes:
+    """Read an imported file. Only regular files of bounded size: a spec that imports
+    /dev/zero or a FIFO must get a diagnostic, not a hang."""
+    st = path.stat()
+    import stat as _stat
+    if _stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(21, "is a directory")
+    if not _stat.S_ISREG(st.st_mode):
+        raise OSError(0, "not a regular file")
+    if st.st_size > MAX_FILE_BYTES:
+        raise OSError(0, f"larger than {MAX_FILE_BYTES // 2 ** 20} MiB")
+    return path.read_bytes()
 
 
 def _display_path(path: Path) -> str:

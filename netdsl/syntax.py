@@ -6,6 +6,7 @@ with plain-word expectations; Lark's terminal names never reach the user.
 from __future__ import annotations
 
 import functools
+import math
 import sys
 from importlib import resources
 from pathlib import Path
@@ -433,9 +434,10 @@ class _ToAst(Transformer):
     @v_args(meta=True)
     def float_lit(self, meta, children):
         tok = children[0]
-        if len(tok.value) > 64:
+        value = float(tok.value) if len(tok.value) <= 64 else math.inf
+        if not math.isfinite(value):        # 1e400 would silently become inf
             raise _LiteralTooLarge(tok)
-        return A.Const(float(tok.value), self._span(tok))
+        return A.Const(value, self._span(tok))
 
     @v_args(meta=True)
     def str_lit(self, meta, children):
@@ -479,10 +481,55 @@ class _LiteralTooLarge(Exception):
         self.tok = tok
 
 
+# Rules that add a level of nesting; the others pass a single child through.
+# A flat chain `a + b + c` counts one level per operator, because the AST (and
+# so evaluation) nests it left-deep.
+_NESTING_RULES = frozenset({"unary", "not_expr", "power", "attr", "index", "cond_expr", "funcall",
+                            "list_lit", "tuple_lit", "arith", "compare", "or_chain", "and_chain",
+                            "body", "sequence", "if_item", "for_item", "repeat_item", "named", "arglist"})
+
+
+def _too_deep(tree: Tree, limit: int):
+    """The first subtree nested more than `limit` levels deep, or None. Iterative, so
+    hostile depth (`- - - … x`, `a.b.c…`, `2**2**…`) is caught before the recursive
+    tree transformer or the evaluator could hit Python's recursion limit."""
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, Tree):
+            continue
+        kids = [c for c in node.children if isinstance(c, Tree)]
+        if node.data in _NESTING_RULES and len(node.children) > 1 or node.data == "not_expr":
+            depth += max(1, len(node.children) // 2) if node.data == "arith" else 1
+            if depth > limit:
+                return node
+        stack.extend((c, depth) for c in kids)
+    return None
+
+
+def _first_pos(node) -> int:
+    while isinstance(node, Tree):
+        if not getattr(node.meta, "empty", True):
+            return node.meta.start_pos
+        kids = [c for c in node.children if c is not None]
+        if not kids:
+            return 0
+        node = kids[0]
+    return node.start_pos if isinstance(node, Token) and node.start_pos is not None else 0
+
+
 def parse(source: Source) -> tuple[Optional[A.Module], list[Diagnostic]]:
     """Parse one file. Returns (module or None, diagnostics)."""
     try:
         tree = parser().parse(source.text)
+        deep = _too_deep(tree, LIMITS.max_depth)
+        if deep is not None:
+            pos = _first_pos(deep)
+            return None, [error("E0104", f"nested more than {LIMITS.max_depth} levels deep",
+                                Span(source, pos, min(pos + 1, len(source.text))), "too deep here",
+                                notes=["operators, calls, lists and bodies each add a level; "
+                                       "a chain `a + b + c` adds one per operator"],
+                                help=["split the expression with `let`, or the structure into blocks"])]
         return _ToAst(source).transform(tree), []
     except LayoutError as e:
         labels = [Label(_token_span(source, e.token), e.label)]
@@ -495,10 +542,12 @@ def parse(source: Source) -> tuple[Optional[A.Module], list[Diagnostic]]:
         inner = e.orig_exc
         if isinstance(inner, _LiteralTooLarge):
             tok = inner.tok
+            is_int = tok.type == "INT"
             return None, [error("E0105", "number literal is too large",
                                 Span(source, tok.start_pos, tok.end_pos),
-                                f"more than {LIMITS.max_int_digits} digits",
-                                notes=["netdsl keeps every size below 2**63"])]
+                                f"more than {LIMITS.max_int_digits} digits" if is_int else "not a finite number",
+                                notes=["netdsl keeps every size below 2**63" if is_int
+                                       else "floats must stay below about 1.8e308"])]
         if isinstance(inner, RecursionError):
             return None, [error("E0104", "the file is nested too deeply to parse", Span(source, 0, 0))]
         raise

@@ -99,9 +99,13 @@ def _pow(a, b, span, rspan):
     if a == 0 and _num(b) and b < 0:
         raise EvalError("E0216", "division by zero", rspan, notes=("0 to a negative power",))
     try:
-        return a ** b
+        result = a ** b
     except OverflowError:
         raise EvalError("E0217", "value is too large", span) from None
+    if isinstance(result, complex):      # (-8) ** 0.5: no real value
+        raise EvalError("E0216", "a negative number to a fractional power is not a real number", span,
+                        notes=(f"({show(a)}) ** {show(b)}",))
+    return result
 
 
 _ARITH: dict[str, Callable] = {
