@@ -8,14 +8,22 @@ In a venv with them installed (fvcore 0.1.5, ptflops 0.7.5, thop
 
 For each spec it prints (netdsl, tool, equal) per convention, per sample.
 """
-import sys, io, contextlib, warnings, logging
+import contextlib
+import io
+import logging
+import sys
+import warnings
+
 warnings.filterwarnings("ignore"); logging.disable(logging.CRITICAL)
-import torch, netdsl
-from netdsl.costs import layer_macs
-from thop import profile as thop_profile
-from ptflops import get_model_complexity_info
+import torch
 from fvcore.nn import FlopCountAnalysis
+from ptflops import get_model_complexity_info
+from thop import profile as thop_profile
 from torchinfo import summary
+
+import netdsl
+from netdsl.costs import layer_macs
+
 for f in sys.argv[1:]:
     r = netdsl.check(f); g = r.graph()
     m = netdsl.load(f).eval()

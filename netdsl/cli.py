@@ -205,6 +205,55 @@ def layers(kind):
         click.echo(f"  {p.name}{alias}: {p.type.describe}; {default}. {p.doc}")
 
 
+@cli.command()
+@click.argument("file")
+@click.option("--output", "-o", required=True, help="Output file: .svg, .png, .pdf or .dot.")
+@click.option("--format", "fmt", type=click.Choice(["svg", "png", "pdf", "dot"], case_sensitive=False),
+              default=None, help="Output format (default: from the -o extension).")
+@click.option("--depth", type=click.IntRange(0), default=None,
+              help="Draw blocks and named sequences nested deeper than N as single nodes.")
+@click.option("--direction", type=click.Choice(["TB", "LR"], case_sensitive=False), default="TB",
+              show_default=True, help="Top to bottom, or left to right.")
+@click.option("--params", "show_params", is_flag=True, help="Show parameter counts on the nodes.")
+@with_common
+def render(file, output, fmt, depth, direction, show_params, network, input_shape, params, max_layers, color):
+    """Draw FILE as a diagram: layers, tensor shapes on the edges, blocks as clusters.
+
+    A spec with errors still renders, with the failing layer in red (exit 1)."""
+    from . import render as R
+    from .program import IOProblem
+    try:
+        fmt = R.output_format(output, fmt)
+    except R.RenderError as e:
+        raise click.BadParameter(str(e), param_hint="'--output'") from None
+    if fmt != "dot" and not R.have_dot():
+        click.echo(R.DOT_MISSING, err=True)
+        sys.exit(EXIT_USAGE)
+    params = parse_params(params)
+    try:
+        result = run_check(file, network, input_shape, params, max_layers)
+    except IOProblem as e:
+        click.echo(f"error: cannot read {e}", err=True)
+        sys.exit(EXIT_USAGE)
+    emit_diagnostics(result.diagnostics, "text", _use_color(color))
+    if not result.graphs:
+        click.echo(f"{file}: nothing to draw" + (f" ({_counts(result.diagnostics)})" if result.diagnostics else
+                                                  ": the file defines no networks"), err=True)
+        sys.exit(EXIT_SPEC if not result.ok else EXIT_USAGE)
+    if len(result.graphs) > 1:
+        names = ", ".join(g.network for g in result.graphs)
+        click.echo(f"error: {file} has several networks ({names}); choose one with --network", err=True)
+        sys.exit(EXIT_USAGE)
+    g = result.graphs[0]
+    try:
+        R.render_file(g, output, fmt, depth=depth, direction=direction, show_params=show_params)
+    except R.RenderError as e:
+        click.echo(str(e) if isinstance(e, R.DotNotFound) else f"error: {e}", err=True)
+        sys.exit(EXIT_USAGE)
+    click.echo(f"{file}: {g.network} \u2192 {output}" + ("" if g.ok else "  (has errors: drawn in red)"))
+    sys.exit(EXIT_OK if result.ok else EXIT_SPEC)
+
+
 @cli.command("compile")
 @click.argument("file")
 @click.option("--output", "-o", required=True, help="The .py file to write (`-` prints it).")
@@ -238,6 +287,51 @@ def compile_cmd(file, output, init, network, input_shape, params, max_layers, co
         click.echo(f"error: cannot write {output}: {e.strerror or e}", err=True)
         sys.exit(EXIT_USAGE)
     click.echo(f"{file} -> {output}")
+
+
+@cli.command()
+@click.argument("file")
+@click.option("--depth", type=click.IntRange(1), default=None, help="Fold layers nested deeper than N into their block's row.")
+@click.option("--batch", type=click.IntRange(1), default=1, show_default=True, help="Batch size for the memory and MAC totals.")
+@click.option("--flops", is_flag=True, help="Report FLOPs (2 × MACs) instead of MACs.")
+@click.option("--convention", type=click.Choice(["torchvision", "fvcore", "ptflops", "thop", "torchinfo"]),
+              default="torchvision", show_default=True, help="Which tool's MAC counting to reproduce (docs/costs.md).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv", "markdown"]), default="text",
+              show_default=True)
+@click.option("--explain", is_flag=True, help="Show each layer's arithmetic (output size, parameters, MACs).")
+@with_common
+def summary(file, depth, batch, flops, convention, fmt, explain, network, input_shape, params, max_layers, color):
+    """Per-layer shapes, parameters, MACs, memory and receptive fields of FILE (static: no torch)."""
+    from . import summary as S
+    from .program import IOProblem
+    params = parse_params(params)
+    try:
+        result = run_check(file, network, input_shape, params, max_layers)
+    except IOProblem as e:
+        click.echo(f"error: cannot read {e}", err=True)
+        sys.exit(EXIT_USAGE)
+    color = _use_color(color)
+    if fmt == "text":
+        emit_diagnostics(result.diagnostics, "text", color)
+    elif result.diagnostics:
+        from .diagnostics import render_short
+        for d in result.diagnostics:
+            click.echo(render_short(d), err=True)
+    if not result.graphs:
+        click.echo(f"{file}: nothing to summarise" + (f" ({_counts(result.diagnostics)})" if result.diagnostics
+                                                      else ": the file defines no networks"), err=True)
+        sys.exit(EXIT_SPEC if not result.ok else EXIT_USAGE)
+    if len(result.graphs) > 1 and network is None:
+        names = ", ".join(g.network for g in result.graphs)
+        click.echo(f"error: {file} has several networks ({names}); choose one with --network", err=True)
+        sys.exit(EXIT_USAGE)
+    g = result.graphs[0]
+    table = S.build(g, convention=convention, batch=batch, flops=flops, depth=depth, explain=explain)
+    if fmt == "json":
+        click.echo(S.to_json(table, g.diagnostics))
+    else:
+        click.echo(S.FORMATS[fmt](table))
+    sys.exit(EXIT_OK if result.ok else EXIT_SPEC)
 
 
 def main(argv: Optional[list] = None):

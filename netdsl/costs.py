@@ -17,9 +17,9 @@ the whole input (flatten, linear; adaptive pools are treated the same way).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Callable, Optional
 
 # ---- MAC conventions ----------------------------------------------------------
 
@@ -29,7 +29,7 @@ class Layer:
     """What a cost rule sees: the layer's resolved arguments, the torch class and
     constructor arguments the catalogue gives it, and per-sample shapes."""
     args: object
-    cls: Optional[str]        # torch.nn class name; None for merges (add, concat)
+    cls: str | None        # torch.nn class name; None for merges (add, concat)
     kw: dict
     xs: list                  # per-sample input shapes
     y: tuple                  # per-sample output shape
@@ -163,7 +163,7 @@ def _torchinfo(l: Layer) -> int:
 
 TORCHVISION: dict[str, Callable[[Layer], int]] = {}   # uses LayerSpec.macs directly
 
-CONVENTIONS: dict[str, Optional[dict]] = {
+CONVENTIONS: dict[str, dict | None] = {
     "torchvision": None, "fvcore": FVCORE, "ptflops": PTFLOPS, "thop": THOP, "torchinfo": None,
 }
 DESCRIPTIONS = {
@@ -175,7 +175,7 @@ DESCRIPTIONS = {
 }
 
 
-def layer_view(graph, node) -> Optional[Layer]:
+def layer_view(graph, node) -> Layer | None:
     """The Layer a cost rule sees, or None when the node has no known shape."""
     if node.spec is None or node.shape is None or node.args is None:
         return None
@@ -186,7 +186,7 @@ def layer_view(graph, node) -> Optional[Layer]:
     return Layer(node.args, cls, kw, xs, node.shape, node.macs, node.params)
 
 
-def layer_macs(graph, node, convention: str = "torchvision") -> Optional[int]:
+def layer_macs(graph, node, convention: str = "torchvision") -> int | None:
     """MACs of one node (per sample) under a convention; None if unknown."""
     if convention == "torchvision":
         return node.macs if node.shape is not None else None
