@@ -24,7 +24,9 @@ def check(path_or_source: str, **kw) -> CheckResult:
 
 # The torch-side API is imported on first use, so `import netdsl` never imports torch.
 _LAZY = {"load": ("build", "load"), "build_source": ("build", "build_source"),
-         "generate": ("codegen", "generate"), "CodegenError": ("codegen", "CodegenError")}
+         "generate": ("codegen", "generate"), "CodegenError": ("codegen", "CodegenError"),
+         # netdsl.graph(path) -> networkx.DiGraph; lazy so `import netdsl` skips networkx too.
+         "graph": ("graph", "graph")}
 
 
 def __getattr__(name: str):
@@ -37,4 +39,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'netdsl' has no attribute {name!r}")
 
 
-__all__ = ["CheckResult", "Diagnostic", "SpecError", "__version__", "build_source", "check", "check_file", "check_source", "generate", "load"]
+__all__ = ["CheckResult", "Diagnostic", "SpecError", "__version__", "build_source", "check", "check_file", "check_source", "generate", "graph", "load"]

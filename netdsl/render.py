@@ -1,0 +1,270 @@
+"""Network diagrams: the networkx graph from graph.py -> DOT text -> `dot` -> svg/png/pdf.
+
+The DOT is built with the `graphviz` package from the same DiGraph that
+`netdsl.graph()` returns. DOT ids come from the IR's sequential ids (`n12`,
+`cluster_s3`), and nodes and edges are written in id order, so one spec always
+gives byte-identical DOT. Only svg/png/pdf need the system `dot` program.
+
+This module never prints or exits; cli.py turns its exceptions into messages.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import textwrap
+
+from .graph import collapse, shape_text, to_networkx
+
+FORMATS = ("svg", "png", "pdf", "dot")
+FONT = "Helvetica,Arial,sans-serif"
+
+DOT_MISSING = (
+    "error: the Graphviz `dot` program is not installed (or not on PATH); it draws svg, png and pdf.\n"
+    "  install it:  apt-get install graphviz   (Debian/Ubuntu)\n"
+    "               brew install graphviz      (macOS)\n"
+    "  or write DOT text, which needs no Graphviz:  -o diagram.dot"
+)
+
+# Fill colours by layer category: a style table, not per-kind behaviour.
+FILL = {
+    "input": "#ffffff",
+    "convolution": "#d6e6f5",
+    "linear": "#e4dcf5",
+    "pooling": "#fbe3c8",
+    "normalization": "#ececec",
+    "activation": "#dff0d8",
+    "regularization": "#f3f3f3",
+    "reshape": "#f3f3f3",
+    "resize": "#f3f3f3",
+    "merge": "#fff2b3",
+    "block": "#eef3f8",
+    "sequence": "#eef3f8",
+}
+ERROR_FILL, ERROR_LINE = "#ffd9d9", "#d62728"
+
+
+class RenderError(Exception):
+    """Rendering could not finish (bad output name, `dot` failed, cannot write)."""
+
+
+class DotNotFound(RenderError):
+    def __init__(self):
+        super().__init__(DOT_MISSING)
+
+
+def output_format(path: str, fmt: str | None) -> str:
+    """The format named by --format, else by the output file's extension."""
+    if fmt:
+        return fmt.lower()
+    ext = os.path.splitext(path)[1].lower().lstrip(".")
+    if ext in FORMATS:
+        return ext
+    raise RenderError(f"cannot tell the format of {path!r} from its extension; "
+                      f"use one of .{', .'.join(FORMATS)} or pass --format")
+
+
+def have_dot() -> bool:
+    return shutil.which("dot") is not None
+
+
+def _esc(text: str) -> str:
+    """User text inside a DOT string: backslashes are escapes there."""
+    return str(text).replace("\\", "\\\\")
+
+
+def _wrap(text: str, width: int = 38) -> list[str]:
+    return textwrap.wrap(text, width, break_long_words=True) or [""]
+
+
+def _dot_id(key) -> str:
+    return f"s{key[1]}" if isinstance(key, tuple) else f"n{key}"
+
+
+def _node_label(a: dict, show_params: bool) -> str:
+    lines = [a["label"]]
+    if a["kind"] in ("block", "sequence"):
+        lines = _wrap(a["label"], 40)
+        lines.append(f"{shape_text(a['in_shapes'][0])} \u2192 {shape_text(a['shape'])}")
+    if show_params and a["params"]:
+        lines.append(f"{a['params']:,} params")
+    if a["error"]:
+        lines.extend(_wrap(a["error"]))
+    return "\\n".join(_esc(s) for s in lines)
+
+
+def _tooltip(a: dict) -> str:
+    where = f"{os.path.basename(a['file'])}:{a['line']}:{a['column']}" if a["file"] else ""
+    name = a["qualname"] if a["name"] else ""
+    return _esc(" ".join(p for p in (name, where) if p))
+
+
+def dot_source(G, *, depth: int | None = None, direction: str = "TB", show_params: bool = False) -> str:
+    """DOT text for the networkx graph `G` (from graph.to_networkx)."""
+    import graphviz
+    H = collapse(G, depth)
+    scopes = G.graph["scopes"]
+    title = f"{G.graph['network']}  {shape_text(G.graph['input_shape'])} \u2192 {shape_text(G.graph['output_shape'])}"
+    if show_params:
+        title += f"  ({G.graph['total_params']:,} params)"
+    dot = graphviz.Digraph(name=_esc(G.graph["network"]))
+    dot.attr("graph", rankdir=direction.upper(), fontname=FONT, fontsize="14", label=_esc(title),
+             labelloc="t", nodesep="0.3", ranksep="0.32", newrank="true", outputorder="edgesfirst",
+             bgcolor="white", pad="0.2")
+    dot.attr("node", shape="box", style="rounded,filled", fontname=FONT, fontsize="11",
+             height="0.32", margin="0.14,0.05", color="#555555", penwidth="1")
+    dot.attr("edge", fontname=FONT, fontsize="9", color="#444444", arrowsize="0.6", fontcolor="#333333")
+
+    # Which displayed scope holds each node: its innermost scope that is drawn.
+    members: dict = {}
+    for key, a in sorted(H.nodes(data=True), key=lambda kv: _order(H, kv[0])):
+        chain = a["scopes"]
+        members.setdefault(chain[-1] if chain else 0, []).append(key)
+    children: dict = {}
+    for sid in sorted(scopes):
+        children.setdefault(scopes[sid]["parent"], []).append(sid)
+    firsts: dict = {}
+
+    def first(sid):
+        """The earliest node drawn inside scope `sid` (None: nothing drawn, no cluster)."""
+        if sid not in firsts:
+            vals = [_order(H, k) for k in members.get(sid, ())]
+            vals += [v for v in (first(c) for c in children.get(sid, ())) if v is not None]
+            firsts[sid] = min(vals) if vals else None
+        return firsts[sid]
+
+    out_id = G.graph["output"]
+    last = None if out_id is None else out_id if out_id in H else ("scope", G.nodes[out_id]["scopes"][depth])
+    spine = _spine(H, last)
+
+    def emit(container, sid):
+        items = [(_order(H, k), "node", k) for k in members.get(sid, ())]
+        items += [(first(c), "scope", c) for c in children.get(sid, ()) if first(c) is not None]
+        for _, what, k in sorted(items):
+            if what == "node":
+                _emit_node(container, k, H.nodes[k], show_params, k in spine)
+            else:
+                s = scopes[k]
+                with container.subgraph(name=f"cluster_s{k}") as sub:
+                    sub.attr(label=_esc(s["label"]), labeljust="l", fontsize="10", fontcolor="#444444",
+                             style="rounded,dashed" if s["kind"] == "sequence" else "rounded",
+                             color="#8da0b6", penwidth="1", margin="10")
+                    emit(sub, k)
+
+    emit(dot, 0)
+    if last is not None:
+        dot.node("output", "output", shape="plaintext", style="", fontsize="11", group="spine")
+    for u, v, a in sorted(H.edges(data=True), key=lambda e: (_order(H, e[1]), _order(H, e[0]))):
+        attrs = {"label": " " + _esc(a["label"])}
+        if a["shape"] is None:
+            attrs.update(style="dashed", color="#999999")
+        for _ in a["ports"][:1] if isinstance(u, tuple) or isinstance(v, tuple) else a["ports"]:
+            dot.edge(_dot_id(u), _dot_id(v), **attrs)
+    if last is not None:
+        shape = G.nodes[out_id]["shape"]
+        attrs = {"label": " " + _esc(shape_text(shape))}
+        if shape is None:
+            attrs.update(style="dashed", color="#999999")
+        dot.edge(_dot_id(last), "output", **attrs)
+    return dot.source
+
+
+def _spine(H, last) -> set:
+    """The path from the input to the output through each node's first input.
+
+    Drawn as one Graphviz `group`, so it runs straight down the page and the side
+    branches (a residual's skip path, Inception's other branches) sit beside it."""
+    spine, cur = set(), last
+    while cur is not None and cur not in spine:
+        spine.add(cur)
+        preds = sorted(H.in_edges(cur, data=True), key=lambda e: (min(e[2]["ports"]), _order(H, e[0])))
+        cur = preds[0][0] if preds else None
+    return spine
+
+
+def _order(H, key) -> int:
+    """Position of a node in the drawing: its IR id, or the first IR id inside a collapsed scope."""
+    return H.nodes[key]["first"] if isinstance(key, tuple) else key
+
+
+def _emit_node(container, key, a, show_params, on_spine):
+    import graphviz
+    attrs = {"fillcolor": FILL.get(a["category"], "#f3f3f3"), "tooltip": _tooltip(a)}
+    if on_spine:
+        attrs["group"] = "spine"
+    if a["merge"]:
+        attrs.update(shape="ellipse", margin="0.04,0.02", height="0.28")
+    elif a["kind"] == "input":
+        attrs.update(shape="plaintext", style="")
+    elif a["kind"] in ("block", "sequence"):
+        attrs.update(style="rounded,filled,bold")
+    if a["error"]:
+        # A box, whatever the kind: the diagnostic is several lines of text.
+        attrs.update(shape="box", margin="0.14,0.05", height="0.32")
+        attrs.update(fillcolor=ERROR_FILL, color=ERROR_LINE, penwidth="2.2", fontcolor="#7a0000")
+    container.node(_dot_id(key), graphviz.nohtml(_node_label(a, show_params)), **attrs)
+
+
+def _as_networkx(graph):
+    """Accept an ir.Graph or a DiGraph from graph.to_networkx."""
+    from .ir import Graph
+    return to_networkx(graph) if isinstance(graph, Graph) else graph
+
+
+def run_dot(source: str, fmt: str) -> bytes:
+    """Lay out DOT text with the system `dot` and return the svg/png/pdf bytes."""
+    import subprocess
+    exe = shutil.which("dot")
+    if exe is None:
+        raise DotNotFound()
+    try:
+        # PNG at 144 dpi: sharp on slides and high-density screens (vector formats ignore it).
+        extra = ["-Gdpi=144"] if fmt == "png" else []
+        proc = subprocess.run([exe, f"-T{fmt}", *extra], check=False, input=source.encode("utf-8"), capture_output=True)
+    except OSError as e:
+        raise RenderError(f"could not run dot: {e}") from None
+    if proc.returncode != 0 or not proc.stdout:
+        msg = proc.stderr.decode("utf-8", "replace").strip() or f"exit status {proc.returncode}"
+        raise RenderError(f"dot failed: {msg}")
+    return proc.stdout
+
+
+def to_svg(graph, **kw) -> str:
+    """SVG text for an ir.Graph or networkx graph (Jupyter's _repr_svg_ uses this)."""
+    return run_dot(dot_source(_as_networkx(graph), **kw), "svg").decode("utf-8")
+
+
+def render_bytes(graph, fmt: str, **kw) -> bytes:
+    source = dot_source(_as_networkx(graph), **kw)
+    return source.encode("utf-8") if fmt == "dot" else run_dot(source, fmt)
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Write via a temporary file in the same directory, so a reader never sees a partial file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    except OSError as e:
+        raise RenderError(f"cannot write {path}: {e.strerror or e}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644 & ~_umask())
+        os.replace(tmp, path)
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise RenderError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def render_file(graph, path: str, fmt: str, **kw) -> None:
+    """Render and write `path` atomically; nothing is written if anything fails."""
+    write_atomic(path, render_bytes(graph, fmt, **kw))
