@@ -334,6 +334,49 @@ def summary(file, depth, batch, flops, convention, fmt, explain, network, input_
     sys.exit(EXIT_OK if result.ok else EXIT_SPEC)
 
 
+@cli.command()
+@click.argument("file")
+@click.option("--min", "lo", type=click.IntRange(1, 1 << 20), default=1, show_default=True, help="Smallest size to try.")
+@click.option("--max", "hi", type=click.IntRange(1, 1 << 20), default=1024, show_default=True, help="Largest size to try.")
+@click.option("--height", type=click.IntRange(1, 1 << 20), default=None, help="Fix the height; scan the width.")
+@click.option("--width", type=click.IntRange(1, 1 << 20), default=None, help="Fix the width; scan the height.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--network", "-n", default=None, help="The network to scan (when the file has several).")
+@click.option("--param", "params", multiple=True, help="Override a network parameter: NAME=VALUE (repeatable).")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True)
+def sizes(file, lo, hi, height, width, fmt, network, params, color):
+    """Which input sizes FILE's network accepts (no errors, no lost rows), H = W from --min to --max."""
+    import json
+    from . import sizes as Z
+    from .program import IOProblem, load_path
+    if lo > hi:
+        raise click.BadParameter(f"--min {lo} is larger than --max {hi}", param_hint="'--min'")
+    if height is not None and width is not None:
+        raise click.BadParameter("fix at most one of --height and --width", param_hint="'--height'")
+    params = parse_params(params)
+    try:
+        program = load_path(file)
+    except IOProblem as e:
+        click.echo(f"error: cannot read {e}", err=True)
+        sys.exit(EXIT_USAGE)
+    if not program.ok:
+        emit_diagnostics(program.diagnostics, "text", _use_color(color))
+        sys.exit(EXIT_SPEC)
+    names = [network] if network else program.own_networks
+    if not names or (network and network not in program.networks):
+        click.echo(f"error: {file}: " + (f"no network named {network!r}" if network else "no networks"), err=True)
+        sys.exit(EXIT_USAGE)
+    if len(names) > 1:
+        click.echo(f"error: {file} has several networks ({', '.join(names)}); choose one with --network", err=True)
+        sys.exit(EXIT_USAGE)
+    result = Z.scan(program, names[0], params or None, lo, hi, height=height, width=width)
+    if fmt == "json":
+        click.echo(json.dumps(Z.to_json(result), indent=2))
+    else:
+        click.echo(Z.to_text(result))
+    sys.exit(EXIT_OK if result.accepted else EXIT_SPEC)
+
+
 def main(argv: Optional[list] = None):
     try:
         cli.main(args=argv, prog_name="netdsl", standalone_mode=True)

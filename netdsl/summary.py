@@ -212,9 +212,9 @@ def to_text(s: Summary, width_name: int = 0) -> str:
         return "  ".join([first, *rest]).rstrip()
 
     total_w = sum(widths) + 2 * (len(widths) - 1)
-    out = ["=" * total_w, f"{s.network}: {shape_str(s.input_shape)} → {shape_str(s.output_shape)}"
-           f"   ({s.convention} convention{', ×2 = FLOPs' if s.flops else ''})", "=" * total_w,
-           line(header), "-" * total_w]
+    title = (f"{s.network}: {shape_str(s.input_shape)} → {shape_str(s.output_shape)}"
+             f"   ({s.convention} convention{', ×2 = FLOPs' if s.flops else ''})")
+    out = ["=" * total_w, title, "=" * total_w, line(header), "-" * total_w]
     for r, cells in zip(s.rows, table):
         out.append(line(cells))
         if r.error:
