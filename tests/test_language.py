@@ -253,6 +253,14 @@ def test_allow_comments():
     assert [d.code for d in check_source(other_line).diagnostics] == ["W0401"]
 
 
+def test_lenet_example_is_the_notes_lenet():
+    src = next(s for _, _, s, _ in EXAMPLES if "network LeNet" in s)
+    g = _graph(src)
+    assert (g.input_shape, g.output_shape, g.total_params) == ((1, 28, 28), (10,), 61_706)
+    zoo = check_file(str(ROOT / "specs" / "lenet.net")).graph()
+    assert [n.shape for n in g.layers] == [n.shape for n in zoo.layers]
+
+
 def test_vgg_example_matches_torchvision_parameter_count():
     src = next(s for _, _, s, _ in EXAMPLES if "network VGG11" in s)
     assert _graph(src).total_params == 132_863_336
