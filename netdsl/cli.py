@@ -347,6 +347,7 @@ def summary(file, depth, batch, flops, convention, fmt, explain, network, input_
 def sizes(file, lo, hi, height, width, fmt, network, params, color):
     """Which input sizes FILE's network accepts (no errors, no lost rows), H = W from --min to --max."""
     import json
+
     from . import sizes as Z
     from .program import IOProblem, load_path
     if lo > hi:

@@ -11,7 +11,6 @@ model's `min_size`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 from .check import _suppressed
 from .elaborate import elaborate
@@ -35,8 +34,8 @@ class Scan:
     lo: int
     hi: int
     channels: int
-    fixed: Optional[int]              # the other axis when scanning one
-    declared: Optional[tuple]         # the declared (h, w)
+    fixed: int | None              # the other axis when scanning one
+    declared: tuple | None         # the declared (h, w)
     accepted: list = field(default_factory=list)
     rejected: dict = field(default_factory=dict)   # size -> Rejection
 
@@ -48,23 +47,23 @@ class Scan:
         return (self.channels, n, n)
 
     @property
-    def declared_size(self) -> Optional[int]:
+    def declared_size(self) -> int | None:
         if self.declared is None:
             return None
         return self.declared[1] if self.axis == "width" else self.declared[0]
 
     @property
-    def declared_ok(self) -> Optional[bool]:
+    def declared_ok(self) -> bool | None:
         d = self.declared_size
         if d is None or (self.axis == "square" and self.declared[0] != self.declared[1]):
             return None
         return d in set(self.accepted)
 
     @property
-    def smallest(self) -> Optional[int]:
+    def smallest(self) -> int | None:
         return self.accepted[0] if self.accepted else None
 
-    def nearest(self, n: int) -> Optional[int]:
+    def nearest(self, n: int) -> int | None:
         if not self.accepted:
             return None
         return min(self.accepted, key=lambda a: (abs(a - n), a))
@@ -85,7 +84,7 @@ def _layer_of(graph: Graph, diag) -> str:
     return "?"
 
 
-def check_size(program: Program, network: str, params: Optional[dict], shape: tuple) -> Optional[Rejection]:
+def check_size(program: Program, network: str, params: dict | None, shape: tuple) -> Rejection | None:
     """None if the network accepts `shape`, else the first reason it does not."""
     graph = elaborate(program, network, params, shape, expects=False)
     cache: dict = {}
@@ -95,8 +94,8 @@ def check_size(program: Program, network: str, params: Optional[dict], shape: tu
     return None
 
 
-def scan(program: Program, network: str, params: Optional[dict] = None, lo: int = 1, hi: int = 1024,
-         height: Optional[int] = None, width: Optional[int] = None) -> Scan:
+def scan(program: Program, network: str, params: dict | None = None, lo: int = 1, hi: int = 1024,
+         height: int | None = None, width: int | None = None) -> Scan:
     """Scan square sizes lo..hi; with `height` fixed scan the width, and vice versa."""
     declared = elaborate(program, network, params).input_shape
     channels = declared[0] if declared else 3
@@ -154,7 +153,7 @@ def compact(values: list) -> str:
     return ", ".join(describe_run(*r) for r in runs(values))
 
 
-def rejection_groups(s: Scan, below: Optional[int] = None) -> list[dict]:
+def rejection_groups(s: Scan, below: int | None = None) -> list[dict]:
     """Rejected sizes grouped by (layer, code), in order of first occurrence."""
     groups: dict = {}
     for n, r in sorted(s.rejected.items()):
