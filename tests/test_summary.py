@@ -168,5 +168,5 @@ def test_summary_does_not_import_torch():
             "try:\n    main(['summary', 'specs/resnet50.net', '--format', 'json'])\n"
             "except SystemExit:\n    pass\n"
             "assert 'torch' not in sys.modules, 'torch was imported'\n")
-    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stderr
