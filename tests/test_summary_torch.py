@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 torch = pytest.importorskip("torch")
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode
 
-import netdsl  # noqa: E402
-from netdsl.costs import receptive_fields  # noqa: E402
+import netdsl
+from netdsl.costs import receptive_fields
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted(ROOT.glob("specs/*.net"))
@@ -68,14 +68,14 @@ SMALL = {
     "conv_stack": ("conv2d(4, 3) -> relu -> conv2d(4, 5, stride=2, padding=2) -> conv2d(4, 3, dilation=2)",
                    (15, 15), (2, 2)),
     # 3 -> 4 (j2) -> 8 -> 8 + 2·2 = 12 (j4) -> 12 + 2·4 = 20
-    "pooling": ("conv2d(4, 3, padding=1) -> avgpool2d(2) -> conv2d(4, 3, padding=1) -> avgpool2d(3, stride=2)"
-                " -> conv2d(4, 3, padding=1)", (20, 20), (4, 4)),
+    "pooling": (("conv2d(4, 3, padding=1) -> avgpool2d(2) -> conv2d(4, 3, padding=1) -> avgpool2d(3, stride=2)"
+                 " -> conv2d(4, 3, padding=1)"), (20, 20), (4, 4)),
     # height: 5 (j2) -> 5 -> 5 + 2·2 = 9 (j4); width: 1 -> 3 -> 3 + 2·1 = 5 (j2)
     "rectangular": ("conv2d(4, (5, 1), stride=(2, 1)) -> conv2d(4, (1, 3)) -> conv2d(4, 3, stride=2)",
                     (9, 5), (4, 2)),
     # the add takes the wider branch: 3 + 2 + 2 = 7
-    "residual": ("conv2d(4, 3, padding=1)\n    add {\n        [conv2d(4, 3, padding=1) -> conv2d(4, 3, padding=1)]\n"
-                 "        identity\n    }\n    conv2d(4, 1, stride=2)", (7, 7), (2, 2)),
+    "residual": (("conv2d(4, 3, padding=1)\n    add {\n        [conv2d(4, 3, padding=1) -> conv2d(4, 3, padding=1)]\n"
+                  "        identity\n    }\n    conv2d(4, 1, stride=2)"), (7, 7), (2, 2)),
 }
 
 
