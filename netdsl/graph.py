@@ -13,6 +13,7 @@ import sys
 import types
 
 from .ir import Graph, Node, Scope
+from .values import depends_on_unknown
 
 # Messages the elaborator leaves on a node when the real text is in a diagnostic.
 _PLACEHOLDER_ERRORS = frozenset({"unknown", "invalid arguments", "wrong rank"})
@@ -63,6 +64,9 @@ def _label(node: Node) -> str:
         # unknown layer, a failed `expect`): show the source the user wrote.
         text = node.span.text().strip().split("\n")[0] if node.span is not None else ""
         return text if len(text) <= 40 else text[:39] + "\u2026"
+    if node.error == "invalid arguments" or (node.args is not None and any(
+            depends_on_unknown(v) for v in vars(node.args).values())):
+        return node.kind        # the label rule would format arguments that are wrong or unknown
     try:
         return node.describe() or node.kind
     except (AttributeError, TypeError, ValueError, KeyError, IndexError):
