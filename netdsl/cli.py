@@ -60,7 +60,8 @@ def emit_diagnostics(diags, fmt: str, color: bool):
         if fmt == "short":
             click.echo(render_short(d))
         else:
-            click.echo(render(d, color))
+            # color= stops click stripping the codes when --color always meets a pipe.
+            click.echo(render(d, color), color=color)
             click.echo()
 
 
@@ -153,12 +154,12 @@ def _print_networks(path, result, color):
             blocks = len(result.program.blocks)
             click.echo(f"{path}: ok, no networks ({blocks} block{'s' if blocks != 1 else ''})")
         else:
-            click.echo(f"{path}: {style(_counts(result.diagnostics), fg='red', bold=True)}")
+            click.echo(f"{path}: {style(_counts(result.diagnostics), fg='red', bold=True)}", color=color)
         return
     for g in result.graphs:
         tail = f"{g.total_params:,} params" if g.ok else style("has errors", fg="red", bold=True)
         click.echo(f"{path}: {style(g.network, bold=True)}  {_fmt_shape(g.input_shape)} \u2192 "
-                   f"{_fmt_shape(g.output_shape)}  {tail}")
+                   f"{_fmt_shape(g.output_shape)}  {tail}", color=color)
     if result.diagnostics:
         click.echo(f"{path}: {_counts(result.diagnostics)}")
 

@@ -218,6 +218,15 @@ def test_color_on_a_tty_and_no_color_respected(broken):
     assert ANSI not in out, "NO_COLOR turns colour off even on a terminal"
 
 
+def test_color_always_and_never_override_the_terminal_test(broken):
+    proc = netdsl("check", "--color", "always", broken)           # a pipe, but colour was asked for
+    assert proc.returncode == 1
+    assert f"{ANSI}1;31merror[E0301]" in proc.stdout
+    code, out = _run_in_pty(["check", "--color", "never", broken], {"TERM": "xterm"})
+    assert code == 1 and "error[E0301]" in out
+    assert ANSI not in out
+
+
 def test_check_never_imports_torch(broken):
     for spec in (SPECS / "resnet18.net", broken):
         proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "netdsl", "check", str(spec)],
