@@ -341,7 +341,7 @@ class Elaborator:
                 continue
             if p.type is not None and value is not UNKNOWN and not depends_on_unknown(value):
                 coerced = conforms(value, p.type)
-                if coerced is None:
+                if coerced is None and not (value is None and p.type == "any"):   # `any` admits none
                     self.report(ERROR, "E0214", f"`{p.name}` must be {describe_type(p.type)}, got {type_name(value)} {show(value)}",
                                 span, f"expected {describe_type(p.type)}", origin=origin)
                     ok = False

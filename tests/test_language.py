@@ -225,6 +225,15 @@ def test_if_else_if_chain():
     assert [n.kind for n in _graph(src).layers] == ["relu", "gelu", "tanh"]
 
 
+def test_parameter_types_are_checked_and_any_admits_none():
+    ok = "network N(a: any = none, b: (int, any) = (1, none), f: float = 1) {\n input [4]\n linear(2)\n}\n"
+    g = _graph(ok)
+    assert g.params["a"] is None and g.params["f"] == 1.0 and isinstance(g.params["f"], float)
+    for bad in ("n: int = none", "n: int = true", "n: (int, int) = (1, 2, 3)", "n: str = 3", "n: list = 3"):
+        r = check_source(f"network N({bad}) {{\n input [4]\n linear(2)\n}}\n")
+        assert [d.code for d in r.diagnostics] == ["E0214"], bad
+
+
 def test_param_and_input_overrides():
     path = str(ROOT / "specs" / "lenet.net")
     g = check_file(path, params={"num_classes": 100}, input_shape=(1, 32, 32)).graph()
