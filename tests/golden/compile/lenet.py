@@ -1,0 +1,45 @@
+"""LeNet: PyTorch modules compiled by netdsl from specs/lenet.net.
+
+Generated code: edit the spec and recompile rather than editing this file.
+Its only dependency is PyTorch."""
+
+from torch import nn
+
+__all__ = ['LeNet']
+
+
+class LeNet(nn.Module):
+    """LeNet: 1x28x28 -> 10, 61,706 parameters."""
+
+    def __init__(self, num_classes=10):
+        super().__init__()
+        if (num_classes,) != (10,):
+            raise ValueError('compiled for num_classes=10; '
+                             'recompile the spec for other values')
+        self.conv2d = nn.Conv2d(in_channels=1, out_channels=6, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2), dilation=(1, 1), groups=1, bias=True)
+        self.sigmoid = nn.Sigmoid()
+        self.avgpool2d = nn.AvgPool2d(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0), ceil_mode=False, count_include_pad=True)
+        self.conv2d_1 = nn.Conv2d(in_channels=6, out_channels=16, kernel_size=(5, 5), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=True)
+        self.sigmoid_1 = nn.Sigmoid()
+        self.avgpool2d_1 = nn.AvgPool2d(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0), ceil_mode=False, count_include_pad=True)
+        self.flatten = nn.Flatten(start_dim=1, end_dim=-1)
+        self.linear = nn.Linear(in_features=400, out_features=120, bias=True)
+        self.sigmoid_2 = nn.Sigmoid()
+        self.linear_1 = nn.Linear(in_features=120, out_features=84, bias=True)
+        self.sigmoid_3 = nn.Sigmoid()
+        self.linear_2 = nn.Linear(in_features=84, out_features=10, bias=True)
+
+    def forward(self, x):
+        x = self.conv2d(x)  # [6, 28, 28]
+        x = self.sigmoid(x)  # [6, 28, 28]
+        x = self.avgpool2d(x)  # [6, 14, 14]
+        x = self.conv2d_1(x)  # [16, 10, 10]
+        x = self.sigmoid_1(x)  # [16, 10, 10]
+        x = self.avgpool2d_1(x)  # [16, 5, 5]
+        x = self.flatten(x)  # [400]
+        x = self.linear(x)  # [120]
+        x = self.sigmoid_2(x)  # [120]
+        x = self.linear_1(x)  # [84]
+        x = self.sigmoid_3(x)  # [84]
+        x = self.linear_2(x)  # [10]
+        return x

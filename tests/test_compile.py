@@ -1,0 +1,282 @@
+"""`netdsl compile`: the generated source itself (golden files, ruff, imports,
+comments, class structure), the command's file handling, and injection safety.
+
+Golden files in tests/golden/compile/ were inspected by hand; regenerate them
+only on purpose with NETDSL_UPDATE_GOLDEN=1.
+"""
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import netdsl
+from netdsl.build import build_source
+from netdsl.check import check_source
+from netdsl.cli import cli
+from netdsl.codegen import HELPERS, CodegenError, check_attr, check_class, docstring_text, generate, literal
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).resolve().parent / "golden" / "compile"
+SPECS = sorted(ROOT.glob("specs/*.net"))
+
+
+def compile_rel(name: str, monkeypatch) -> str:
+    monkeypatch.chdir(ROOT)     # the docstring names the spec as given: keep it machine-independent
+    return build_source(f"specs/{name}.net")
+
+
+@pytest.mark.parametrize("name", ["lenet", "resnet18"])
+def test_golden(name, monkeypatch):
+    text = compile_rel(name, monkeypatch)
+    golden = GOLDEN / f"{name}.py"
+    if os.environ.get("NETDSL_UPDATE_GOLDEN") == "1":
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8")
+
+
+def test_output_is_deterministic(monkeypatch):
+    assert compile_rel("googlenet", monkeypatch) == compile_rel("googlenet", monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def zoo_sources(tmp_path_factory):
+    out = tmp_path_factory.mktemp("zoo")
+    sources = {}
+    for path in SPECS:
+        text = build_source(str(path))
+        (out / f"{path.stem}.py").write_text(text, encoding="utf-8")
+        sources[path.stem] = text
+    return out, sources
+
+
+@pytest.mark.skipif(shutil.which("ruff") is None, reason="ruff is not installed")
+def test_generated_code_passes_ruff(zoo_sources):
+    out, _ = zoo_sources
+    for extra in (["--isolated"], ["--config", str(ROOT / "pyproject.toml")]):
+        result = subprocess.run(["ruff", "check", "--no-cache", *extra, str(out)], capture_output=True, text=True,
+                                check=False)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_generated_code_imports_only_torch(zoo_sources):
+    _, sources = zoo_sources
+    for name, text in sources.items():
+        roots = set()
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.Import):
+                roots |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                roots.add(node.module.split(".")[0])
+        assert roots <= {"torch", "collections"}, name
+        assert "torch" in roots
+
+
+def test_docstring_names_the_source_spec(monkeypatch):
+    text = compile_rel("lenet", monkeypatch)
+    doc = ast.get_docstring(ast.parse(text))
+    assert "specs/lenet.net" in doc
+
+
+def test_every_forward_line_has_its_shape(zoo_sources):
+    _, sources = zoo_sources
+    for name, text in sources.items():
+        lines = text.splitlines()
+        for cls in _classes(text).values():
+            if cls.name in HELPERS:       # the CenterCrop helper is plain hand-written code
+                continue
+            for fn in cls.body:
+                if not (isinstance(fn, ast.FunctionDef) and fn.name == "forward"):
+                    continue
+                assert isinstance(fn.body[-1], ast.Return)
+                for stmt in fn.body[:-1]:
+                    assert isinstance(stmt, ast.Assign)
+                    line = lines[stmt.lineno - 1]
+                    assert "  # [" in line and line.endswith("]"), (name, line)
+
+
+def _classes(text: str) -> dict:
+    return {n.name: n for n in ast.parse(text).body if isinstance(n, ast.ClassDef)}
+
+
+def _init_signature(cls: ast.ClassDef) -> list:
+    init = next(f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "__init__")
+    args = init.args.args[1:] + init.args.kwonlyargs
+    defaults = [None] * (len(init.args.args) - 1 - len(init.args.defaults)) + init.args.defaults
+    defaults += init.args.kw_defaults
+    return [(a.arg, ast.literal_eval(d) if d is not None else "required") for a, d in zip(args, defaults)]
+
+
+def test_one_class_per_network_and_block_specialisation(zoo_sources):
+    _, sources = zoo_sources
+    classes = _classes(sources["resnet18"])
+    # seven distinct BasicBlock expansions (layer1 shares one), each with the spec's signature
+    assert sorted(classes) == ["BasicBlock", *[f"BasicBlock_{i}" for i in range(2, 8)], "ResNet18"]
+    for name, cls in classes.items():
+        if name.startswith("BasicBlock"):
+            assert _init_signature(cls) == [("channels", "required"), ("stride", 1)]
+    assert _init_signature(classes["ResNet18"]) == [("num_classes", 1000)]
+    assert sorted(_classes(sources["lenet"])) == ["LeNet"]
+
+
+def test_a_specialised_class_refuses_other_arguments(tmp_path):
+    text = build_source(str(ROOT / "specs/resnet18.net"))
+    namespace: dict = {}
+    exec(compile(text, "r18", "exec"), namespace)  # noqa: S102 - the code under test
+    assert namespace["BasicBlock"](channels=64) is not None
+    with pytest.raises(ValueError, match="recompile"):
+        namespace["BasicBlock"](channels=128)
+    with pytest.raises(ValueError, match="num_classes=1000"):
+        namespace["ResNet18"](num_classes=10)
+
+
+def test_param_override_becomes_the_default():
+    text = build_source(str(ROOT / "specs/lenet.net"), num_classes=7)
+    assert _init_signature(_classes(text)["LeNet"]) == [("num_classes", 7)]
+    assert "out_features=7" in text
+
+
+def test_init_xavier_option_is_in_the_file():
+    text = build_source(str(ROOT / "specs/lenet.net"), init="xavier")
+    assert "nn.init.xavier_uniform_(module.weight)" in text
+    assert "self.apply(init_xavier)" in text
+    assert "xavier" not in build_source(str(ROOT / "specs/lenet.net"))
+
+
+# ---- the command -----------------------------------------------------------------
+BAD = "network Bad {\n  input [3, 8, 8]\n  conv2d(4, 9)\n}\n"
+
+
+def test_compile_command_writes_the_file(tmp_path):
+    out = tmp_path / "lenet.py"
+    result = CliRunner().invoke(cli, ["compile", str(ROOT / "specs/lenet.net"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_text() == build_source(str(ROOT / "specs/lenet.net"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lenet.py"]    # no temp files left behind
+
+
+def test_compile_command_writes_nothing_on_errors(tmp_path):
+    spec = tmp_path / "bad.net"
+    spec.write_text(BAD)
+    out = tmp_path / "bad.py"
+    result = CliRunner().invoke(cli, ["compile", str(spec), "-o", str(out)])
+    assert result.exit_code == 1
+    assert "E0301" in result.output
+    assert not out.exists()
+    out.write_text("# previous good output\n")
+    result = CliRunner().invoke(cli, ["compile", str(spec), "-o", str(out)])
+    assert result.exit_code == 1
+    assert out.read_text() == "# previous good output\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.net", "bad.py"]
+
+
+def test_compile_command_replaces_an_existing_file(tmp_path):
+    out = tmp_path / "out.py"
+    out.write_text("old\n")
+    result = CliRunner().invoke(cli, ["compile", str(ROOT / "specs/lenet.net"), "-o", str(out)])
+    assert result.exit_code == 0
+    assert out.read_text().startswith('"""LeNet')
+
+
+def test_compile_command_usage_errors(tmp_path):
+    result = CliRunner().invoke(cli, ["compile", str(tmp_path / "missing.net"), "-o", str(tmp_path / "x.py")])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    result = CliRunner().invoke(cli, ["compile", str(ROOT / "specs/lenet.net"), "-o", str(tmp_path / "no/dir/x.py")])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+
+
+def test_compile_to_stdout():
+    result = CliRunner().invoke(cli, ["compile", str(ROOT / "specs/lenet.net"), "-o", "-"])
+    assert result.exit_code == 0
+    assert result.output == build_source(str(ROOT / "specs/lenet.net"))
+
+
+# ---- injection safety -----------------------------------------------------------------
+HOSTILE = '''
+block B(tag = "'); __import__('os').system('echo PWNED') #", c: int = 4) {
+    conv2d(c, 1)
+}
+network N(note = '""" + __import__("os").getcwd() + """') {
+    input [2, 4, 4]
+    b1: B(tag = "x')")
+    b2: B
+    flatten
+}
+'''
+
+
+def _dangerous_names(text: str) -> set:
+    names = {n.id for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Name)}
+    attrs = {n.attr for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Attribute)}
+    return (names | attrs) & {"__import__", "os", "system", "getcwd", "eval", "exec", "open"}
+
+
+def test_strings_that_look_like_code_are_emitted_as_inert_literals():
+    text = build_source(HOSTILE)
+    assert _dangerous_names(text) == set()
+    namespace: dict = {}
+    exec(compile(text, "hostile", "exec"), namespace)  # noqa: S102 - proves the strings stay strings
+    model = namespace["N"]()
+    assert [n for n, _ in model.named_children()] == ["b1", "b2", "flatten"]
+    # the hostile text survives exactly, as data
+    assert "__import__('os').system('echo PWNED') #" in text
+
+
+@pytest.mark.parametrize("name", ["__class__", "forward", "import", "a.b", "x", "self", "a-b", "_hidden", "nn"])
+def test_layer_names_that_are_not_plain_identifiers_are_rejected(name):
+    text = f"network N {{\n  input [4]\n  {name}: linear(2)\n}}\n"
+    with pytest.raises(netdsl.SpecError):
+        build_source(text)
+
+
+def test_source_name_cannot_break_out_of_the_docstring():
+    result = check_source("network N {\n  input [4]\n  linear(2)\n}\n")
+    evil = 'x.net"""\nimport os\nos.system("echo PWNED")\n"""'
+    text = generate(result.graphs, result.program, evil)
+    tree = ast.parse(text)
+    assert not any(isinstance(n, ast.Import) and n.names[0].name == "os" for n in tree.body)
+    assert _dangerous_names(text) == set()
+
+
+def test_codegen_double_checks_names_in_the_ir():
+    result = check_source("network N {\n  input [4]\n  fc: linear(2)\n}\n")
+    graph = result.graphs[0]
+    graph.layers[0].name = "fc = None; import os; x"
+    with pytest.raises(CodegenError):
+        generate(result.graphs, result.program)
+    graph.layers[0].name = "fc"
+    graph.network = "N(object): pass\nimport os\nclass M"
+    with pytest.raises(CodegenError):
+        generate(result.graphs, result.program)
+
+
+def test_emitters():
+    assert literal((1, 2.5, True, None, "a'b\"c\n")) == "(1, 2.5, True, None, 'a\\'b\"c\\n')"
+    assert literal((3,)) == "(3,)"
+    for bad in (float("nan"), float("inf"), object(), [1, 2], {"a": 1}, b"x", 1j):
+        with pytest.raises(CodegenError):
+            literal(bad)
+    assert check_attr("conv1") == "conv1" and check_attr("12") == "12"
+    for bad in ("__init__", "a b", "class", "ﬁlter", "01", "training", "", 3):
+        with pytest.raises(CodegenError):
+            check_attr(bad)
+    for bad in ("torch", "nn", "__x", "None", "1A"):
+        with pytest.raises(CodegenError):
+            check_class(bad)
+    assert '"' not in docstring_text('a"""b') and "\\" not in docstring_text("a\\b")
+
+
+def test_import_netdsl_stays_torch_free_until_load():
+    code = ("import sys, netdsl, netdsl.build, netdsl.codegen, netdsl.hook; "
+            "netdsl.build_source('specs/lenet.net'); assert 'torch' not in sys.modules; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert out.stdout.strip() == "ok", out.stderr
