@@ -18,23 +18,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from fractions import Fraction
 
 # ---- MAC conventions ----------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class Layer:
-    """What a cost rule sees: the layer's resolved arguments, the torch class and
-    constructor arguments the catalogue gives it, and per-sample shapes."""
-    args: object
-    cls: str | None        # torch.nn class name; None for merges (add, concat)
-    kw: dict
-    xs: list                  # per-sample input shapes
-    y: tuple                  # per-sample output shape
-    macs: int                 # the catalogue's torchvision-convention MACs
-    params: int
+    """What a cost rule sees: the layer's resolved arguments, the torch class
+    (None for merges: add, concat) and constructor arguments the catalogue gives
+    it, per-sample input shapes xs and output shape y, and the catalogue's
+    torchvision-convention MACs. (A plain class: dataclasses cost import time.)"""
+    __slots__ = ("args", "cls", "kw", "macs", "params", "xs", "y")
+
+    def __init__(self, args, cls, kw, xs, y, macs, params):
+        self.args, self.cls, self.kw, self.xs, self.y, self.macs, self.params = args, cls, kw, xs, y, macs, params
 
 
 def _numel(shape) -> int:
@@ -204,13 +200,20 @@ def layer_macs(graph, node, convention: str = "torchvision") -> int | None:
 GLOBAL = "global"
 
 
-@dataclass(frozen=True)
 class Field:
     """Receptive field of one tensor, per spatial axis: size in input pixels and
-    jump (the input distance between neighbouring outputs; a Fraction after
-    transposed convolutions). size None = the whole input (global)."""
-    size: tuple
-    jump: tuple
+    jump (the input distance between neighbouring outputs; an int, or a Fraction
+    after transposed convolutions). size None = the whole input (global)."""
+    __slots__ = ("jump", "size")
+
+    def __init__(self, size: tuple, jump: tuple):
+        self.size, self.jump = size, jump
+
+    def __eq__(self, other):
+        return isinstance(other, Field) and (self.size, self.jump) == (other.size, other.jump)
+
+    def __repr__(self):
+        return f"Field(size={self.size}, jump={self.jump})"
 
     @property
     def is_global(self) -> bool:
@@ -234,7 +237,7 @@ def receptive_fields(graph) -> dict:
         if node.shape is None:
             continue
         if node.spec is None:
-            out[node.id] = Field((1, 1), (Fraction(1), Fraction(1)))
+            out[node.id] = Field((1, 1), (1, 1))
             continue
         ins = [out.get(i) for i in node.inputs]
         if not ins or any(f is None for f in ins):
@@ -255,11 +258,22 @@ def receptive_fields(graph) -> dict:
             out[node.id] = Field((None, None), f.jump)
         else:
             size = tuple(f.size[a] + (w[a][0] - 1) * f.jump[a] for a in range(2))
-            jump = tuple(f.jump[a] * Fraction(w[a][1]).limit_denominator(1 << 16) for a in range(2))
+            jump = tuple(f.jump[a] * _stride(w[a][1]) for a in range(2))
             out[node.id] = Field(size, jump)
     return out
 
 
+def _stride(s):
+    # Integer strides stay ints (fast); a transposed conv's 1/s becomes exact.
+    if isinstance(s, int) or float(s).is_integer():
+        return int(s)
+    from fractions import Fraction
+    return Fraction(s).limit_denominator(1 << 16)
+
+
 def show_jump(j) -> str:
+    if isinstance(j, int) or float(j).is_integer():
+        return str(int(j))
+    from fractions import Fraction
     j = Fraction(j)
-    return str(j.numerator) if j.denominator == 1 else f"{j.numerator}/{j.denominator}"
+    return f"{j.numerator}/{j.denominator}"

@@ -12,51 +12,79 @@ import csv
 import io
 import json
 import math
-from dataclasses import dataclass, field
 
 from .costs import DESCRIPTIONS, Field, layer_macs, receptive_fields, show_jump
 
 BYTES = 4   # float32
 
 
-@dataclass
 class Row:
-    name: str                   # qualified module path, e.g. "layer1.0.conv1"
-    display: str                # last path component (merges: "(add)")
-    kind: str                   # layer kind, or the block / "sequence" for scope rows
-    depth: int
-    scope: bool = False         # a block use / named sequence header
-    shape: tuple | None = None
-    params: int | None = 0
-    buffers: int | None = 0
-    macs: int | None = 0
-    rf: Field | None = None
-    label: str = ""             # diagram label, e.g. "conv 3×3, 64, p1"
-    explain: list = field(default_factory=list)
-    error: str | None = None
-    known: bool = True          # False: after a failure, nothing is known
+    """One line of the table: a layer, or the header of a block use / named
+    sequence (scope=True) carrying its totals. (Plain classes: dataclasses cost
+    import time on every run.)"""
+    __slots__ = (
+        "buffers",
+        "depth",
+        "display",
+        "error",
+        "explain",
+        "kind",
+        "known",
+        "label",
+        "macs",
+        "name",
+        "params",
+        "rf",
+        "scope",
+        "shape",
+    )
+
+    def __init__(self, name, display, kind, depth, scope=False, shape=None, params=0, buffers=0, macs=0,
+                 rf=None, label="", explain=(), error=None, known=True):
+        self.name = name            # qualified module path, e.g. "layer1.0.conv1"
+        self.display = display      # last path component (merges: "(add)")
+        self.kind = kind            # layer kind, or the block / "sequence" for scope rows
+        self.depth = depth
+        self.scope = scope
+        self.shape = shape
+        self.params, self.buffers, self.macs = params, buffers, macs   # None = unknown
+        self.rf = rf                # costs.Field
+        self.label = label          # diagram label, e.g. "conv 3×3, 64, p1"
+        self.explain = list(explain)
+        self.error = error
+        self.known = known          # False: after a failure, nothing is known
 
     @property
     def activations(self) -> int | None:
         return math.prod(self.shape) if self.shape is not None else None
 
 
-@dataclass
 class Summary:
-    network: str
-    input_shape: tuple | None
-    output_shape: tuple | None
-    rows: list
-    convention: str
-    batch: int
-    flops: bool
-    ok: bool
-    total_params: int
-    buffers: int
-    total_macs: int | None
-    activations: int             # elements of every layer output, per sample
-    input_elements: int
-    truncated: bool = False      # the walk stopped at an error: later layers unknown
+    __slots__ = (
+        "activations",
+        "batch",
+        "buffers",
+        "convention",
+        "flops",
+        "input_elements",
+        "input_shape",
+        "network",
+        "ok",
+        "output_shape",
+        "rows",
+        "total_macs",
+        "total_params",
+        "truncated",
+    )
+
+    def __init__(self, network, input_shape, output_shape, rows, convention, batch, flops, ok, total_params,
+                 buffers, total_macs, activations, input_elements, truncated=False):
+        self.network, self.input_shape, self.output_shape = network, input_shape, output_shape
+        self.rows, self.convention, self.batch, self.flops, self.ok = rows, convention, batch, flops, ok
+        self.total_params, self.buffers, self.total_macs = total_params, buffers, total_macs
+        self.activations = activations          # elements of every layer output, per sample
+        self.input_elements = input_elements
+        self.truncated = truncated              # the walk stopped at an error: later layers unknown
 
     @property
     def param_bytes(self) -> int:
@@ -72,6 +100,7 @@ class Summary:
 
     def ops(self, macs: int | None) -> int | None:
         return None if macs is None else macs * (2 if self.flops else 1)
+
 
 
 def _scope_chain(scope) -> list:

@@ -1,0 +1,144 @@
+"""How fast are `netdsl summary` and `netdsl sizes`?
+
+1. `netdsl summary specs/resnet50.net` against the usual alternative: a
+   hand-written torchvision-style ResNet-50 in torch, summarised by
+   torchinfo.summary at 1x3x224x224. Both timed as whole processes (interpreter
+   start, imports and all): that is what a user waits for. Goal: >= 15x faster.
+2. `netdsl sizes specs/unet.net`: the full scan of square inputs 1..1024, as a
+   whole process. Goal: under 2 s.
+3. Where the scan's time goes: one in-process scan, with the per-size cost.
+
+Run from the repository root:  python bench/bench_summary.py [--reps 5] [--baseline-reps 3]
+Prints figures and ratios; asserts nothing (speed is a goal, not a test).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GOAL_RATIO, GOAL_SCAN = 15.0, 2.0
+
+# A hand-written torchvision-style ResNet-50 (no torchvision import), summarised by torchinfo.
+TORCHINFO_SCRIPT = r'''
+import torch
+from torch import nn
+import torchinfo
+
+
+class Bottleneck(nn.Module):
+    def __init__(self, cin, planes, stride=1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * 4)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = None
+        if stride != 1 or cin != planes * 4:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, planes * 4, 1, stride, bias=False),
+                                            nn.BatchNorm2d(planes * 4))
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(out + identity)
+
+
+class ResNet50(nn.Module):
+    def __init__(self, num_classes=1000):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        cin, layers = 64, []
+        for planes, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
+            seq = []
+            for i in range(blocks):
+                seq.append(Bottleneck(cin, planes, stride if i == 0 else 1))
+                cin = planes * 4
+            layers.append(nn.Sequential(*seq))
+        self.layer1, self.layer2, self.layer3, self.layer4 = layers
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(2048, num_classes)
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+model = ResNet50()
+assert sum(p.numel() for p in model.parameters()) == 25_557_032
+torchinfo.summary(model, input_size=(1, 3, 224, 224), verbose=1)
+'''
+
+
+def timed(cmd, reps):
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
+        times.append(time.perf_counter() - t)
+        if r.returncode != 0:
+            sys.exit(f"failed: {' '.join(cmd)}\n{r.stderr[-2000:]}")
+    return statistics.median(times), min(times)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--baseline-reps", type=int, default=3)
+    ap.add_argument("--skip-baseline", action="store_true")
+    args = ap.parse_args()
+    py = sys.executable
+    env_note = f"{os.cpu_count()} cores, python {sys.version.split()[0]}"
+    print(f"bench_summary ({env_note}); whole processes, median of {args.reps} (baseline {args.baseline_reps})")
+
+    floor = timed([py, "-c", "pass"], args.reps)
+    ours = timed([py, "-m", "netdsl", "summary", "specs/resnet50.net"], args.reps)
+    print(f"\n{'what':52s} {'median s':>9s} {'min s':>7s}")
+    print(f"{'python -c pass (interpreter floor)':52s} {floor[0]:9.3f} {floor[1]:7.3f}")
+    print(f"{'netdsl summary specs/resnet50.net':52s} {ours[0]:9.3f} {ours[1]:7.3f}")
+    if not args.skip_baseline:
+        with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+            f.write(TORCHINFO_SCRIPT)
+        try:
+            theirs = timed([py, f.name], args.baseline_reps)
+        finally:
+            os.unlink(f.name)
+        print(f"{'torch ResNet-50 + torchinfo.summary 1x3x224x224':52s} {theirs[0]:9.3f} {theirs[1]:7.3f}")
+        ratio = theirs[0] / ours[0]
+        print(f"ratio (median): {ratio:.1f}x faster (goal >= {GOAL_RATIO:.0f}x: "
+              f"{'met' if ratio >= GOAL_RATIO else 'NOT met'})")
+
+    scan = timed([py, "-m", "netdsl", "sizes", "specs/unet.net"], args.reps)
+    print(f"\n{'netdsl sizes specs/unet.net (1..1024)':52s} {scan[0]:9.3f} {scan[1]:7.3f}")
+    print(f"goal < {GOAL_SCAN:.0f} s: {'met' if scan[0] < GOAL_SCAN else 'NOT met'}")
+
+    sys.path.insert(0, str(ROOT))
+    from netdsl.program import load_path
+    from netdsl.sizes import scan as do_scan
+    t = time.perf_counter()
+    program = load_path(str(ROOT / "specs/unet.net"))
+    t_load = time.perf_counter() - t
+    t = time.perf_counter()
+    result = do_scan(program, "UNet", lo=1, hi=1024)
+    t_scan = time.perf_counter() - t
+    print(f"in process: load once {t_load * 1e3:.1f} ms; scan {t_scan * 1e3:.0f} ms "
+          f"= {t_scan / 1024 * 1e6:.0f} µs per size; accepted {len(result.accepted)} sizes")
+
+
+if __name__ == "__main__":
+    main()
