@@ -1,0 +1,110 @@
+"""`import netdsl.hook`, then `import lenet` finds lenet.net on sys.path."""
+from __future__ import annotations
+
+import importlib
+import shutil
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import netdsl
+import netdsl.hook
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def spec_dir(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    netdsl.hook.install()
+    added = []
+    yield tmp_path, added
+    for name in added:
+        sys.modules.pop(name, None)
+
+
+def _import(name, added):
+    added.append(name)
+    sys.modules.pop(name, None)
+    importlib.invalidate_caches()
+    return importlib.import_module(name)
+
+
+def test_import_a_spec(spec_dir):
+    d, added = spec_dir
+    shutil.copy(ROOT / "specs/lenet.net", d / "hook_lenet.net")
+    module = _import("hook_lenet", added)
+    model = module.LeNet(num_classes=10)
+    assert isinstance(model, torch.nn.Module)
+    assert tuple(model(torch.randn(3, 1, 28, 28)).shape) == (3, 10)
+    assert sum(p.numel() for p in model.parameters()) == 61_706
+    # cached next to the spec, and the module's text is what `netdsl compile` writes
+    cache = d / "__pycache__" / "hook_lenet.netdsl.py"
+    assert cache.exists()
+    assert cache.read_text().split("\n", 1)[1] == netdsl.build_source(str(d / "hook_lenet.net")).replace(
+        str(d / "hook_lenet.net"), "hook_lenet.net")
+    # the source is findable, so torch.jit.script works on imported classes
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")    # jit.script's deprecation notice
+        scripted = torch.jit.script(model)
+    assert tuple(scripted(torch.randn(1, 1, 28, 28)).shape) == (1, 10)
+
+
+def test_changed_spec_is_recompiled_and_unchanged_reuses_the_cache(spec_dir):
+    d, added = spec_dir
+    spec = d / "hook_tiny.net"
+    spec.write_text("network Tiny {\n  input [4]\n  linear(3)\n}\n")
+    module = _import("hook_tiny", added)
+    assert module.Tiny()(torch.randn(2, 4)).shape == (2, 3)
+    cache = d / "__pycache__" / "hook_tiny.netdsl.py"
+    stamp = cache.stat().st_mtime_ns
+    module = _import("hook_tiny", added)          # unchanged: the cache is reused, not rewritten
+    assert cache.stat().st_mtime_ns == stamp
+    spec.write_text("network Tiny {\n  input [4]\n  linear(5)\n}\n")
+    module = importlib.reload(module)
+    assert module.Tiny()(torch.randn(2, 4)).shape == (2, 5)
+
+
+def test_a_change_in_an_imported_file_recompiles(spec_dir):
+    d, added = spec_dir
+    (d / "lib_blocks.net").write_text("block Head(n: int) {\n  linear(n)\n}\n")
+    (d / "hook_uses_lib.net").write_text('import "lib_blocks.net"\nnetwork U {\n  input [4]\n  Head(3)\n}\n')
+    module = _import("hook_uses_lib", added)
+    assert module.U()(torch.randn(2, 4)).shape == (2, 3)
+    (d / "lib_blocks.net").write_text("block Head(n: int) {\n  linear(n * 2)\n}\n")
+    module = importlib.reload(module)
+    assert module.U()(torch.randn(2, 4)).shape == (2, 6)
+
+
+def test_a_spec_with_errors_raises_spec_error_at_import(spec_dir):
+    d, added = spec_dir
+    (d / "hook_bad.net").write_text("network Bad {\n  input [3, 8, 8]\n  conv2d(4, 9)\n}\n")
+    with pytest.raises(netdsl.SpecError) as info:
+        _import("hook_bad", added)
+    assert "E0301" in str(info.value)
+    assert "hook_bad" not in sys.modules
+
+
+def test_python_modules_win_and_missing_names_still_fail(spec_dir):
+    d, added = spec_dir
+    (d / "hook_both.net").write_text("network Tiny {\n  input [4]\n  linear(3)\n}\n")
+    (d / "hook_both.py").write_text("WHO = 'python'\n")
+    assert _import("hook_both", added).WHO == "python"
+    with pytest.raises(ModuleNotFoundError):
+        _import("hook_no_such_spec_anywhere", added)
+
+
+def test_read_only_directory_falls_back_to_memory(spec_dir, monkeypatch):
+    d, added = spec_dir
+    (d / "hook_ro.net").write_text("network Tiny {\n  input [4]\n  linear(3)\n}\n")
+
+    def refuse(*a, **k):
+        raise PermissionError("read-only")
+    monkeypatch.setattr("netdsl.build.write_atomically", refuse)
+    module = _import("hook_ro", added)
+    assert module.Tiny()(torch.randn(2, 4)).shape == (2, 3)
+    assert not (d / "__pycache__" / "hook_ro.netdsl.py").exists()
