@@ -55,7 +55,11 @@ def _failure(node: Node, g: Graph, shapes_known: bool) -> str | None:
             spans = [d.primary] if want_primary else [lab.span for lab in d.labels]
             if any(_contains(node.span, s) for s in spans):
                 return f"{d.code}: {d.message}"
-    return node.error or "the shape could not be computed"
+    if not shapes_known:
+        # No diagnostic here and an unknown input: a stand-in downstream of the real
+        # failure (an `if` whose test reads an unknown shape), not a failure itself.
+        return None
+    return "the shape could not be computed (see the diagnostics)"
 
 
 def _label(node: Node) -> str:

@@ -385,3 +385,18 @@ def test_several_networks_need_network_option(tmp_path):
     result = run("render", spec, "-o", tmp_path / "x.dot", "--network", "B")
     assert result.exit_code == 0, result.output
     assert "linear 3" in (tmp_path / "x.dot").read_text(encoding="utf-8")
+
+
+def test_only_the_first_failure_is_red_not_the_stand_ins_downstream(tmp_path):
+    # At 64x64 the stem gives 64x16x16 and `expect [64, 56, 56]` fails. The blocks after
+    # it cannot decide their `if stride != 1 or in.channels != channels`: those are
+    # consequences, drawn with unknown shapes, not as further failures.
+    out = tmp_path / "r.dot"
+    result = run("render", ROOT / "specs" / "resnet18.net", "-o", out, "--input", "3x64x64")
+    assert result.exit_code == 1
+    nodes, edges, _ = parse_dot(out.read_text(encoding="utf-8"))
+    red = [a["label"] for a in nodes.values() if a.get("fillcolor") == ERROR_FILL]
+    assert len(red) == 1 and red[0].startswith("expect [64, 56, 56]\\nE0308: shape mismatch")
+    labels = [edge_label(a) for _, _, a in edges]
+    assert labels.count("64\u00d716\u00d716") == 1      # into the failed expect; after it, unknown
+    assert set(labels) == {"3\u00d764\u00d764", "64\u00d732\u00d732", "64\u00d716\u00d716", "?"}
