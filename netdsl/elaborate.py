@@ -20,7 +20,7 @@ from . import ast as A
 from .catalogue import LayerSpec, TypeMismatch, lookup
 from .catalogue.spec import REQUIRED
 from .diagnostics import ERROR, WARNING, Diagnostic, Label, did_you_mean
-from .ir import Graph, Node, Scope
+from .ir import Graph, Loop, Node, Scope
 from .limits import LIMITS
 from .program import Program, Definition
 from .source import Span
@@ -94,6 +94,9 @@ class Elaborator:
         self.block_stack: list[str] = []
         self.loop_span: Optional[Span] = None
         self.scope_count = 0
+        # (Loop, iteration) frames of the repeats/fors being expanded, for diagrams.
+        self.loop_frames: list = []
+        self.loop_count = 0
         # `expect` asserts the declared input's shapes; a size scan (netdsl sizes)
         # turns the assertions off, since other input sizes give other shapes.
         self.check_expects = True
@@ -127,6 +130,7 @@ class Elaborator:
                         help=("raise the limit with --max-layers if this is intended",))
             raise _Abort()
         node = Node(len(self.nodes), spec, args, tuple(inputs), scope, span, origin=origin, label=label)
+        node.loops = tuple(self.loop_frames)
         self.nodes.append(node)
         if spec is None or spec.torch is not None:
             scope.children.append(node)
@@ -686,8 +690,14 @@ class Elaborator:
                 layers, work = layers + sub[0], work + sub[1]
             elif t is A.Call:
                 block = self.program.blocks.get(item.name) if lookup(item.name) is None else None
-                # A block call creates at least one node unless its body is empty.
-                layers += 1 if block is None else min(1, self._min_cost(block.ast.body)[0])
+                if block is None:
+                    layers += 1
+                else:
+                    body = self._min_cost(block.ast.body)[0]
+                    # A call that cannot fail to bind runs the body; any other call
+                    # leaves at least one node (the body's, or the unknown placeholder).
+                    sure = not block.ast.params and block.ast.accepts is None and not item.args
+                    layers += body if sure else min(1, body)
             elif t is A.Repeat and type(item.count) is A.Const and type(item.count.value) is int \
                     and item.count.value > 0:
                 sub = self._min_cost(item.body)
@@ -710,8 +720,10 @@ class Elaborator:
             self._too_big(span, st, f"the loops here run more than {4 * LIMITS.max_layers:,} times")
         saved = self.loop_span
         self.loop_span = self.loop_span or span
+        self.loop_count += 1
+        loop = Loop(self.loop_count, span, st.scope, len(values))
         try:
-            for v in values:
+            for i, v in enumerate(values):
                 self.work += 1
                 if self.work > 4 * LIMITS.max_layers:
                     self._too_big(span, st, f"the loops here run more than {4 * LIMITS.max_layers:,} times")
@@ -720,10 +732,12 @@ class Elaborator:
                     return
                 outer = st.env
                 st.env = env
+                self.loop_frames.append((loop, i))
                 try:
                     self.body(body, st)
                 finally:
                     st.env = outer
+                    self.loop_frames.pop()
         finally:
             self.loop_span = saved
 
@@ -815,8 +829,11 @@ class Elaborator:
             if want is UNKNOWN:
                 continue
             if want != actual:
-                self._mismatch(pattern, shape, what, use, origin,
-                               f"{elem.span.text()} is {show(want)} but the actual size is {actual}", elem.span)
+                # "112 is 112" says nothing: spell out the value only for expressions.
+                text = elem.span.text()
+                note = (f"{text} expected, but the actual size is {actual}" if text == show(want) else
+                        f"{text} is {show(want)} but the actual size is {actual}")
+                self._mismatch(pattern, shape, what, use, origin, note, elem.span)
                 return False
         return True
 

@@ -192,6 +192,14 @@ class Env:
 
 
 def evaluate(e: A.Expr, env: Env) -> Any:
+    try:
+        return _evaluate(e, env)
+    except RecursionError:
+        # The parser caps nesting (LIMITS.max_depth); this only guards a raised cap.
+        raise EvalError("E0104", "the expression is nested too deeply to evaluate", e.span) from None
+
+
+def _evaluate(e: A.Expr, env: Env) -> Any:
     t = type(e)
     if t is A.Const:
         return e.value

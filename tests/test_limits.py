@@ -1,0 +1,301 @@
+"""Every resource limit (netdsl/limits.py, docs/limits.md) shows its diagnostic, at
+the right place, and hostile sizes never reach a RecursionError, a hang or an
+exception. Also: cycles, and bad values at the argument responsible."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from click.testing import CliRunner
+
+from netdsl import check_file, check_source
+from netdsl.cli import cli
+from netdsl.limits import LIMITS
+
+
+@pytest.fixture(autouse=True)
+def restore_limits():
+    saved = dataclasses.replace(LIMITS)
+    yield
+    for f in dataclasses.fields(LIMITS):
+        setattr(LIMITS, f.name, getattr(saved, f.name))
+
+
+def net(body: str, head: str = "") -> str:
+    lines = "\n".join("    " + line for line in body.split("\n"))
+    return f"{head}network N {{\n    input [3, 8, 8]\n{lines}\n}}\n"
+
+
+def only(result, code):
+    """The diagnostics with `code`; fails if there are none or any other error."""
+    found = [d for d in result.diagnostics if d.code == code]
+    others = [d for d in result.errors if d.code != code]
+    assert found, [(d.code, d.message) for d in result.diagnostics]
+    assert not others, [(d.code, d.message) for d in others]
+    return found
+
+
+def text_at(d) -> str:
+    return d.primary.text()
+
+
+# ---- expansion -------------------------------------------------------------
+def test_nested_huge_repeats_are_an_expansion_error():
+    text = net("repeat 1000000 { repeat 1000000 { relu } }")
+    (d,) = only(check_source(text), "E0320")
+    assert "1,000,000 layers" in d.message
+    assert text_at(d).startswith("repeat 1000000 {")       # the outermost loop
+    assert d.primary.line == 3
+
+
+@pytest.mark.parametrize("body", [
+    "repeat 1000000 { repeat 1000000 { } }",
+    "repeat 1000000 { repeat 1000000 { repeat 1000000 { } } }",
+    "for i in range(1000000) { repeat 1000000 { } }",
+])
+def test_nested_empty_repeats_stop(body):
+    (d,) = only(check_source(net(body)), "E0320")
+    assert "run more than" in d.message
+    assert d.primary.line == 3
+
+
+@pytest.mark.parametrize("body,head", [
+    ("repeat n { repeat n { relu } }", "let n = 1000000\n"),
+    ("for c in range(1000000) { repeat 1000000 { relu } }", ""),
+    ("repeat 1000000 { B() }", "block B() { repeat 1000 { relu } }\n"),
+    ("repeat 1000 { B() }", "block B() { repeat 1000 { relu -> relu } }\n"),
+])
+def test_expansion_through_variables_loops_and_blocks(body, head):
+    only(check_source(net(body, head)), "E0320")
+
+
+def test_expansion_limit_is_configurable_from_python_and_the_cli(tmp_path):
+    text = net("repeat 15 { relu -> relu }")
+    assert check_source(text).ok
+    LIMITS.max_layers = 20
+    (d,) = only(check_source(text), "E0320")
+    assert "20 layers" in d.message
+    LIMITS.max_layers = 1_000_000
+    path = tmp_path / "r.net"
+    path.write_text(text)
+    res = CliRunner().invoke(cli, ["check", str(path), "--max-layers", "20"])
+    assert res.exit_code == 1 and "E0320" in res.output and "20 layers" in res.output
+    assert CliRunner().invoke(cli, ["check", str(path), "--max-layers", "100"]).exit_code == 0
+
+
+def test_exactly_at_the_limit_is_fine():
+    LIMITS.max_layers = 11                  # the input node plus ten layers
+    assert check_source(net("repeat 10 { relu }")).ok
+    only(check_source(net("repeat 11 { relu }")), "E0320")
+
+
+def test_conditional_bodies_are_not_overestimated():
+    """The quick estimate counts only unconditional layers, so a loop whose body
+    is mostly skipped still expands."""
+    LIMITS.max_layers = 1000
+    assert check_source(net("repeat 1000 as i { if i < 10 { relu } }")).ok
+
+
+def test_huge_range_and_tuple_repetition():
+    (d,) = only(check_source(net("let r = range(1000000000000)")), "E0320")
+    assert text_at(d) == "range(1000000000000)"
+    only(check_source(net("let t = (1, 2) * 1000000000")), "E0320")
+
+
+# ---- nesting depth: parse path -----------------------------------------------
+DEEP = {
+    "brackets": ("let x = " + "(" * 100_000 + "1" + ")" * 100_000, "E0104"),
+    "lists": ("let x = " + "[" * 100_000 + "]" * 100_000, "E0104"),
+    "sequences": ("[\n" * 5_000 + "relu\n" + "]\n" * 5_000, "E0104"),
+    "minus": ("let x = " + "- " * 12_000 + "1", "E0104"),
+    "not": ("let x = " + "not " * 12_000 + "true", "E0104"),
+    "power": ("let x = " + "2**" * 12_000 + "2", "E0104"),
+    "attributes": ("let x = in" + ".c" * 12_000, "E0104"),
+    "indexing": ("let x = in" + "[0]" * 12_000, "E0104"),
+    "conditional": ("let x = " + "1 if true else " * 3_000 + "1", "E0104"),
+    "sum": ("let x = " + " + ".join(["1"] * 12_000), "E0104"),
+    "ifs": ("if true {\n" * 3_000 + "relu\n" + "}\n" * 3_000, "E0104"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(DEEP))
+def test_deep_nesting_is_a_located_diagnostic(kind):
+    body, code = DEEP[kind]
+    result = check_source(net(body))
+    (d,) = only(result, code)
+    assert "nested" in d.message
+    assert d.primary.line >= 3, "points into the spec, not at the top of the file"
+
+
+def test_moderate_nesting_is_fine():
+    assert check_source(net("let x = " + "(" * 90 + "1" + ")" * 90 + "\nlet y = " + "- " * 150 + "1")).ok
+    assert check_source(net("let x = in" + ".c" * 1 + " + " + " + ".join(["1"] * 150))).ok
+
+
+def test_depth_limit_is_configurable():
+    text = net("let x = " + "- " * 50 + "1")
+    assert check_source(text).ok
+    LIMITS.max_depth = 20
+    (d,) = only(check_source(text), "E0104")
+    assert "20 levels" in d.message
+
+
+def test_bracket_limit_is_configurable():
+    text = net("let x = " + "(" * 30 + "1" + ")" * 30)
+    assert check_source(text).ok
+    LIMITS.max_nesting = 10
+    (d,) = only(check_source(text), "E0104")
+    assert "10 levels" in d.message and d.primary.text() == "("
+
+
+# ---- nesting depth: evaluation path ----------------------------------------------
+@pytest.mark.parametrize("where", ["top", "network"])
+def test_evaluation_guard_when_the_parse_cap_is_raised(where):
+    """Raising max_depth lets a deep expression past the parser; evaluation must
+    still answer with a diagnostic, not a RecursionError."""
+    LIMITS.max_depth = 10 ** 9
+    deep = " + ".join(["1"] * 12_000)
+    text = f"let x = {deep}\n" + net("relu") if where == "top" else net(f"let x = {deep}\nrelu")
+    (d,) = only(check_source(text), "E0104")
+    assert d.primary is not None
+
+
+def test_block_nesting_depth():
+    head = "".join(f"block B{i}() {{ B{i + 1}() }}\n" for i in range(100)) + "block B100() { relu }\n"
+    (d,) = only(check_source(net("B0()", head)), "E0321")
+    assert "64" in d.message
+    LIMITS.max_block_depth = 200
+    assert check_source(net("B0()", head)).ok
+
+
+def test_deep_structure_through_blocks_is_a_diagnostic():
+    """Many blocks, each nesting sequences: elaboration depth beyond the parse cap."""
+    LIMITS.max_block_depth = 10 ** 6
+    inner = "[\n" * 60 + "B{next}()\n" + "]\n" * 60
+    head = "".join(f"block B{i}() {{\n{inner.format(next=i + 1)}}}\n" for i in range(400))
+    head += "block B400() { relu }\n"
+    result = check_source(net("B0()", head))
+    assert not result.ok
+    (d,) = only(result, "E0104")
+    assert d.primary.text() == "N"          # the network being expanded
+
+
+# ---- integer sizes ------------------------------------------------------------
+def test_5000_digit_literal():
+    (d,) = only(check_source(net("conv2d(" + "9" * 5000 + ", 3)")), "E0105")
+    assert text_at(d) == "9" * 5000
+
+
+def test_huge_float_literal():
+    (d,) = only(check_source(net("dropout(1e999)")), "E0105")
+    assert text_at(d) == "1e999"
+
+
+@pytest.mark.parametrize("expr,where", [
+    ("999999999999 * 999999999999", "999999999999 * 999999999999"),
+    ("2 ** 2 ** 2 ** 2 ** 2", "2 ** 2 ** 2 ** 2 ** 2"),
+    ("3037000500 * 3037000500", "3037000500 * 3037000500"),
+    ("2.0 ** 100000", "2.0 ** 100000"),
+])
+def test_huge_products(expr, where):
+    (d,) = only(check_source(net(f"let x = {expr}")), "E0217")
+    assert text_at(d) == where
+
+
+def test_huge_input_shape():
+    (d,) = only(check_source(net("relu").replace("[3, 8, 8]", "[3, 99999999999999, 8]")), "E0217")
+    assert text_at(d) == "[3, 99999999999999, 8]"
+
+
+def test_huge_computed_shape():
+    text = "network N {\n    input [100000000, 100000000, 100000000]\n    flatten\n}\n"
+    (d,) = only(check_source(text), "E0217")
+    assert "flatten" in d.message
+
+
+def test_integer_digit_limit_is_configurable():
+    text = net("conv2d(123456, 3)")
+    assert check_source(text).ok
+    LIMITS.max_int_digits = 4
+    (d,) = only(check_source(text), "E0105")
+    assert text_at(d) == "123456"
+
+
+# ---- very large layers -------------------------------------------------------------
+def test_huge_layer_warning():
+    text = "network N {\n    input [100000]\n    linear(1000000)\n}\n"
+    result = check_source(text)
+    assert result.ok                        # a warning, not an error
+    (d,) = [d for d in result.diagnostics if d.code == "W0405"]
+    assert d.severity == "warning" and "100,001,000,000 parameters" in d.message
+    assert text_at(d) == "linear(1000000)"
+
+
+def test_huge_layer_threshold_is_configurable():
+    text = net("conv2d(64, 3)")
+    assert not check_source(text).diagnostics
+    LIMITS.max_layer_params = 1000          # 64*3*3*3 + 64 = 1792
+    (d,) = [d for d in check_source(text).diagnostics if d.code == "W0405"]
+    assert "1,792 parameters" in d.message
+
+
+# ---- cycles -------------------------------------------------------------------
+def test_direct_recursion_names_the_chain():
+    text = net("A()", "block A() { relu -> A() }\n")
+    (d,) = only(check_source(text), "E0207")
+    assert "A \u2192 A" in d.message and text_at(d) == "A"
+
+
+def test_mutual_recursion_names_the_chain():
+    text = net("A(1)", "block A(k: int) { B() }\nblock B() { C() }\nblock C() { A(2) }\n")
+    (d,) = only(check_source(text), "E0207")
+    assert "A \u2192 B \u2192 C \u2192 A" in d.message
+    assert d.primary.line == 3               # the call that closes the cycle, in C
+
+
+def test_import_cycle_names_the_chain(tmp_path):
+    (tmp_path / "a.net").write_text('import "b.net"\n' + net("relu"))
+    (tmp_path / "b.net").write_text('import "c.net"\nblock Bb() { relu }\n')
+    (tmp_path / "c.net").write_text('import "a.net"\nblock Cc() { relu }\n')
+    result = check_file(str(tmp_path / "a.net"))
+    (d,) = only(result, "E0107")
+    assert "a.net \u2192 b.net \u2192 c.net \u2192 a.net" in d.message
+    assert d.primary.source.name.endswith("c.net") and text_at(d) == 'import "a.net"'
+
+
+def test_self_import(tmp_path):
+    (tmp_path / "a.net").write_text('import "a.net"\n' + net("relu"))
+    (d,) = only(check_file(str(tmp_path / "a.net")), "E0107")
+    assert "a.net \u2192 a.net" in d.message
+
+
+# ---- bad values at the argument responsible ---------------------------------------
+@pytest.mark.parametrize("body,code,at", [
+    ("conv2d(64 // 0, 3)", "E0216", "0"),
+    ("let k = 3 % 0\nconv2d(8, k)", "E0216", "0"),
+    ("conv2d(8, 3, stride=4 / (2 - 2))", "E0216", "2 - 2"),
+    ("conv2d(-64, 3)", "E0215", "-64"),
+    ("conv2d(0, 3)", "E0215", "0"),
+    ("conv2d(8, 3, stride=0)", "E0215", "stride=0"),
+    ("conv2d(8, 0)", "E0215", "0"),
+    ("conv2d(8, 3, padding=-1)", "E0215", "padding=-1"),
+    ("maxpool2d(2, stride=0)", "E0215", "stride=0"),
+    ("maxpool2d(0)", "E0215", "0"),
+    ("flatten -> linear(0)", "E0215", "0"),
+    ("flatten -> linear(-5)", "E0215", "-5"),
+    ("conv_transpose2d(4, 3, stride=0)", "E0215", "stride=0"),
+    ("groupnorm(0)", "E0215", "0"),
+    ("adaptive_avgpool2d(-3)", "E0215", "-3"),
+    ("repeat -1 { relu }", "E0218", "-1"),
+    ("let x = (-8) ** 0.5", "E0216", "(-8) ** 0.5"),
+    ("let x = 0 ** -1", "E0216", "-1"),
+])
+def test_bad_values_point_at_the_argument(body, code, at):
+    (d,) = only(check_source(net(body)), code)
+    assert text_at(d) == at, (d.message, text_at(d))
+
+
+def test_negative_and_zero_input_sizes():
+    (d,) = only(check_source(net("relu").replace("[3, 8, 8]", "[3, 0, 8]")), "E0215")
+    assert text_at(d) == "[3, 0, 8]"
+    (d,) = only(check_source(net("relu").replace("[3, 8, 8]", "[3, -8, 8]")), "E0215")
