@@ -101,6 +101,7 @@ def _node_attrs(node: Node, g: Graph) -> dict:
         "merge": spec is not None and spec.inputs == "many",
         "scope": node.scope.id,
         "scopes": tuple(reversed(chain)),
+        "loops": tuple((loop.id, i) for loop, i in node.loops),
         "error": _failure(node, g, all(s is not None for s in in_shapes)),
     }
     attrs.update(_location(node.span))
@@ -159,6 +160,22 @@ def _show(v) -> str:
     return show(v)
 
 
+def loop_label(text: str, count: int) -> str:
+    """`repeat 3`, `repeat n  ×4`, `for (c, s) in [(64, 1), (128, 2)]`: the statement's head."""
+    head = " ".join(text.split("{", 1)[0].split())
+    if len(head) > 48:
+        head = head[:47] + "\u2026"
+    return head if head == f"repeat {count}" else f"{head}  \u00d7{count}"
+
+
+def _loop_attrs(loop) -> dict:
+    text = loop.span.text() if loop.span is not None else "repeat"
+    attrs = {"kind": text.split(None, 1)[0] if text.strip() else "repeat", "count": loop.count,
+             "label": loop_label(text, loop.count), "scope": loop.scope.id}
+    attrs.update(_location(loop.span))
+    return attrs
+
+
 def _scope_attrs(scope: Scope) -> dict:
     attrs = {
         "kind": scope.kind,
@@ -186,9 +203,13 @@ def to_networkx(g: Graph):
         total_params=g.total_params, total_macs=g.total_macs,
         scopes={s.id: _scope_attrs(s) for s in g.scopes() if s.parent is not None},
         diagnostics=list(g.diagnostics),
+        loops={},
     )
     for node in g.nodes:
         out.add_node(node.id, **_node_attrs(node, g))
+        for loop, _ in node.loops:
+            if loop.id not in out.graph["loops"]:
+                out.graph["loops"][loop.id] = _loop_attrs(loop)
     for node in g.nodes:
         for port, src in enumerate(node.inputs):
             if out.has_edge(src, node.id):     # the same tensor on two branches of a merge
@@ -243,10 +264,12 @@ def collapse(G, depth: int | None):
         where[n] = key
         if key not in out:
             s = scopes[sid]
+            keep = {0, *chain[:depth]}      # loops outside the collapsed scope still enclose it
             out.add_node(key, kind=s["kind"], category=s["kind"], label=s["label"], name=s["name"],
                          qualname=s["qualname"], settings=dict(s["args"]), shape=s["out_shape"],
                          in_shapes=(s["in_shape"],), params=0, buffers=0, macs=0, merge=False,
                          scope=chain[depth - 1] if depth else 0, scopes=chain[:depth], error=None,
+                         loops=tuple(f for f in a["loops"] if G.graph["loops"][f[0]]["scope"] in keep),
                          file=s["file"], line=s["line"], column=s["column"], first=n)
         c = out.nodes[key]
         c["params"] += a["params"]

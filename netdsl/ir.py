@@ -43,6 +43,15 @@ class Scope:
 
 
 @dataclass(eq=False)
+class Loop:
+    """One run of a `repeat` or `for` statement (diagrams draw it as a cluster)."""
+    id: int
+    span: Span                     # the whole statement
+    scope: Scope                   # the scope its body's layers land in
+    count: int                     # iterations
+
+
+@dataclass(eq=False)
 class Node:
     id: int
     spec: Optional[LayerSpec]      # None for the network input
@@ -59,6 +68,7 @@ class Node:
     params: int = 0                # trainable parameters
     buffers: int = 0               # buffer elements (BatchNorm running stats)
     macs: int = 0
+    loops: tuple = ()              # (Loop, iteration) for each enclosing repeat/for, outermost first
 
     @property
     def kind(self) -> str:

@@ -115,43 +115,41 @@ def dot_source(G, *, depth: int | None = None, direction: str = "TB", show_param
              height="0.32", margin="0.14,0.05", color="#555555", penwidth="1")
     dot.attr("edge", fontname=FONT, fontsize="9", color="#444444", arrowsize="0.6", fontcolor="#333333")
 
-    # Which displayed scope holds each node: its innermost scope that is drawn.
+    # Clusters: block uses and named sequences ("s", id), and repeat/for runs ("l", id)
+    # inside them. Each drawn node sits in the innermost cluster of its chain.
+    loops = G.graph["loops"]
     members: dict = {}
-    for key, a in sorted(H.nodes(data=True), key=lambda kv: _order(H, kv[0])):
-        chain = a["scopes"]
-        members.setdefault(chain[-1] if chain else 0, []).append(key)
     children: dict = {}
-    for sid in sorted(scopes):
-        children.setdefault(scopes[sid]["parent"], []).append(sid)
-    firsts: dict = {}
-
-    def first(sid):
-        """The earliest node drawn inside scope `sid` (None: nothing drawn, no cluster)."""
-        if sid not in firsts:
-            vals = [_order(H, k) for k in members.get(sid, ())]
-            vals += [v for v in (first(c) for c in children.get(sid, ())) if v is not None]
-            firsts[sid] = min(vals) if vals else None
-        return firsts[sid]
+    for key, a in sorted(H.nodes(data=True), key=lambda kv: _order(H, kv[0])):
+        chain = _chain(a, loops)
+        members.setdefault(chain[-1] if chain else None, []).append(key)
+        for parent, child in zip([None, *chain], chain):
+            kids = children.setdefault(parent, [])
+            if child not in kids:
+                kids.append(child)
 
     out_id = G.graph["output"]
     last = None if out_id is None else out_id if out_id in H else ("scope", G.nodes[out_id]["scopes"][depth])
     spine = _spine(H, last)
+    firsts: dict = {}
 
-    def emit(container, sid):
-        items = [(_order(H, k), "node", k) for k in members.get(sid, ())]
-        items += [(first(c), "scope", c) for c in children.get(sid, ()) if first(c) is not None]
-        for _, what, k in sorted(items):
-            if what == "node":
+    def emit(container, cluster):
+        # Nodes and child clusters in first-node order (children lists are already in that order).
+        items = [(_order(H, k), 0, k) for k in members.get(cluster, ())]
+        items += [(_first(members, children, c, H, firsts), 1, c) for c in children.get(cluster, ())]
+        for _, is_cluster, k in sorted(items, key=lambda t: (t[0], t[1])):
+            if not is_cluster:
                 _emit_node(container, k, H.nodes[k], show_params, k in spine)
-            else:
-                s = scopes[k]
-                with container.subgraph(name=f"cluster_s{k}") as sub:
-                    sub.attr(label=_esc(s["label"]), labeljust="l", fontsize="10", fontcolor="#444444",
-                             style="rounded,dashed" if s["kind"] == "sequence" else "rounded",
-                             color="#8da0b6", penwidth="1", margin="10")
-                    emit(sub, k)
+                continue
+            what, cid = k
+            info = scopes[cid] if what == "s" else loops[cid]
+            with container.subgraph(name=f"cluster_{what}{cid}") as sub:
+                style = {"block": "rounded", "sequence": "rounded,dashed"}.get(info["kind"], "dotted")
+                sub.attr(label=_esc(info["label"]), labeljust="l", fontsize="10", fontcolor="#444444",
+                         style=style, color="#8da0b6" if what == "s" else "#b07d3a", penwidth="1", margin="10")
+                emit(sub, k)
 
-    emit(dot, 0)
+    emit(dot, None)
     if last is not None:
         dot.node("output", "output", shape="plaintext", style="", fontsize="11", group="spine")
     for u, v, a in sorted(H.edges(data=True), key=lambda e: (_order(H, e[1]), _order(H, e[0]))):
@@ -180,6 +178,24 @@ def _spine(H, last) -> set:
         preds = sorted(H.in_edges(cur, data=True), key=lambda e: (min(e[2]["ports"]), _order(H, e[0])))
         cur = preds[0][0] if preds else None
     return spine
+
+
+def _chain(a: dict, loops: dict) -> list:
+    """The clusters around a node, outermost first: each scope, then the loops run in it."""
+    chain = [("l", lid) for lid, _ in a["loops"] if loops[lid]["scope"] == 0]
+    for sid in a["scopes"]:
+        chain.append(("s", sid))
+        chain.extend(("l", lid) for lid, _ in a["loops"] if loops[lid]["scope"] == sid)
+    return chain
+
+
+def _first(members, children, cluster, H, memo) -> int:
+    """The earliest node drawn inside `cluster`: where the cluster goes among its siblings."""
+    if cluster not in memo:
+        vals = [_order(H, k) for k in members.get(cluster, ())]
+        vals += [_first(members, children, c, H, memo) for c in children.get(cluster, ())]
+        memo[cluster] = min(vals)
+    return memo[cluster]
 
 
 def _order(H, key) -> int:

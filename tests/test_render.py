@@ -45,6 +45,32 @@ network Broken {
 }
 """
 
+LOOPS = """\
+block Unit(c: int) {
+    add {
+        [conv2d(c, 3, padding=1) -> relu]
+        if false { }
+    }
+}
+
+network Loopy(n = 3) {
+    input [3, 16, 16]
+    conv2d(8, 3, padding=1)
+    repeat n {
+        Unit(8)
+    }
+    stage: [
+        for (c, s) in [(16, 2), (32, 2)] {
+            conv2d(c, 3, stride=s, padding=1) -> relu
+        }
+    ]
+    repeat 2 {
+        relu
+    }
+    flatten -> linear(10)
+}
+"""
+
 
 def run(*args):
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
@@ -69,7 +95,7 @@ def parse_dot(text: str):
     """nodes {id: attrs + cluster}, edges [(u, v, attrs)], clusters {id: (parent, attrs)}."""
     nodes, edges, clusters, stack = {}, [], {}, []
     for line in text.splitlines():
-        m = re.match(r"^\s*subgraph (cluster_s\d+) \{$", line)
+        m = re.match(r"^\s*subgraph (cluster_[sl]\d+) \{$", line)
         if m:
             clusters[m.group(1)] = (stack[-1] if stack else None, {})
             stack.append(m.group(1))
@@ -136,18 +162,53 @@ def test_dot_structure_equals_checker_graph(spec):
         assert sorted((u, v) for u, v, _ in edges) == sorted(want)
         for u, v, a in edges:
             assert edge_label(a) == dims(g.nodes[int(u[1:])].shape), (u, v)
-        # Clusters are exactly the block uses and named sequences, nested as the scopes are.
+        # Clusters are exactly the block uses, named sequences and repeat/for runs,
+        # nested as the scopes are (a loop sits in the scope it runs in).
         scopes = [s for s in g.scopes() if s.parent is not None]
-        assert set(clusters) == {f"cluster_s{s.id}" for s in scopes}
+        loops = {lp.id: lp for n in g.nodes for lp, _ in n.loops}
+        assert set(clusters) == {f"cluster_s{s.id}" for s in scopes} | {f"cluster_l{i}" for i in loops}
+
+        def scope_above(cluster, clusters=clusters):      # nearest enclosing block/sequence cluster
+            parent = clusters[cluster][0]
+            while parent is not None and parent.startswith("cluster_l"):
+                parent = clusters[parent][0]
+            return parent
+
+        def cluster_of(scope):
+            return None if scope.parent is None else f"cluster_s{scope.id}"
+
         for s in scopes:
-            parent, cattrs = clusters[f"cluster_s{s.id}"]
-            assert parent == (None if s.parent.parent is None else f"cluster_s{s.parent.id}")
-            assert s.name in cattrs["label"]
-            if s.kind == "block":
-                assert s.definition in cattrs["label"]
+            label = clusters[f"cluster_s{s.id}"][1]["label"]
+            assert scope_above(f"cluster_s{s.id}") == cluster_of(s.parent)
+            assert s.name in label and (s.kind != "block" or s.definition in label)
+        for i, lp in loops.items():
+            assert scope_above(f"cluster_l{i}") == cluster_of(lp.scope)
+            assert clusters[f"cluster_l{i}"][1]["label"].startswith(("repeat", "for"))
         for n in g.layers:
-            want_cluster = None if n.scope.parent is None else f"cluster_s{n.scope.id}"
+            own = [lp for lp, _ in n.loops if lp.scope is n.scope]
+            want_cluster = f"cluster_l{own[-1].id}" if own else cluster_of(n.scope)
             assert nodes[f"n{n.id}"]["cluster"] == want_cluster, n.qualname
+
+
+def test_repeats_and_loops_are_labelled_clusters(tmp_path):
+    spec = tmp_path / "loops.net"
+    spec.write_text(LOOPS)
+    nodes, _, clusters = parse_dot(dot_source(netdsl.graph(str(spec))))
+    labels = {a["label"]: parent for parent, a in clusters.values()}
+    assert set(labels) == {"repeat n  \u00d73", "unit: Unit(8)", "unit_1: Unit(8)", "unit_2: Unit(8)", "stage",
+                           "for (c, s) in [(16, 2), (32, 2)]  \u00d72", "repeat 2"}
+    by_label = {a["label"]: k for k, (_, a) in clusters.items()}
+    for unit in ("unit: Unit(8)", "unit_1: Unit(8)", "unit_2: Unit(8)"):
+        assert labels[unit] == by_label["repeat n  \u00d73"]
+    assert labels["for (c, s) in [(16, 2), (32, 2)]  \u00d72"] == by_label["stage"]
+    assert labels["repeat 2"] is None
+    relus = [k for k, a in nodes.items() if a["label"] == "relu" and a["cluster"] == by_label["repeat 2"]]
+    assert len(relus) == 2
+    # Collapsed to depth 0, the units are nodes, still inside their repeat.
+    nodes0, _, clusters0 = parse_dot(dot_source(netdsl.graph(str(spec)), depth=0))
+    assert {a["label"] for _, a in clusters0.values()} == {"repeat n  \u00d73", "repeat 2"}
+    units = [a for a in nodes0.values() if a["label"].startswith("unit")]
+    assert len(units) == 3 and all(clusters0[a["cluster"]][1]["label"] == "repeat n  \u00d73" for a in units)
 
 
 def test_resnet18_dot_has_the_stage_shapes_and_a_visible_skip_path(tmp_path):
