@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+from .arith import M
 from .conv import AXES
 from .spec import BOOL, FLOAT, INT, SIZE_OR_SHAPE, Choice, Ints, LayerSpec, Optional_, PAIR, Param, positive
 
@@ -114,10 +115,24 @@ CENTER_CROP = LayerSpec(
 def _pad_shape(a, xs, ctx):
     c, h, w = xs[0]
     left, right, top, bottom = a.padding
+    ok = True
+    # Torch crops (negative padding) before it pads: each side is a narrow() of
+    # what is left, so the crops alone must not remove more than the input has,
+    # even when the other side's padding would make up for it.
+    for axis, n, before, after in (("height", h, top, bottom), ("width", w, left, right)):
+        crop = -min(before, 0) - min(after, 0)
+        if crop > n:
+            ctx.error("E0312", f"negative padding crops {crop} from a {axis} of {n}", "padding",
+                      notes=(f"torch crops first: {n} {M} {crop} = {n - crop} before padding",),
+                      help=(f"crop at most {n} along the {axis}",))
+            ok = False
     oh, ow = h + top + bottom, w + left + right
-    if oh < 1 or ow < 1:
+    if ok and (oh < 1 or ow < 1):
         ctx.error("E0312", f"padding leaves a {oh}\u00d7{ow} output", "padding",
+                  notes=(f"h = {h} + {top} + {bottom} = {oh}, w = {w} + {left} + {right} = {ow}",),
                   help=("negative padding crops; crop less",))
+        return None
+    if not ok:
         return None
     ctx.explain(f"h = {h} + {top} + {bottom} = {oh}, w = {w} + {left} + {right} = {ow}")
     return (c, oh, ow)
