@@ -89,6 +89,40 @@ def exec_source(source: str, filename_hint: str = "spec") -> types.ModuleType:
     return module
 
 
+def file_digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def spec_dependencies(result: CheckResult, root: Path) -> dict:
+    """{absolute path: sha256} of the spec and every file it imports."""
+    deps = {str(root.resolve()): file_digest(root)}
+    for table in (result.program.blocks, result.program.networks):
+        for d in table.values():
+            name = d.ast.span.source.name
+            if name not in ("<string>", "<stdin>"):
+                p = Path(name).resolve()
+                deps[str(p)] = file_digest(p)
+    return deps
+
+
+# (path, network, init, input shape, params) -> (dependency digests, generated source, network name).
+# A spec file loaded again unchanged skips parsing and checking.
+_COMPILED: dict = {}
+
+
+def _cache_key(path_or_source, network, init, input_shape, params):
+    try:
+        frozen = tuple(sorted((k, repr(v)) for k, v in params.items()))
+    except TypeError:
+        return None
+    if is_source_text(path_or_source):
+        return ("text", hashlib.sha256(path_or_source.encode()).hexdigest(), network, init, input_shape, frozen)
+    return ("file", str(Path(path_or_source).resolve()), network, init, input_shape, frozen)
+
+
 def load(path_or_source: str, network: str | None = None, init: str | None = None,
          input_shape: tuple | None = None, **params):
     """Build a torch.nn.Module from a .net path or spec text.
@@ -98,11 +132,20 @@ def load(path_or_source: str, network: str | None = None, init: str | None = Non
     "xavier" (Xavier-uniform conv/linear weights); None lets a network parameter
     `init` decide. Raises SpecError with the diagnostics `netdsl check` prints.
     """
-    result = check_spec(path_or_source, network, input_shape, **params)
     name = "<string>" if is_source_text(path_or_source) else path_or_source
-    source, graphs = source_for(result, network, name, init)
+    key = _cache_key(path_or_source, network, init, input_shape, params)
+    hit = _COMPILED.get(key) if key is not None else None
+    if hit is not None and all(file_digest(Path(p)) == h for p, h in hit[0].items()):
+        source, net = hit[1], hit[2]
+    else:
+        result = check_spec(path_or_source, network, input_shape, **params)
+        source, graphs = source_for(result, network, name, init)
+        net = graphs[0].network
+        if key is not None:
+            deps = {} if is_source_text(path_or_source) else spec_dependencies(result, Path(path_or_source))
+            _COMPILED[key] = (deps, source, net)
     module = exec_source(source, name)
-    return getattr(module, graphs[0].network)()
+    return getattr(module, net)()
 
 
 def build_source(path_or_source: str, network: str | None = None, init: str | None = None,

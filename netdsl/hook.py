@@ -67,16 +67,9 @@ def _read_cache(cache: Path) -> str | None:
 
 def compile_spec(spec_path: Path) -> tuple[str, dict]:
     """(generated source, {dependency path: sha256}). Raises SpecError."""
-    from .build import check_spec, compile_result
+    from .build import check_spec, compile_result, spec_dependencies
     result = check_spec(str(spec_path))
-    deps = {str(spec_path.resolve()): _digest(spec_path)}
-    for table in (result.program.blocks, result.program.networks):
-        for d in table.values():
-            name = d.ast.span.source.name
-            if name not in ("<string>", "<stdin>"):
-                p = Path(name).resolve()
-                deps[str(p)] = _digest(p)
-    return compile_result(result, None, spec_path.name), deps
+    return compile_result(result, None, spec_path.name), spec_dependencies(result, spec_path)
 
 
 class SpecLoader(importlib.abc.Loader):

@@ -1,0 +1,160 @@
+"""Forward and build time: netdsl's ResNet-18 against a hand-written torch ResNet-18.
+
+    python bench/bench_forward.py [--reps 30] [--batch 8] [--threads N]
+
+Forward: batch 8, 3x224x224, CPU, eval mode, no_grad. The three models (netdsl.load,
+the file `netdsl compile` writes, hand-written) run interleaved, one forward each
+per round, so drift in machine load hits all three alike; the median per model is
+reported. Goal: netdsl / hand-written within 1.03.
+
+Build: spec -> module with netdsl.load against constructing the hand-written
+model. Goal: within 1.2x. "cold" clears netdsl's in-process caches (parse, check,
+codegen, exec, construct); "warm" loads a spec loaded before and unchanged (the
+files are re-hashed, then only construction runs). Both sides include torch's
+default weight initialisation, which dominates.
+
+Prints figures and ratios; asserts nothing (speed is not a test).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import netdsl  # noqa: E402
+from netdsl import build as netdsl_build  # noqa: E402
+
+SPEC = ROOT / "specs" / "resnet18.net"
+
+
+class Block(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.downsample = None
+        if stride != 1 or cin != cout:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        skip = x if self.downsample is None else self.downsample(x)
+        y = self.relu(self.bn1(self.conv1(x)))
+        return self.relu(self.bn2(self.conv2(y)) + skip)
+
+
+class HandResNet18(nn.Module):
+    def __init__(self, num_classes=1000):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        cin, layers = 64, []
+        for c, s in ((64, 1), (128, 2), (256, 2), (512, 2)):
+            layers.append(nn.Sequential(Block(cin, c, s), Block(c, c, 1)))
+            cin = c
+        self.layer1, self.layer2, self.layer3, self.layer4 = layers
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(512, num_classes)
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def compiled_class():
+    out = Path(tempfile.mkdtemp()) / "resnet18_generated.py"
+    out.write_text(netdsl.build_source(str(SPEC)), encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("resnet18_generated", out)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.ResNet18
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.2f} ms"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--reps", type=int, default=30)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=None)
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    torch.manual_seed(0)
+    hand = HandResNet18().eval()
+    loaded = netdsl.load(str(SPEC)).eval()
+    generated = compiled_class()().eval()
+    # identical weights everywhere (and a check that they really are the same network)
+    loaded.load_state_dict(hand.state_dict(), strict=True)
+    generated.load_state_dict(hand.state_dict(), strict=True)
+    models = {"netdsl.load": loaded, "compiled file": generated, "hand-written": hand}
+    x = torch.randn(args.batch, 3, 224, 224)
+    times = {k: [] for k in models}
+    with torch.no_grad():
+        ref = hand(x)
+        for name, m in models.items():
+            assert torch.allclose(m(x), ref, atol=1e-4), name
+        for _ in range(3):                      # warm-up
+            for m in models.values():
+                m(x)
+        for _ in range(args.reps):
+            for name, m in models.items():      # interleaved
+                t = time.perf_counter()
+                m(x)
+                times[name].append(time.perf_counter() - t)
+
+    print(f"ResNet-18 forward, batch {args.batch}, CPU ({torch.get_num_threads()} threads), eval, "
+          f"median of {args.reps} interleaved rounds")
+    base = statistics.median(times["hand-written"])
+    for name, ts in times.items():
+        med = statistics.median(ts)
+        print(f"  {name:14s} {ms(med)}   ratio {med / base:.3f}")
+    worst = max(statistics.median(times[k]) for k in ("netdsl.load", "compiled file")) / base
+    print(f"  goal: within 1.03 -> {'met' if worst <= 1.03 else 'NOT met'} ({worst:.3f})")
+
+    builds = {"netdsl.load cold": [], "netdsl.load warm": [], "compiled class()": [], "hand-written()": []}
+    cls = compiled_class()
+    for _ in range(max(5, args.reps // 3)):
+        netdsl_build._COMPILED.clear()          # cold: parse, check, generate, exec, construct
+        netdsl_build._MODULES.clear()
+        t = time.perf_counter()
+        netdsl.load(str(SPEC))
+        builds["netdsl.load cold"].append(time.perf_counter() - t)
+        t = time.perf_counter()                 # warm: the spec is unchanged since the last load
+        netdsl.load(str(SPEC))
+        builds["netdsl.load warm"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        cls()
+        builds["compiled class()"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        HandResNet18()
+        builds["hand-written()"].append(time.perf_counter() - t)
+    print("Build time, median (cold = first load of the spec in this process; warm = loaded before, unchanged)")
+    base = statistics.median(builds["hand-written()"])
+    for name, ts in builds.items():
+        med = statistics.median(ts)
+        print(f"  {name:18s} {ms(med)}   ratio {med / base:.3f}")
+    for name in ("netdsl.load cold", "netdsl.load warm"):
+        ratio = statistics.median(builds[name]) / base
+        print(f"  goal for {name}: within 1.2x -> {'met' if ratio <= 1.2 else 'NOT met'} ({ratio:.3f})")
+
+if __name__ == "__main__":
+    main()
