@@ -247,10 +247,12 @@ def render(file, output, fmt, depth, direction, show_params, network, input_shap
         sys.exit(EXIT_USAGE)
     g = result.graphs[0]
     try:
-        R.render_file(g, output, fmt, depth=depth, direction=direction, show_params=show_params)
+        warnings = R.render_file(g, output, fmt, depth=depth, direction=direction, show_params=show_params)
     except R.RenderError as e:
         click.echo(str(e) if isinstance(e, R.DotNotFound) else f"error: {e}", err=True)
         sys.exit(EXIT_USAGE)
+    for w in warnings:
+        click.echo(f"warning: {w}", err=True)
     click.echo(f"{file}: {g.network} \u2192 {output}" + ("" if g.ok else "  (has errors: drawn in red)"))
     sys.exit(EXIT_OK if result.ok else EXIT_SPEC)
 

@@ -10,7 +10,9 @@ This module never prints or exits; cli.py turns its exceptions into messages.
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import stat
 import tempfile
 import textwrap
 
@@ -227,8 +229,11 @@ def _as_networkx(graph):
     return to_networkx(graph) if isinstance(graph, Graph) else graph
 
 
-def run_dot(source: str, fmt: str) -> bytes:
-    """Lay out DOT text with the system `dot` and return the svg/png/pdf bytes."""
+def run_dot(source: str, fmt: str, warnings: list | None = None) -> bytes:
+    """Lay out DOT text with the system `dot` and return the svg/png/pdf bytes.
+
+    Problems dot reports while still succeeding go to `warnings`, reworded where
+    a user can act on them."""
     import subprocess
     exe = shutil.which("dot")
     if exe is None:
@@ -242,6 +247,11 @@ def run_dot(source: str, fmt: str) -> bytes:
     if proc.returncode != 0 or not proc.stdout:
         msg = proc.stderr.decode("utf-8", "replace").strip() or f"exit status {proc.returncode}"
         raise RenderError(f"dot failed: {msg}")
+    if warnings is not None:
+        m = re.search(r"Scaling by ([0-9.]+)", proc.stderr.decode("utf-8", "replace"))
+        if m:
+            warnings.append(f"the diagram is too large for a {fmt.upper()} (cairo's limit is 32,767 pixels a "
+                            f"side), so dot scaled it to {float(m.group(1)):.0%}; use .svg or .pdf, or --depth N")
     return proc.stdout
 
 
@@ -250,23 +260,38 @@ def to_svg(graph, **kw) -> str:
     return run_dot(dot_source(_as_networkx(graph), **kw), "svg").decode("utf-8")
 
 
-def render_bytes(graph, fmt: str, **kw) -> bytes:
+def render_bytes(graph, fmt: str, warnings: list | None = None, **kw) -> bytes:
     source = dot_source(_as_networkx(graph), **kw)
-    return source.encode("utf-8") if fmt == "dot" else run_dot(source, fmt)
+    return source.encode("utf-8") if fmt == "dot" else run_dot(source, fmt, warnings)
 
 
 def write_atomic(path: str, data: bytes) -> None:
-    """Write via a temporary file in the same directory, so a reader never sees a partial file."""
-    directory = os.path.dirname(os.path.abspath(path))
+    """Write via a temporary file in the same directory, so a reader never sees a partial file.
+
+    A symlink is followed (the link stays a link); a device or pipe (`/dev/stdout`)
+    is written directly, since renaming over it would replace it with a file."""
     try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+        special = not stat.S_ISREG(os.stat(path).st_mode)     # follows symlinks
+    except OSError:
+        special = False                                       # not there yet: a new file
+    if special:
+        try:
+            with open(path, "wb") as f:
+                f.write(data)
+        except OSError as e:
+            raise RenderError(f"cannot write {path}: {e.strerror or e}") from None
+        return
+    real = os.path.realpath(path)
+    directory = os.path.dirname(real)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(real)}.", suffix=".tmp")
     except OSError as e:
         raise RenderError(f"cannot write {path}: {e.strerror or e}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        os.chmod(tmp, 0o644 & ~_umask())
-        os.replace(tmp, path)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, real)
     except OSError as e:
         try:
             os.unlink(tmp)
@@ -281,6 +306,9 @@ def _umask() -> int:
     return mask
 
 
-def render_file(graph, path: str, fmt: str, **kw) -> None:
-    """Render and write `path` atomically; nothing is written if anything fails."""
-    write_atomic(path, render_bytes(graph, fmt, **kw))
+def render_file(graph, path: str, fmt: str, **kw) -> list[str]:
+    """Render and write `path` atomically; nothing is written if anything fails.
+    Returns warnings (a PNG too large for cairo, scaled down)."""
+    warnings: list[str] = []
+    write_atomic(path, render_bytes(graph, fmt, warnings, **kw))
+    return warnings

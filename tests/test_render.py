@@ -461,3 +461,24 @@ def test_only_the_first_failure_is_red_not_the_stand_ins_downstream(tmp_path):
     labels = [edge_label(a) for _, _, a in edges]
     assert labels.count("64\u00d716\u00d716") == 1      # into the failed expect; after it, unknown
     assert set(labels) == {"3\u00d764\u00d764", "64\u00d732\u00d732", "64\u00d716\u00d716", "?"}
+
+
+def test_output_through_a_symlink_keeps_the_link(tmp_path):
+    target = tmp_path / "real.dot"
+    link = tmp_path / "link.dot"
+    link.symlink_to(target)
+    result = run("render", ROOT / "specs" / "lenet.net", "-o", link)
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink()
+    assert target.read_text(encoding="utf-8").startswith("digraph LeNet {")
+
+
+def test_output_to_a_pipe_is_written_directly(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    result = run("render", ROOT / "specs" / "lenet.net", "-o", fifo, "--format", "dot")
+    out, _ = reader.communicate(timeout=30)
+    assert result.exit_code == 0, result.output
+    assert out.decode().startswith("digraph LeNet {")
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)        # still a pipe, not replaced by a file
