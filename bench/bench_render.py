@@ -78,7 +78,9 @@ def main():
         result = check_file(spec)
         assert result.ok, [d.message for d in result.diagnostics]
         g = result.graph()
-        print(f"spec: {len(g.layers)} layers, {len(g.scopes()) - 1} clusters, {len(g.nodes)} graph nodes")
+        loops = {lp.id for n in g.nodes for lp, _ in n.loops}
+        print(f"spec: {len(g.layers)} layers, {len(g.scopes()) - 1 + len(loops)} clusters "
+              f"(blocks, sequences, repeats), {len(g.nodes)} graph nodes")
 
         t_check, res = median_time(lambda: check_file(spec), args.reps)
         graph = res.graph()
