@@ -124,6 +124,23 @@ def _display_width(line: str, start_col: int, end_col: int) -> int:
     return max(1, b - a)
 
 
+MAX_SHOWN = 160      # characters of a source line shown around the labels
+
+
+def _window(line: str, labels, ln: int) -> tuple[int, str]:
+    """A long line (minified or generated specs, 1 MB lines) is shown as a window
+    around its labels, with `…` at the cut ends. Returns (characters cut before, text)."""
+    if len(line) <= MAX_SHOWN:
+        return 0, line
+    first = min(lab.span.column for lab in labels) - 1
+    start = max(0, first - MAX_SHOWN // 3)
+    end = min(len(line), start + MAX_SHOWN)
+    start = max(0, min(start, end - MAX_SHOWN))
+    head = "…" if start > 0 else ""
+    tail = "…" if end < len(line) else ""
+    return start - len(head), head + line[start:end] + tail
+
+
 def render(d: Diagnostic, color: bool = False) -> str:
     st = _Style(color)
     head = st(f"{d.severity}[{d.code}]", _sev_color(d.severity)) + st(f": {d.message}", "1")
@@ -159,13 +176,16 @@ def render(d: Diagnostic, color: bool = False) -> str:
                 if prev is not None and ln > prev + 1:
                     lines.append(st("...", "1;34"))
                 src_line = first.span.source.line_text(ln)
+                cut, src_line = _window(src_line, by_line[ln], ln)
                 shown, _ = _expand_tabs(src_line, 1)
                 lines.append(f"{st(str(ln).rjust(gutter), '1;34')} {st('|', '1;34')} {shown}".rstrip())
                 for lab in sorted(by_line[ln], key=lambda lb: lb.span.column):
                     col = lab.span.column
                     end_line, end_col = lab.span.end_line_col
                     if end_line != ln:
-                        end_col = len(src_line) + 1
+                        end_col = len(src_line) + 1 + cut
+                    col = min(max(1, col - cut), len(src_line) + 1)
+                    end_col = min(max(1, end_col - cut), len(src_line) + 1)
                     _, disp = _expand_tabs(src_line, col)
                     width = _display_width(src_line, col, max(end_col, col + 1))
                     mark = ("^" if lab.primary else "-") * width

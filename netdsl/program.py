@@ -68,7 +68,11 @@ def _decode(name: str, data: bytes) -> Source:
     try:
         return Source.from_bytes(name, data)
     except DecodeError as e:
-        src = Source(name, "")
+        # A lossy copy of the text lets the diagnostic show the line with the bad byte.
+        bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+        src = Source.from_text(name, data[bom:].decode("utf-8", "replace"))
+        before = data[bom:e.offset].decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
+        src.bad_at = len(before)
         raise _BadBytes(src, e) from None
 
 
@@ -77,8 +81,12 @@ class _BadBytes(Exception):
         self.src, self.err = src, err
 
 
-def _bad_bytes_diag(name: str, err: DecodeError) -> Diagnostic:
-    return Diagnostic(ERROR, "E0100", f"{name} is not UTF-8 text: {err}", [], file=name,
+def _bad_bytes_diag(name: str, err: DecodeError, src: Optional[Source] = None) -> Diagnostic:
+    labels = []
+    if src is not None and getattr(src, "bad_at", None) is not None:
+        pos = src.bad_at
+        labels.append(Label(Span(src, pos, min(pos + 1, len(src.text))), f"byte 0x{err.byte:02x}"))
+    return Diagnostic(ERROR, "E0100", f"{name} is not UTF-8 text: {err}", labels, file=name,
                       help=["save the file as UTF-8"])
 
 
@@ -95,7 +103,7 @@ def load_path(path: str) -> Program:
         src = read_source(path)
     except _BadBytes as e:
         prog = Program(None)
-        prog.diagnostics.append(_bad_bytes_diag("<stdin>" if path == "-" else path, e.err))
+        prog.diagnostics.append(_bad_bytes_diag("<stdin>" if path == "-" else path, e.err, e.src))
         return prog
     return load(src)
 
@@ -188,7 +196,7 @@ class _Loader:
         try:
             src = _decode(_display_path(path), data)
         except _BadBytes as e:
-            self.prog.diagnostics.append(_bad_bytes_diag(str(path), e.err))
+            self.prog.diagnostics.append(_bad_bytes_diag(str(path), e.err, e.src))
             return
         self.loaded[path] = self.load_file(src, path.parent, stack, False)
         return self.loaded[path]

@@ -27,12 +27,12 @@ class Source:
 
     @classmethod
     def from_bytes(cls, name: str, data: bytes) -> "Source":
-        if data.startswith(b"\xef\xbb\xbf"):
-            data = data[3:]
+        bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+        data = data[bom:]
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as e:
-            raise DecodeError(e.start, data[e.start]) from None
+            raise DecodeError(e.start + bom, data[e.start]) from None      # offset in the file
         return cls.from_text(name, text)
 
     @classmethod
