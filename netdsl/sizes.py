@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .check import _suppressed
-from .elaborate import elaborate
+from .elaborate import Elaborator, _Abort, elaborate
 from .ir import Graph
 from .program import Program
 
@@ -84,9 +84,29 @@ def _layer_of(graph: Graph, diag) -> str:
     return "?"
 
 
+class _FirstProblem(Elaborator):
+    """An elaborator that stops at the first diagnostic that rejects the size:
+    the rest of the network cannot change the verdict, and most rejected sizes
+    (odd sizes before a 2×2 pooling, say) fail in the first few layers."""
+
+    def __init__(self, program: Program):
+        super().__init__(program)
+        self.check_expects = False
+        self._allow_cache: dict = {}
+
+    def report(self, severity, code, message, span, label="", notes=(), help=(), origin=()):
+        before = len(self.diags)
+        super().report(severity, code, message, span, label, notes, help, origin)
+        if len(self.diags) > before:
+            d = self.diags[-1]
+            if d.is_error or (d.code in LOST_ROWS and not _suppressed(d, self._allow_cache)):
+                raise _Abort()
+
+
 def check_size(program: Program, network: str, params: dict | None, shape: tuple) -> Rejection | None:
     """None if the network accepts `shape`, else the first reason it does not."""
-    graph = elaborate(program, network, params, shape, expects=False)
+    el = _FirstProblem(program)
+    graph = el.network(program.networks[network], params or {}, shape)
     cache: dict = {}
     for d in graph.diagnostics:
         if d.is_error or (d.code in LOST_ROWS and not _suppressed(d, cache)):
