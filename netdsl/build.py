@@ -149,9 +149,12 @@ def load(path_or_source: str, network: str | None = None, init: str | None = Non
 
 
 def build_source(path_or_source: str, network: str | None = None, init: str | None = None,
-                 input_shape: tuple | None = None, **params) -> str:
-    """The text `netdsl compile` writes: every network of the file, unless one is named."""
+                 input_shape: tuple | None = None, warnings: list | None = None, **params) -> str:
+    """The text `netdsl compile` writes: every network of the file, unless one is named.
+    The spec's warnings are appended to `warnings` when a list is given."""
     result = check_spec(path_or_source, network, input_shape, **params)
+    if warnings is not None:
+        warnings.extend(result.warnings)
     name = "<string>" if is_source_text(path_or_source) else path_or_source
     return compile_result(result, network, name, init)
 

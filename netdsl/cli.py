@@ -271,8 +271,9 @@ def compile_cmd(file, output, init, network, input_shape, params, max_layers, co
     from .program import IOProblem
     if max_layers:
         LIMITS.max_layers = max_layers
+    warnings: list = []
     try:
-        text = build_source(file, network=network, init=init,
+        text = build_source(file, network=network, init=init, warnings=warnings,
                             input_shape=parse_shape(input_shape) if input_shape else None, **parse_params(params))
     except SpecError as e:
         emit_diagnostics(e.diagnostics, "text", _use_color(color))
@@ -281,6 +282,10 @@ def compile_cmd(file, output, init, network, input_shape, params, max_layers, co
     except (IOProblem, OSError) as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_USAGE)
+    if warnings:    # on stderr, so `-o -` output stays pure Python
+        for d in warnings:
+            from .diagnostics import render
+            click.echo(render(d, _use_color(color)) + "\n", err=True)
     if output == "-":
         click.echo(text, nl=False)
         return

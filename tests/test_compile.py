@@ -279,4 +279,14 @@ def test_import_netdsl_stays_torch_free_until_load():
     code = ("import sys, netdsl, netdsl.build, netdsl.codegen, netdsl.hook; "
             "netdsl.build_source('specs/lenet.net'); assert 'torch' not in sys.modules; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
-    assert out.stdout.strip() == "ok", out.stderr
+    assert out.stdout.strip() == "ok", out.stdout + out.stderr
+
+
+def test_warnings_are_printed_and_the_file_still_written(tmp_path):
+    spec = tmp_path / "warn.net"
+    spec.write_text("network W {\n  input [3, 8, 8]\n  linear(4)\n}\n")    # W0404: linear on a 3-d input
+    out = tmp_path / "warn.py"
+    result = CliRunner().invoke(cli, ["compile", str(spec), "-o", str(out)])
+    assert result.exit_code == 0
+    assert "W0404" in result.output
+    assert out.exists()
