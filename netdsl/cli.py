@@ -378,7 +378,12 @@ def sizes(file, lo, hi, height, width, fmt, network, params, color):
     if len(names) > 1:
         click.echo(f"error: {file} has several networks ({', '.join(names)}); choose one with --network", err=True)
         sys.exit(EXIT_USAGE)
-    result = Z.scan(program, names[0], params or None, lo, hi, height=height, width=width)
+    try:
+        result = Z.scan(program, names[0], params or None, lo, hi, height=height, width=width)
+    except Z.NoImageInput as e:
+        emit_diagnostics(e.diagnostics, "text", _use_color(color))
+        click.echo(f"error: {file}: {e}", err=True)
+        sys.exit(EXIT_SPEC if e.diagnostics else EXIT_USAGE)
     if fmt == "json":
         click.echo(json.dumps(Z.to_json(result), indent=2))
     else:

@@ -114,17 +114,36 @@ def check_size(program: Program, network: str, params: dict | None, shape: tuple
     return None
 
 
+class NoImageInput(Exception):
+    """The network has no declared [C, H, W] input to vary."""
+
+    def __init__(self, message: str, diagnostics=()):
+        super().__init__(message)
+        self.diagnostics = list(diagnostics)
+
+
+def declared_input(program: Program, network: str, params: dict | None) -> tuple:
+    graph = elaborate(program, network, params)
+    shape = graph.input_shape
+    if shape is None:
+        errors = [d for d in graph.diagnostics if d.is_error]
+        raise NoImageInput(f"`{network}` has no input shape to start from", errors)
+    if len(shape) != 3:
+        raise NoImageInput(f"`{network}` takes a {len(shape)}-dimensional input; sizes scans [C, H, W] inputs")
+    return shape
+
+
 def scan(program: Program, network: str, params: dict | None = None, lo: int = 1, hi: int = 1024,
          height: int | None = None, width: int | None = None) -> Scan:
     """Scan square sizes lo..hi; with `height` fixed scan the width, and vice versa."""
-    declared = elaborate(program, network, params).input_shape
-    channels = declared[0] if declared else 3
+    declared = declared_input(program, network, params)
+    channels = declared[0]
     axis, fixed = "square", None
     if height is not None and width is None:
         axis, fixed = "width", height
     elif width is not None and height is None:
         axis, fixed = "height", width
-    result = Scan(network, axis, lo, hi, channels, fixed, tuple(declared[1:]) if declared else None)
+    result = Scan(network, axis, lo, hi, channels, fixed, tuple(declared[1:]))
     for n in range(lo, hi + 1):
         problem = check_size(program, network, params, result.shape(n))
         if problem is None:

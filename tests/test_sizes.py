@@ -107,3 +107,12 @@ def test_runs_cover_every_value():
     for start, stop, step in runs(values):
         covered.extend(range(start, stop + 1, step or 1))
     assert covered == values
+
+
+def test_networks_without_an_image_input(tmp_path):
+    spec = tmp_path / "noinput.net"
+    spec.write_text("network A {\n    relu\n}\n")
+    out = sizes(spec, code=1)
+    assert "E0313" in out and "has no input shape" in out
+    spec.write_text("network M {\n    input [4]\n    linear(3)\n}\n")
+    assert "sizes scans [C, H, W] inputs" in sizes(spec, code=2)
