@@ -129,7 +129,7 @@ def build(graph, convention: str = "torchvision", batch: int = 1, flops: bool = 
                 rows.append(row)
         macs = layer_macs(graph, node, convention)
         known = node.shape is not None
-        row = Row(node.qualname if node.name else ".".join(s.name or "?" for s in chain),
+        row = Row(node.qualname if node.name else ".".join([*(s.name or "?" for s in chain), f"({node.kind})"]),
                   node.name if node.name else f"({node.kind})",
                   node.kind, len(chain) + 1, shape=node.shape,
                   params=node.params if known else None, buffers=node.buffers if known else None,
@@ -208,6 +208,8 @@ def human(n: float | None, unit: str = "") -> str:
 def mib(b: int) -> str:
     if b >= 2 ** 30:
         return f"{b / 2 ** 30:.2f} GiB"
+    if b < 1024:
+        return f"{b} B"
     return f"{b / 2 ** 20:.2f} MiB" if b >= 2 ** 20 else f"{b / 1024:.2f} KiB"
 
 
@@ -219,7 +221,7 @@ def _num(v: int | None) -> str:
 
 def to_text(s: Summary, width_name: int = 0) -> str:
     ops = "FLOPs" if s.flops else "MACs"
-    header = ("Layer (kind)", "Output Shape", "Params", ops, "RF", "Jump")
+    header = ("Layer (kind)", "Output Shape", "Params", ops, "Act. mem", "RF", "Jump")
     table = []
     for r in s.rows:
         indent = "  " * (r.depth - 1)
@@ -227,10 +229,10 @@ def to_text(s: Summary, width_name: int = 0) -> str:
         title = f"{indent}{r.display}" + ("" if same else f": {r.kind}")
         rf, jump = field_str(r.rf)
         if not r.known:
-            table.append((title, "?", "?", "?", "?", "?"))
+            table.append((title, "?", "?", "?", "?", "?", "?"))
             continue
         shape = "✗ error" if r.error and r.shape is None else shape_str(r.shape)
-        table.append((title, shape, _num(r.params), _num(s.ops(r.macs)), rf, jump))
+        table.append((title, shape, _num(r.params), _num(s.ops(r.macs)), _act(s, r), rf, jump))
     widths = [max([len(h)] + [len(t[i]) for t in table]) for i, h in enumerate(header)]
     widths[0] = max(widths[0], width_name)
 
@@ -333,7 +335,7 @@ def to_json(s: Summary, diagnostics=()) -> str:
     return json.dumps(out, indent=2, ensure_ascii=False)
 
 
-_CSV_COLS = ("name", "kind", "depth", "output_shape", "params", "buffers", "macs", "activations",
+_CSV_COLS = ("name", "kind", "depth", "output_shape", "params", "buffers", "macs", "activations", "activation_bytes",
              "receptive_field", "jump")
 
 
@@ -356,20 +358,28 @@ def to_csv(s: Summary) -> str:
     return buf.getvalue().rstrip("\n")
 
 
+def _act(s: Summary, r: Row) -> str:
+    """Activation memory of the row's output tensor (float32, the chosen batch);
+    a block's row shows its output too, not the sum of its insides."""
+    if r.shape is None:
+        return ""
+    return mib(math.prod(r.shape) * BYTES * s.batch)
+
+
 def to_markdown(s: Summary) -> str:
     ops = "FLOPs" if s.flops else "MACs"
     lines = [f"**{s.network}**: {shape_str(s.input_shape)} → {shape_str(s.output_shape)}", "",
-             f"| Layer | Kind | Output shape | Params | {ops} | RF | Jump |",
-             "|---|---|---|--:|--:|--:|--:|"]
+             f"| Layer | Kind | Output shape | Params | {ops} | Act. mem | RF | Jump |",
+             "|---|---|---|--:|--:|--:|--:|--:|"]
     for r in s.rows:
         rf, jump = field_str(r.rf)
         name = "&nbsp;&nbsp;" * (r.depth - 1) + f"`{r.display}`"
         if not r.known:
-            lines.append(f"| {name} | {r.kind} | ? | ? | ? | ? | ? |")
+            lines.append(f"| {name} | {r.kind} | ? | ? | ? | ? | ? | ? |")
             continue
         err = f" **error: {r.error}**" if r.error else ""
         lines.append(f"| {name} | {r.kind}{err} | {shape_str(r.shape)} | {_num(r.params)} | "
-                     f"{_num(s.ops(r.macs))} | {rf} | {jump} |")
+                     f"{_num(s.ops(r.macs))} | {_act(s, r)} | {rf} | {jump} |")
     lines.append("")
     lines.extend(f"- {t}" for t in _totals_lines(s))
     return "\n".join(lines)

@@ -110,8 +110,8 @@ def test_csv_and_markdown():
     assert rows[0]["name"] == "conv2d" and rows[0]["output_shape"] == "6x28x28" and rows[0]["macs"] == "117600"
     assert len(rows) == 12
     md = run(ROOT / "specs/lenet.net", "--format", "markdown")
-    assert "| Layer | Kind | Output shape | Params | MACs | RF | Jump |" in md
-    assert "| `conv2d` | conv2d | [6, 28, 28] | 156 | 117,600 | 5 | 1 |" in md
+    assert "| Layer | Kind | Output shape | Params | MACs | Act. mem | RF | Jump |" in md
+    assert "| `conv2d` | conv2d | [6, 28, 28] | 156 | 117,600 | 18.38 KiB | 5 | 1 |" in md  # 6·28·28·4 B
 
 
 def test_explain_shows_the_arithmetic():
