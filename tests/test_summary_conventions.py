@@ -87,3 +87,29 @@ def test_notes_cost_example_5x5_conv_on_256x256():
     assert macs == 256 * 256 * 128 * 128 * 5 * 5
     assert round(macs / 1e9, 1) == 26.8
     assert 2 * macs > 53e9
+
+
+# Whole-network totals as the real tools report them for the module netdsl.load
+# builds from specs/resnet18.net and specs/mobilenet_v2.net (batch 1; measured
+# with bench/verify_conventions.py).
+MEASURED = {
+    "resnet18": {"fvcore": 1_819_065_856, "ptflops": 1_822_177_768, "thop": 1_824_033_792,
+                 "torchinfo": 1_814_083_944, "torchvision": 1_814_073_344},
+    "mobilenet_v2": {"fvcore": 314_193_216, "ptflops": 320_300_008, "thop": 327_550_720,
+                     "torchinfo": 300_809_384},
+}
+
+
+@pytest.mark.parametrize("spec", sorted(MEASURED))
+def test_cli_totals_match_the_tools(spec):
+    import json
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from netdsl.cli import cli
+    path = Path(__file__).resolve().parent.parent / "specs" / f"{spec}.net"
+    for convention, expected in MEASURED[spec].items():
+        r = CliRunner().invoke(cli, ["summary", str(path), "--format", "json", "--convention", convention])
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.output)["total_macs"] == expected, convention
