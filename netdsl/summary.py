@@ -117,6 +117,7 @@ def build(graph, convention: str = "torchvision", batch: int = 1, flops: bool = 
     rows: list[Row] = []
     open_rows: dict[int, Row] = {}          # scope id -> its header row
     failed = False
+    macs_all = []
     for node in graph.nodes:
         if node.spec is None:
             continue
@@ -128,6 +129,7 @@ def build(graph, convention: str = "torchvision", batch: int = 1, flops: bool = 
                 open_rows[s.id] = row
                 rows.append(row)
         macs = layer_macs(graph, node, convention)
+        macs_all.append(macs)
         known = node.shape is not None
         row = Row(node.qualname if node.name else ".".join([*(s.name or "?" for s in chain), f"({node.kind})"]),
                   node.name if node.name else f"({node.kind})",
@@ -151,7 +153,6 @@ def build(graph, convention: str = "torchvision", batch: int = 1, flops: bool = 
     if depth is not None:
         rows = [r for r in rows if r.depth <= depth]
     layer_rows = [n for n in graph.nodes if n.spec is not None]
-    macs_all = [layer_macs(graph, n, convention) for n in layer_rows]
     total_macs = None if any(m is None for m in macs_all) or not graph.ok else sum(macs_all)
     acts = sum(math.prod(n.shape) for n in layer_rows if n.shape is not None)
     inp = math.prod(graph.input_shape) if graph.input_shape else 0
