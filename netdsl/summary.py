@@ -148,8 +148,9 @@ def build(graph, convention: str = "torchvision", batch: int = 1, flops: bool = 
                 v = getattr(row, attr)
                 cur = getattr(head, attr)
                 setattr(head, attr, None if v is None or cur is None else cur + v)
-            if row.error or not row.known:
-                head.known = head.known and row.known
+            if row.error and head.error is None:
+                head.error = f"in {row.name}: {row.error}"      # still marked when --depth folds the row
+            head.known = head.known and row.known
     if depth is not None:
         rows = [r for r in rows if r.depth <= depth]
     layer_rows = [n for n in graph.nodes if n.spec is not None]
@@ -247,9 +248,10 @@ def to_text(s: Summary, width_name: int = 0) -> str:
     title = (f"{s.network}: {shape_str(s.input_shape)} → {shape_str(s.output_shape)}"
              f"   ({s.convention} convention{', ×2 = FLOPs' if s.flops else ''})")
     out = ["=" * total_w, title, "=" * total_w, line(header), "-" * total_w]
-    for r, cells in zip(s.rows, table):
+    for i, (r, cells) in enumerate(zip(s.rows, table)):
         out.append(line(cells))
-        if r.error:
+        unfolded = r.scope and i + 1 < len(s.rows) and s.rows[i + 1].depth > r.depth
+        if r.error and not unfolded:        # an open block's error is shown at the layer itself
             out.append(f"{'  ' * r.depth}^^^ error here: {r.error}")
         for e in r.explain:
             out.append(f"{'  ' * r.depth}    {e}")

@@ -170,3 +170,14 @@ def test_summary_does_not_import_torch():
             "assert 'torch' not in sys.modules, 'torch was imported'\n")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stderr
+
+
+def test_error_inside_a_folded_block_is_marked_on_the_block(tmp_path):
+    spec = write(tmp_path, "block B(c: int) {\n    conv2d(c, 3) -> relu\n    conv2d(c, 50)\n}\n"
+                           "network Bad {\n    input [3, 32, 32]\n    stem: conv2d(8, 3)\n    body: B(16)\n"
+                           "    flatten -> linear(10)\n}\n")
+    folded = run(spec, "--depth", "1", code=1)
+    assert "body: B       ✗ error" in folded
+    assert "^^^ error here: in body.conv2d_1: the kernel (50)" in folded
+    full = run(spec, code=1)
+    assert full.count("^^^ error here") == 1 and "  conv2d_1    ✗ error" in full
