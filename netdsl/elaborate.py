@@ -236,6 +236,14 @@ class Elaborator:
                     st.env.in_shape = ShapeValue(input_override)
                     st.flow = node
                 else:
+                    late = next((s for s in d.body if isinstance(s, A.Input)), None)
+                    if late is not None:
+                        # The input exists but comes too late: say that, at the input.
+                        self.diags.append(Diagnostic(
+                            ERROR, "E0314", "`input` must come before the first layer",
+                            [Label(late.span, "declared here"), Label(stmt.span, "first layer", primary=False)],
+                            help=[f"move `{late.span.text()}` to the top of `{d.name}`"]))
+                        return
                     self.report(ERROR, "E0313", f"network `{d.name}` has no input shape", stmt.span,
                                 "the first layer needs to know its input",
                                 help=("declare it before the first layer, e.g. `input [3, 224, 224]`",
@@ -296,8 +304,10 @@ class Elaborator:
             for name, value, span in args:
                 if name is None:
                     if pos >= len(names):
+                        sig = ", ".join(p.span.text() for p in d.params)
                         self.report(ERROR, "E0212", f"`{d.name}` takes {len(names)} argument{'s' if len(names) != 1 else ''}, "
-                                    f"but more were given", span, "extra argument", origin=origin)
+                                    f"but more were given", span, "extra argument", origin=origin,
+                                    help=(f"signature: {d.name}({sig})",))
                         ok = False
                         continue
                     key = names[pos]
@@ -499,6 +509,7 @@ class Elaborator:
             value = values[p.name]
             if depends_on_unknown(value):
                 continue
+            written = value
             try:
                 value = p.type.coerce(value)
             except TypeMismatch as e:
@@ -509,8 +520,8 @@ class Elaborator:
             if p.check is not None and value is not None:
                 problem = p.check(value)
                 if problem:
-                    self.report(ERROR, "E0215", f"`{p.name}` {problem}, got {show(value)}", spans[p.name],
-                                origin=st.origin)
+                    self.report(ERROR, "E0215", f"`{p.name}` {problem}, got {show(written)}", spans[p.name],
+                                origin=st.origin, help=tuple(h for h in (_VALUE_HELP.get(problem, "").format(p.name),) if h))
                     ok = False
                     continue
             values[p.name] = value
@@ -843,6 +854,10 @@ class Elaborator:
                     f"shape mismatch: {what} {pattern.span.text()}, but the shape is {show_shape(shape)}",
                     at or pattern.span, "does not match", notes=(note,), origin=labels_origin,
                     help=("fix the layers before this point, or update the declared shape",))
+
+
+# A concrete fix for the catalogue's validation messages (spec.positive, ...).
+_VALUE_HELP = {"must be positive": "use {0}=1 or more", "must not be negative": "use {0}=0 or more"}
 
 
 def show_shape(shape) -> str:
