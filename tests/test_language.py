@@ -85,6 +85,13 @@ def test_fragment_is_really_a_fragment(example):
     assert not result.ok or not result.graphs
 
 
+def test_the_page_names_every_layer_kind_and_alias():
+    from netdsl.catalogue import ALIASES, LAYERS
+    text = DOC.read_text(encoding="utf-8")
+    missing = [k for k in [*LAYERS, *ALIASES] if not re.search(rf"\b{k}\b", text)]
+    assert missing == [], f"document these in docs/language.md: {missing}"
+
+
 # ---- semantics the page states ----------------------------------------------
 def _graph(src, **kw):
     result = check_source(src, **kw)
