@@ -57,6 +57,11 @@ def test_wheel_contains_grammar_and_package(wheel):
     assert "netdsl/cli.py" in names and "netdsl/catalogue/conv.py" in names
     entry = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "netdsl = netdsl.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
+    # Every module and data file of the package ships (a new subpackage missing from
+    # pyproject's `packages` would otherwise work in the checkout and break when installed).
+    tree = {str(f.relative_to(ROOT)) for f in (ROOT / "netdsl").rglob("*")
+            if f.is_file() and f.suffix in (".py", ".md") and "__pycache__" not in f.parts}
+    assert tree - names == set()
     # The shipped grammar is the repository's grammar, byte for byte.
     shipped = zipfile.ZipFile(wheel).read("netdsl/_grammars/netdsl.lark")
     assert shipped == (ROOT / "grammars" / "netdsl.lark").read_bytes()
@@ -87,3 +92,8 @@ def test_installed_wheel_checks_from_another_directory(wheel, tmp_path):
     assert "LeNet" in proc.stdout
     assert "[1, 28, 28] → [10]" in proc.stdout
     assert "61,706 params" in proc.stdout
+    # Explanations are package data too; check one ships once the repository has them.
+    explanation = ROOT / "netdsl" / "explanations" / "E0301.md"
+    if explanation.exists():
+        explained = _run([str(script), "explain", "E0301"], cwd=elsewhere).stdout
+        assert explained.strip() == explanation.read_text(encoding="utf-8").strip()
