@@ -71,7 +71,7 @@ def specs(draw):
             lines.append(draw(st.sampled_from(["relu", "sigmoid", "tanh", "leaky_relu"])))
         elif kind == "res":
             s = draw(st.integers(1, 2)) if min(h, w) >= 2 else 1
-            c = draw(st.integers(1, 8))
+            c = draw(st.one_of(st.just(c), st.integers(1, 8)))    # same c and s=1: an identity skip
             name = f"res{len(lines)}"
             lines.append(f"{name}: Res({c}, s={s})")
             h, w = _out(h, 3, s, 1), _out(w, 3, s, 1)
