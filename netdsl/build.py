@@ -37,14 +37,20 @@ def check_spec(path_or_source: str, network: str | None = None, input_shape: tup
         raise OSError(f"cannot read {e}") from None
 
 
-def spec_init(graph, init: str | None) -> str | None:
+def spec_init(graph, init: str | None, program=None) -> str | None:
     """Validate the init choice: the `init=` argument wins over a network parameter `init`."""
     if init is not None and init not in INIT_CHOICES:
         raise ValueError(f"init must be one of {', '.join(INIT_CHOICES)}, not {init!r}")
     value = graph.params.get("init")
     if "init" in graph.params and value not in INIT_CHOICES:
+        span = None
+        if program is not None and graph.network in program.networks:
+            for p in program.networks[graph.network].ast.params:
+                if p.name == "init":
+                    span = p.default.span if p.default is not None else p.span
         raise SpecError([error("E0214", f"network parameter `init` must be one of "
-                               f"{', '.join(repr(c) for c in INIT_CHOICES)}, got {value!r}", None)])
+                               f"{', '.join(repr(c) for c in INIT_CHOICES)}, got {value!r}", span,
+                               "selects the weight initialisation", help=['write init = "xavier"'])])
     return init
 
 
@@ -59,7 +65,7 @@ def source_for(result: CheckResult, network: str | None, source_name: str,
                                f" ({', '.join(names) or 'none'})", None)])
     graphs = [result.graph(network)] if network is not None else result.graphs
     for g in graphs:
-        init = spec_init(g, init)
+        init = spec_init(g, init, result.program)
     try:
         return generate(graphs, result.program, source_name, init), graphs
     except CodegenError as e:
@@ -162,7 +168,7 @@ def build_source(path_or_source: str, network: str | None = None, init: str | No
 def compile_result(result: CheckResult, network: str | None, source_name: str, init: str | None = None) -> str:
     if network is None and len(result.graphs) > 1 and result.ok:
         for g in result.graphs:
-            init = spec_init(g, init)
+            init = spec_init(g, init, result.program)
         try:
             return generate(result.graphs, result.program, source_name, init)
         except CodegenError as e:
