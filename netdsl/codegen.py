@@ -258,8 +258,8 @@ class _Writer:
         indexed = all(c.name == str(i) for i, c in enumerate(s.children))
         lines = []
         for c in s.children:
-            ctor = self.child_ctor(c, indent + 4 if indexed else indent + 8)
-            lines.append(f"{pad}{ctor}," if indexed else f"{pad}    ({literal(check_attr(c.name))}, {ctor}),")
+            ctor = self.child_ctor(c, indent + 4)
+            lines.append(f"{pad}{ctor}," if indexed else f"{pad}({literal(check_attr(c.name))}, {ctor}),")
         if indexed:
             return "nn.Sequential(\n" + "\n".join(lines) + "\n" + " " * indent + ")"
         self.needs_ordered = True

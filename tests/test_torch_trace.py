@@ -99,3 +99,37 @@ def test_center_crop_helper_matches_the_shape_rule_on_odd_excess():
     model = netdsl.load(text)
     x = torch.arange(81.0).reshape(1, 1, 9, 9)
     torch.testing.assert_close(model(x), x[..., 1:7, 1:7])
+
+
+MIXED_SEQUENCE = """
+network S {
+    input [3, 8, 8]
+    trunk: [
+        c1: conv2d(4, 3, padding=1)
+        relu
+        add {
+            conv2d(4, 3, padding=1)
+            identity
+        }
+        inner: [conv2d(4, 1) -> relu]
+    ]
+    head: [flatten -> linear(2)]
+}
+"""
+
+
+def test_a_sequence_with_a_merge_inside_keeps_its_keys_and_runs_everywhere():
+    model = netdsl.load(MIXED_SEQUENCE).eval()
+    assert list(model.state_dict()) == ["trunk.c1.weight", "trunk.c1.bias", "trunk.2.weight", "trunk.2.bias",
+                                        "trunk.inner.0.weight", "trunk.inner.0.bias", "head.1.weight", "head.1.bias"]
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        eager = model(x)
+        # the same computation written out: relu(c1(x)), then conv branch + identity branch
+        r = torch.relu(model.trunk.c1(x))
+        by_hand = model.head(model.trunk.inner(model.trunk[2](r) + r))
+        torch.testing.assert_close(eager, by_hand)
+        torch.testing.assert_close(torch.fx.symbolic_trace(model)(x), eager)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.testing.assert_close(torch.jit.script(model)(x), eager)
