@@ -101,6 +101,37 @@ class SpecLoader(importlib.abc.Loader):
         module.__file__ = filename
         code = compile("\n" * (filename == str(cache)) + source, filename, "exec")
         exec(code, module.__dict__)  # noqa: S102 - netdsl's own codegen output
+        for name in module.__dict__.get("__all__", ()):
+            module.__dict__[name] = _recompiling(module.__dict__[name], self.spec_path)
+
+
+def _recompiling(cls, spec_path: Path):
+    """The network class, except that other parameter values recompile the spec.
+
+    The generated class only accepts the values it was compiled for; here netdsl is
+    at hand, so `lenet.LeNet(num_classes=100)` builds that network with
+    netdsl.load instead (an instance of a class generated for those values).
+    """
+    import inspect
+    signature = inspect.signature(cls)
+    compiled = {k: p.default for k, p in signature.parameters.items()
+                if k != "init" and p.default is not inspect.Parameter.empty}
+
+    def __new__(klass, *args, **kwargs):
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError:
+            return super(wrapper, klass).__new__(klass)     # let __init__ report the mistake
+        bound.apply_defaults()
+        values = {k: v for k, v in bound.arguments.items() if k != "init"}
+        if values != compiled:
+            from .build import load
+            return load(str(spec_path), network=cls.__name__, init=bound.arguments.get("init"), **values)
+        return super(wrapper, klass).__new__(klass)
+
+    wrapper = type(cls.__name__, (cls,), {"__new__": __new__, "__doc__": cls.__doc__,
+                                          "__module__": cls.__module__, "__qualname__": cls.__qualname__})
+    return wrapper
 
 
 class SpecFinder(importlib.abc.MetaPathFinder):

@@ -108,3 +108,16 @@ def test_read_only_directory_falls_back_to_memory(spec_dir, monkeypatch):
     module = _import("hook_ro", added)
     assert module.Tiny()(torch.randn(2, 4)).shape == (2, 3)
     assert not (d / "__pycache__" / "hook_ro.netdsl.py").exists()
+
+
+def test_other_parameter_values_recompile_through_the_hook(spec_dir):
+    d, added = spec_dir
+    shutil.copy(ROOT / "specs/lenet.net", d / "hook_lenet2.net")
+    module = _import("hook_lenet2", added)
+    default = module.LeNet()
+    assert isinstance(default, module.LeNet)
+    five = module.LeNet(num_classes=5)
+    assert tuple(five(torch.randn(2, 1, 28, 28)).shape) == (2, 5)
+    assert tuple(module.LeNet(7)(torch.randn(2, 1, 28, 28)).shape) == (2, 7)
+    with pytest.raises(TypeError):
+        module.LeNet(no_such_parameter=1)
