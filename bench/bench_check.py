@@ -14,6 +14,7 @@ Prints tables; asserts nothing (speed is a goal, not a test).
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import subprocess
@@ -207,16 +208,24 @@ def main(argv=None):
                 reps = args.reps if layers <= 1000 else max(3, args.reps // 2)
                 wall, _ = median_of([*cmd, "check", str(path)], reps)
                 inproc = in_process(path, reps)
-                per_layer.setdefault(style, []).append(inproc / layers)
+                per_layer.setdefault(style, []).append((layers, inproc))
                 rows.append([style, f"{len(path.read_text().splitlines()):,}", f"{layers:,}", f"{wall:.3f}",
                              f"{wall - base:.3f}", f"{inproc * 1000:.1f}", f"{inproc / layers * 1e6:.1f}"])
     print("Check time against spec size (wall = whole process; check = check_file() in-process)")
     print(table(["spec", "lines", "layers", "wall s", "wall - empty s", "check ms", "µs/layer"], rows))
     print()
-    for style, values in per_layer.items():
-        spread = max(values) / min(values)
-        print(f"{style}: µs per layer from {sizes[0]:,} to {sizes[-1]:,} layers varies {spread:.2f}x "
-              f"({'roughly linear' if spread < 2 else 'NOT linear'})")
+    # Linear growth means a constant marginal cost per added layer. Small specs are
+    # dominated by fixed costs (the file's other lines, the network's set-up), so
+    # compare the slopes between consecutive sizes rather than plain time / layers.
+    for style, points in per_layer.items():
+        pairs = list(itertools.pairwise(points))
+        slopes = [(t1 - t0) / (n1 - n0) * 1e6 for (n0, t0), (n1, t1) in pairs]
+        if not slopes:
+            continue
+        spread = max(slopes) / min(slopes) if min(slopes) > 0 else float("inf")
+        steps = ", ".join(f"{n0:,}→{n1:,}: {sl:.1f}" for ((n0, _), (n1, _)), sl in zip(pairs, slopes))
+        print(f"{style}: marginal µs per added layer {steps}; ratio {spread:.2f} "
+              f"({'linear' if spread < 1.5 else 'roughly linear' if spread < 2 else 'NOT linear'})")
 
 
 if __name__ == "__main__":
