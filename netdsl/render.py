@@ -126,9 +126,7 @@ def dot_source(G, *, depth: int | None = None, direction: str = "TB", show_param
         chain = _chain(a, loops)
         members.setdefault(chain[-1] if chain else None, []).append(key)
         for parent, child in zip([None, *chain], chain):
-            kids = children.setdefault(parent, [])
-            if child not in kids:
-                kids.append(child)
+            children.setdefault(parent, {})[child] = None     # an ordered set
 
     out_id = G.graph["output"]
     last = None if out_id is None else out_id if out_id in H else ("scope", G.nodes[out_id]["scopes"][depth])
