@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import keyword
 import math
+import sys
 from types import SimpleNamespace
 from typing import Any, Optional
 
@@ -62,7 +63,7 @@ class _Ctx:
         self.el.report(WARNING, code, message, self._span(at), label, notes, help, self.node.origin)
 
     def explain(self, text):
-        self.node.explain.append(text)
+        self.node.explain.append(sys.intern(text))     # repeated layers repeat their formulas
 
 
 def _snake(name: str) -> str:
@@ -101,6 +102,7 @@ class Elaborator:
         # turns the assertions off, since other input sizes give other shapes.
         self.check_expects = True
         self._cost: dict[int, tuple[int, int]] = {}
+        self._args: dict = {}
 
     # ---- reporting ------------------------------------------------------
     def report(self, severity, code, message, span, label="", notes=(), help=(), origin=()):
@@ -394,7 +396,8 @@ class Elaborator:
         if t is A.Call:
             self.call(item, st, label, label_span)
         elif t is A.Named:
-            self.item(item.item, st, item.name, item.name_span)
+            name = item.name if type(item.name) is str else self.computed_name(item.name, st)
+            self.item(item.item, st, name, item.name_span)
         elif t is A.Sequence:
             self.sequence(item, st, label, label_span)
         elif t is A.If:
@@ -418,6 +421,32 @@ class Elaborator:
             self.expect(item, st)
         if label is not None and t in (A.If, A.For, A.Repeat, A.Ref, A.Expect):
             self.register_ref(st, label, label_span)
+
+    def computed_name(self, template: A.Template, st) -> Optional[str]:
+        """Evaluate `"denselayer{i + 1}"`; None (no name) when it cannot be computed."""
+        pieces = []
+        for part in template.parts:
+            if isinstance(part, str):
+                pieces.append(part)
+                continue
+            try:
+                v = evaluate(part, st.env)
+            except EvalError as err:
+                self.eval_error(err, st.origin)
+                return None
+            if v is UNKNOWN:
+                return None
+            if not isinstance(v, (int, str)) or isinstance(v, bool):
+                self.report(ERROR, "E0214", f"a name can be built from integers and strings, not {type_name(v)}",
+                            part.span, origin=st.origin)
+                return None
+            pieces.append(str(v))
+        name = "".join(pieces)
+        if not (name.isidentifier() and name.isascii()):
+            self.report(ERROR, "E0206", f"computed name `{name}` is not a valid name", template.span,
+                        "letters, digits and `_`, not starting with a digit", origin=st.origin)
+            return None
+        return name
 
     def register_ref(self, st, label, span):
         if st.flow is not None:
@@ -542,7 +571,7 @@ class Elaborator:
             self.report(ERROR, "E0219", f"`{spec.name}` does not take branches", call.span,
                         help=("only merges (add, concat) take `{ ... }`",), origin=st.origin)
             ok = False
-        node = self.new_node(spec, SimpleNamespace(**values), [i.id for i in inputs], st.scope, call.span,
+        node = self.new_node(spec, self._shared_args(spec, values) if ok else SimpleNamespace(**values), [i.id for i in inputs], st.scope, call.span,
                              st.origin, label)
         if label is not None and spec.torch is not None and self.claim_name(st.scope, label, label_span, st.origin):
             node.name = label
@@ -581,6 +610,21 @@ class Elaborator:
             ctx.warn("W0405", f"`{spec.name}` has {node.params:,} parameters",
                      notes=(f"that is {node.params * 4 / 2 ** 30:.1f} GiB in float32",),
                      help=("check the input size: is a flatten or pooling missing?",))
+
+    def _shared_args(self, spec, values: dict) -> SimpleNamespace:
+        """Layers repeated by `repeat`/loops mostly have equal arguments; they share one
+        (read-only) namespace, which keeps a 1,000,000-layer expansion under 1 GB."""
+        try:
+            # Types are part of the key: True == 1 and 1.0 == 1, but they are different arguments.
+            key = (spec.name, tuple((k, type(v), v) for k, v in values.items()))
+            args = self._args.get(key)
+        except TypeError:           # an unhashable value: no sharing
+            return SimpleNamespace(**values)
+        if args is None:
+            if len(self._args) > 100_000:
+                self._args.clear()
+            args = self._args[key] = SimpleNamespace(**values)
+        return args
 
     def branches(self, call: A.Call, st) -> list[Node]:
         start = st.flow

@@ -1,7 +1,7 @@
 """Convolutions: conv2d and conv_transpose2d."""
 from __future__ import annotations
 
-from .arith import fold_axes, same_padding, transpose_out, unused_tail, warn_lost_rows, window_out
+from .arith import M, fold_axes, same_padding, transpose_out, unused_tail, warn_lost_rows, window_out
 from .spec import BOOL, INT, PADDING, PAIR, LayerSpec, Param, non_negative, positive
 
 AXES = ("height", "width")
@@ -20,9 +20,12 @@ def check_groups(a, c_in, ctx) -> bool:
     for what, n, at in (("input channels", c_in, "groups"), ("output channels", a.channels, "groups")):
         if n % a.groups:
             divisors = [g for g in range(1, n + 1) if n % g == 0 and (a.channels % g == 0) and c_in % g == 0]
+            fits = ", ".join(map(str, divisors[-6:]))
             ctx.error("E0303", f"groups={a.groups} does not divide the {n} {what}", at,
                       notes=(f"{n} % {a.groups} = {n % a.groups}",),
-                      help=(f"use groups from {divisors[-6:]}" if divisors else "use groups=1",))
+                      help=(f"use groups={divisors[-1]}: no larger value divides both {c_in} and {a.channels}"
+                            if len(divisors) == 1 else
+                            f"use one of groups={fits}, which divide both {c_in} and {a.channels}",))
             ok = False
     return ok
 
@@ -37,12 +40,11 @@ def conv2d_shape(a, xs, ctx):
                       help=(f"write padding={_one(tuple(((k - 1) * d) // 2 for k, d in zip(a.kernel, a.dilation)))} "
                             f"instead: the output is then about the input size divided by the stride",))
             return None
-        for axis, k, d in zip(AXES, a.kernel, a.dilation):
-            left, right = same_padding(k, d)
-            if left != right:
-                ctx.warn("W0403", f"padding='same' with an even kernel pads unevenly along {axis}", "kernel",
-                         notes=(f"torch pads {left} before and {right} after",),
-                         help=("use an odd kernel to pad symmetrically",))
+        uneven = [(axis, k, *same_padding(k, d)) for axis, k, d in zip(AXES, a.kernel, a.dilation)]
+        for axis, k, left, right in fold_axes([u for u in uneven if u[2] != u[3]]):
+            ctx.warn("W0403", f"padding='same' with an even kernel pads unevenly along the {axis}", "kernel",
+                     notes=(f"torch pads {left} before and {right} after",),
+                     help=(f"use an odd kernel ({k - 1} or {k + 1}) to pad symmetrically",))
         for axis, n in zip(AXES, (h, w)):
             ctx.explain(f"{axis[0]} = {n} (padding='same')")
         return (a.channels, h, w) if ok else None
@@ -129,24 +131,28 @@ CONV2D = LayerSpec(
 def convt_shape(a, xs, ctx):
     c, h, w = xs[0]
     ok = check_groups(a, c, ctx)
-    out = []
+    out, big_op, not_positive = [], [], []
     for i, (axis, n) in enumerate(zip(AXES, (h, w))):
         k, s, p, op, d = a.kernel[i], a.stride[i], a.padding[i], a.output_padding[i], a.dilation[i]
         if not (op < s or op < d):
-            ctx.error("E0310", f"output_padding ({op}) must be smaller than the stride ({s}) or the dilation ({d})",
-                      "output_padding", help=(f"use output_padding={max(s, d) - 1} or less",))
-            ok = False
+            big_op.append((axis, op, s, d))
             continue
         o, formula = transpose_out(n, k, s, p, op, d)
         if o < 1:
-            ctx.error("E0312", f"transposed convolution gives a {axis} of {o}", "padding",
-                      notes=(f"{axis[0]}_out = {formula}",),
-                      help=("reduce the padding or increase the kernel or stride",))
-            ok = False
+            not_positive.append((axis, o, formula))
             continue
         ctx.explain(f"{axis[0]} = {formula}")
         out.append(o)
-    return (a.channels, *out) if ok else None
+    for axis, op, s, d in fold_axes(big_op):
+        ctx.error("E0310", f"output_padding ({op}) must be smaller than the stride ({s}) or the dilation ({d})",
+                  "output_padding", notes=(f"along the {axis}: torch requires output_padding < max(stride, dilation)",),
+                  help=(f"use output_padding={max(s, d) - 1} or less",))
+    for axis, o, formula in fold_axes(not_positive):
+        ctx.error("E0312", f"transposed convolution gives a {axis} of {o}", "padding",
+                  notes=(f"out = (in {M} 1)\u00b7stride {M} 2\u00b7padding + dilation\u00b7(kernel {M} 1) "
+                         "+ output_padding + 1", f"out = {formula}"),
+                  help=("reduce the padding or increase the kernel or stride",))
+    return (a.channels, *out) if ok and not big_op and not not_positive else None
 
 
 def convt_params(a, xs, y):

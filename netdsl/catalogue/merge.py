@@ -13,15 +13,20 @@ def _add_shape(a, xs, ctx):
     for i, x in enumerate(xs[1:], 1):
         if x != first:
             helps = []
-            if len(x) == 3 and len(first) == 3 and x[1:] != first[1:] or x[0] != first[0]:
-                if len(first) == 3 and len(x) == 3:
-                    s = first[1] // x[1] if x[1] and first[1] % x[1] == 0 else None
-                    s2 = x[1] // first[1] if first[1] and x[1] % first[1] == 0 else None
-                    if s2 and s2 > 1:
-                        helps.append(f"put `conv2d({x[0]}, 1, stride={s2})` on branch 1 to match {_dims(x)}")
-                    elif s and s >= 1:
-                        helps.append(f"put `conv2d({first[0]}, 1{', stride=' + str(s) if s > 1 else ''})` "
-                                     f"on branch {i + 1} to match {_dims(first)}")
+            if len(first) == 3 and len(x) == 3 and (x[1:] != first[1:] or x[0] != first[0]):
+                # The residual fix: a 1x1 conv (strided if the sizes differ) on the
+                # branch with the larger feature map, to the other branch's channels.
+                if x[1] > first[1] and x[1] % first[1] == 0 and x[2] == x[1] // first[1] * first[2]:
+                    big, small, s = i + 1, (1, first), x[1] // first[1]
+                elif first[1] >= x[1] and first[1] % x[1] == 0 and first[2] == first[1] // x[1] * x[2]:
+                    big, small, s = 1, (i + 1, x), first[1] // x[1]
+                else:
+                    big = None
+                if big is not None:
+                    other, target = small
+                    stride = f", stride={s}" if s > 1 else ""
+                    helps.append(f"put `conv2d({target[0]}, 1{stride})` on branch {big} (a 1\u00d71 projection, "
+                                 f"as ResNet's downsample) so it matches branch {other}'s {_dims(target)}")
             ctx.error("E0305", f"add needs equal shapes, but branch 1 is {_dims(first)} and branch {i + 1} is {_dims(x)}",
                       None, label="branches differ here", help=tuple(helps))
             return None

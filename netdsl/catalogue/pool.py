@@ -14,17 +14,18 @@ def pool_shape(a, xs, ctx):
     c, h, w = xs[0]
     stride = _stride(a)
     dilation = getattr(a, "dilation", (1, 1))
-    ok = True
-    for i, axis in enumerate(AXES):
-        k, p = a.kernel[i], a.padding[i]
-        if p > k // 2:
-            ctx.error("E0304", f"padding {p} is more than half the kernel ({k}) along {axis}", "padding",
-                      notes=(f"torch requires padding \u2264 \u230a{k}/2\u230b = {k // 2}",),
-                      help=(f"use padding={k // 2} or less, or a kernel of at least {2 * p}",))
-            ok = False
-    if not ok:
+    # torch's pool2d_shape_check: pad <= kernel/2, on the kernel itself (not the
+    # dilated extent) -- the rule max_pool2d_with_indices applies, which is the
+    # path taken whenever autograd is on.
+    over = [(axis, a.kernel[i], a.padding[i]) for i, axis in enumerate(AXES) if a.padding[i] > a.kernel[i] // 2]
+    for axis, k, p in fold_axes(over):
+        ctx.error("E0304", f"padding {p} is more than half the kernel ({k}) along the {axis}", "padding",
+                  notes=(f"torch requires padding \u2264 \u230a{k}/2\u230b = {k // 2}",),
+                  help=(f"use padding={k // 2} or less, or a kernel of at least {2 * p}",))
+    if over:
         return None
-    out, losses, too_small = [], [], []
+    ok = True
+    out, losses, too_small, dropped_axes = [], [], [], []
     for i, (axis, n) in enumerate(zip(AXES, (h, w))):
         k, s, p, d = a.kernel[i], stride[i], a.padding[i], dilation[i]
         o, formula, dropped = window_out(n, k, s, p, d, a.ceil_mode)
@@ -33,9 +34,7 @@ def pool_shape(a, xs, ctx):
             continue
         ctx.explain(f"{axis[0]} = {formula}")
         if dropped:
-            ctx.warn("W0402", f"ceil_mode: the last window along {axis} would start in the padding, so torch drops it",
-                     "ceil_mode", notes=(f"{axis[0]}_out = {formula}",),
-                     help=("this is torch's behaviour; write it without ceil_mode if that is what you mean",))
+            dropped_axes.append((axis, formula))
         elif not a.ceil_mode:
             lost = unused_tail(n, k, s, p, d)
             if lost:
@@ -47,6 +46,11 @@ def pool_shape(a, xs, ctx):
                   help=(f"use a kernel of at most {n + 2 * p}, or remove this pooling for inputs this small",))
         ok = False
     if ok:
+        for axis, formula in fold_axes(dropped_axes):
+            ctx.warn("W0402", f"ceil_mode: the last window along the {axis} would start in the padding, "
+                     "so torch drops it", "ceil_mode", notes=(f"out = {formula}",),
+                     help=("the size is what torch computes; if you expected the extra window, "
+                           "pad less or use a stride that fits the input",))
         warn_lost_rows(ctx, losses, "stride" if a.stride is not None else "kernel", "ceil_mode=true to keep them")
     return (c, *out) if ok else None
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from .arith import M
+from .arith import M, fold_axes
 from .conv import AXES
 from .spec import BOOL, FLOAT, INT, SIZE_OR_SHAPE, Choice, Ints, LayerSpec, Optional_, PAIR, Param, positive
 
@@ -91,16 +91,16 @@ UPSAMPLE = LayerSpec(
 def _crop_shape(a, xs, ctx):
     c, h, w = xs[0]
     th, tw = a.size
-    ok = True
+    over = [(axis, n, t) for axis, n, t in zip(AXES, (h, w), (th, tw)) if t > n]
+    for axis, n, t in fold_axes(over):
+        ctx.error("E0311", f"cannot crop a {axis} of {n} to {t}", "size",
+                  notes=(f"center_crop only removes rows and columns; {t} > {n}",),
+                  help=(f"crop to at most {h}\u00d7{w} here, or crop the larger tensor instead "
+                        "(or pad this one)",))
     for axis, n, t in zip(AXES, (h, w), (th, tw)):
-        if t > n:
-            ctx.error("E0311", f"cannot crop a {axis} of {n} to {t}", "size",
-                      notes=(f"center_crop only removes rows and columns; {t} > {n}",),
-                      help=("crop the larger tensor instead, or pad this one",))
-            ok = False
-        elif (n - t) % 2:
+        if t <= n and (n - t) % 2:
             ctx.explain(f"{axis[0]}: {n} \u2192 {t} (one more removed after than before)")
-    return (c, th, tw) if ok else None
+    return None if over else (c, th, tw)
 
 
 CENTER_CROP = LayerSpec(
