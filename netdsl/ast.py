@@ -115,8 +115,14 @@ class Call:           # a layer or block use: `conv2d(6, kernel=5)`, `add { ... 
 
 
 @dataclass(frozen=True)
+class Template:       # `"denselayer{i + 1}"`: a layer name computed per use
+    parts: tuple      # literal strings and Exprs, in order
+    span: Span
+
+
+@dataclass(frozen=True)
 class Named:          # `conv1: conv2d(...)`
-    name: str
+    name: Union[str, Template]
     item: "Item"
     span: Span
     name_span: Span

@@ -6,6 +6,7 @@ with plain-word expectations; Lark's terminal names never reach the user.
 from __future__ import annotations
 
 import functools
+import re
 import math
 import sys
 from importlib import resources
@@ -41,7 +42,7 @@ class Layout:
     """Post-lexer: decides which newlines end statements and which `[` opens a sequence."""
 
     always_accept = ("NEWLINE", "SEMI")
-    version = "2"
+    version = "3"
 
     def process(self, stream):
         stack: list[tuple[str, Token]] = []      # (kind, opener); kind in ( list { seq
@@ -240,17 +241,26 @@ def _syntax_error(source: Source, e: UnexpectedInput) -> Diagnostic:
 
 
 # ---- tree -> AST ------------------------------------------------------------
+_HOLE = re.compile(r"\{([^{}]*)\}")
+
+
+class _BadTemplate(Exception):
+    def __init__(self, tok: Token, message: str):
+        self.tok, self.message = tok, message
+
+
 class _ToAst(Transformer):
     def __init__(self, source: Source):
         super().__init__()
         self.src = source
+        self.shift = 0          # for expressions parsed out of a name template
 
     def _span(self, meta_or_tok) -> Span:
         if isinstance(meta_or_tok, Token):
-            return Span(self.src, meta_or_tok.start_pos, meta_or_tok.end_pos)
+            return Span(self.src, meta_or_tok.start_pos + self.shift, meta_or_tok.end_pos + self.shift)
         if getattr(meta_or_tok, "empty", False):
             return Span(self.src, 0, 0)
-        return Span(self.src, meta_or_tok.start_pos, meta_or_tok.end_pos)
+        return Span(self.src, meta_or_tok.start_pos + self.shift, meta_or_tok.end_pos + self.shift)
 
     # --- top level
     def start(self, items):
@@ -313,7 +323,35 @@ class _ToAst(Transformer):
     @v_args(meta=True)
     def named(self, meta, children):
         name, item = children
-        return A.Named(name.value, item, self._span(meta), self._span(name))
+        label = self._template(name) if name.type == "STRING" else name.value
+        return A.Named(label, item, self._span(meta), self._span(name))
+
+    def _template(self, tok: Token) -> A.Template:
+        """Split "denselayer{i + 1}" into literal text and expressions. Each `{...}`
+        is parsed as an expression, with spans pointing into this file."""
+        parts, text, start = [], tok.value[1:-1], tok.start_pos + 1
+        pos = 0
+        for m in _HOLE.finditer(text):
+            if m.start() > pos:
+                parts.append(text[pos:m.start()])
+            parts.append(self._hole(m.group(1), start + m.start(1), tok))
+            pos = m.end()
+        if pos < len(text):
+            parts.append(text[pos:])
+        if any(ch in "{}" for p in parts if isinstance(p, str) for ch in p):
+            raise _BadTemplate(tok, "unbalanced `{` or `}` in a layer name")
+        return A.Template(tuple(parts), self._span(tok))
+
+    def _hole(self, code: str, offset: int, tok: Token):
+        prefix = "let _ = "
+        try:
+            tree = parser().parse(prefix + code + "\n")
+        except (UnexpectedInput, LayoutError):
+            raise _BadTemplate(tok, f"`{{{code}}}` is not an expression") from None
+        sub = _ToAst(self.src)
+        sub.shift = offset - len(prefix)
+        module = sub.transform(tree)
+        return module.lets[0].value
 
     @v_args(meta=True)
     def call(self, meta, children):
@@ -540,6 +578,9 @@ def parse(source: Source) -> tuple[Optional[A.Module], list[Diagnostic]]:
         return None, [_syntax_error(source, e)]
     except VisitError as e:
         inner = e.orig_exc
+        if isinstance(inner, _BadTemplate):
+            return None, [error("E0101", inner.message, Span(source, inner.tok.start_pos, inner.tok.end_pos),
+                                "in this name", help=['write a computed name like "layer{i + 1}"'])]
         if isinstance(inner, _LiteralTooLarge):
             tok = inner.tok
             is_int = tok.type == "INT"
