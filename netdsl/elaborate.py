@@ -521,7 +521,9 @@ class Elaborator:
                     continue
             if p.name in values:
                 self.report(ERROR, "E0213", f"argument `{p.name}` of `{spec.name}` is given twice", span,
-                            origin=st.origin)
+                            "given again here", origin=st.origin,
+                            notes=(f"`{p.name}` was already given at column {spans[p.name].column}",),
+                            help=(f"remove one of the two; positional arguments fill {signature(spec)} in order",))
                 ok = False
                 continue
             values[p.name] = value
