@@ -168,14 +168,19 @@ def dot_source(G, *, depth: int | None = None, direction: str = "TB", show_param
 
 
 def _spine(H, last) -> set:
-    """The path from the input to the output through each node's first input.
+    """The main path: back from the output, through each merge's longest branch.
 
     Drawn as one Graphviz `group`, so it runs straight down the page and the side
-    branches (a residual's skip path, Inception's other branches) sit beside it."""
+    branches (a residual's skip path or projection, Inception's shorter branches)
+    sit beside it. Longest, not first: MobileNetV2 writes its identity branch first."""
+    import networkx as nx
+    longest: dict = {}
+    for key in nx.topological_sort(H):
+        longest[key] = 1 + max((longest[p] for p in H.predecessors(key)), default=0)
     spine, cur = set(), last
     while cur is not None and cur not in spine:
         spine.add(cur)
-        preds = sorted(H.in_edges(cur, data=True), key=lambda e: (min(e[2]["ports"]), _order(H, e[0])))
+        preds = sorted(H.in_edges(cur, data=True), key=lambda e: (-longest[e[0]], min(e[2]["ports"]), _order(H, e[0])))
         cur = preds[0][0] if preds else None
     return spine
 
