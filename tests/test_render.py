@@ -482,3 +482,14 @@ def test_output_to_a_pipe_is_written_directly(tmp_path):
     assert result.exit_code == 0, result.output
     assert out.decode().startswith("digraph LeNet {")
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)        # still a pipe, not replaced by a file
+
+
+def test_main_path_follows_the_longest_branch_even_when_written_second(tmp_path):
+    # MobileNetV2 style: the identity branch comes first. The straight spine (one
+    # Graphviz group) must still run through the convolutions, with the skip beside it.
+    spec = tmp_path / "skipfirst.net"
+    spec.write_text("network S {\n    input [8, 8, 8]\n    add {\n        if false { }\n"
+                    "        [conv2d(8, 3, padding=1) -> relu]\n    }\n    flatten\n}\n")
+    nodes, _, _ = parse_dot(dot_source(netdsl.graph(str(spec))))
+    spine = {a["label"] for a in nodes.values() if a.get("group") == "spine"}
+    assert spine == {"input", "conv 3\u00d73, 8, p1", "relu", "add", "flatten"}
