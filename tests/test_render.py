@@ -492,4 +492,4 @@ def test_main_path_follows_the_longest_branch_even_when_written_second(tmp_path)
                     "        [conv2d(8, 3, padding=1) -> relu]\n    }\n    flatten\n}\n")
     nodes, _, _ = parse_dot(dot_source(netdsl.graph(str(spec))))
     spine = {a["label"] for a in nodes.values() if a.get("group") == "spine"}
-    assert spine == {"input", "conv 3\u00d73, 8, p1", "relu", "add", "flatten"}
+    assert spine == {"input", "conv 3\u00d73, 8, p1", "relu", "add", "flatten", "output"}
