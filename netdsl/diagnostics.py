@@ -5,7 +5,6 @@ Passes never print; they append Diagnostic objects. cli.py renders them
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
@@ -207,6 +206,7 @@ def render_all(diags: Iterable[Diagnostic], color: bool = False) -> str:
 
 
 def to_json(diags: Iterable[Diagnostic]) -> str:
+    import json
     return json.dumps({"diagnostics": [d.to_json() for d in diags]}, indent=2)
 
 

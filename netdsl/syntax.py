@@ -6,14 +6,30 @@ with plain-word expectations; Lark's terminal names never reach the user.
 from __future__ import annotations
 
 import functools
+import os
 import re
 import math
 import sys
-from importlib import resources
 from pathlib import Path
 from typing import Optional
 
-from lark import Lark, Token, Transformer, Tree, v_args
+def _import_lark():
+    # Lark imports the third-party `regex` module whenever it is installed, only to
+    # support Lark(regex=True), which netdsl does not use. Hiding it during the
+    # import saves several ms of start-up on every `netdsl check`.
+    hidden = "regex" not in sys.modules
+    if hidden:
+        sys.modules["regex"] = None      # makes `import regex` raise ImportError
+    try:
+        import lark
+    finally:
+        if hidden:
+            del sys.modules["regex"]
+    return lark
+
+
+_import_lark()
+from lark import Lark, Token, Transformer, Tree, v_args  # noqa: E402
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import ast as A
@@ -120,11 +136,19 @@ class Layout:
 
 @functools.lru_cache(maxsize=1)
 def grammar_text() -> str:
-    try:
-        return resources.files("netdsl._grammars").joinpath("netdsl.lark").read_text(encoding="utf-8")
-    except (ModuleNotFoundError, FileNotFoundError):
-        # Running from a source checkout that was not installed.
-        return (Path(__file__).resolve().parent.parent / "grammars" / "netdsl.lark").read_text(encoding="utf-8")
+    # Plain file reads first (a source checkout or editable install has grammars/
+    # beside the package; a wheel maps it to netdsl/_grammars/): importlib.resources
+    # costs start-up time and is only needed for zipped installs.
+    here = os.path.dirname(os.path.abspath(__file__))
+    for candidate in (os.path.join(here, "_grammars", "netdsl.lark"),
+                      os.path.join(os.path.dirname(here), "grammars", "netdsl.lark")):
+        try:
+            with open(candidate, encoding="utf-8") as f:
+                return f.read()
+        except OSError:
+            continue
+    from importlib import resources
+    return resources.files("netdsl._grammars").joinpath("netdsl.lark").read_text(encoding="utf-8")
 
 
 @functools.lru_cache(maxsize=1)
