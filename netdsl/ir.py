@@ -51,7 +51,8 @@ class Loop:
     count: int                     # iterations
 
 
-@dataclass(eq=False)
+# slots: a 1,000,000-layer expansion keeps a million Nodes; no per-node __dict__.
+@dataclass(eq=False, slots=True)
 class Node:
     id: int
     spec: Optional[LayerSpec]      # None for the network input

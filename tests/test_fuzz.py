@@ -113,7 +113,9 @@ def exprs(draw, names: tuple = (), depth: int = 2):
         return draw(st.one_of(leaves))
     if kind == 5:
         op = draw(st.sampled_from(["+", "-", "*", "//", "/", "%", "**", "==", "!=", "<", ">=", "and", "or"]))
-        return f"{draw(sub)} {op} {draw(sub)}"
+        # Comparisons do not chain (`a == b == c` is a syntax error): group compound operands.
+        left, right = (f"({x})" if " " in x else x for x in (draw(sub), draw(sub)))
+        return f"{left} {op} {right}"
     if kind == 6:
         items = draw(st.lists(sub, min_size=0, max_size=3))
         comma = "," if len(items) == 1 or items and draw(st.booleans()) else ""
@@ -121,7 +123,8 @@ def exprs(draw, names: tuple = (), depth: int = 2):
     if kind == 7:
         return f"[{', '.join(draw(st.lists(sub, max_size=3)))}]"
     if kind == 8:
-        return f"{draw(sub)} if {draw(sub)} else {draw(sub)}"
+        a, b, c = (f"({x})" if " " in x else x for x in (draw(sub), draw(sub), draw(sub)))
+        return f"{a} if {b} else {c}"
     fn = draw(st.sampled_from(["min", "max", "abs", "range", "len", "floor", "int"]))
     return f"{fn}({', '.join(draw(st.lists(sub, min_size=1, max_size=2)))})"
 
