@@ -121,7 +121,8 @@ def agree(layer: str, kwargs: dict, shape: tuple, make):
         assert detail == reference, msg
 
 
-def nn_kwargs(kwargs: dict, rename: dict = {}) -> dict:
+def nn_kwargs(kwargs: dict, rename: dict | None = None) -> dict:
+    rename = rename or {}
     return {rename.get(k, k): v for k, v in kwargs.items() if v is not _OMIT}
 
 
