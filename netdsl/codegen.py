@@ -240,6 +240,7 @@ class _Writer:
     def node_ctor(self, node: Node) -> str:
         cls = self.module_class(node)
         _, kwargs = node.spec.torch(node.args, [self.an.graph.nodes[i].shape for i in node.inputs])
+        kwargs = _readable_kwargs(node.spec, kwargs)
         args = ", ".join(f"{check_attr_kw(k)}={literal(v)}" for k, v in kwargs.items())
         return f"{cls}({args})"
 
@@ -484,6 +485,39 @@ class _Writer:
             # keep `import torch` used (ruff F401) when no merge expression refers to it
             text = text.replace("import torch\nfrom torch import nn\n", "from torch import nn\n")
         return text
+
+
+# Arguments torch expands with _pair(): (3, 3) and 3 mean the same there.
+_PAIR_ARGS = frozenset({"kernel_size", "stride", "padding", "dilation", "output_padding"})
+
+
+def catalogue_defaults(spec) -> dict:
+    """Keyword -> default for a layer's optional parameters, under every name torch may
+    use for it. tests/test_codegen_readable.py proves each equals torch's own
+    constructor default, so leaving such an argument out never changes the module."""
+    out = {}
+    for p in spec.params:
+        if p.required or p.default is None or p.per_sample_dim:
+            continue
+        value = p.type.coerce(p.default)
+        for name in (p.name, *p.aliases, p.torch_name):
+            if name:
+                out[name] = value
+    return out
+
+
+def _readable_kwargs(spec, kwargs: dict) -> dict:
+    """Write constructor calls as a person would: leave out arguments equal to their
+    defaults, and write an equal pair (3, 3) as 3 where torch accepts either."""
+    defaults = catalogue_defaults(spec)
+    out = {}
+    for key, value in kwargs.items():
+        if key in defaults and type(defaults[key]) is type(value) and defaults[key] == value:
+            continue
+        if key in _PAIR_ARGS and type(value) is tuple and len(value) == 2 and value[0] == value[1]:
+            value = value[0]
+        out[key] = value
+    return out
 
 
 def check_attr_kw(name) -> str:

@@ -31,7 +31,7 @@ def _per_sample_dim(d):
 SOFTMAX = LayerSpec(
     name="softmax", category="activation",
     doc="Softmax along a per-sample dimension (default 0: channels or features).",
-    params=(Param("dim", INT, 0, "per-sample dimension"),), shape=_softmax_shape,
+    params=(Param("dim", INT, 0, "per-sample dimension", per_sample_dim=True),), shape=_softmax_shape,
     label=lambda a: "softmax", torch=lambda a, xs: ("Softmax", dict(dim=_per_sample_dim(a.dim))))
 
 LAYERS = (

@@ -64,7 +64,7 @@ ADD = LayerSpec(
 CONCAT = LayerSpec(
     name="concat", category="merge", inputs="many",
     doc="Concatenates its branches along a per-sample dim (default 0: channels), as Inception and DenseNet do.",
-    params=(Param("dim", INT, 0, "per-sample dimension to join along"),),
+    params=(Param("dim", INT, 0, "per-sample dimension to join along", per_sample_dim=True),),
     shape=_concat_shape, label=lambda a: "concat",
     forward=lambda a, xs: f"torch.cat([{', '.join(xs)}], dim={a.dim + 1 if a.dim >= 0 else a.dim})",
     aliases=("cat",),

@@ -24,8 +24,8 @@ def _flatten_shape(a, xs, ctx):
 FLATTEN = LayerSpec(
     name="flatten", category="reshape",
     doc="Flattens per-sample dimensions (nn.Flatten): [C, H, W] -> [C·H·W] by default.",
-    params=(Param("start", INT, 0, "first per-sample dim to flatten", aliases=("start_dim",)),
-            Param("end", INT, -1, "last per-sample dim to flatten", aliases=("end_dim",))),
+    params=(Param("start", INT, 0, "first per-sample dim to flatten", aliases=("start_dim",), per_sample_dim=True),
+            Param("end", INT, -1, "last per-sample dim to flatten", aliases=("end_dim",), per_sample_dim=True)),
     shape=_flatten_shape, label=lambda a: "flatten", window=lambda a: "global",
     torch=lambda a, xs: ("Flatten", dict(start_dim=a.start + 1 if a.start >= 0 else a.start,
                                          end_dim=a.end + 1 if a.end >= 0 else a.end)),

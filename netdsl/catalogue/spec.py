@@ -168,6 +168,7 @@ class Param:
     aliases: tuple[str, ...] = ()
     check: Optional[Callable[[Any], Optional[str]]] = None
     torch_name: Optional[str] = None  # the torch keyword, where it differs
+    per_sample_dim: bool = False      # a dim index counted per sample: torch's is shifted by one
 
     @property
     def required(self) -> bool:

@@ -16,18 +16,18 @@ class LeNet(nn.Module):
         if (num_classes,) != (10,):
             raise ValueError('compiled for num_classes=10; '
                              'recompile the spec for other values')
-        self.conv2d = nn.Conv2d(in_channels=1, out_channels=6, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2), dilation=(1, 1), groups=1, bias=True)
+        self.conv2d = nn.Conv2d(in_channels=1, out_channels=6, kernel_size=5, padding=2)
         self.sigmoid = nn.Sigmoid()
-        self.avgpool2d = nn.AvgPool2d(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0), ceil_mode=False, count_include_pad=True)
-        self.conv2d_1 = nn.Conv2d(in_channels=6, out_channels=16, kernel_size=(5, 5), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=True)
+        self.avgpool2d = nn.AvgPool2d(kernel_size=2, stride=2)
+        self.conv2d_1 = nn.Conv2d(in_channels=6, out_channels=16, kernel_size=5)
         self.sigmoid_1 = nn.Sigmoid()
-        self.avgpool2d_1 = nn.AvgPool2d(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0), ceil_mode=False, count_include_pad=True)
+        self.avgpool2d_1 = nn.AvgPool2d(kernel_size=2, stride=2)
         self.flatten = nn.Flatten(start_dim=1, end_dim=-1)
-        self.linear = nn.Linear(in_features=400, out_features=120, bias=True)
+        self.linear = nn.Linear(in_features=400, out_features=120)
         self.sigmoid_2 = nn.Sigmoid()
-        self.linear_1 = nn.Linear(in_features=120, out_features=84, bias=True)
+        self.linear_1 = nn.Linear(in_features=120, out_features=84)
         self.sigmoid_3 = nn.Sigmoid()
-        self.linear_2 = nn.Linear(in_features=84, out_features=10, bias=True)
+        self.linear_2 = nn.Linear(in_features=84, out_features=10)
 
     def forward(self, x):
         x = self.conv2d(x)  # [6, 28, 28]

@@ -16,11 +16,11 @@ class BasicBlock(nn.Module):
         if (channels, stride) != (64, 1):
             raise ValueError('compiled for channels=64, stride=1; '
                              'recompile the spec for other values')
-        self.conv1 = nn.Conv2d(in_channels=64, out_channels=64, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(num_features=64, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+        self.conv1 = nn.Conv2d(in_channels=64, out_channels=64, kernel_size=3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(num_features=64)
         self.relu = nn.ReLU()
-        self.conv2 = nn.Conv2d(in_channels=64, out_channels=64, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(num_features=64, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+        self.conv2 = nn.Conv2d(in_channels=64, out_channels=64, kernel_size=3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(num_features=64)
         self.relu_1 = nn.ReLU()
 
     def forward(self, x):
@@ -42,14 +42,14 @@ class BasicBlock_2(nn.Module):
         if (channels, stride) != (128, 2):
             raise ValueError('compiled for channels=128, stride=2; '
                              'recompile the spec for other values')
-        self.conv1 = nn.Conv2d(in_channels=64, out_channels=128, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), dilation=(1, 1), groups=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(num_features=128, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+        self.conv1 = nn.Conv2d(in_channels=64, out_channels=128, kernel_size=3, stride=2, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(num_features=128)
         self.relu = nn.ReLU()
-        self.conv2 = nn.Conv2d(in_channels=128, out_channels=128, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(num_features=128, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+        self.conv2 = nn.Conv2d(in_channels=128, out_channels=128, kernel_size=3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(num_features=128)
         self.downsample = nn.Sequential(
-            nn.Conv2d(in_channels=64, out_channels=128, kernel_size=(1, 1), stride=(2, 2), padding=(0, 0), dilation=(1, 1), groups=1, bias=False),
-            nn.BatchNorm2d(num_features=128, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True),
+            nn.Conv2d(in_channels=64, out_channels=128, kernel_size=1, stride=2, bias=False),
+            nn.BatchNorm2d(num_features=128),
         )
         self.relu_1 = nn.ReLU()
 
@@ -73,11 +73,11 @@ class BasicBlock_3(nn.Module):
         if (channels, stride) != (128, 1):
             raise ValueError('compiled for channels=128, stride=1; '
                              'recompile the spec for other values')
-        self.conv1 = nn.Conv2d(in_channels=128, out_channels=128, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(num_features=128, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+        self.conv1 = nn.Conv2d(in_channels=128, out_channels=128, kernel_size=3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(num_features=128)
         self.relu = nn.ReLU()
-        self.conv2 = nn.Conv2d(in_channels=128, out_channels=128, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(num_features=128, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+        self.conv2 = nn.Conv2d(in_channels=128, out_channels=128, kernel_size=3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(num_features=128)
         self.relu_1 = nn.ReLU()
 
     def forward(self, x):
@@ -99,14 +99,14 @@ class BasicBlock_4(nn.Module):
         if (channels, stride) != (256, 2):
             raise ValueError('compiled for channels=256, stride=2; '
                              'recompile the spec for other values')
-        self.conv1 = nn.Conv2d(in_channels=128, out_channels=256, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), dilation=(1, 1), groups=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(num_features=256, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+        self.conv1 = nn.Conv2d(in_channels=128, out_channels=256, kernel_size=3, stride=2, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(num_features=256)
         self.relu = nn.ReLU()
-        self.conv2 = nn.Conv2d(in_channels=256, out_channels=256, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(num_features=256, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+        self.conv2 = nn.Conv2d(in_channels=256, out_channels=256, kernel_size=3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(num_features=256)
         self.downsample = nn.Sequential(
-            nn.Conv2d(in_channels=128, out_channels=256, kernel_size=(1, 1), stride=(2, 2), padding=(0, 0), dilation=(1, 1), groups=1, bias=False),
-            nn.BatchNorm2d(num_features=256, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True),
+            nn.Conv2d(in_channels=128, out_channels=256, kernel_size=1, stride=2, bias=False),
+            nn.BatchNorm2d(num_features=256),
         )
         self.relu_1 = nn.ReLU()
 
@@ -130,11 +130,11 @@ class BasicBlock_5(nn.Module):
         if (channels, stride) != (256, 1):
             raise ValueError('compiled for channels=256, stride=1; '
                              'recompile the spec for other values')
-        self.conv1 = nn.Conv2d(in_channels=256, out_channels=256, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(num_features=256, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+        self.conv1 = nn.Conv2d(in_channels=256, out_channels=256, kernel_size=3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(num_features=256)
         self.relu = nn.ReLU()
-        self.conv2 = nn.Conv2d(in_channels=256, out_channels=256, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(num_features=256, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+        self.conv2 = nn.Conv2d(in_channels=256, out_channels=256, kernel_size=3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(num_features=256)
         self.relu_1 = nn.ReLU()
 
     def forward(self, x):
@@ -156,14 +156,14 @@ class BasicBlock_6(nn.Module):
         if (channels, stride) != (512, 2):
             raise ValueError('compiled for channels=512, stride=2; '
                              'recompile the spec for other values')
-        self.conv1 = nn.Conv2d(in_channels=256, out_channels=512, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), dilation=(1, 1), groups=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(num_features=512, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+        self.conv1 = nn.Conv2d(in_channels=256, out_channels=512, kernel_size=3, stride=2, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(num_features=512)
         self.relu = nn.ReLU()
-        self.conv2 = nn.Conv2d(in_channels=512, out_channels=512, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(num_features=512, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+        self.conv2 = nn.Conv2d(in_channels=512, out_channels=512, kernel_size=3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(num_features=512)
         self.downsample = nn.Sequential(
-            nn.Conv2d(in_channels=256, out_channels=512, kernel_size=(1, 1), stride=(2, 2), padding=(0, 0), dilation=(1, 1), groups=1, bias=False),
-            nn.BatchNorm2d(num_features=512, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True),
+            nn.Conv2d(in_channels=256, out_channels=512, kernel_size=1, stride=2, bias=False),
+            nn.BatchNorm2d(num_features=512),
         )
         self.relu_1 = nn.ReLU()
 
@@ -187,11 +187,11 @@ class BasicBlock_7(nn.Module):
         if (channels, stride) != (512, 1):
             raise ValueError('compiled for channels=512, stride=1; '
                              'recompile the spec for other values')
-        self.conv1 = nn.Conv2d(in_channels=512, out_channels=512, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(num_features=512, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+        self.conv1 = nn.Conv2d(in_channels=512, out_channels=512, kernel_size=3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(num_features=512)
         self.relu = nn.ReLU()
-        self.conv2 = nn.Conv2d(in_channels=512, out_channels=512, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(num_features=512, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+        self.conv2 = nn.Conv2d(in_channels=512, out_channels=512, kernel_size=3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(num_features=512)
         self.relu_1 = nn.ReLU()
 
     def forward(self, x):
@@ -213,10 +213,10 @@ class ResNet18(nn.Module):
         if (num_classes,) != (1000,):
             raise ValueError('compiled for num_classes=1000; '
                              'recompile the spec for other values')
-        self.conv1 = nn.Conv2d(in_channels=3, out_channels=64, kernel_size=(7, 7), stride=(2, 2), padding=(3, 3), dilation=(1, 1), groups=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(num_features=64, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+        self.conv1 = nn.Conv2d(in_channels=3, out_channels=64, kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(num_features=64)
         self.relu = nn.ReLU()
-        self.maxpool = nn.MaxPool2d(kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), dilation=(1, 1), ceil_mode=False)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         self.layer1 = nn.Sequential(
             BasicBlock(channels=64),
             BasicBlock(channels=64),
@@ -235,7 +235,7 @@ class ResNet18(nn.Module):
         )
         self.avgpool = nn.AdaptiveAvgPool2d(output_size=(1, 1))
         self.flatten = nn.Flatten(start_dim=1, end_dim=-1)
-        self.fc = nn.Linear(in_features=512, out_features=1000, bias=True)
+        self.fc = nn.Linear(in_features=512, out_features=1000)
 
     def forward(self, x):
         x = self.conv1(x)  # [64, 112, 112]
