@@ -106,3 +106,15 @@ network N {
     g = check_source(src).graph()
     assert g.output_shape == (32, 8, 8)
     assert [n.qualname for n in g.layers if n.label == "proj"] == ["res_1.proj"]
+
+
+def test_densenet_uses_torchvisions_computed_names():
+    g = check_file(str(Path(__file__).parent.parent / "specs" / "densenet121.net")).graph()
+    names = {n.qualname for n in g.layers if n.params}
+    # torchvision: features.denseblock{b}.denselayer{l}.{norm1,conv1,norm2,conv2}, features.transition{t}.*
+    for block, layers in ((1, 6), (2, 12), (3, 24), (4, 16)):
+        for layer in range(1, layers + 1):
+            for part in ("norm1", "conv1", "norm2", "conv2"):
+                assert f"features.denseblock{block}.denselayer{layer}.{part}" in names
+    assert {"features.transition1.norm", "features.transition3.conv", "features.norm5", "classifier"} <= names
+    assert len(names) == 4 * (6 + 12 + 24 + 16) + 2 * 3 + 4   # + conv0, norm0, norm5, classifier
