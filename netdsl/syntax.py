@@ -58,7 +58,7 @@ class Layout:
     """Post-lexer: decides which newlines end statements and which `[` opens a sequence."""
 
     always_accept = ("NEWLINE", "SEMI")
-    version = "3"
+    version = "4"
 
     def process(self, stream):
         stack: list[tuple[str, Token]] = []      # (kind, opener); kind in ( list { seq
@@ -79,11 +79,12 @@ class Layout:
                     continue
                 if last in (None, "_NL", "{", "seq", "->", "else"):
                     continue
-                pending = pending or tok
+                # `;` always ends the statement; a newline may be cancelled by a continuation.
+                pending = tok if kind == "SEMI" or pending is None else pending
                 continue
             if pending is not None:
                 # A line that starts with one of these continues the previous one.
-                if value not in ("->", "else", ":", "{"):
+                if pending.type == "SEMI" or value not in ("->", "else", ":", "{"):
                     yield nl(pending)
                     last = "_NL"
                 pending = None
