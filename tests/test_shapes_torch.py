@@ -97,7 +97,7 @@ def torch_outcome(make, shape: tuple):
             warnings.simplefilter("ignore")
             module = make()
             y = module(torch.zeros(1, *shape))
-    except (RuntimeError, ValueError, TypeError, ZeroDivisionError) as e:
+    except (RuntimeError, ValueError, TypeError, IndexError, ZeroDivisionError) as e:
         return "error", f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"
     if 0 in y.shape:
         return "error", f"empty output {tuple(y.shape)}"
@@ -127,7 +127,7 @@ def nn_kwargs(kwargs: dict, rename: dict | None = None) -> dict:
 
 
 # ---- conv2d --------------------------------------------------------------------
-@differential(350)
+@differential(900)
 @given(c=CHANNELS, h=SIZE, w=SIZE, out=OUT_CHANNELS, kernel=int_or_pair(KERNEL), stride=int_or_pair(STRIDE),
        padding=st.one_of(int_or_pair(PAD), st.sampled_from(["same", "valid"])),
        dilation=int_or_pair(DILATION), groups=GROUPS)
@@ -138,7 +138,7 @@ def test_conv2d_matches_torch(c, h, w, out, kernel, stride, padding, dilation, g
 
 
 # ---- conv_transpose2d ------------------------------------------------------------
-@differential(300)
+@differential(800)
 @given(c=CHANNELS, h=SIZE, w=SIZE, out=OUT_CHANNELS, kernel=int_or_pair(KERNEL), stride=int_or_pair(STRIDE),
        padding=int_or_pair(PAD), output_padding=int_or_pair(sized([0, 1, 2], [3, -1])),
        dilation=int_or_pair(DILATION), groups=GROUPS)
@@ -164,7 +164,7 @@ def pool_torch_kwargs(kw):
     return out
 
 
-@differential(350)
+@differential(900)
 @given(c=st.integers(1, 3), h=SIZE, w=SIZE, kernel=int_or_pair(KERNEL), stride=POOL_STRIDE,
        padding=int_or_pair(PAD), dilation=st.one_of(st.just(_OMIT), int_or_pair(DILATION)),
        ceil_mode=st.booleans())
@@ -173,7 +173,7 @@ def test_maxpool2d_matches_torch(c, h, w, kernel, stride, padding, dilation, cei
     agree("maxpool2d", kw, (c, h, w), lambda: torch.nn.MaxPool2d(**pool_torch_kwargs(kw)))
 
 
-@differential(300)
+@differential(700)
 @given(c=st.integers(1, 3), h=SIZE, w=SIZE, kernel=int_or_pair(KERNEL), stride=POOL_STRIDE,
        padding=int_or_pair(PAD), ceil_mode=st.booleans(), count_include_pad=st.booleans())
 def test_avgpool2d_matches_torch(c, h, w, kernel, stride, padding, ceil_mode, count_include_pad):
@@ -212,6 +212,25 @@ def test_upsample_matches_torch(c, h, w, scale, size, mode):
        padding=st.one_of(st.integers(-2, 3), st.tuples(*[st.integers(-4, 3)] * 4)))
 def test_zeropad2d_matches_torch(c, h, w, padding):
     agree("zeropad2d", dict(padding=padding), (c, h, w), lambda: torch.nn.ZeroPad2d(padding))
+
+
+# ---- channel-wise layers with divisibility and range rules ------------------------
+@differential(100)
+@given(c=st.integers(1, 12), groups=sized([1, 2, 3, 4, 6], [5, 0, -1]))
+def test_groupnorm_matches_torch(c, groups):
+    agree("groupnorm", dict(groups=groups), (c, 4, 4), lambda: torch.nn.GroupNorm(groups, c))
+
+
+@differential(150)
+@given(shape=st.sampled_from([(2, 3, 4), (5,), (3, 4)]), start=st.integers(-3, 3), end=st.integers(-3, 3))
+def test_flatten_matches_torch(shape, start, end):
+    # netdsl counts dims per sample; torch counts the batch too. A negative dim
+    # below -len(shape) would reach torch's batch dim, which netdsl never
+    # flattens, so draws stay within the per-sample range.
+    assume(-len(shape) <= start and -len(shape) <= end)
+    torch_dim = (lambda d: d + 1 if d >= 0 else d)
+    agree("flatten", dict(start=start, end=end), shape,
+          lambda: torch.nn.Flatten(torch_dim(start), torch_dim(end)))
 
 
 # ---- the rejections are diagnostics with a location, not crashes -----------------
