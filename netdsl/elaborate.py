@@ -33,7 +33,10 @@ RESERVED = frozenset("""forward training parameters named_parameters buffers nam
 named_children modules named_modules state_dict load_state_dict to cpu cuda eval train apply
 register_buffer register_parameter add_module zero_grad type float double half bfloat16 extra_repr
 requires_grad_ share_memory get_submodule get_parameter get_buffer dump_patches call_super_init
-register_module self torch nn F x""".split())
+register_module self torch nn F x T_destination compile get_extra_state set_extra_state ipu mtia xpu
+to_empty set_submodule register_backward_hook register_forward_hook register_forward_pre_hook
+register_full_backward_hook register_full_backward_pre_hook register_load_state_dict_post_hook
+register_load_state_dict_pre_hook register_state_dict_post_hook register_state_dict_pre_hook""".split())
 
 
 class _Abort(Exception):
@@ -147,8 +150,10 @@ class Elaborator:
     def claim_name(self, scope: Scope, name: str, span: Span, origin) -> bool:
         problem = valid_module_name(name)
         if problem:
+            better = name.strip("_") or "layer"
+            better = better if valid_module_name(better) is None else f"{better}_layer"
             self.report(ERROR, "E0206", f"`{name}` cannot name a layer: {problem}", span, "rename this",
-                        origin=origin)
+                        origin=origin, help=(f"names become torch module attributes; try `{better}`",))
             return False
         if name in scope.explicit:
             first = scope.explicit[name]
@@ -175,6 +180,8 @@ class Elaborator:
             if child.name is not None:
                 continue
             base = _snake(child.definition) if isinstance(child, Scope) else child.kind
+            if valid_module_name(base):     # block `eval`, `forward`, `_x`: a usable attribute name
+                base = f"{base.strip('_') or 'block'}_"
             n = counts.get(base, 0)
             name = base if n == 0 else f"{base}_{n}"
             while name in taken:
@@ -651,7 +658,8 @@ class Elaborator:
             return
         if len(self.block_stack) >= LIMITS.max_block_depth:
             self.report(ERROR, "E0321", f"blocks are nested more than {LIMITS.max_block_depth} deep", call.name_span,
-                        origin=st.origin)
+                        origin=st.origin, help=("let one block use sequences, `repeat` or loops instead of "
+                                                "a new block for each level",))
             st.flow = self._unknown_flow(st, call.span)
             raise _Abort()
         in_node = st.flow
