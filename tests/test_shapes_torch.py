@@ -140,7 +140,8 @@ def test_conv2d_matches_torch(c, h, w, out, kernel, stride, padding, dilation, g
 # ---- conv_transpose2d ------------------------------------------------------------
 @differential(800)
 @given(c=CHANNELS, h=SIZE, w=SIZE, out=OUT_CHANNELS, kernel=int_or_pair(KERNEL), stride=int_or_pair(STRIDE),
-       padding=int_or_pair(PAD), output_padding=int_or_pair(sized([0, 1, 2], [3, -1])),
+       padding=st.one_of(int_or_pair(PAD), st.sampled_from(["same", "valid"])),
+       output_padding=int_or_pair(sized([0, 1, 2], [3, -1])),
        dilation=int_or_pair(DILATION), groups=GROUPS)
 def test_conv_transpose2d_matches_torch(c, h, w, out, kernel, stride, padding, output_padding, dilation, groups):
     # Torch quirk, not a rule: with groups > 1 the CPU oneDNN path skips the
