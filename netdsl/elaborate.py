@@ -596,8 +596,7 @@ class Elaborator:
                 if len(s) != spec.rank:
                     want = {3: "[C, H, W]", 1: "[features]"}.get(spec.rank, f"{spec.rank} dimensions")
                     self.report(ERROR, "E0307", f"`{spec.name}` needs a {want} input, but its input is {show_shape(s)}",
-                                call.name_span, help=("add `flatten` before linear layers; 2-D layers need "
-                                                      "[C, H, W]",) if spec.rank == 3 else (),
+                                call.name_span, help=_rank_help(spec.rank, s),
                                 origin=st.origin)
                     node.error = "wrong rank"
                     return
@@ -908,6 +907,18 @@ class Elaborator:
                     f"shape mismatch: {what} {pattern.span.text()}, but the shape is {show_shape(shape)}",
                     at or pattern.span, "does not match", notes=(note,), origin=labels_origin,
                     help=("fix the layers before this point, or update the declared shape",))
+
+
+def _rank_help(rank: int, shape: tuple) -> tuple:
+    """What to do when a layer gets the wrong number of dimensions."""
+    if rank == 3 and len(shape) == 1:
+        return ("a flat input has no height or width: move this layer before `flatten`, "
+                "or start the network from a [C, H, W] input",)
+    if rank == 3:
+        return ("2-D layers need a per-sample [C, H, W] input",)
+    if rank == 1 and len(shape) > 1:
+        return (f"add `flatten` before it to make [{'×'.join(map(str, shape))}] one feature vector",)
+    return ()
 
 
 # A concrete fix for the catalogue's validation messages (spec.positive, ...).

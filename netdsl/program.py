@@ -225,12 +225,16 @@ def _display_path(path: Path) -> str:
 
 
 _BAD_CLASS = {"torch", "nn", "F", "Tensor", "Module", "OrderedDict", "None", "True", "False", "self"}
+# Builtins the generated module calls: a class or __init__ parameter with one of these
+# names would shadow it (`class super(nn.Module)` recurses forever in __init__).
+_GENERATED_BUILTINS = {"super", "int", "isinstance", "ValueError", "TypeError", "len", "tuple", "range",
+                       "getattr", "object", "type"}
 
 
 def _bad_class_name(name: str) -> Optional[str]:
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
         return "it is a Python keyword"
-    if name in _BAD_CLASS or name.startswith("__"):
+    if name in _BAD_CLASS or name in _GENERATED_BUILTINS or name.startswith("__"):
         return "it clashes with a name generated code uses"
     return None
 
@@ -238,6 +242,6 @@ def _bad_class_name(name: str) -> Optional[str]:
 def _bad_param_name(name: str) -> Optional[str]:
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
         return "is a Python keyword"
-    if name in ("self", "torch", "nn", "F", "x") or name.startswith("_"):
+    if name in ("self", "torch", "nn", "F", "x") or name in _GENERATED_BUILTINS or name.startswith("_"):
         return "clashes with a name generated code uses"
     return None
