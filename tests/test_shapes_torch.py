@@ -83,7 +83,8 @@ def lit(v) -> str:
 
 def netdsl_outcome(layer: str, kwargs: dict, shape: tuple):
     args = ", ".join(f"{k}={lit(v)}" for k, v in kwargs.items() if v is not _OMIT)
-    text = f"network T {{\n    input {list(shape)}\n    {layer}({args})\n}}\n"
+    call = f"{layer}({args})" if args else layer
+    text = f"network T {{\n    input {list(shape)}\n    {call}\n}}\n"
     result = check_source(text, "diff.net")      # must never raise
     errors = [d.code for d in result.diagnostics if d.is_error]
     if errors:
@@ -213,6 +214,21 @@ def test_upsample_matches_torch(c, h, w, scale, size, mode):
        padding=st.one_of(st.integers(-2, 3), st.tuples(*[st.integers(-4, 3)] * 4)))
 def test_zeropad2d_matches_torch(c, h, w, padding):
     agree("zeropad2d", dict(padding=padding), (c, h, w), lambda: torch.nn.ZeroPad2d(padding))
+
+
+@differential(20)
+@given(c=st.integers(1, 3), h=SIZE, w=SIZE)
+def test_global_avgpool_matches_torch(c, h, w):
+    agree("global_avgpool", {}, (c, h, w), lambda: torch.nn.AdaptiveAvgPool2d(1))
+
+
+def test_every_windowed_layer_has_a_differential_test():
+    # A new catalogue entry with a sliding or adaptive window must join these tests.
+    from netdsl.catalogue import LAYERS
+    covered = {"conv2d", "conv_transpose2d", "maxpool2d", "avgpool2d", "adaptive_avgpool2d",
+               "adaptive_maxpool2d", "global_avgpool"}
+    windowed = {name for name, spec in LAYERS.items() if spec.window is not None and spec.rank == 3}
+    assert windowed - covered == set()
 
 
 # ---- channel-wise layers with divisibility and range rules ------------------------
