@@ -600,6 +600,9 @@ class Elaborator:
                                 origin=st.origin)
                     node.error = "wrong rank"
                     return
+        if call.branches is not None and spec.inputs == "many":
+            # Merge rules point at the branch at fault: `at="branch2"`.
+            spans = {**spans, **{f"branch{k}": b.span for k, b in enumerate(call.branches, 1)}}
         ctx = _Ctx(self, node, spans)
         try:
             shape = spec.shape(node.args, shapes, ctx)

@@ -28,7 +28,8 @@ def _add_shape(a, xs, ctx):
                     helps.append(f"put `conv2d({target[0]}, 1{stride})` on branch {big} (a 1\u00d71 projection, "
                                  f"as ResNet's downsample) so it matches branch {other}'s {_dims(target)}")
             ctx.error("E0305", f"add needs equal shapes, but branch 1 is {_dims(first)} and branch {i + 1} is {_dims(x)}",
-                      None, label="branches differ here", help=tuple(helps))
+                      f"branch{i + 1}", label=f"this branch gives {_dims(x)}",
+                      notes=(f"branch 1 gives {_dims(first)}",), help=tuple(helps))
             return None
     return first
 
@@ -47,7 +48,8 @@ def _concat_shape(a, xs, ctx):
                 helps = (f"crop the larger branch with `center_crop(({th}, {tw}))`, or pad the smaller one",)
             ctx.error("E0306", f"concat along dim {a.dim} needs the other dimensions to match, "
                       f"but branch 1 is {_dims(xs[0])} and branch {i + 1} is {_dims(x)}",
-                      None, label="branches differ here", help=helps)
+                      f"branch{i + 1}", label=f"this branch gives {_dims(x)}",
+                      notes=(f"branch 1 gives {_dims(xs[0])}",), help=helps)
             return None
     total = sum(x[dim] for x in xs)
     ctx.explain(f"concat: {' + '.join(str(x[dim]) for x in xs)} = {total}")
