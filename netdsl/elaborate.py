@@ -925,7 +925,8 @@ def _rank_help(rank: int, shape: tuple) -> tuple:
 
 
 # A concrete fix for the catalogue's validation messages (spec.positive, ...).
-_VALUE_HELP = {"must be positive": "use {0}=1 or more", "must not be negative": "use {0}=0 or more"}
+_VALUE_HELP = {"must be positive": "use {0}=1 or more", "must not be negative": "use {0}=0 or more",
+               "must be between 0 and 1": "use a {0} from 0 to 1, e.g. {0}=0.5"}
 
 
 def show_shape(shape) -> str:
