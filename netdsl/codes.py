@@ -17,6 +17,7 @@ CODES: dict[str, str] = {
     "E0105": "number literal too large",
     "E0106": "import not found",
     "E0107": "import cycle",
+    "E0108": "file too large to check",
     # names, arguments and values
     "E0201": "unknown layer or block",
     "E0202": "unknown name",

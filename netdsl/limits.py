@@ -10,6 +10,7 @@ from dataclasses import dataclass
 class Limits:
     max_layers: int = 1_000_000        # expanded layers in one network
     max_nesting: int = 100             # brackets / braces in the text
+    max_tokens: int = 1_000_000        # tokens in one file (parse memory is ~1 KB per token)
     max_depth: int = 200               # expression / body nesting levels (see docs/limits.md)
     max_block_depth: int = 64          # block uses inside block uses
     max_int_digits: int = 18           # integer literals (keeps values below 2**63)

@@ -68,7 +68,12 @@ class Layout:
         def nl(borrow):
             return Token.new_borrow_pos("_NL", "\n", borrow)
 
+        count, cap = 0, LIMITS.max_tokens
         for tok in stream:
+            count += 1
+            if count > cap:         # bounds parse memory (about 1 KB per token)
+                raise LayoutError("E0108", f"the file has more than {cap:,} tokens", tok, "the limit is reached here",
+                                  help="use `repeat` or `for` for long runs of layers")
             kind = tok.type
             is_punct = kind not in _VALUE_TOKENS
             value = tok.value if is_punct else None

@@ -299,3 +299,21 @@ def test_negative_and_zero_input_sizes():
     (d,) = only(check_source(net("relu").replace("[3, 8, 8]", "[3, 0, 8]")), "E0215")
     assert text_at(d) == "[3, 0, 8]"
     (d,) = only(check_source(net("relu").replace("[3, 8, 8]", "[3, -8, 8]")), "E0215")
+
+
+# ---- file size -------------------------------------------------------------------
+def test_token_limit():
+    text = net("\n".join(["relu"] * 30))
+    assert check_source(text).ok
+    LIMITS.max_tokens = 40
+    (d,) = only(check_source(text), "E0108")
+    assert "40 tokens" in d.message and d.primary.line > 3
+
+
+def test_file_size_limit_for_the_cli(tmp_path, monkeypatch):
+    import netdsl.program as P
+    path = tmp_path / "big.net"
+    path.write_text(net("relu") + "#" * 5000 + "\n")
+    monkeypatch.setattr(P, "MAX_FILE_BYTES", 4096)
+    res = CliRunner().invoke(cli, ["check", str(path)])
+    assert res.exit_code == 2 and "big.net" in res.output and "larger than" in res.output
