@@ -295,11 +295,13 @@ def write_atomic(path: str, data: bytes) -> None:
             f.write(data)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, real)
-    except OSError as e:
+    except BaseException as e:      # Ctrl-C too: never leave the temporary file behind
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if not isinstance(e, OSError):
+            raise
         raise RenderError(f"cannot write {path}: {e.strerror or e}") from None
 
 

@@ -142,3 +142,43 @@ def test_stdin_among_files(tmp_path):
     res = invoke("check", str(good), "-", input=BAD.format(i=2, c=4))
     assert res.exit_code == 1
     assert "<stdin>:3:" in res.output and f"{good}: Good1" in res.output
+
+
+# ---- no partial output ------------------------------------------------------------
+def _leftovers(folder):
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
+@pytest.mark.parametrize("command,out_name", [("compile", "model.py"), ("render", "model.dot")])
+def test_errors_and_interrupts_leave_no_partial_output(tmp_path, monkeypatch, command, out_name):
+    good = tmp_path / "good.net"
+    good.write_text(GOOD.format(i=0, c=4))
+    out = tmp_path / out_name
+    out.write_text("previous contents\n")
+    if command == "compile":
+        bad = tmp_path / "bad.net"
+        bad.write_text(BAD.format(i=0, c=4))
+        res = invoke("compile", str(bad), "-o", str(out))
+        assert res.exit_code == 1 and out.read_text() == "previous contents\n"
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted)       # Ctrl-C just before the rename
+    res = CliRunner().invoke(cli, [command, str(good), "-o", str(out)])
+    assert res.exit_code != 0
+    assert out.read_text() == "previous contents\n"
+    assert _leftovers(tmp_path) == [], "a temporary file was left behind"
+    monkeypatch.undo()
+    res = invoke(command, str(good), "-o", str(out))
+    assert res.exit_code == 0 and out.read_text() != "previous contents\n"
+    assert _leftovers(tmp_path) == []
+
+
+def test_compile_write_failure_is_exit_2_and_names_the_path(tmp_path):
+    good = tmp_path / "good.net"
+    good.write_text(GOOD.format(i=0, c=4))
+    target = tmp_path / "no_such_dir" / "model.py"
+    res = invoke("compile", str(good), "-o", str(target))
+    assert res.exit_code == 2 and "model.py" in res.output
+    assert not target.parent.exists()
