@@ -588,6 +588,13 @@ class Elaborator:
         if not ok or any(depends_on_unknown(v) for v in values.values()):
             node.error = node.error or ("invalid arguments" if not ok else None)
             return
+        if spec.validate is not None:
+            # Checks between arguments that need no input shape: they run even
+            # after an upstream error, so independent problems are all reported.
+            vctx = _Ctx(self, node, spans)
+            spec.validate(node.args, vctx)
+            if vctx.failed:
+                return
         shapes = [i.shape for i in inputs]
         if any(s is None for s in shapes):
             return

@@ -30,16 +30,18 @@ def check_groups(a, c_in, ctx) -> bool:
     return ok
 
 
+def conv2d_validate(a, ctx):
+    if a.padding == "same" and a.stride != (1, 1):
+        ctx.error("E0302", "padding='same' is not supported for strided convolutions", "padding",
+                  notes=(f"stride is {_one(a.stride)}; torch only pads to the same size at stride 1",),
+                  help=(f"write padding={_one(tuple(((k - 1) * d) // 2 for k, d in zip(a.kernel, a.dilation)))} "
+                        f"instead: the output is then about the input size divided by the stride",))
+
+
 def conv2d_shape(a, xs, ctx):
     c, h, w = xs[0]
     ok = check_groups(a, c, ctx)
     if a.padding == "same":
-        if a.stride != (1, 1):
-            ctx.error("E0302", "padding='same' is not supported for strided convolutions", "padding",
-                      notes=(f"stride is {_one(a.stride)}; torch only pads to the same size at stride 1",),
-                      help=(f"write padding={_one(tuple(((k - 1) * d) // 2 for k, d in zip(a.kernel, a.dilation)))} "
-                            f"instead: the output is then about the input size divided by the stride",))
-            return None
         uneven = [(axis, k, *same_padding(k, d)) for axis, k, d in zip(AXES, a.kernel, a.dilation)]
         for axis, k, left, right in fold_axes([u for u in uneven if u[2] != u[3]]):
             ctx.warn("W0403", f"padding='same' with an even kernel pads unevenly along the {axis}", "kernel",
@@ -123,36 +125,38 @@ CONV2D = LayerSpec(
     params=(_CHANNELS, _KERNEL, _STRIDE,
             Param("padding", PADDING, 0, "zero padding per side, or 'same' / 'valid'", check=non_negative),
             _DILATION, _GROUPS, _BIAS),
-    shape=conv2d_shape, torch=conv2d_torch, count_params=conv2d_params, macs=conv2d_macs,
+    shape=conv2d_shape, validate=conv2d_validate, torch=conv2d_torch, count_params=conv2d_params, macs=conv2d_macs,
     window=conv_window, label=conv2d_label, aliases=("conv",),
 )
+
+
+def convt_validate(a, ctx):
+    big_op = [(axis, op, s, d) for axis, op, s, d in zip(AXES, a.output_padding, a.stride, a.dilation)
+              if not (op < s or op < d)]
+    for axis, op, s, d in fold_axes(big_op):
+        ctx.error("E0310", f"output_padding ({op}) must be smaller than the stride ({s}) or the dilation ({d})",
+                  "output_padding", notes=(f"along the {axis}: torch requires output_padding < max(stride, dilation)",),
+                  help=(f"use output_padding={max(s, d) - 1} or less",))
 
 
 def convt_shape(a, xs, ctx):
     c, h, w = xs[0]
     ok = check_groups(a, c, ctx)
-    out, big_op, not_positive = [], [], []
+    out, not_positive = [], []
     for i, (axis, n) in enumerate(zip(AXES, (h, w))):
         k, s, p, op, d = a.kernel[i], a.stride[i], a.padding[i], a.output_padding[i], a.dilation[i]
-        if not (op < s or op < d):
-            big_op.append((axis, op, s, d))
-            continue
         o, formula = transpose_out(n, k, s, p, op, d)
         if o < 1:
             not_positive.append((axis, o, formula))
             continue
         ctx.explain(f"{axis[0]} = {formula}")
         out.append(o)
-    for axis, op, s, d in fold_axes(big_op):
-        ctx.error("E0310", f"output_padding ({op}) must be smaller than the stride ({s}) or the dilation ({d})",
-                  "output_padding", notes=(f"along the {axis}: torch requires output_padding < max(stride, dilation)",),
-                  help=(f"use output_padding={max(s, d) - 1} or less",))
     for axis, o, formula in fold_axes(not_positive):
         ctx.error("E0312", f"transposed convolution gives a {axis} of {o}", "padding",
                   notes=(f"out = (in {M} 1)\u00b7stride {M} 2\u00b7padding + dilation\u00b7(kernel {M} 1) "
                          "+ output_padding + 1", f"out = {formula}"),
                   help=("reduce the padding or increase the kernel or stride",))
-    return (a.channels, *out) if ok and not big_op and not not_positive else None
+    return (a.channels, *out) if ok and not not_positive else None
 
 
 def convt_params(a, xs, y):
@@ -195,7 +199,7 @@ CONV_TRANSPOSE2D = LayerSpec(
             Param("padding", PAIR, 0, "implicit zero padding removed from each side", check=non_negative),
             Param("output_padding", PAIR, 0, "extra size added to one side of the output", check=non_negative),
             _GROUPS, _BIAS, _DILATION),
-    shape=convt_shape, torch=convt_torch, count_params=convt_params, macs=convt_macs,
+    shape=convt_shape, validate=convt_validate, torch=convt_torch, count_params=convt_params, macs=convt_macs,
     window=convt_window, label=convt_label, aliases=("convtranspose2d", "deconv2d"),
 )
 

@@ -10,10 +10,7 @@ def _stride(a):
     return a.stride if a.stride is not None else a.kernel
 
 
-def pool_shape(a, xs, ctx):
-    c, h, w = xs[0]
-    stride = _stride(a)
-    dilation = getattr(a, "dilation", (1, 1))
+def pool_validate(a, ctx):
     # torch's pool2d_shape_check: pad <= kernel/2, on the kernel itself (not the
     # dilated extent) -- the rule max_pool2d_with_indices applies, which is the
     # path taken whenever autograd is on.
@@ -22,8 +19,12 @@ def pool_shape(a, xs, ctx):
         ctx.error("E0304", f"padding {p} is more than half the kernel ({k}) along the {axis}", "padding",
                   notes=(f"torch requires padding \u2264 \u230a{k}/2\u230b = {k // 2}",),
                   help=(f"use padding={k // 2} or less, or a kernel of at least {2 * p}",))
-    if over:
-        return None
+
+
+def pool_shape(a, xs, ctx):
+    c, h, w = xs[0]
+    stride = _stride(a)
+    dilation = getattr(a, "dilation", (1, 1))
     ok = True
     out, losses, too_small, dropped_axes = [], [], [], []
     for i, (axis, n) in enumerate(zip(AXES, (h, w))):
@@ -84,7 +85,7 @@ MAXPOOL2D = LayerSpec(
     doc="2-D max pooling (nn.MaxPool2d). The stride defaults to the kernel size.",
     params=(_KERNEL, _STRIDE, _PADDING,
             Param("dilation", PAIR, 1, "spacing between window elements", check=positive), _CEIL),
-    shape=pool_shape, window=pool_window, label=pool_label("max pool"),
+    shape=pool_shape, validate=pool_validate, window=pool_window, label=pool_label("max pool"),
     torch=lambda a, xs: ("MaxPool2d", dict(kernel_size=a.kernel, stride=_stride(a), padding=a.padding,
                                            dilation=a.dilation, ceil_mode=a.ceil_mode)),
     aliases=("max_pool2d",),
@@ -95,7 +96,7 @@ AVGPOOL2D = LayerSpec(
     doc="2-D average pooling (nn.AvgPool2d). The stride defaults to the kernel size.",
     params=(_KERNEL, _STRIDE, _PADDING, _CEIL,
             Param("count_include_pad", BOOL, True, "include the zero padding in the average")),
-    shape=pool_shape, window=pool_window, label=pool_label("avg pool"),
+    shape=pool_shape, validate=pool_validate, window=pool_window, label=pool_label("avg pool"),
     torch=lambda a, xs: ("AvgPool2d", dict(kernel_size=a.kernel, stride=_stride(a), padding=a.padding,
                                            ceil_mode=a.ceil_mode, count_include_pad=a.count_include_pad)),
     aliases=("avg_pool2d",),

@@ -215,6 +215,9 @@ class LayerSpec:
     # torchvision's convention; other conventions live in netdsl/costs.py)
     count_params: Callable = _no_params
     macs: Callable = _no_macs
+    # checks between arguments that need no input shape (e.g. pool padding <=
+    # kernel/2); run before `shape`, and also when the input shape is unknown
+    validate: Optional[Callable[[SimpleNamespace, RuleContext], None]] = None
     # receptive field: per axis (kernel extent, stride, padding); None = pointwise
     window: Optional[Callable[[SimpleNamespace], tuple]] = None
     label: Callable[[SimpleNamespace], str] = field(default=lambda a: "")
