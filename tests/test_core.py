@@ -34,8 +34,7 @@ def test_every_zoo_spec_checks_clean(spec):
 @pytest.mark.parametrize("name,count", sorted(TORCHVISION_PARAMS.items()))
 def test_parameter_counts_equal_torchvision(name, count):
     path = Path(__file__).parent.parent / "specs" / name
-    if not path.exists():
-        pytest.skip(f"{name} is not in the zoo yet")
+    assert path.exists(), f"{name} is missing from the zoo"
     assert check_file(str(path)).graph().total_params == count
 
 
