@@ -111,7 +111,7 @@ def main(argv=None) -> int:
                     collect()
                 except StopIteration:
                     pass
-                except BaseException:
+                except Exception:
                     pass        # Hypothesis re-raises our StopIteration wrapped; the batch is still usable
                 for spec in out:
                     yield spec.encode("utf-8"), False
