@@ -242,7 +242,7 @@ def test_generated_specs_parse_and_check_without_crashing():
 
 
 # ---- mutation fuzzing ----------------------------------------------------------
-TOKEN = re.compile(r"\s+|#[^\n]*|\w+|'[^'\n]*'|\"[^\"\n]*\"|\*\*|->|//|[=!<>]=|@\w+|.", re.S)
+TOKEN = re.compile(r"\s+|#[^\n]*|\w+|'[^'\n]*'|\"[^\"\n]*\"|\*\*|->|//|[=!<>]=|@\w+|.", re.DOTALL)
 JUNK_TOKENS = [
     "{", "}", "[", "]", "(", ")", ",", ":", ";", "->", "@", "@x", "=", "==", "**", "-", "not", "in", "in.c",
     "repeat", "for", "if", "else", "let", "input", "block", "network", "import", "expect", "as", "add", "concat",

@@ -77,7 +77,7 @@ def test_clean_spec_with_bom_and_crlf(tmp_path):
 def test_tabs_count_as_one_column_and_the_caret_lands_on_the_character(line, col, target):
     text = f"network N {{\n\tinput [3, 8, 8]\n{line}\n}}\n"
     result = check_source(text)
-    code, ln, c, spanned = loc(result)
+    _, ln, c, spanned = loc(result)
     assert (ln, c, spanned) == (3, col, target)
     rendered = render(result.diagnostics[0])
     assert "\t" not in rendered

@@ -109,10 +109,8 @@ def main(argv=None) -> int:
                 out.clear()
                 try:
                     collect()
-                except StopIteration:
+                except Exception:  # noqa: BLE001, S110 - our StopIteration ends a batch (Hypothesis may wrap it)
                     pass
-                except Exception:
-                    pass        # Hypothesis re-raises our StopIteration wrapped; the batch is still usable
                 for spec in out:
                     yield spec.encode("utf-8"), False
         while True:
