@@ -212,9 +212,11 @@ def to_json(diags: Iterable[Diagnostic]) -> str:
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> Optional[str]:
     """elm's nearbyNames: edit distance 1 for short names, 2 otherwise."""
+    if len(name) > 64:          # edit distance is quadratic; nobody mistypes a 64-character name
+        return None
     limit = 1 if len(name) <= 3 else 2
     best, best_d = None, limit + 1
-    for cand in sorted(set(candidates)):
+    for cand in sorted(c for c in set(candidates) if len(c) <= 66):
         dist = _edit_distance(name.lower(), cand.lower(), best_d)
         if dist < best_d:
             best, best_d = cand, dist

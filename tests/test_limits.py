@@ -317,3 +317,13 @@ def test_file_size_limit_for_the_cli(tmp_path, monkeypatch):
     monkeypatch.setattr(P, "MAX_FILE_BYTES", 4096)
     res = CliRunner().invoke(cli, ["check", str(path)])
     assert res.exit_code == 2 and "big.net" in res.output and "larger than" in res.output
+
+
+def test_suggestions_for_very_long_names_stay_cheap():
+    """`did you mean` compares names by edit distance (quadratic): huge names skip it."""
+    name = "a" * 200_000
+    text = net(f"let {name} = 1\nlet y = {name}b")
+    (d,) = only(check_source(text), "E0202")
+    assert not d.help
+    (d,) = only(check_source(net("let width = 1\nlet y = widht")), "E0202")
+    assert d.help == ["did you mean `width`?"]
