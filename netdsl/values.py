@@ -191,6 +191,33 @@ class Env:
         return out
 
 
+# Logical sizes of tuple values, by identity (the tuple is kept so its id stays unique).
+# `let b = (a, a)` shares `a`, so nesting doubles the size of a value at each step:
+# 60 such lets make a value no traversal (show, type checks) could ever finish.
+_SIZES: dict[int, tuple] = {}
+
+
+def value_size(v) -> int:
+    """Leaves in `v` counting shared parts each time they occur; memoised per tuple."""
+    if type(v) is not tuple:
+        return 1
+    hit = _SIZES.get(id(v))
+    if hit is not None and hit[0] is v:
+        return hit[1]
+    n = len(v) + sum(value_size(x) - 1 for x in v if type(x) is tuple)
+    if len(_SIZES) > 100_000:
+        _SIZES.clear()
+    _SIZES[id(v)] = (v, n)
+    return n
+
+
+def _sized(v: tuple, span: Span) -> tuple:
+    if value_size(v) > LIMITS.max_layers:
+        raise EvalError("E0320", f"value has more than {LIMITS.max_layers:,} elements", span,
+                        notes=("nested tuples count every element each time it occurs",))
+    return v
+
+
 def evaluate(e: A.Expr, env: Env) -> Any:
     try:
         return _evaluate(e, env)
@@ -225,11 +252,11 @@ def _evaluate(e: A.Expr, env: Env) -> Any:
         if _num(a) and _num(b):
             return _check_size(_ARITH[e.op](a, b, e.span, e.right.span), e.span)
         if e.op == "+" and isinstance(a, tuple) and isinstance(b, tuple):
-            return a + b
+            return _sized(a + b, e.span)
         if e.op == "*" and isinstance(a, tuple) and isinstance(b, int) and not isinstance(b, bool):
-            if len(a) * max(b, 0) > LIMITS.max_layers:
+            if value_size(a) * max(b, 0) > LIMITS.max_layers:
                 raise EvalError("E0320", "tuple is larger than the expansion limit", e.span)
-            return a * b
+            return _sized(a * b, e.span)
         raise EvalError("E0214", f"`{e.op}` does not apply to {type_name(a)} and {type_name(b)}", e.span)
     if t is A.Unary:
         v = evaluate(e.operand, env)
@@ -264,7 +291,7 @@ def _evaluate(e: A.Expr, env: Env) -> Any:
         return evaluate(e.then if test else e.orelse, env)
     if t is A.TupleExpr:
         items = tuple(evaluate(x, env) for x in e.items)
-        return items
+        return _sized(items, e.span)
     if t is A.InShape:
         if env.in_shape is None:
             raise EvalError("E0202", "`in` is only known after the input shape is declared", e.span)

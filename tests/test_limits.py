@@ -327,3 +327,19 @@ def test_suggestions_for_very_long_names_stay_cheap():
     assert not d.help
     (d,) = only(check_source(net("let width = 1\nlet y = widht")), "E0202")
     assert d.help == ["did you mean `width`?"]
+
+
+@pytest.mark.parametrize("step", ["(a{i}, a{i})", "a{i} + a{i}", "[a{i}, a{i}, a{i}]"])
+def test_values_that_double_at_each_let_are_capped(step):
+    """Shared sub-tuples make sizes grow exponentially; every traversal of such a
+    value (type checks, messages) would never end."""
+    lets = "let a0 = range(1000)\n" + "".join(f"let a{i + 1} = {step.format(i=i)}\n" for i in range(60))
+    result = check_source(net(lets + "conv2d(a60, 3)"))
+    found = [d for d in result.errors if d.code == "E0320"]
+    assert found and "elements" in found[0].message
+    assert found[0].primary.line > 3
+
+
+def test_large_but_bounded_values_are_fine():
+    text = net("let a = range(1000)\nlet b = (a, a, a)\nlet n = len(b) + len(b[0])\nconv2d(n, 3)")
+    assert check_source(text).ok
