@@ -120,20 +120,29 @@ def main():
         for _ in range(3):                      # warm-up
             for m in models.values():
                 m(x)
-        for _ in range(args.reps):
-            for name, m in models.items():      # interleaved
+        names = list(models)
+        for r in range(args.reps):
+            # Interleaved, and the order rotates every round, so neither machine drift
+            # nor a position in the round (caches, frequency) favours one model.
+            for name in names[r % len(names):] + names[:r % len(names)]:
                 t = time.perf_counter()
-                m(x)
+                models[name](x)
                 times[name].append(time.perf_counter() - t)
 
     print(f"ResNet-18 forward, batch {args.batch}, CPU ({torch.get_num_threads()} threads), eval, "
-          f"median of {args.reps} interleaved rounds")
-    base = statistics.median(times["hand-written"])
+          f"{args.reps} interleaved rounds (rotating order)")
+
+    def paired(name, base):
+        # median of per-round ratios: each round's models ran moments apart
+        return statistics.median(a / b for a, b in zip(times[name], times[base]))
     for name, ts in times.items():
-        med = statistics.median(ts)
-        print(f"  {name:16s} {ms(med)}   ratio {med / base:.3f}")
-    worst = max(statistics.median(times[k]) for k in ("netdsl.load", "compiled file")) / base
-    print(f"  goal: within 1.03 of hand-written -> {'met' if worst <= 1.03 else 'NOT met'} ({worst:.3f})")
+        print(f"  {name:16s} median {ms(statistics.median(ts))}   vs hand-written (in-place ReLU) "
+              f"{paired(name, 'hand-written'):.3f}   vs hand, ReLU copy {paired(name, 'hand, ReLU copy'):.3f}")
+    # The spec's `relu` is not in place, so the like-for-like baseline is the hand-written
+    # model with non-in-place ReLU; the in-place comparison is printed above too.
+    worst = max(paired(k, "hand, ReLU copy") for k in ("netdsl.load", "compiled file"))
+    print(f"  goal: within 1.03 of the same hand-written network -> "
+          f"{'met' if worst <= 1.03 else 'NOT met'} ({worst:.3f})")
 
     builds = {"netdsl.load cold": [], "netdsl.load warm": [], "compiled class()": [], "hand-written()": []}
     cls = compiled_class()
