@@ -13,6 +13,7 @@ class Limits:
     max_tokens: int = 1_000_000        # tokens in one file (parse memory is ~1 KB per token)
     max_depth: int = 200               # expression / body nesting levels (see docs/limits.md)
     max_block_depth: int = 64          # block uses inside block uses
+    max_import_depth: int = 64         # files importing files importing files
     max_int_digits: int = 18           # integer literals (keeps values below 2**63)
     max_value: int = 2 ** 63 - 1       # any computed integer
     max_layer_params: int = 10 ** 10   # warn when one layer has more parameters

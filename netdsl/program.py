@@ -8,6 +8,7 @@ from typing import Optional
 
 from . import ast as A
 from .diagnostics import ERROR, Diagnostic, Label, error
+from .limits import LIMITS
 from .source import DecodeError, Source, Span
 from .syntax import parse
 from .values import Env, EvalError, evaluate
@@ -174,6 +175,12 @@ class _Loader:
             path = (base / imp.path).resolve()
         except (OSError, RuntimeError) as e:      # symlink loops
             self.prog.diagnostics.append(error("E0106", f"cannot import \"{imp.path}\": {e}", imp.span))
+            return
+        if len(stack) > LIMITS.max_import_depth:
+            self.prog.diagnostics.append(error(
+                "E0104", f"imports nested more than {LIMITS.max_import_depth} files deep", imp.span,
+                "too deep here", notes=[f"the chain starts at {stack[0][0]}"],
+                help=["import shared files from the top-level spec instead of through a chain"]))
             return
         chain_files = [s[0] for s in stack]
         if any(Path(name).resolve() == path for name in chain_files if name not in ("<stdin>", "<string>")):

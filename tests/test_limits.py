@@ -343,3 +343,15 @@ def test_values_that_double_at_each_let_are_capped(step):
 def test_large_but_bounded_values_are_fine():
     text = net("let a = range(1000)\nlet b = (a, a, a)\nlet n = len(b) + len(b[0])\nconv2d(n, 3)")
     assert check_source(text).ok
+
+
+def test_import_chains_are_capped(tmp_path):
+    for i in range(80):
+        (tmp_path / f"f{i}.net").write_text(f'import "f{i + 1}.net"\nblock B{i}() {{ relu }}\n')
+    (tmp_path / "f80.net").write_text("block Last() { relu }\n")
+    (d,) = only(check_file(str(tmp_path / "f0.net")), "E0104")
+    assert "64 files deep" in d.message
+    assert d.primary.source.name.endswith("f64.net") and text_at(d) == 'import "f65.net"'
+    LIMITS.max_import_depth = 100
+    result = check_file(str(tmp_path / "f0.net"))
+    assert result.ok and len(result.program.blocks) == 81
