@@ -216,7 +216,10 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> Optional[str]:
         return None
     limit = 1 if len(name) <= 3 else 2
     best, best_d = None, limit + 1
-    for cand in sorted(c for c in set(candidates) if len(c) <= 66):
+    # Only names of a reachable length, and at most 300 of them: a spec with thousands of
+    # names and thousands of misspellings must not cost (names x misspellings) distances.
+    pool = sorted({c for c in candidates if abs(len(c) - len(name)) <= limit})[:300]
+    for cand in pool:
         dist = _edit_distance(name.lower(), cand.lower(), best_d)
         if dist < best_d:
             best, best_d = cand, dist
