@@ -1,6 +1,6 @@
 """Fuzzing: whatever netdsl is fed, it answers with diagnostics, never an exception.
 
-Three sources of input, all with a bounded CI budget (about 2,500 cases):
+Three sources of input, all with a bounded CI budget (about 2,200 cases):
   * a grammar-aware Hypothesis strategy that writes syntactically valid specs
     (blocks with parameters and signatures, repeats, loops, conditions, merges,
     named sequences, references, random layer arguments);
