@@ -11,83 +11,98 @@ from typing import Any, Optional, Union
 from .source import Span
 
 
+class _Node:
+    """Shared by every AST class: one generic repr instead of a generated one per class."""
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__dataclass_fields__)
+        return f"{type(self).__name__}({fields})"
+
+
+# Frozen, compared by identity: nothing compares syntax trees by value, and skipping
+# the generated __eq__/__hash__/__repr__ makes importing this module (on every
+# `netdsl check`) about twice as fast.
+_node = dataclass(frozen=True, eq=False, repr=False)
+
+
 # ---- expressions ------------------------------------------------------------
-@dataclass(frozen=True)
-class Const:          # int, float, str, bool or None literal
+@_node
+class Const(_Node):          # int, float, str, bool or None literal
     value: Any
     span: Span
 
 
-@dataclass(frozen=True)
-class Var:
+@_node
+class Var(_Node):
     name: str
     span: Span
 
 
-@dataclass(frozen=True)
-class InShape:        # `in`: the shape entering the current block (or network)
+@_node
+class InShape(_Node):        # `in`: the shape entering the current block (or network)
     span: Span
 
 
-@dataclass(frozen=True)
-class RefShape:       # `@name` inside an expression: that tensor's shape
+@_node
+class RefShape(_Node):       # `@name` inside an expression: that tensor's shape
     name: str
     span: Span
 
 
-@dataclass(frozen=True)
-class BinOp:
+@_node
+class BinOp(_Node):
     op: str
     left: "Expr"
     right: "Expr"
     span: Span
 
 
-@dataclass(frozen=True)
-class Unary:
+@_node
+class Unary(_Node):
     op: str           # "-", "+" or "not"
     operand: "Expr"
     span: Span
 
 
-@dataclass(frozen=True)
-class BoolOp:
+@_node
+class BoolOp(_Node):
     op: str           # "and" / "or"
     operands: tuple["Expr", ...]
     span: Span
 
 
-@dataclass(frozen=True)
-class CondExpr:
+@_node
+class CondExpr(_Node):
     test: "Expr"
     then: "Expr"
     orelse: "Expr"
     span: Span
 
 
-@dataclass(frozen=True)
-class Attr:
+@_node
+class Attr(_Node):
     value: "Expr"
     name: str
     span: Span
 
 
-@dataclass(frozen=True)
-class Index:
+@_node
+class Index(_Node):
     value: "Expr"
     index: "Expr"
     span: Span
 
 
-@dataclass(frozen=True)
-class FunCall:
+@_node
+class FunCall(_Node):
     name: str
     args: tuple["Expr", ...]
     span: Span
 
 
-@dataclass(frozen=True)
-class TupleExpr:      # (a, b) and [a, b] alike: values are immutable tuples
+@_node
+class TupleExpr(_Node):      # (a, b) and [a, b] alike: values are immutable tuples
     items: tuple["Expr", ...]
     span: Span
     brackets: str = "()"
@@ -98,15 +113,15 @@ Expr = Union[Const, Var, InShape, RefShape, BinOp, Unary, BoolOp, CondExpr, Attr
 
 
 # ---- chain items and statements ---------------------------------------------
-@dataclass(frozen=True)
-class Arg:
+@_node
+class Arg(_Node):
     name: Optional[str]
     value: Expr
     span: Span        # the whole argument, `kernel=5` or `5`
 
 
-@dataclass(frozen=True)
-class Call:           # a layer or block use: `conv2d(6, kernel=5)`, `add { ... }`
+@_node
+class Call(_Node):           # a layer or block use: `conv2d(6, kernel=5)`, `add { ... }`
     name: str
     args: tuple[Arg, ...]
     branches: Optional[tuple["Stmt", ...]]
@@ -114,36 +129,36 @@ class Call:           # a layer or block use: `conv2d(6, kernel=5)`, `add { ... 
     name_span: Span
 
 
-@dataclass(frozen=True)
-class Template:       # `"denselayer{i + 1}"`: a layer name computed per use
+@_node
+class Template(_Node):       # `"denselayer{i + 1}"`: a layer name computed per use
     parts: tuple      # literal strings and Exprs, in order
     span: Span
 
 
-@dataclass(frozen=True)
-class Named:          # `conv1: conv2d(...)`
+@_node
+class Named(_Node):          # `conv1: conv2d(...)`
     name: Union[str, Template]
     item: "Item"
     span: Span
     name_span: Span
 
 
-@dataclass(frozen=True)
-class Sequence:       # `[ ... ]`: a grouping; named, it becomes nn.Sequential
+@_node
+class Sequence(_Node):       # `[ ... ]`: a grouping; named, it becomes nn.Sequential
     body: tuple["Stmt", ...]
     span: Span
 
 
-@dataclass(frozen=True)
-class If:
+@_node
+class If(_Node):
     test: Expr
     then: tuple["Stmt", ...]
     orelse: Optional[tuple["Stmt", ...]]
     span: Span
 
 
-@dataclass(frozen=True)
-class For:
+@_node
+class For(_Node):
     targets: tuple[str, ...]
     destructure: bool
     iterable: Expr
@@ -151,22 +166,22 @@ class For:
     span: Span
 
 
-@dataclass(frozen=True)
-class Repeat:
+@_node
+class Repeat(_Node):
     count: Expr
     index: Optional[str]
     body: tuple["Stmt", ...]
     span: Span
 
 
-@dataclass(frozen=True)
-class Ref:            # `@enc4`: continue from a named tensor
+@_node
+class Ref(_Node):            # `@enc4`: continue from a named tensor
     name: str
     span: Span
 
 
-@dataclass(frozen=True)
-class Expect:         # `expect [64, 56, 56]`
+@_node
+class Expect(_Node):         # `expect [64, 56, 56]`
     shape: Expr
     span: Span
 
@@ -174,21 +189,21 @@ class Expect:         # `expect [64, 56, 56]`
 Item = Union[Call, Named, Sequence, If, For, Repeat, Ref, Expect]
 
 
-@dataclass(frozen=True)
-class Chain:
+@_node
+class Chain(_Node):
     items: tuple[Item, ...]
     span: Span
 
 
-@dataclass(frozen=True)
-class Let:
+@_node
+class Let(_Node):
     name: str
     value: Expr
     span: Span
 
 
-@dataclass(frozen=True)
-class Input:
+@_node
+class Input(_Node):
     shape: Expr
     span: Span
 
@@ -197,16 +212,16 @@ Stmt = Union[Chain, Let, Input]
 
 
 # ---- definitions ------------------------------------------------------------
-@dataclass(frozen=True)
-class Param:
+@_node
+class Param(_Node):
     name: str
     type: Optional[Union[str, tuple]]   # "int", ("int", "int"), or None
     default: Optional[Expr]
     span: Span
 
 
-@dataclass(frozen=True)
-class Definition:     # a `network` or a `block`
+@_node
+class Definition(_Node):     # a `network` or a `block`
     kind: str         # "network" | "block"
     name: str
     params: tuple[Param, ...]
@@ -217,14 +232,14 @@ class Definition:     # a `network` or a `block`
     name_span: Span
 
 
-@dataclass(frozen=True)
-class Import:
+@_node
+class Import(_Node):
     path: str
     span: Span
 
 
-@dataclass(frozen=True)
-class Module:         # one .net file
+@_node
+class Module(_Node):         # one .net file
     imports: tuple[Import, ...]
     definitions: tuple[Definition, ...]
     lets: tuple[Let, ...]

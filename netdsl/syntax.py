@@ -13,19 +13,32 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+_OPTIONAL = ("regex", "interegular")
+
+
 def _import_lark():
-    # Lark imports the third-party `regex` module whenever it is installed, only to
-    # support Lark(regex=True), which netdsl does not use. Hiding it during the
-    # import saves several ms of start-up on every `netdsl check`.
-    hidden = "regex" not in sys.modules
-    if hidden:
-        sys.modules["regex"] = None      # makes `import regex` raise ImportError
+    # Lark imports two optional packages whenever they are installed: `regex` for
+    # Lark(regex=True), which netdsl does not use, and `interegular`, which only
+    # checks terminal collisions while a grammar is *built* (netdsl loads a cached
+    # parser). Hiding them during the import saves ~10 ms of start-up on every
+    # command; enable_strict_checks() brings interegular back for grammar tests.
+    hidden = [name for name in _OPTIONAL if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None         # makes `import name` raise ImportError
     try:
         import lark
     finally:
-        if hidden:
-            del sys.modules["regex"]
+        for name in hidden:
+            del sys.modules[name]
     return lark
+
+
+def enable_strict_checks() -> None:
+    """Let Lark use interegular again (strict=True grammar builds, collision checks)."""
+    import interegular
+    import lark.lexer
+    lark.lexer.interegular = interegular
+    lark.lexer.has_interegular = True
 
 
 _import_lark()
@@ -157,14 +170,25 @@ def grammar_text() -> str:
     return resources.files("netdsl._grammars").joinpath("netdsl.lark").read_text(encoding="utf-8")
 
 
+def _cache_dir() -> str:
+    # tempfile.gettempdir() would do, but importing tempfile costs start-up time.
+    for var in ("NETDSL_CACHE_DIR", "TMPDIR", "TEMP", "TMP"):
+        d = os.environ.get(var)
+        if d and os.path.isdir(d):
+            return d
+    if os.name == "posix" and os.path.isdir("/tmp"):
+        return "/tmp"
+    import tempfile
+    return tempfile.gettempdir()
+
+
 @functools.lru_cache(maxsize=1)
 def parser() -> Lark:
     import hashlib
-    import tempfile
     text = grammar_text()
     # The cache key must cover the post-lexer too (Lark's own key does not).
     key = hashlib.sha256((text + Layout.version).encode()).hexdigest()[:16]
-    cache = str(Path(tempfile.gettempdir()) / f"netdsl-grammar-{key}.lark")
+    cache = os.path.join(_cache_dir(), f"netdsl-grammar-{key}.lark")
     return Lark(text, parser="lalr", lexer="basic", postlex=Layout(),
                 propagate_positions=True, maybe_placeholders=True, cache=cache)
 
