@@ -98,10 +98,9 @@ def with_common(f):
 def run_check(path: str, network, input_shape, params, max_layers):
     from .check import check_file
     from .limits import LIMITS
-    if max_layers:
-        LIMITS.max_layers = max_layers
-    return check_file(path, network=network, params=params or None,
-                      input_shape=parse_shape(input_shape) if input_shape else None)
+    with LIMITS.override(max_layers=max_layers):     # for this run only
+        return check_file(path, network=network, params=params or None,
+                          input_shape=parse_shape(input_shape) if input_shape else None)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -269,12 +268,12 @@ def compile_cmd(file, output, init, network, input_shape, params, max_layers, co
     from .diagnostics import SpecError
     from .limits import LIMITS
     from .program import IOProblem
-    if max_layers:
-        LIMITS.max_layers = max_layers
     warnings: list = []
     try:
-        text = build_source(file, network=network, init=init, warnings=warnings,
-                            input_shape=parse_shape(input_shape) if input_shape else None, **parse_params(params))
+        with LIMITS.override(max_layers=max_layers):     # for this run only
+            text = build_source(file, network=network, init=init, warnings=warnings,
+                                input_shape=parse_shape(input_shape) if input_shape else None,
+                                **parse_params(params))
     except SpecError as e:
         emit_diagnostics(e.diagnostics, "text", _use_color(color))
         click.echo(f"{file}: {_counts(e.diagnostics)}; nothing written", err=True)

@@ -3,7 +3,8 @@ instead of a hang, a RecursionError or runaway memory. All are configurable
 (`netdsl check --max-layers N`, or `netdsl.limits.LIMITS` from Python)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 
 
 @dataclass
@@ -17,6 +18,18 @@ class Limits:
     max_int_digits: int = 18           # integer literals (keeps values below 2**63)
     max_value: int = 2 ** 63 - 1       # any computed integer
     max_layer_params: int = 10 ** 10   # warn when one layer has more parameters
+
+    @contextmanager
+    def override(self, **changes):
+        """Change some limits for the duration of a `with` block (None leaves one as it is)."""
+        saved = replace(self)
+        for name, value in changes.items():
+            if value is not None:
+                setattr(self, name, value)
+        try:
+            yield self
+        finally:
+            self.__dict__.update(saved.__dict__)
 
 
 LIMITS = Limits()

@@ -355,3 +355,17 @@ def test_import_chains_are_capped(tmp_path):
     LIMITS.max_import_depth = 100
     result = check_file(str(tmp_path / "f0.net"))
     assert result.ok and len(result.program.blocks) == 81
+
+
+def test_max_layers_flag_does_not_leak_into_later_runs():
+    from click.testing import CliRunner
+
+    from netdsl.cli import cli
+    from netdsl.limits import LIMITS
+    before = LIMITS.max_layers
+    spec = "network N {\n  input [3, 8, 8]\n  repeat 20 { relu }\n}\n"
+    result = CliRunner().invoke(cli, ["check", "--max-layers", "5", "-"], input=spec)
+    assert result.exit_code == 1 and "E0320" in result.output
+    assert LIMITS.max_layers == before
+    result = CliRunner().invoke(cli, ["check", "-"], input=spec)
+    assert result.exit_code == 0, result.output
