@@ -14,7 +14,8 @@ import logging
 import sys
 import warnings
 
-warnings.filterwarnings("ignore"); logging.disable(logging.CRITICAL)
+warnings.filterwarnings("ignore")
+logging.disable(logging.CRITICAL)
 import torch
 from fvcore.nn import FlopCountAnalysis
 from ptflops import get_model_complexity_info
@@ -25,14 +26,27 @@ import netdsl
 from netdsl.costs import layer_macs
 
 for f in sys.argv[1:]:
-    r = netdsl.check(f); g = r.graph()
+    r = netdsl.check(f)
+    g = r.graph()
     m = netdsl.load(f).eval()
-    shp = g.input_shape; x = torch.randn(1, *shp)
+    shp = g.input_shape
+    x = torch.randn(1, *shp)
     ours = {c: sum(layer_macs(g, n, c) or 0 for n in g.layers) for c in ["fvcore","ptflops","thop","torchinfo"]}
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        fa = FlopCountAnalysis(m, x); fa.unsupported_ops_warnings(False); fa.uncalled_modules_warnings(False)
-        theirs = {"fvcore": fa.total(),
-                  "ptflops": get_model_complexity_info(m, tuple(shp), as_strings=False, print_per_layer_stat=False, backend="pytorch", backend_specific_config={"count_functional": False})[0],
-                  "thop": int(thop_profile(m, inputs=(x,), verbose=False)[0]),
-                  "torchinfo": summary(m, input_size=(1,*shp), verbose=0).total_mult_adds}
+        fa = FlopCountAnalysis(m, x)
+        fa.unsupported_ops_warnings(False)
+        fa.uncalled_modules_warnings(False)
+        theirs = {
+            "fvcore": fa.total(),
+            "ptflops": get_model_complexity_info(
+                m,
+                tuple(shp),
+                as_strings=False,
+                print_per_layer_stat=False,
+                backend="pytorch",
+                backend_specific_config={"count_functional": False},
+            )[0],
+            "thop": int(thop_profile(m, inputs=(x,), verbose=False)[0]),
+            "torchinfo": summary(m, input_size=(1, *shp), verbose=0).total_mult_adds,
+        }
     print(f, {c: (ours[c], theirs[c], ours[c]==theirs[c]) for c in ours})

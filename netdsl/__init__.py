@@ -39,4 +39,16 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'netdsl' has no attribute {name!r}")
 
 
-__all__ = ["CheckResult", "Diagnostic", "SpecError", "__version__", "build_source", "check", "check_file", "check_source", "generate", "graph", "load"]
+__all__ = [
+    "CheckResult",
+    "Diagnostic",
+    "SpecError",
+    "__version__",
+    "build_source",
+    "check",
+    "check_file",
+    "check_source",
+    "generate",
+    "graph",
+    "load",
+]

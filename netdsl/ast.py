@@ -6,7 +6,7 @@ works on this tree and never sees lark.Tree.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any
 
 from .source import Span
 
@@ -53,69 +53,69 @@ class RefShape(_Node):       # `@name` inside an expression: that tensor's shape
 @_node
 class BinOp(_Node):
     op: str
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
     span: Span
 
 
 @_node
 class Unary(_Node):
     op: str           # "-", "+" or "not"
-    operand: "Expr"
+    operand: Expr
     span: Span
 
 
 @_node
 class BoolOp(_Node):
     op: str           # "and" / "or"
-    operands: tuple["Expr", ...]
+    operands: tuple[Expr, ...]
     span: Span
 
 
 @_node
 class CondExpr(_Node):
-    test: "Expr"
-    then: "Expr"
-    orelse: "Expr"
+    test: Expr
+    then: Expr
+    orelse: Expr
     span: Span
 
 
 @_node
 class Attr(_Node):
-    value: "Expr"
+    value: Expr
     name: str
     span: Span
 
 
 @_node
 class Index(_Node):
-    value: "Expr"
-    index: "Expr"
+    value: Expr
+    index: Expr
     span: Span
 
 
 @_node
 class FunCall(_Node):
     name: str
-    args: tuple["Expr", ...]
+    args: tuple[Expr, ...]
     span: Span
 
 
 @_node
 class TupleExpr(_Node):      # (a, b) and [a, b] alike: values are immutable tuples
-    items: tuple["Expr", ...]
+    items: tuple[Expr, ...]
     span: Span
     brackets: str = "()"
 
 
-Expr = Union[Const, Var, InShape, RefShape, BinOp, Unary, BoolOp, CondExpr, Attr,
-             Index, FunCall, TupleExpr]
+Expr = (Const | Var | InShape | RefShape | BinOp | Unary | BoolOp | CondExpr | Attr
+        | Index | FunCall | TupleExpr)
 
 
 # ---- chain items and statements ---------------------------------------------
 @_node
 class Arg(_Node):
-    name: Optional[str]
+    name: str | None
     value: Expr
     span: Span        # the whole argument, `kernel=5` or `5`
 
@@ -124,7 +124,7 @@ class Arg(_Node):
 class Call(_Node):           # a layer or block use: `conv2d(6, kernel=5)`, `add { ... }`
     name: str
     args: tuple[Arg, ...]
-    branches: Optional[tuple["Stmt", ...]]
+    branches: tuple[Stmt, ...] | None
     span: Span
     name_span: Span
 
@@ -137,23 +137,23 @@ class Template(_Node):       # `"denselayer{i + 1}"`: a layer name computed per 
 
 @_node
 class Named(_Node):          # `conv1: conv2d(...)`
-    name: Union[str, Template]
-    item: "Item"
+    name: str | Template
+    item: Item
     span: Span
     name_span: Span
 
 
 @_node
 class Sequence(_Node):       # `[ ... ]`: a grouping; named, it becomes nn.Sequential
-    body: tuple["Stmt", ...]
+    body: tuple[Stmt, ...]
     span: Span
 
 
 @_node
 class If(_Node):
     test: Expr
-    then: tuple["Stmt", ...]
-    orelse: Optional[tuple["Stmt", ...]]
+    then: tuple[Stmt, ...]
+    orelse: tuple[Stmt, ...] | None
     span: Span
 
 
@@ -162,15 +162,15 @@ class For(_Node):
     targets: tuple[str, ...]
     destructure: bool
     iterable: Expr
-    body: tuple["Stmt", ...]
+    body: tuple[Stmt, ...]
     span: Span
 
 
 @_node
 class Repeat(_Node):
     count: Expr
-    index: Optional[str]
-    body: tuple["Stmt", ...]
+    index: str | None
+    body: tuple[Stmt, ...]
     span: Span
 
 
@@ -186,7 +186,7 @@ class Expect(_Node):         # `expect [64, 56, 56]`
     span: Span
 
 
-Item = Union[Call, Named, Sequence, If, For, Repeat, Ref, Expect]
+Item = Call | Named | Sequence | If | For | Repeat | Ref | Expect
 
 
 @_node
@@ -208,15 +208,15 @@ class Input(_Node):
     span: Span
 
 
-Stmt = Union[Chain, Let, Input]
+Stmt = Chain | Let | Input
 
 
 # ---- definitions ------------------------------------------------------------
 @_node
 class Param(_Node):
     name: str
-    type: Optional[Union[str, tuple]]   # "int", ("int", "int"), or None
-    default: Optional[Expr]
+    type: str | tuple | None   # "int", ("int", "int"), or None
+    default: Expr | None
     span: Span
 
 
@@ -225,8 +225,8 @@ class Definition(_Node):     # a `network` or a `block`
     kind: str         # "network" | "block"
     name: str
     params: tuple[Param, ...]
-    accepts: Optional[Expr]
-    returns: Optional[Expr]
+    accepts: Expr | None
+    returns: Expr | None
     body: tuple[Stmt, ...]
     span: Span
     name_span: Span

@@ -5,7 +5,6 @@ import gc
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Optional
 
 from .diagnostics import Diagnostic, error
 from .elaborate import elaborate
@@ -33,7 +32,7 @@ class CheckResult:
     def warnings(self) -> list[Diagnostic]:
         return [d for d in self.diagnostics if not d.is_error]
 
-    def graph(self, network: Optional[str] = None) -> Graph:
+    def graph(self, network: str | None = None) -> Graph:
         if network is None:
             if len(self.graphs) != 1:
                 raise LookupError(f"the file has {len(self.graphs)} networks; name one of "
@@ -80,8 +79,8 @@ def _suppressed(d: Diagnostic, cache: dict) -> bool:
     return d.code in whole or d.code in per_line.get(span.line, ())
 
 
-def check_program(program: Program, network: Optional[str] = None, params: Optional[dict] = None,
-                  input_shape: Optional[tuple] = None) -> CheckResult:
+def check_program(program: Program, network: str | None = None, params: dict | None = None,
+                  input_shape: tuple | None = None) -> CheckResult:
     result = CheckResult(program, diagnostics=list(program.diagnostics))
     if not program.ok:
         return result

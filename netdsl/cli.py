@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Optional
 
 import click
 
@@ -117,6 +116,7 @@ def cli():
 def check(files, fmt, quiet, network, input_shape, params, max_layers, color):
     """Check FILES (`-` reads stdin): every layer's shape, before any tensor exists."""
     import json
+
     from .program import IOProblem
     color = _use_color(color)
     params = parse_params(params)
@@ -298,7 +298,9 @@ def compile_cmd(file, output, init, network, input_shape, params, max_layers, co
 
 @cli.command()
 @click.argument("file")
-@click.option("--depth", type=click.IntRange(1), default=None, help="Fold layers nested deeper than N into their block's row.")
+@click.option(
+    "--depth", type=click.IntRange(1), default=None, help="Fold layers nested deeper than N into their block's row."
+)
 @click.option("--batch", type=click.IntRange(1), default=1, show_default=True, help="Batch size for the memory and MAC totals.")
 @click.option("--flops", is_flag=True, help="Report FLOPs (2 × MACs) instead of MACs.")
 @click.option("--convention", type=click.Choice(["torchvision", "fvcore", "ptflops", "thop", "torchinfo"]),
@@ -390,7 +392,7 @@ def sizes(file, lo, hi, height, width, fmt, network, params, color):
     sys.exit(EXIT_OK if result.accepted else EXIT_SPEC)
 
 
-def main(argv: Optional[list] = None):
+def main(argv: list | None = None):
     try:
         cli.main(args=argv, prog_name="netdsl", standalone_mode=True)
     except SystemExit:

@@ -462,10 +462,12 @@ class _Writer:
             self.any_init = False
             net_classes.append(self.class_body(g.root, check_class(g.network)))
         names = ", ".join(g.network for g in self.graphs)
-        doc = [f'"""{docstring_text(names)}: PyTorch modules compiled by netdsl from {docstring_text(self.source_name)}.',
-               "",
-               "Generated code: edit the spec and recompile rather than editing this file.",
-               'Its only dependency is PyTorch."""']
+        doc = [
+            f'"""{docstring_text(names)}: PyTorch modules compiled by netdsl from {docstring_text(self.source_name)}.',
+            "",
+            "Generated code: edit the spec and recompile rather than editing this file.",
+            'Its only dependency is PyTorch."""',
+        ]
         out = ["\n".join(doc), ""]
         if self.needs_ordered:
             out.append("from collections import OrderedDict")

@@ -5,8 +5,8 @@ Passes never print; they append Diagnostic objects. cli.py renders them
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable, Optional
 
 from .source import Span
 
@@ -29,10 +29,10 @@ class Diagnostic:
     labels: list[Label] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     help: list[str] = field(default_factory=list)
-    file: Optional[str] = None        # for diagnostics without a span (e.g. I/O)
+    file: str | None = None        # for diagnostics without a span (e.g. I/O)
 
     @property
-    def primary(self) -> Optional[Span]:
+    def primary(self) -> Span | None:
         for label in self.labels:
             if label.primary:
                 return label.span
@@ -42,7 +42,7 @@ class Diagnostic:
     def is_error(self) -> bool:
         return self.severity == ERROR
 
-    def location(self) -> tuple[Optional[str], int, int, int, int]:
+    def location(self) -> tuple[str | None, int, int, int, int]:
         span = self.primary
         if span is None:
             return self.file, 0, 0, 0, 0
@@ -62,12 +62,12 @@ class Diagnostic:
         }
 
 
-def error(code: str, message: str, span: Optional[Span] = None, label: str = "", **kw) -> Diagnostic:
+def error(code: str, message: str, span: Span | None = None, label: str = "", **kw) -> Diagnostic:
     labels = [Label(span, label)] if span is not None else []
     return Diagnostic(ERROR, code, message, labels, **kw)
 
 
-def warning(code: str, message: str, span: Optional[Span] = None, label: str = "", **kw) -> Diagnostic:
+def warning(code: str, message: str, span: Span | None = None, label: str = "", **kw) -> Diagnostic:
     labels = [Label(span, label)] if span is not None else []
     return Diagnostic(WARNING, code, message, labels, **kw)
 
@@ -210,7 +210,7 @@ def to_json(diags: Iterable[Diagnostic]) -> str:
     return json.dumps({"diagnostics": [d.to_json() for d in diags]}, indent=2)
 
 
-def did_you_mean(name: str, candidates: Iterable[str]) -> Optional[str]:
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """elm's nearbyNames: edit distance 1 for short names, 2 otherwise."""
     if len(name) > 64:          # edit distance is quadratic; nobody mistypes a 64-character name
         return None

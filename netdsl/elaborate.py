@@ -12,10 +12,9 @@ reports every independent problem once.
 from __future__ import annotations
 
 import keyword
-import math
 import sys
 from types import SimpleNamespace
-from typing import Any, Optional
+from typing import Any
 
 from . import ast as A
 from .catalogue import LayerSpec, TypeMismatch, lookup
@@ -23,9 +22,20 @@ from .catalogue.spec import REQUIRED
 from .diagnostics import ERROR, WARNING, Diagnostic, Label, did_you_mean
 from .ir import Graph, Loop, Node, Scope
 from .limits import LIMITS
-from .program import Program, Definition
+from .program import Definition, Program
 from .source import Span
-from .values import UNKNOWN, Env, EvalError, ShapeValue, conforms, depends_on_unknown, describe_type, evaluate, show, type_name
+from .values import (
+    UNKNOWN,
+    Env,
+    EvalError,
+    ShapeValue,
+    conforms,
+    depends_on_unknown,
+    describe_type,
+    evaluate,
+    show,
+    type_name,
+)
 
 # Names a module attribute may not take: they would shadow nn.Module's own API
 # (or be unusable as attributes in generated code).
@@ -48,7 +58,7 @@ class _Ctx:
 
     __slots__ = ("el", "node", "arg_spans", "failed")
 
-    def __init__(self, el: "Elaborator", node: Node, arg_spans: dict):
+    def __init__(self, el: Elaborator, node: Node, arg_spans: dict):
         self.el, self.node, self.arg_spans, self.failed = el, node, arg_spans, False
 
     def _span(self, at):
@@ -78,7 +88,7 @@ def _snake(name: str) -> str:
     return "".join(out)
 
 
-def valid_module_name(name: str) -> Optional[str]:
+def valid_module_name(name: str) -> str | None:
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
         return f"`{name}` is a Python keyword"
     if name.startswith("_"):
@@ -96,7 +106,7 @@ class Elaborator:
         self._seen: dict = {}
         self.work = 0
         self.block_stack: list[str] = []
-        self.loop_span: Optional[Span] = None
+        self.loop_span: Span | None = None
         self.scope_count = 0
         # (Loop, iteration) frames of the repeats/fors being expanded, for diagrams.
         self.loop_frames: list = []
@@ -192,7 +202,7 @@ class Elaborator:
             child.name = name
 
     # ---- entry point ----------------------------------------------------
-    def network(self, definition: Definition, overrides: dict, input_override: Optional[tuple]) -> Graph:
+    def network(self, definition: Definition, overrides: dict, input_override: tuple | None) -> Graph:
         d = definition.ast
         root = Scope(0, "network", d.name, None, d.name_span)
         graph = Graph(d.name, {}, self.nodes, root)
@@ -216,7 +226,7 @@ class Elaborator:
         return graph
 
     def network_body(self, d: A.Definition, st, input_override):
-        seen_input: Optional[Span] = None
+        seen_input: Span | None = None
         for stmt in d.body:
             if isinstance(stmt, A.Input):
                 if seen_input is not None:
@@ -269,7 +279,7 @@ class Elaborator:
                 self.report(ERROR, "E0313", f"network `{d.name}` has no input shape", d.name_span, "",
                             help=("declare it in the body, e.g. `input [3, 224, 224]`",))
 
-    def input_shape(self, stmt: A.Input, env: Env) -> Optional[tuple]:
+    def input_shape(self, stmt: A.Input, env: Env) -> tuple | None:
         try:
             v = evaluate(stmt.shape, env)
         except EvalError as e:
@@ -277,7 +287,9 @@ class Elaborator:
             return None
         if isinstance(v, ShapeValue):
             v = v.dims
-        if not (isinstance(v, tuple) and 1 <= len(v) <= 3 and all(isinstance(x, int) and not isinstance(x, bool) for x in v)):
+        if not (
+            isinstance(v, tuple) and 1 <= len(v) <= 3 and all(isinstance(x, int) and not isinstance(x, bool) for x in v)
+        ):
             self.report(ERROR, "E0214", f"an input shape is a list of 1 to 3 integers, got {show(v)}", stmt.shape.span,
                         help=("write `input [channels, height, width]` or `input [features]`",))
             return None
@@ -302,7 +314,7 @@ class Elaborator:
         return lookup_ref
 
     # ---- parameters -----------------------------------------------------
-    def bind_params(self, d: A.Definition, args: Optional[tuple], overrides: dict, env: Env, use: Span, origin) -> bool:
+    def bind_params(self, d: A.Definition, args: tuple | None, overrides: dict, env: Env, use: Span, origin) -> bool:
         """Bind a definition's parameters in `env`. `args` are evaluated call arguments
         (list of (name|None, value, span)); `overrides` come from the CLI/API."""
         ok = True
@@ -338,9 +350,14 @@ class Elaborator:
         for key, value in overrides.items():
             if key not in names:
                 guess = did_you_mean(key, names)
-                self.report(ERROR, "E0210", f"`{d.name}` has no parameter `{key}`", d.name_span,
-                            f"--param {key}=… does not match",
-                            help=(f"did you mean `{guess}`?",) if guess else (f"parameters: {', '.join(names) or 'none'}",))
+                self.report(
+                    ERROR,
+                    "E0210",
+                    f"`{d.name}` has no parameter `{key}`",
+                    d.name_span,
+                    f"--param {key}=… does not match",
+                    help=(f"did you mean `{guess}`?",) if guess else (f"parameters: {', '.join(names) or 'none'}",),
+                )
                 ok = False
                 continue
             given[key] = (value, d.name_span)
@@ -356,10 +373,17 @@ class Elaborator:
                     continue
                 span = p.default.span
             else:
-                self.report(ERROR, "E0211", f"`{d.name}` needs a value for `{p.name}`", use,
-                            f"missing `{p.name}`", origin=origin,
-                            help=(f"write `{d.name}({p.name}=…)`",) if d.kind == "block" else
-                            (f"give it a default in the spec, or pass --param {p.name}=…",))
+                self.report(
+                    ERROR,
+                    "E0211",
+                    f"`{d.name}` needs a value for `{p.name}`",
+                    use,
+                    f"missing `{p.name}`",
+                    origin=origin,
+                    help=(f"write `{d.name}({p.name}=…)`",)
+                    if d.kind == "block"
+                    else (f"give it a default in the spec, or pass --param {p.name}=…",),
+                )
                 ok = False
                 continue
             if p.type is not None and value is not UNKNOWN and not depends_on_unknown(value):
@@ -398,7 +422,7 @@ class Elaborator:
         finally:
             st.env = saved
 
-    def item(self, item, st, label: Optional[str], label_span: Optional[Span] = None):
+    def item(self, item, st, label: str | None, label_span: Span | None = None):
         t = type(item)
         if t is A.Call:
             self.call(item, st, label, label_span)
@@ -429,7 +453,7 @@ class Elaborator:
         if label is not None and t in (A.If, A.For, A.Repeat, A.Ref, A.Expect):
             self.register_ref(st, label, label_span)
 
-    def computed_name(self, template: A.Template, st) -> Optional[str]:
+    def computed_name(self, template: A.Template, st) -> str | None:
         """Evaluate `"denselayer{i + 1}"`; None (no name) when it cannot be computed."""
         pieces = []
         for part in template.parts:
@@ -947,8 +971,8 @@ def signature(spec: LayerSpec) -> str:
     return f"{spec.name}({', '.join(parts)})"
 
 
-def elaborate(program: Program, network: str, overrides: Optional[dict] = None,
-              input_shape: Optional[tuple] = None, expects: bool = True) -> Graph:
+def elaborate(program: Program, network: str, overrides: dict | None = None,
+              input_shape: tuple | None = None, expects: bool = True) -> Graph:
     definition = program.networks[network]
     el = Elaborator(program)
     el.check_expects = expects

@@ -7,7 +7,7 @@ each block use, and each named sequence.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from .catalogue import LayerSpec
 from .source import Span
@@ -18,14 +18,14 @@ class Scope:
     id: int
     kind: str                      # "network" | "block" | "sequence"
     definition: str                # block or network name ("" for sequences)
-    parent: Optional["Scope"]
+    parent: Scope | None
     span: Span                     # where it is used (the network's name for the root)
-    name: Optional[str] = None     # name in the parent module, set on close
+    name: str | None = None     # name in the parent module, set on close
     args: dict = field(default_factory=dict)     # block parameter values
     children: list = field(default_factory=list)  # Nodes and Scopes, in order
     explicit: dict = field(default_factory=dict)  # explicit child names -> span
-    in_shape: Optional[tuple] = None
-    out_shape: Optional[tuple] = None
+    in_shape: tuple | None = None
+    out_shape: tuple | None = None
 
     @property
     def path(self) -> tuple[str, ...]:
@@ -55,17 +55,17 @@ class Loop:
 @dataclass(eq=False, slots=True)
 class Node:
     id: int
-    spec: Optional[LayerSpec]      # None for the network input
+    spec: LayerSpec | None      # None for the network input
     args: Any                      # SimpleNamespace of resolved arguments
     inputs: tuple[int, ...]
     scope: Scope
     span: Span
-    shape: Optional[tuple] = None
-    name: Optional[str] = None     # module name within its scope
-    label: Optional[str] = None    # the name written in the spec, if any
+    shape: tuple | None = None
+    name: str | None = None     # module name within its scope
+    label: str | None = None    # the name written in the spec, if any
     origin: tuple = ()             # block-use spans, innermost first
     explain: list = field(default_factory=list)
-    error: Optional[str] = None    # first error message at this node, if any
+    error: str | None = None    # first error message at this node, if any
     params: int = 0                # trainable parameters
     buffers: int = 0               # buffer elements (BatchNorm running stats)
     macs: int = 0
@@ -97,11 +97,11 @@ class Graph:
     params: dict                    # the network's parameter values
     nodes: list[Node]
     root: Scope
-    output: Optional[int] = None    # id of the node whose tensor the network returns
+    output: int | None = None    # id of the node whose tensor the network returns
     diagnostics: list = field(default_factory=list)
 
     @property
-    def input(self) -> Optional[Node]:
+    def input(self) -> Node | None:
         return self.nodes[0] if self.nodes and self.nodes[0].spec is None else None
 
     @property

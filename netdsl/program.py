@@ -4,7 +4,6 @@ from __future__ import annotations
 import keyword
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 from . import ast as A
 from .diagnostics import ERROR, Diagnostic, Label, error
@@ -24,7 +23,7 @@ class Definition:
 
 @dataclass
 class Program:
-    root: Optional[Source]
+    root: Source | None
     blocks: dict[str, Definition] = field(default_factory=dict)
     networks: dict[str, Definition] = field(default_factory=dict)
     own_networks: list[str] = field(default_factory=list)   # networks of the root file, in order
@@ -82,7 +81,7 @@ class _BadBytes(Exception):
         self.src, self.err = src, err
 
 
-def _bad_bytes_diag(name: str, err: DecodeError, src: Optional[Source] = None) -> Diagnostic:
+def _bad_bytes_diag(name: str, err: DecodeError, src: Source | None = None) -> Diagnostic:
     labels = []
     if src is not None and getattr(src, "bad_at", None) is not None:
         pos = src.bad_at
@@ -91,10 +90,15 @@ def _bad_bytes_diag(name: str, err: DecodeError, src: Optional[Source] = None) -
                       help=["save the file as UTF-8"])
 
 
-def load(source: Source, base_dir: Optional[Path] = None) -> Program:
+def load(source: Source, base_dir: Path | None = None) -> Program:
     prog = Program(source)
     loader = _Loader(prog)
-    loader.load_file(source, base_dir or (Path(source.name).resolve().parent if source.name not in ("<stdin>", "<string>") else Path.cwd()), (), True)
+    loader.load_file(
+        source,
+        base_dir or (Path(source.name).resolve().parent if source.name not in ("<stdin>", "<string>") else Path.cwd()),
+        (),
+        True,
+    )
     return prog
 
 
@@ -112,7 +116,7 @@ def load_path(path: str) -> Program:
 class _Loader:
     def __init__(self, prog: Program):
         self.prog = prog
-        self.loaded: dict[Path, Optional[Env]] = {}
+        self.loaded: dict[Path, Env | None] = {}
         self.where: dict[str, Span] = {}
 
     def load_file(self, src: Source, base: Path, stack: tuple, is_root: bool):
@@ -129,7 +133,7 @@ class _Loader:
         env = Env()
         for imp in module.imports:
             imported = self.load_import(imp, base, stack + ((src.name, imp.span),))
-            if imported is not None:      # a library's constants are visible to its importer
+            if imported is not None:  # a library's constants are visible to its importer
                 env.vars.update(imported.vars)
         for let in module.lets:
             try:
@@ -238,7 +242,7 @@ _GENERATED_BUILTINS = {"super", "int", "isinstance", "ValueError", "TypeError", 
                        "getattr", "object", "type"}
 
 
-def _bad_class_name(name: str) -> Optional[str]:
+def _bad_class_name(name: str) -> str | None:
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
         return "it is a Python keyword"
     if name in _BAD_CLASS or name in _GENERATED_BUILTINS or name.startswith("__"):
@@ -246,7 +250,7 @@ def _bad_class_name(name: str) -> Optional[str]:
     return None
 
 
-def _bad_param_name(name: str) -> Optional[str]:
+def _bad_param_name(name: str) -> str | None:
     if keyword.iskeyword(name) or keyword.issoftkeyword(name):
         return "is a Python keyword"
     if name in ("self", "torch", "nn", "F", "x") or name in _GENERATED_BUILTINS or name.startswith("_"):

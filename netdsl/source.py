@@ -26,7 +26,7 @@ class Source:
     _line_starts: list[int] = field(default_factory=list, repr=False)
 
     @classmethod
-    def from_bytes(cls, name: str, data: bytes) -> "Source":
+    def from_bytes(cls, name: str, data: bytes) -> Source:
         bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
         data = data[bom:]
         try:
@@ -36,7 +36,7 @@ class Source:
         return cls.from_text(name, text)
 
     @classmethod
-    def from_text(cls, name: str, text: str) -> "Source":
+    def from_text(cls, name: str, text: str) -> Source:
         if text.startswith("\ufeff"):
             text = text[1:]
         return cls(name, text.replace("\r\n", "\n").replace("\r", "\n"))

@@ -6,12 +6,10 @@ with plain-word expectations; Lark's terminal names never reach the user.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
-import math
 import sys
-from pathlib import Path
-from typing import Optional
 
 _OPTIONAL = ("regex", "interegular")
 
@@ -48,7 +46,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 from . import ast as A
 from .diagnostics import Diagnostic, Label, error
 from .limits import LIMITS
-from .source import Span, Source
+from .source import Source, Span
 
 # Python 3.11 recursion is cheap on the C stack; the limit only needs headroom
 # for the tree transformer on legitimately nested specs (depth is capped below).
@@ -61,7 +59,7 @@ _VALUE_TOKENS = {"NAME", "STRING", "INT", "FLOAT", "REF"}
 
 class LayoutError(Exception):
     def __init__(self, code: str, message: str, token: Token, label: str = "",
-                 other: Optional[Token] = None, other_label: str = "", help: str = ""):
+                 other: Token | None = None, other_label: str = "", help: str = ""):
         super().__init__(message)
         self.code, self.message, self.token, self.label = code, message, token, label
         self.other, self.other_label, self.help = other, other_label, help
@@ -75,8 +73,8 @@ class Layout:
 
     def process(self, stream):
         stack: list[tuple[str, Token]] = []      # (kind, opener); kind in ( list { seq
-        last: Optional[str] = None               # value/kind of the last token emitted
-        pending: Optional[Token] = None          # a newline that may end a statement
+        last: str | None = None               # value/kind of the last token emitted
+        pending: Token | None = None          # a newline that may end a statement
 
         def nl(borrow):
             return Token.new_borrow_pos("_NL", "\n", borrow)
@@ -610,7 +608,7 @@ def _first_pos(node) -> int:
     return node.start_pos if isinstance(node, Token) and node.start_pos is not None else 0
 
 
-def parse(source: Source) -> tuple[Optional[A.Module], list[Diagnostic]]:
+def parse(source: Source) -> tuple[A.Module | None, list[Diagnostic]]:
     """Parse one file. Returns (module or None, diagnostics)."""
     try:
         tree = parser().parse(source.text)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any
 
 from . import ast as A
 from .limits import LIMITS
@@ -77,8 +78,12 @@ def _num(v) -> bool:
 
 def _check_size(v, span: Span):
     if isinstance(v, int) and not isinstance(v, bool) and abs(v) > LIMITS.max_value:
-        raise EvalError("E0217", "value is too large", span,
-                        notes=(f"netdsl keeps integers within \u00b1(2**63 \u2212 1); this one has {len(str(abs(v)))} digits",))
+        raise EvalError(
+            "E0217",
+            "value is too large",
+            span,
+            notes=(f"netdsl keeps integers within \u00b1(2**63 \u2212 1); this one has {len(str(abs(v)))} digits",),
+        )
     if isinstance(v, float) and not math.isfinite(v):
         raise EvalError("E0217", "value is not a finite number", span)
     return v
@@ -169,7 +174,7 @@ class Env:
 
     __slots__ = ("vars", "parent", "in_shape", "refs")
 
-    def __init__(self, parent: Optional["Env"] = None, in_shape: Any = None, refs=None):
+    def __init__(self, parent: Env | None = None, in_shape: Any = None, refs=None):
         self.vars: dict[str, Any] = {}
         self.parent = parent
         self.in_shape = in_shape if in_shape is not None or parent is None else parent.in_shape
@@ -352,7 +357,7 @@ def depends_on_unknown(v) -> bool:
 TYPE_NAMES = {"int", "float", "bool", "str", "tuple", "list", "any", "shape"}
 
 
-def conforms(v: Any, typ) -> Optional[Any]:
+def conforms(v: Any, typ) -> Any | None:
     """Check `v` against a declared parameter type; returns the (coerced) value or None."""
     if typ is None or typ == "any":
         return v

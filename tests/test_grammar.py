@@ -123,8 +123,9 @@ def test_an_if_without_else_is_not_joined_to_the_next_statement():
 
 
 def test_else_if_chains():
-    assert network("    if false {\n        relu\n    }\n    else if true {\n        tanh\n    } else {\n        gelu\n    }") == [
-        [("if", [["relu"]], [[("if", [["tanh"]], [["gelu"]])]])]]
+    assert network(
+        "    if false {\n        relu\n    }\n    else if true {\n        tanh\n    } else {\n        gelu\n    }"
+    ) == [[("if", [["relu"]], [[("if", [["tanh"]], [["gelu"]])]])]]
 
 
 @pytest.mark.parametrize("text", [

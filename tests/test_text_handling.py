@@ -170,7 +170,9 @@ def test_non_ascii_identifier_points_at_the_character():
 
 
 def test_non_ascii_in_strings_and_comments_is_fine():
-    text = "# r\u00e9seau \u2192 \U0001F600\nnetwork N {\n    input [3, 8, 8]  # \u00e9\n    gelu(approximate='tanh')\n}\n"
+    text = (
+        "# r\u00e9seau \u2192 \U0001f600\nnetwork N {\n    input [3, 8, 8]  # \u00e9\n    gelu(approximate='tanh')\n}\n"
+    )
     assert check_source(text).ok
 
 

@@ -27,9 +27,14 @@ def _add_shape(a, xs, ctx):
                     stride = f", stride={s}" if s > 1 else ""
                     helps.append(f"put `conv2d({target[0]}, 1{stride})` on branch {big} (a 1\u00d71 projection, "
                                  f"as ResNet's downsample) so it matches branch {other}'s {_dims(target)}")
-            ctx.error("E0305", f"add needs equal shapes, but branch 1 is {_dims(first)} and branch {i + 1} is {_dims(x)}",
-                      f"branch{i + 1}", label=f"this branch gives {_dims(x)}",
-                      notes=(f"branch 1 gives {_dims(first)}",), help=tuple(helps))
+            ctx.error(
+                "E0305",
+                f"add needs equal shapes, but branch 1 is {_dims(first)} and branch {i + 1} is {_dims(x)}",
+                f"branch{i + 1}",
+                label=f"this branch gives {_dims(x)}",
+                notes=(f"branch 1 gives {_dims(first)}",),
+                help=tuple(helps),
+            )
             return None
     return first
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .arith import fold_axes, unused_tail, warn_lost_rows, window_out
 from .conv import AXES, _one, _x
-from .spec import BOOL, PAIR, INT, LayerSpec, Optional_, Param, positive, non_negative
+from .spec import BOOL, INT, PAIR, LayerSpec, Optional_, Param, non_negative, positive
 
 
 def _stride(a):

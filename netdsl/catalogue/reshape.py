@@ -5,7 +5,7 @@ import math
 
 from .arith import M, fold_axes
 from .conv import AXES
-from .spec import BOOL, FLOAT, INT, SIZE_OR_SHAPE, Choice, Ints, LayerSpec, Optional_, PAIR, Param, positive
+from .spec import BOOL, FLOAT, INT, PAIR, SIZE_OR_SHAPE, Choice, Ints, LayerSpec, Optional_, Param, positive
 
 
 def _flatten_shape(a, xs, ctx):

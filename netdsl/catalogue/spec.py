@@ -6,9 +6,10 @@ label.  No code outside the catalogue branches on a layer's kind.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Protocol
 
 Shape = tuple  # per-sample shape, e.g. (3, 224, 224) or (4096,)
 
@@ -166,8 +167,8 @@ class Param:
     default: Any = REQUIRED
     doc: str = ""
     aliases: tuple[str, ...] = ()
-    check: Optional[Callable[[Any], Optional[str]]] = None
-    torch_name: Optional[str] = None  # the torch keyword, where it differs
+    check: Callable[[Any], str | None] | None = None
+    torch_name: str | None = None  # the torch keyword, where it differs
     per_sample_dim: bool = False      # a dim index counted per sample: torch's is shifted by one
 
     @property
@@ -178,16 +179,16 @@ class Param:
 class RuleContext(Protocol):
     """What a shape rule may do besides returning a shape."""
 
-    def error(self, code: str, message: str, at: Optional[str] = None, *,
+    def error(self, code: str, message: str, at: str | None = None, *,
               notes: tuple = (), help: tuple = (), label: str = "") -> None: ...
 
-    def warn(self, code: str, message: str, at: Optional[str] = None, *,
+    def warn(self, code: str, message: str, at: str | None = None, *,
              notes: tuple = (), help: tuple = (), label: str = "") -> None: ...
 
     def explain(self, text: str) -> None: ...
 
 
-ShapeRule = Callable[[SimpleNamespace, list, RuleContext], Optional[Shape]]
+ShapeRule = Callable[[SimpleNamespace, list, RuleContext], Shape | None]
 
 
 def _no_params(a, xs, y):
@@ -205,25 +206,25 @@ class LayerSpec:
     params: tuple[Param, ...]
     shape: ShapeRule
     category: str
-    rank: Optional[int] = None            # required per-sample rank of the input(s)
+    rank: int | None = None            # required per-sample rank of the input(s)
     inputs: str = "one"                   # "one" | "many" (merges take branches)
     # torch: (class name in torch.nn or netdsl.runtime, constructor kwargs); None
     # for ops that are plain expressions in forward (see `forward`).
-    torch: Optional[Callable[[SimpleNamespace, list], tuple[str, dict]]] = None
-    forward: Optional[Callable[[SimpleNamespace, list[str]], str]] = None
+    torch: Callable[[SimpleNamespace, list], tuple[str, dict]] | None = None
+    forward: Callable[[SimpleNamespace, list[str]], str] | None = None
     # cost: (trainable parameters, buffer elements) and MACs (conv/linear only:
     # torchvision's convention; other conventions live in netdsl/costs.py)
     count_params: Callable = _no_params
     macs: Callable = _no_macs
     # checks between arguments that need no input shape (e.g. pool padding <=
     # kernel/2); run before `shape`, and also when the input shape is unknown
-    validate: Optional[Callable[[SimpleNamespace, RuleContext], None]] = None
+    validate: Callable[[SimpleNamespace, RuleContext], None] | None = None
     # receptive field: per axis (kernel extent, stride, padding); None = pointwise
-    window: Optional[Callable[[SimpleNamespace], tuple]] = None
+    window: Callable[[SimpleNamespace], tuple] | None = None
     label: Callable[[SimpleNamespace], str] = field(default=lambda a: "")
     aliases: tuple[str, ...] = ()
 
-    def param(self, name: str) -> Optional[Param]:
+    def param(self, name: str) -> Param | None:
         for p in self.params:
             if p.name == name or name in p.aliases:
                 return p
