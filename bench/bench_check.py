@@ -14,6 +14,7 @@ Prints tables; asserts nothing (speed is a goal, not a test).
 from __future__ import annotations
 
 import argparse
+import compileall
 import itertools
 import os
 import statistics
@@ -160,6 +161,10 @@ def main(argv=None):
     ap.add_argument("--skip-baseline", action="store_true", help="do not run the torch/torchinfo baseline")
     args = ap.parse_args(argv)
 
+    # An installed package has compiled bytecode (pip compiles it at install time); an
+    # editable checkout under PYTHONDONTWRITEBYTECODE=1 would recompile every netdsl
+    # module on every run. Compile once, so the timings measure netdsl, not the compiler.
+    compileall.compile_dir(str(ROOT / "netdsl"), quiet=1)
     cmd = netdsl_cmd()
     print(f"python {sys.version.split()[0]} on {os.cpu_count()} CPUs; netdsl command: {' '.join(cmd)}\n")
 

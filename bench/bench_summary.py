@@ -14,6 +14,7 @@ Prints figures and ratios; asserts nothing (speed is a goal, not a test).
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import statistics
 import subprocess
@@ -102,6 +103,10 @@ def main():
     ap.add_argument("--baseline-reps", type=int, default=3)
     ap.add_argument("--skip-baseline", action="store_true")
     args = ap.parse_args()
+    # An installed package has compiled bytecode (pip compiles it at install time); an
+    # editable checkout under PYTHONDONTWRITEBYTECODE=1 would recompile every netdsl
+    # module on every run. Compile once, so the timings measure netdsl, not the compiler.
+    compileall.compile_dir(str(ROOT / "netdsl"), quiet=1)
     py = sys.executable
     env_note = f"{os.cpu_count()} cores, python {sys.version.split()[0]}"
     print(f"bench_summary ({env_note}); whole processes, median of {args.reps} (baseline {args.baseline_reps})")
