@@ -102,6 +102,29 @@ def run_check(path: str, network, input_shape, params, max_layers):
                           input_shape=parse_shape(input_shape) if input_shape else None)
 
 
+def check_or_exit(file, network, input_shape, params, max_layers):
+    """run_check, with an unreadable path reported as a usage error (exit 2)."""
+    from .program import IOProblem
+    try:
+        return run_check(file, network, input_shape, params, max_layers)
+    except IOProblem as e:
+        click.echo(f"error: cannot read {e}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+def one_graph_or_exit(file, result, verb: str):
+    """The file's one network (the one --network chose), or exit with the reason."""
+    if not result.graphs:
+        click.echo(f"{file}: nothing to {verb}" + (f" ({_counts(result.diagnostics)})" if result.diagnostics
+                                                  else ": the file defines no networks"), err=True)
+        sys.exit(EXIT_SPEC if not result.ok else EXIT_USAGE)
+    if len(result.graphs) > 1:
+        names = ", ".join(g.network for g in result.graphs)
+        click.echo(f"error: {file} has several networks ({names}); choose one with --network", err=True)
+        sys.exit(EXIT_USAGE)
+    return result.graphs[0]
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="netdsl")
 def cli():
@@ -221,7 +244,6 @@ def render(file, output, fmt, depth, direction, show_params, network, input_shap
 
     A spec with errors still renders, with the failing layer in red (exit 1)."""
     from . import render as R
-    from .program import IOProblem
     try:
         fmt = R.output_format(output, fmt)
     except R.RenderError as e:
@@ -229,22 +251,9 @@ def render(file, output, fmt, depth, direction, show_params, network, input_shap
     if fmt != "dot" and not R.have_dot():
         click.echo(R.DOT_MISSING, err=True)
         sys.exit(EXIT_USAGE)
-    params = parse_params(params)
-    try:
-        result = run_check(file, network, input_shape, params, max_layers)
-    except IOProblem as e:
-        click.echo(f"error: cannot read {e}", err=True)
-        sys.exit(EXIT_USAGE)
+    result = check_or_exit(file, network, input_shape, parse_params(params), max_layers)
     emit_diagnostics(result.diagnostics, "text", _use_color(color))
-    if not result.graphs:
-        click.echo(f"{file}: nothing to draw" + (f" ({_counts(result.diagnostics)})" if result.diagnostics else
-                                                  ": the file defines no networks"), err=True)
-        sys.exit(EXIT_SPEC if not result.ok else EXIT_USAGE)
-    if len(result.graphs) > 1:
-        names = ", ".join(g.network for g in result.graphs)
-        click.echo(f"error: {file} has several networks ({names}); choose one with --network", err=True)
-        sys.exit(EXIT_USAGE)
-    g = result.graphs[0]
+    g = one_graph_or_exit(file, result, "draw")
     try:
         warnings = R.render_file(g, output, fmt, depth=depth, direction=direction, show_params=show_params)
     except R.RenderError as e:
@@ -312,13 +321,7 @@ def compile_cmd(file, output, init, network, input_shape, params, max_layers, co
 def summary(file, depth, batch, flops, convention, fmt, explain, network, input_shape, params, max_layers, color):
     """Per-layer shapes, parameters, MACs, memory and receptive fields of FILE (static: no torch)."""
     from . import summary as S
-    from .program import IOProblem
-    params = parse_params(params)
-    try:
-        result = run_check(file, network, input_shape, params, max_layers)
-    except IOProblem as e:
-        click.echo(f"error: cannot read {e}", err=True)
-        sys.exit(EXIT_USAGE)
+    result = check_or_exit(file, network, input_shape, parse_params(params), max_layers)
     color = _use_color(color)
     if fmt == "text":
         emit_diagnostics(result.diagnostics, "text", color)
@@ -326,15 +329,7 @@ def summary(file, depth, batch, flops, convention, fmt, explain, network, input_
         from .diagnostics import render_short
         for d in result.diagnostics:
             click.echo(render_short(d), err=True)
-    if not result.graphs:
-        click.echo(f"{file}: nothing to summarise" + (f" ({_counts(result.diagnostics)})" if result.diagnostics
-                                                      else ": the file defines no networks"), err=True)
-        sys.exit(EXIT_SPEC if not result.ok else EXIT_USAGE)
-    if len(result.graphs) > 1 and network is None:
-        names = ", ".join(g.network for g in result.graphs)
-        click.echo(f"error: {file} has several networks ({names}); choose one with --network", err=True)
-        sys.exit(EXIT_USAGE)
-    g = result.graphs[0]
+    g = one_graph_or_exit(file, result, "summarise")
     table = S.build(g, convention=convention, batch=batch, flops=flops, depth=depth, explain=explain)
     if fmt == "json":
         click.echo(S.to_json(table, g.diagnostics))
