@@ -29,55 +29,8 @@ RESNET18 = ROOT / "specs" / "resnet18.net"
 GOAL_RATIO, GOAL_WALL = 15.0, 0.25
 
 # A hand-written torchvision-style ResNet-18 (no torchvision import), summarised by torchinfo.
-TORCHINFO_SCRIPT = r'''
-import torch
-from torch import nn
-import torchinfo
-
-
-class BasicBlock(nn.Module):
-    def __init__(self, cin, cout, stride=1):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.relu = nn.ReLU(inplace=True)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.downsample = None
-        if stride != 1 or cin != cout:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return self.relu(out + identity)
-
-
-class ResNet18(nn.Module):
-    def __init__(self, num_classes=1000):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(3, 2, 1)
-        self.layer1 = nn.Sequential(BasicBlock(64, 64), BasicBlock(64, 64))
-        self.layer2 = nn.Sequential(BasicBlock(64, 128, 2), BasicBlock(128, 128))
-        self.layer3 = nn.Sequential(BasicBlock(128, 256, 2), BasicBlock(256, 256))
-        self.layer4 = nn.Sequential(BasicBlock(256, 512, 2), BasicBlock(512, 512))
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(512, num_classes)
-
-    def forward(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
-
-
-stats = torchinfo.summary(ResNet18(), input_size=(1, 3, 224, 224), verbose=0)
-assert stats.total_params == 11_689_512, stats.total_params
-print(stats.total_params)
-'''
+# The baseline: a hand-written torch ResNet-18 summarised by torchinfo, as a whole process.
+REFERENCE = ROOT / "tests" / "reference_resnet.py"
 
 
 def timed(cmd, cwd=None, expect=0) -> float:
@@ -174,11 +127,9 @@ def main(argv=None):
     rows = [["netdsl check specs/resnet18.net", args.reps, f"{check_med:.3f}",
              f"{min(check_all):.3f}", f"{max(check_all):.3f}"]]
     if not args.skip_baseline:
-        with tempfile.TemporaryDirectory() as tmp:
-            script = Path(tmp) / "torchinfo_resnet18.py"
-            script.write_text(TORCHINFO_SCRIPT)
-            timed([sys.executable, str(script)])              # warm: torch's first import is much slower
-            base_med, base_all = median_of([sys.executable, str(script)], args.baseline_reps)
+        baseline = [sys.executable, str(REFERENCE), "resnet18", "--verbose", "0"]
+        timed(baseline)                                       # warm: torch's first import is much slower
+        base_med, base_all = median_of(baseline, args.baseline_reps)
         rows.append(["torch ResNet-18 + torchinfo.summary", args.baseline_reps, f"{base_med:.3f}",
                      f"{min(base_all):.3f}", f"{max(base_all):.3f}"])
     # The floor every Python CLI pays on this machine: interpreter start plus site-packages .pth hooks.

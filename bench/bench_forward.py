@@ -26,56 +26,17 @@ import time
 from pathlib import Path
 
 import torch
-from torch import nn
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import reference_resnet  # the hand-written baseline, shared with the tests
 
 import netdsl
 from netdsl import build as netdsl_build
 
 SPEC = ROOT / "specs" / "resnet18.net"
-
-
-class Block(nn.Module):
-    def __init__(self, cin, cout, stride, inplace=True):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.relu = nn.ReLU(inplace=inplace)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.downsample = None
-        if stride != 1 or cin != cout:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        skip = x if self.downsample is None else self.downsample(x)
-        y = self.relu(self.bn1(self.conv1(x)))
-        return self.relu(self.bn2(self.conv2(y)) + skip)
-
-
-class HandResNet18(nn.Module):
-    """torchvision's structure; ReLU in place as torchvision has it, unless inplace=False."""
-
-    def __init__(self, num_classes=1000, inplace=True):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        self.relu = nn.ReLU(inplace=inplace)
-        self.maxpool = nn.MaxPool2d(3, 2, 1)
-        cin, layers = 64, []
-        for c, s in ((64, 1), (128, 2), (256, 2), (512, 2)):
-            layers.append(nn.Sequential(Block(cin, c, s, inplace), Block(c, c, 1, inplace)))
-            cin = c
-        self.layer1, self.layer2, self.layer3, self.layer4 = layers
-        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(512, num_classes)
-
-    def forward(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
 def compiled_class():
@@ -101,10 +62,10 @@ def main():
         torch.set_num_threads(args.threads)
 
     torch.manual_seed(0)
-    hand = HandResNet18().eval()
+    hand = reference_resnet.resnet18().eval()
     loaded = netdsl.load(str(SPEC)).eval()
     generated = compiled_class()().eval()
-    hand_copy = HandResNet18(inplace=False).eval()    # netdsl's relu is not in place: the like-for-like baseline
+    hand_copy = reference_resnet.resnet18(inplace=False).eval()    # netdsl's relu is not in place: the like-for-like baseline
     # identical weights everywhere (and a check that they really are the same network)
     loaded.load_state_dict(hand.state_dict(), strict=True)
     generated.load_state_dict(hand.state_dict(), strict=True)
@@ -159,7 +120,7 @@ def main():
         cls()
         builds["compiled class()"].append(time.perf_counter() - t)
         t = time.perf_counter()
-        HandResNet18()
+        reference_resnet.resnet18()
         builds["hand-written()"].append(time.perf_counter() - t)
     print("Build time, median (cold = first load of the spec in this process; warm = loaded before, unchanged)")
     base = statistics.median(builds["hand-written()"])

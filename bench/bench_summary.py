@@ -19,71 +19,14 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_RATIO, GOAL_SCAN = 15.0, 2.0
 
-# A hand-written torchvision-style ResNet-50 (no torchvision import), summarised by torchinfo.
-TORCHINFO_SCRIPT = r'''
-import torch
-from torch import nn
-import torchinfo
-
-
-class Bottleneck(nn.Module):
-    def __init__(self, cin, planes, stride=1):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, planes, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(planes * 4)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = None
-        if stride != 1 or cin != planes * 4:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, planes * 4, 1, stride, bias=False),
-                                            nn.BatchNorm2d(planes * 4))
-
-    def forward(self, x):
-        identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        return self.relu(out + identity)
-
-
-class ResNet50(nn.Module):
-    def __init__(self, num_classes=1000):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(3, 2, 1)
-        cin, layers = 64, []
-        for planes, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
-            seq = []
-            for i in range(blocks):
-                seq.append(Bottleneck(cin, planes, stride if i == 0 else 1))
-                cin = planes * 4
-            layers.append(nn.Sequential(*seq))
-        self.layer1, self.layer2, self.layer3, self.layer4 = layers
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(2048, num_classes)
-
-    def forward(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
-
-
-model = ResNet50()
-assert sum(p.numel() for p in model.parameters()) == 25_557_032
-torchinfo.summary(model, input_size=(1, 3, 224, 224), verbose=1)
-'''
+# The baseline: a hand-written torch ResNet-50 (no torchvision) summarised by torchinfo.
+REFERENCE = ROOT / "tests" / "reference_resnet.py"
 
 
 def timed(cmd, reps):
@@ -117,12 +60,8 @@ def main():
     print(f"{'python -c pass (interpreter floor)':52s} {floor[0]:9.3f} {floor[1]:7.3f}")
     print(f"{'netdsl summary specs/resnet50.net':52s} {ours[0]:9.3f} {ours[1]:7.3f}")
     if not args.skip_baseline:
-        with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
-            f.write(TORCHINFO_SCRIPT)
-        try:
-            theirs = timed([py, f.name], args.baseline_reps)
-        finally:
-            os.unlink(f.name)
+        # verbose=1: torchinfo prints its table, as `netdsl summary` prints its own
+        theirs = timed([py, str(REFERENCE), "resnet50", "--verbose", "1"], args.baseline_reps)
         print(f"{'torch ResNet-50 + torchinfo.summary 1x3x224x224':52s} {theirs[0]:9.3f} {theirs[1]:7.3f}")
         ratio = theirs[0] / ours[0]
         print(f"ratio (median): {ratio:.1f}x faster (goal >= {GOAL_RATIO:.0f}x: "

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 torch = pytest.importorskip("torch")
+import reference_resnet  # tests/ is on sys.path under pytest
 from torch import nn
 
 import netdsl
@@ -124,47 +125,7 @@ def test_expected_lists_have_torchvisions_parameter_counts():
         assert n == expected, name
 
 
-# ---- a plain torch ResNet-18, written by hand --------------------------------------
-class RefBlock(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.relu = nn.ReLU(inplace=True)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.downsample = None
-        if stride != 1 or cin != cout:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        skip = x if self.downsample is None else self.downsample(x)
-        y = self.relu(self.bn1(self.conv1(x)))
-        y = self.bn2(self.conv2(y))
-        return self.relu(y + skip)
-
-
-class RefResNet18(nn.Module):
-    def __init__(self, num_classes: int = 1000):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(3, 2, 1)
-        cin, layers = 64, []
-        for c, s in ((64, 1), (128, 2), (256, 2), (512, 2)):
-            layers.append(nn.Sequential(RefBlock(cin, c, s), RefBlock(c, c, 1)))
-            cin = c
-        self.layer1, self.layer2, self.layer3, self.layer4 = layers
-        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(512, num_classes)
-
-    def forward(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
-
-
+# ---- a plain torch ResNet-18, written by hand (tests/reference_resnet.py) ------------
 def _randomise(model: nn.Module) -> None:
     """Non-trivial weights and BatchNorm statistics, so eval mode really uses them."""
     with torch.no_grad():
@@ -179,7 +140,7 @@ def _randomise(model: nn.Module) -> None:
 
 def test_reference_resnet18_weights_load_strictly_and_give_the_same_outputs(tmp_path):
     torch.manual_seed(0)
-    ref = RefResNet18().eval()
+    ref = reference_resnet.resnet18().eval()
     _randomise(ref)
     saved = tmp_path / "ref.pt"
     torch.save(ref.state_dict(), saved)
@@ -208,7 +169,7 @@ def test_reference_weights_fit_the_compiled_file_too(tmp_path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     torch.manual_seed(1)
-    ref = RefResNet18().eval()
+    ref = reference_resnet.resnet18().eval()
     _randomise(ref)
     model = module.ResNet18().eval()
     model.load_state_dict(ref.state_dict(), strict=True)
