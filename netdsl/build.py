@@ -104,14 +104,10 @@ def file_digest(path: Path) -> str | None:
 
 def spec_dependencies(result: CheckResult, root: Path) -> dict:
     """{absolute path: sha256} of the spec and every file it imports."""
-    deps = {str(root.resolve()): file_digest(root)}
-    for table in (result.program.blocks, result.program.networks):
-        for d in table.values():
-            name = d.ast.span.source.name
-            if name not in ("<string>", "<stdin>"):
-                p = Path(name).resolve()
-                deps[str(p)] = file_digest(p)
-    return deps
+    names = {d.ast.span.source.name for table in (result.program.blocks, result.program.networks)
+             for d in table.values()} - {"<string>", "<stdin>"}
+    paths = {root.resolve()} | {Path(name).resolve() for name in names}
+    return {str(p): file_digest(p) for p in paths}      # each file hashed once
 
 
 # (path, network, init, input shape, params) -> (dependency digests, generated source, network name).
