@@ -75,10 +75,6 @@ def _counts(diags) -> str:
     return ", ".join(parts)
 
 
-def _fmt_shape(shape) -> str:
-    return "[" + ", ".join(map(str, shape)) + "]" if shape is not None else "?"
-
-
 common_options = [
     click.option("--network", "-n", default=None, help="Check only this network."),
     click.option("--input", "input_shape", default=None, help="Override the input shape, e.g. 3x32x32."),
@@ -170,6 +166,7 @@ def check(files, fmt, quiet, network, input_shape, params, max_layers, color):
 
 
 def _print_networks(path, result, color):
+    from .values import show_shape
     style = (lambda s, **k: click.style(s, **k)) if color else (lambda s, **k: s)
     if not result.graphs:
         if result.ok:
@@ -180,8 +177,8 @@ def _print_networks(path, result, color):
         return
     for g in result.graphs:
         tail = f"{g.total_params:,} params" if g.ok else style("has errors", fg="red", bold=True)
-        click.echo(f"{path}: {style(g.network, bold=True)}  {_fmt_shape(g.input_shape)} \u2192 "
-                   f"{_fmt_shape(g.output_shape)}  {tail}", color=color)
+        click.echo(f"{path}: {style(g.network, bold=True)}  {show_shape(g.input_shape)} \u2192 "
+                   f"{show_shape(g.output_shape)}  {tail}", color=color)
     if result.diagnostics:
         click.echo(f"{path}: {_counts(result.diagnostics)}")
 

@@ -33,7 +33,9 @@ from .values import (
     depends_on_unknown,
     describe_type,
     evaluate,
+    shape_text,
     show,
+    show_shape,
     type_name,
 )
 
@@ -626,7 +628,7 @@ class Elaborator:
             for s in shapes:
                 if len(s) != spec.rank:
                     want = {3: "[C, H, W]", 1: "[features]"}.get(spec.rank, f"{spec.rank} dimensions")
-                    self.report(ERROR, "E0307", f"`{spec.name}` needs a {want} input, but its input is {show_shape(s)}",
+                    self.report(ERROR, "E0307", f"`{spec.name}` needs a {want} input, but its input is {show_shape(s, 'unknown')}",
                                 call.name_span, help=_rank_help(spec.rank, s),
                                 origin=st.origin)
                     node.error = "wrong rank"
@@ -643,7 +645,7 @@ class Elaborator:
         if ctx.failed or shape is None:
             return
         if any(x > LIMITS.max_value // 2 ** 20 for x in shape):
-            ctx.error("E0217", f"`{spec.name}` output {show_shape(shape)} is absurdly large")
+            ctx.error("E0217", f"`{spec.name}` output {show_shape(shape, 'unknown')} is absurdly large")
             return
         node.shape = tuple(shape)
         node.params, node.buffers = spec.count_params(node.args, shapes, node.shape)
@@ -938,7 +940,7 @@ class Elaborator:
     def _mismatch(self, pattern, shape, what, use, origin, note, at=None):
         labels_origin = ((use,) if use is not None else ()) + tuple(origin)
         self.report(ERROR, "E0309" if use is not None else "E0308",
-                    f"shape mismatch: {what} {pattern.span.text()}, but the shape is {show_shape(shape)}",
+                    f"shape mismatch: {what} {pattern.span.text()}, but the shape is {show_shape(shape, 'unknown')}",
                     at or pattern.span, "does not match", notes=(note,), origin=labels_origin,
                     help=("fix the layers before this point, or update the declared shape",))
 
@@ -951,17 +953,13 @@ def _rank_help(rank: int, shape: tuple) -> tuple:
     if rank == 3:
         return ("2-D layers need a per-sample [C, H, W] input",)
     if rank == 1 and len(shape) > 1:
-        return (f"add `flatten` before it to make [{'×'.join(map(str, shape))}] one feature vector",)
+        return (f"add `flatten` before it to make [{shape_text(shape)}] one feature vector",)
     return ()
 
 
 # A concrete fix for the catalogue's validation messages (spec.positive, ...).
 _VALUE_HELP = {"must be positive": "use {0}=1 or more", "must not be negative": "use {0}=0 or more",
                "must be between 0 and 1": "use a {0} from 0 to 1, e.g. {0}=0.5"}
-
-
-def show_shape(shape) -> str:
-    return "[" + ", ".join(map(str, shape)) + "]" if shape is not None else "unknown"
 
 
 def signature(spec: LayerSpec) -> str:

@@ -13,18 +13,11 @@ import sys
 import types
 
 from .ir import Graph, Node, Scope
-from .values import depends_on_unknown
+from .values import depends_on_unknown, shape_text
 
 # Messages the elaborator leaves on a node when the real text is in a diagnostic.
 _PLACEHOLDER_ERRORS = frozenset({"unknown", "invalid arguments", "wrong rank"})
 _KWARG = re.compile(r"\s*([A-Za-z_]\w*)\s*=(?!=)")
-
-
-def shape_text(shape) -> str:
-    """`64×56×56` for a [C, H, W] tensor, `1000` for features, `?` when unknown."""
-    if shape is None:
-        return "?"
-    return "\u00d7".join(str(d) for d in shape)
 
 
 def _location(span) -> dict:

@@ -16,7 +16,8 @@ import stat
 import tempfile
 import textwrap
 
-from .graph import collapse, shape_text, to_networkx
+from .graph import collapse, to_networkx
+from .values import shape_text
 
 FORMATS = ("svg", "png", "pdf", "dot")
 FONT = "Helvetica,Arial,sans-serif"

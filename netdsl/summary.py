@@ -14,6 +14,7 @@ import json
 import math
 
 from .costs import DESCRIPTIONS, Field, layer_macs, receptive_fields, show_jump
+from .values import show_shape
 
 BYTES = 4   # float32
 
@@ -182,10 +183,6 @@ def _explain(node, macs, convention) -> list:
 
 # ---- formatting helpers ---------------------------------------------------------
 
-def shape_str(shape) -> str:
-    return "[" + ", ".join(map(str, shape)) + "]" if shape is not None else "?"
-
-
 def _axes(pair, fmt=str) -> str:
     a, b = fmt(pair[0]), fmt(pair[1])
     return a if a == b else f"{a}×{b}"
@@ -233,7 +230,7 @@ def to_text(s: Summary, width_name: int = 0) -> str:
         if not r.known:
             table.append((title, "?", "?", "?", "?", "?", "?"))
             continue
-        shape = "✗ error" if r.error and r.shape is None else shape_str(r.shape)
+        shape = "✗ error" if r.error and r.shape is None else show_shape(r.shape)
         table.append((title, shape, _num(r.params), _num(s.ops(r.macs)), _act(s, r), rf, jump))
     widths = [max([len(h)] + [len(t[i]) for t in table]) for i, h in enumerate(header)]
     widths[0] = max(widths[0], width_name)
@@ -245,7 +242,7 @@ def to_text(s: Summary, width_name: int = 0) -> str:
         return "  ".join([first, *rest]).rstrip()
 
     total_w = sum(widths) + 2 * (len(widths) - 1)
-    title = (f"{s.network}: {shape_str(s.input_shape)} → {shape_str(s.output_shape)}"
+    title = (f"{s.network}: {show_shape(s.input_shape)} → {show_shape(s.output_shape)}"
              f"   ({s.convention} convention{', ×2 = FLOPs' if s.flops else ''})")
     out = ["=" * total_w, title, "=" * total_w, line(header), "-" * total_w]
     for i, (r, cells) in enumerate(zip(s.rows, table)):
@@ -371,7 +368,7 @@ def _act(s: Summary, r: Row) -> str:
 
 def to_markdown(s: Summary) -> str:
     ops = "FLOPs" if s.flops else "MACs"
-    lines = [f"**{s.network}**: {shape_str(s.input_shape)} → {shape_str(s.output_shape)}", "",
+    lines = [f"**{s.network}**: {show_shape(s.input_shape)} → {show_shape(s.output_shape)}", "",
              f"| Layer | Kind | Output shape | Params | {ops} | Act. mem | RF | Jump |",
              "|---|---|---|--:|--:|--:|--:|--:|"]
     for r in s.rows:
@@ -381,7 +378,7 @@ def to_markdown(s: Summary) -> str:
             lines.append(f"| {name} | {r.kind} | ? | ? | ? | ? | ? | ? |")
             continue
         err = f" **error: {r.error}**" if r.error else ""
-        lines.append(f"| {name} | {r.kind}{err} | {shape_str(r.shape)} | {_num(r.params)} | "
+        lines.append(f"| {name} | {r.kind}{err} | {show_shape(r.shape)} | {_num(r.params)} | "
                      f"{_num(s.ops(r.macs))} | {_act(s, r)} | {rf} | {jump} |")
     lines.append("")
     lines.extend(f"- {t}" for t in _totals_lines(s))

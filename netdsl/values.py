@@ -60,6 +60,16 @@ def type_name(v: Any) -> str:
     return type(v).__name__
 
 
+def show_shape(shape, unknown: str = "?") -> str:
+    """`[3, 224, 224]`; `unknown` where the shape could not be computed."""
+    return "[" + ", ".join(map(str, shape)) + "]" if shape is not None else unknown
+
+
+def shape_text(shape, unknown: str = "?") -> str:
+    """`64×56×56` for a [C, H, W] tensor, `1000` for features (diagram edges, messages)."""
+    return "\u00d7".join(map(str, shape)) if shape is not None else unknown
+
+
 def show(v: Any) -> str:
     if isinstance(v, str):
         return repr(v)

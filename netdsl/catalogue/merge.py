@@ -1,11 +1,8 @@
 """Merges: the layers that take branches, `add { ... }` and `concat { ... }`."""
 from __future__ import annotations
 
+from ..values import shape_text
 from .spec import INT, LayerSpec, Param
-
-
-def _dims(x) -> str:
-    return "\u00d7".join(map(str, x))
 
 
 def _add_shape(a, xs, ctx):
@@ -26,13 +23,13 @@ def _add_shape(a, xs, ctx):
                     other, target = small
                     stride = f", stride={s}" if s > 1 else ""
                     helps.append(f"put `conv2d({target[0]}, 1{stride})` on branch {big} (a 1\u00d71 projection, "
-                                 f"as ResNet's downsample) so it matches branch {other}'s {_dims(target)}")
+                                 f"as ResNet's downsample) so it matches branch {other}'s {shape_text(target)}")
             ctx.error(
                 "E0305",
-                f"add needs equal shapes, but branch 1 is {_dims(first)} and branch {i + 1} is {_dims(x)}",
+                f"add needs equal shapes, but branch 1 is {shape_text(first)} and branch {i + 1} is {shape_text(x)}",
                 f"branch{i + 1}",
-                label=f"this branch gives {_dims(x)}",
-                notes=(f"branch 1 gives {_dims(first)}",),
+                label=f"this branch gives {shape_text(x)}",
+                notes=(f"branch 1 gives {shape_text(first)}",),
                 help=tuple(helps),
             )
             return None
@@ -52,9 +49,9 @@ def _concat_shape(a, xs, ctx):
                 th, tw = min(x[1], xs[0][1]), min(x[2], xs[0][2])
                 helps = (f"crop the larger branch with `center_crop(({th}, {tw}))`, or pad the smaller one",)
             ctx.error("E0306", f"concat along dim {a.dim} needs the other dimensions to match, "
-                      f"but branch 1 is {_dims(xs[0])} and branch {i + 1} is {_dims(x)}",
-                      f"branch{i + 1}", label=f"this branch gives {_dims(x)}",
-                      notes=(f"branch 1 gives {_dims(xs[0])}",), help=helps)
+                      f"but branch 1 is {shape_text(xs[0])} and branch {i + 1} is {shape_text(x)}",
+                      f"branch{i + 1}", label=f"this branch gives {shape_text(x)}",
+                      notes=(f"branch 1 gives {shape_text(xs[0])}",), help=helps)
             return None
     total = sum(x[dim] for x in xs)
     ctx.explain(f"concat: {' + '.join(str(x[dim]) for x in xs)} = {total}")

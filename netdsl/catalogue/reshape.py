@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+from ..values import shape_text
 from .arith import M, fold_axes
 from .conv import AXES
 from .spec import BOOL, FLOAT, INT, PAIR, SIZE_OR_SHAPE, Choice, Ints, LayerSpec, Optional_, Param, positive
@@ -35,7 +36,7 @@ FLATTEN = LayerSpec(
 def _linear_shape(a, xs, ctx):
     x = xs[0]
     if len(x) > 1:
-        ctx.warn("W0404", f"linear acts on the last axis only, but its input is {'×'.join(map(str, x))}",
+        ctx.warn("W0404", f"linear acts on the last axis only, but its input is {shape_text(x)}",
                  notes=(f"torch applies it to each of the {math.prod(x[:-1])} rows of length {x[-1]}",),
                  help=("add `flatten` before it to use every feature",))
     return (*x[:-1], a.features)
