@@ -87,11 +87,10 @@ def check_program(program: Program, network: str | None = None, params: dict | N
     names = program.own_networks
     if network is not None:
         if network not in program.networks:
-            from .diagnostics import did_you_mean
-            guess = did_you_mean(network, program.networks)
+            from .diagnostics import suggest
             result.diagnostics.append(error("E0208", f"no network named `{network}`", None,
-                                            help=[f"did you mean `{guess}`?" if guess else
-                                                  f"networks: {', '.join(program.own_networks) or 'none'}"],
+                                            help=list(suggest(network, program.networks,
+                                                              f"networks: {', '.join(program.own_networks) or 'none'}")),
                                             file=program.root.name if program.root else None))
             return result
         names = [network]

@@ -210,6 +210,14 @@ def to_json(diags: Iterable[Diagnostic]) -> str:
     return json.dumps({"diagnostics": [d.to_json() for d in diags]}, indent=2)
 
 
+def suggest(name: str, candidates: Iterable[str], otherwise: str = "", sigil: str = "") -> tuple:
+    """The help for an unknown name: "did you mean `x`?" when one is close, else `otherwise`."""
+    guess = did_you_mean(name, candidates)
+    if guess:
+        return (f"did you mean `{sigil}{guess}`?",)
+    return (otherwise,) if otherwise else ()
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """elm's nearbyNames: edit distance 1 for short names, 2 otherwise."""
     if len(name) > 64:          # edit distance is quadratic; nobody mistypes a 64-character name

@@ -19,7 +19,7 @@ from typing import Any
 from . import ast as A
 from .catalogue import LayerSpec, TypeMismatch, lookup
 from .catalogue.spec import REQUIRED
-from .diagnostics import ERROR, WARNING, Diagnostic, Label, did_you_mean
+from .diagnostics import ERROR, WARNING, Diagnostic, Label, suggest
 from .ir import Graph, Loop, Node, Scope
 from .limits import LIMITS
 from .program import Definition, Program
@@ -308,10 +308,9 @@ class Elaborator:
         def lookup_ref(name, span):
             node = refs.get(name)
             if node is None:
-                guess = did_you_mean(name, refs)
                 raise EvalError("E0205", f"no tensor named `{name}` before this point", span,
-                                help=(f"did you mean `@{guess}`?",) if guess else
-                                ("name a layer with `name: layer(...)` to refer to its output as `@name`",))
+                                help=suggest(name, refs, "name a layer with `name: layer(...)` to refer to its "
+                                             "output as `@name`", sigil="@"))
             return ShapeValue(node.shape) if node.shape is not None else UNKNOWN
         return lookup_ref
 
@@ -338,9 +337,8 @@ class Elaborator:
                 else:
                     key = name
                     if key not in names:
-                        guess = did_you_mean(key, names)
                         self.report(ERROR, "E0210", f"`{d.name}` has no parameter `{key}`", span, "unknown parameter",
-                                    help=(f"did you mean `{guess}`?",) if guess else (f"parameters: {', '.join(names) or 'none'}",),
+                                    help=suggest(key, names, f"parameters: {', '.join(names) or 'none'}"),
                                     origin=origin)
                         ok = False
                         continue
@@ -351,14 +349,13 @@ class Elaborator:
                 given[key] = (value, span)
         for key, value in overrides.items():
             if key not in names:
-                guess = did_you_mean(key, names)
                 self.report(
                     ERROR,
                     "E0210",
                     f"`{d.name}` has no parameter `{key}`",
                     d.name_span,
                     f"--param {key}=… does not match",
-                    help=(f"did you mean `{guess}`?",) if guess else (f"parameters: {', '.join(names) or 'none'}",),
+                    help=suggest(key, names, f"parameters: {', '.join(names) or 'none'}"),
                 )
                 ok = False
                 continue
@@ -442,10 +439,9 @@ class Elaborator:
         elif t is A.Ref:
             node = st.refs.get(item.name)
             if node is None:
-                guess = did_you_mean(item.name, st.refs)
                 self.report(ERROR, "E0205", f"no tensor named `{item.name}` before this point", item.span,
-                            help=(f"did you mean `@{guess}`?",) if guess else
-                            ("name a layer with `name: layer(...)` to continue from its output with `@name`",),
+                            help=suggest(item.name, st.refs, "name a layer with `name: layer(...)` to continue "
+                                         "from its output with `@name`", sigil="@"),
                             origin=st.origin)
                 st.flow = self._unknown_flow(st, item.span)
             else:
@@ -513,10 +509,9 @@ class Elaborator:
                             help=("declare it with `block` to use it inside another network",), origin=st.origin)
             else:
                 from .catalogue import ALIASES, LAYERS
-                guess = did_you_mean(call.name, set(LAYERS) | set(ALIASES) | set(self.program.blocks))
                 self.report(ERROR, "E0201", f"unknown layer or block `{call.name}`", call.name_span, "not defined",
-                            help=(f"did you mean `{guess}`?",) if guess else
-                            ("`netdsl layers` lists the layer kinds",), origin=st.origin)
+                            help=suggest(call.name, set(LAYERS) | set(ALIASES) | set(self.program.blocks),
+                                         "`netdsl layers` lists the layer kinds"), origin=st.origin)
             st.flow = self._unknown_flow(st, call.span)
             return
         args, ok = self.eval_args(call, st)
@@ -546,9 +541,9 @@ class Elaborator:
             else:
                 p = spec.param(name)
                 if p is None:
-                    guess = did_you_mean(name, [q.name for q in spec.params] + [a for q in spec.params for a in q.aliases])
+                    names = [q.name for q in spec.params] + [a for q in spec.params for a in q.aliases]
                     self.report(ERROR, "E0210", f"`{spec.name}` has no parameter `{name}`", span, "unknown parameter",
-                                help=(f"did you mean `{guess}`?",) if guess else (f"signature: {signature(spec)}",),
+                                help=suggest(name, names, f"signature: {signature(spec)}"),
                                 origin=st.origin)
                     ok = False
                     continue

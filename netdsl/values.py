@@ -249,10 +249,9 @@ def _evaluate(e: A.Expr, env: Env) -> Any:
         try:
             return env.lookup(e.name)
         except KeyError:
-            from .diagnostics import did_you_mean
-            guess = did_you_mean(e.name, env.names() | set(BUILTINS))
+            from .diagnostics import suggest
             raise EvalError("E0202", f"unknown name `{e.name}`", e.span,
-                            help=(f"did you mean `{guess}`?",) if guess else ()) from None
+                            help=suggest(e.name, env.names() | set(BUILTINS))) from None
     if t is A.BinOp:
         a = evaluate(e.left, env)
         b = evaluate(e.right, env)
@@ -344,11 +343,9 @@ def _evaluate(e: A.Expr, env: Env) -> Any:
     if t is A.FunCall:
         fn = BUILTINS.get(e.name)
         if fn is None:
-            from .diagnostics import did_you_mean
-            guess = did_you_mean(e.name, BUILTINS)
+            from .diagnostics import suggest
             raise EvalError("E0202", f"unknown function `{e.name}`", e.span,
-                            help=(f"did you mean `{guess}`?",) if guess else
-                            (f"functions: {', '.join(sorted(BUILTINS))}",))
+                            help=suggest(e.name, BUILTINS, f"functions: {', '.join(sorted(BUILTINS))}"))
         args = [evaluate(a, env) for a in e.args]
         if any(a is UNKNOWN for a in args):
             return UNKNOWN
