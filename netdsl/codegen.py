@@ -97,8 +97,9 @@ def literal(v) -> str:
 
 
 def _plain_identifier(name) -> bool:
+    # NFKC leaves ASCII unchanged, so only non-ASCII names pay for the normalisation
     return (isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)
-            and not keyword.issoftkeyword(name) and unicodedata.normalize("NFKC", name) == name)
+            and not keyword.issoftkeyword(name) and (name.isascii() or unicodedata.normalize("NFKC", name) == name))
 
 
 def check_attr(name) -> str:
@@ -118,7 +119,10 @@ def check_class(name) -> str:
 
 def docstring_text(text: str) -> str:
     """Text safe inside a triple-quoted docstring: printable, no quotes, no backslashes."""
-    return "".join(c if c.isprintable() and c not in '\\"' else "?" for c in str(text))
+    text = str(text)
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        return text         # the usual case, without a pass over every character
+    return "".join(c if c.isprintable() and c not in '\\"' else "?" for c in text)
 
 
 def _dims(shape) -> str:
@@ -213,6 +217,9 @@ class _Writer:
         self.needs_ordered = False
         self.xavier_classes: set[str] = set()
         self.init_fn: str | None = None
+        self.defaults: dict = {}                # layer kind -> catalogue_defaults
+        self.constant_defaults: dict = {}       # definition -> param_defaults
+        self.keywords: set = set()              # keyword names check_attr_kw accepted
 
     # ---- names
     def fresh_class(self, base: str) -> str:
@@ -223,8 +230,8 @@ class _Writer:
         self.taken.add(name)
         return name
 
-    def module_class(self, node: Node) -> str:
-        cls, _ = node.spec.torch(node.args, [self.an.graph.nodes[i].shape for i in node.inputs])
+    def module_class(self, cls: str, node: Node) -> str:
+        """The emitted name for catalogue class `cls` of `node`."""
         if not _plain_identifier(cls):
             raise CodegenError(f"catalogue class name {cls!r} is not an identifier")
         if cls in HELPERS:
@@ -236,12 +243,19 @@ class _Writer:
             self.xavier_classes.add(f"nn.{cls}")
         return f"nn.{cls}"
 
+    def keyword(self, name) -> str:
+        """check_attr_kw, once per name: constructor calls repeat the same few keywords."""
+        if name not in self.keywords:
+            self.keywords.add(check_attr_kw(name))
+        return name
+
     # ---- constructors
     def node_ctor(self, node: Node) -> str:
-        cls = self.module_class(node)
-        _, kwargs = node.spec.torch(node.args, [self.an.graph.nodes[i].shape for i in node.inputs])
-        kwargs = _readable_kwargs(node.spec, kwargs)
-        args = ", ".join(f"{check_attr_kw(k)}={literal(v)}" for k, v in kwargs.items())
+        nodes = self.an.graph.nodes
+        cls, kwargs = node.spec.torch(node.args, [nodes[i].shape for i in node.inputs])
+        cls = self.module_class(cls, node)
+        kwargs = _readable_kwargs(node.spec, kwargs, self.defaults)
+        args = ", ".join(f"{self.keyword(k)}={literal(v)}" for k, v in kwargs.items())
         return f"{cls}({args})"
 
     def child_ctor(self, child, indent: int) -> str:
@@ -279,6 +293,12 @@ class _Writer:
 
     def param_defaults(self, definition: str) -> dict:
         """Spec defaults that are plain constants (evaluated in the defining file's scope)."""
+        out = self.constant_defaults.get(definition)
+        if out is None:
+            out = self.constant_defaults[definition] = self._param_defaults(definition)
+        return out
+
+    def _param_defaults(self, definition: str) -> dict:
         from .values import UNKNOWN, Env, EvalError, evaluate
         table = self.program.blocks if definition in self.program.blocks else self.program.networks
         d = table[definition]
@@ -508,10 +528,16 @@ def catalogue_defaults(spec) -> dict:
     return out
 
 
-def _readable_kwargs(spec, kwargs: dict) -> dict:
+def _readable_kwargs(spec, kwargs: dict, memo: dict | None = None) -> dict:
     """Write constructor calls as a person would: leave out arguments equal to their
-    defaults, and write an equal pair (3, 3) as 3 where torch accepts either."""
-    defaults = catalogue_defaults(spec)
+    defaults, and write an equal pair (3, 3) as 3 where torch accepts either.
+    `memo` keeps catalogue_defaults per layer kind for one generated file."""
+    if memo is None:
+        defaults = catalogue_defaults(spec)
+    else:
+        defaults = memo.get(spec.name)
+        if defaults is None:
+            defaults = memo[spec.name] = catalogue_defaults(spec)
     out = {}
     for key, value in kwargs.items():
         if key in defaults and type(defaults[key]) is type(value) and defaults[key] == value:
