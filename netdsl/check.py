@@ -4,21 +4,24 @@ from __future__ import annotations
 import gc
 import re
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 from .diagnostics import Diagnostic, error
 from .elaborate import elaborate
 from .ir import Graph
 from .program import Program, load, load_path
+from .record import Value
 from .source import Source
 
 
-@dataclass
-class CheckResult:
+class CheckResult(Value):
     """Everything `netdsl check` knows about one file."""
-    program: Program
-    graphs: list[Graph] = field(default_factory=list)
-    diagnostics: list[Diagnostic] = field(default_factory=list)
+    _fields = ("program", "graphs", "diagnostics")
+
+    def __init__(self, program: Program, graphs: list[Graph] | None = None,
+                 diagnostics: list[Diagnostic] | None = None):
+        self.program = program
+        self.graphs = [] if graphs is None else graphs
+        self.diagnostics = [] if diagnostics is None else diagnostics
 
     @property
     def ok(self) -> bool:

@@ -6,30 +6,37 @@ Passes never print; they append Diagnostic objects. cli.py renders them
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
+from .record import Frozen, Value, set_field
 from .source import Span
 
 ERROR = "error"
 WARNING = "warning"
 
 
-@dataclass(frozen=True)
-class Label:
-    span: Span
-    message: str = ""
-    primary: bool = True
+class Label(Frozen):
+    """A span a diagnostic points at, with its message; the primary one gets the carets."""
+    __slots__ = _fields = ("span", "message", "primary")
+
+    def __init__(self, span: Span, message: str = "", primary: bool = True):
+        set_field(self, "span", span)
+        set_field(self, "message", message)
+        set_field(self, "primary", primary)
 
 
-@dataclass
-class Diagnostic:
-    severity: str
-    code: str
-    message: str
-    labels: list[Label] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    help: list[str] = field(default_factory=list)
-    file: str | None = None        # for diagnostics without a span (e.g. I/O)
+class Diagnostic(Value):
+    """One problem: severity, code, message, labelled spans, notes and help."""
+    _fields = ("severity", "code", "message", "labels", "notes", "help", "file")
+
+    def __init__(self, severity: str, code: str, message: str, labels: list[Label] | None = None,
+                 notes: list[str] | None = None, help: list[str] | None = None, file: str | None = None):
+        self.severity = severity
+        self.code = code
+        self.message = message
+        self.labels = [] if labels is None else labels
+        self.notes = [] if notes is None else notes
+        self.help = [] if help is None else help
+        self.file = file           # for diagnostics without a span (e.g. I/O)
 
     @property
     def primary(self) -> Span | None:

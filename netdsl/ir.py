@@ -6,26 +6,32 @@ each block use, and each named sequence.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from .catalogue import LayerSpec
+from .record import Record, Value
 from .source import Span
 
 
-@dataclass(eq=False)
-class Scope:
-    id: int
-    kind: str                      # "network" | "block" | "sequence"
-    definition: str                # block or network name ("" for sequences)
-    parent: Scope | None
-    span: Span                     # where it is used (the network's name for the root)
-    name: str | None = None     # name in the parent module, set on close
-    args: dict = field(default_factory=dict)     # block parameter values
-    children: list = field(default_factory=list)  # Nodes and Scopes, in order
-    explicit: dict = field(default_factory=dict)  # explicit child names -> span
-    in_shape: tuple | None = None
-    out_shape: tuple | None = None
+class Scope(Record):
+    """A module of the torch tree: the network, a block use or a named sequence."""
+    _fields = ("id", "kind", "definition", "parent", "span", "name", "args", "children", "explicit",
+               "in_shape", "out_shape")
+
+    def __init__(self, id: int, kind: str, definition: str, parent: Scope | None, span: Span,
+                 name: str | None = None, args: dict | None = None, children: list | None = None,
+                 explicit: dict | None = None, in_shape: tuple | None = None, out_shape: tuple | None = None):
+        self.id = id
+        self.kind = kind                # "network" | "block" | "sequence"
+        self.definition = definition    # block or network name ("" for sequences)
+        self.parent = parent
+        self.span = span                # where it is used (the network's name for the root)
+        self.name = name                # name in the parent module, set on close
+        self.args = {} if args is None else args                  # block parameter values
+        self.children = [] if children is None else children      # Nodes and Scopes, in order
+        self.explicit = {} if explicit is None else explicit      # explicit child names -> span
+        self.in_shape = in_shape
+        self.out_shape = out_shape
 
     @property
     def path(self) -> tuple[str, ...]:
@@ -42,34 +48,43 @@ class Scope:
         return ".".join(self.path)
 
 
-@dataclass(eq=False)
-class Loop:
+class Loop(Record):
     """One run of a `repeat` or `for` statement (diagrams draw it as a cluster)."""
-    id: int
-    span: Span                     # the whole statement
-    scope: Scope                   # the scope its body's layers land in
-    count: int                     # iterations
+    _fields = ("id", "span", "scope", "count")
+
+    def __init__(self, id: int, span: Span, scope: Scope, count: int):
+        self.id = id
+        self.span = span            # the whole statement
+        self.scope = scope          # the scope its body's layers land in
+        self.count = count          # iterations
 
 
 # slots: a 1,000,000-layer expansion keeps a million Nodes; no per-node __dict__.
-@dataclass(eq=False, slots=True)
-class Node:
-    id: int
-    spec: LayerSpec | None      # None for the network input
-    args: Any                      # SimpleNamespace of resolved arguments
-    inputs: tuple[int, ...]
-    scope: Scope
-    span: Span
-    shape: tuple | None = None
-    name: str | None = None     # module name within its scope
-    label: str | None = None    # the name written in the spec, if any
-    origin: tuple = ()             # block-use spans, innermost first
-    explain: list = field(default_factory=list)
-    error: str | None = None    # first error message at this node, if any
-    params: int = 0                # trainable parameters
-    buffers: int = 0               # buffer elements (BatchNorm running stats)
-    macs: int = 0
-    loops: tuple = ()              # (Loop, iteration) for each enclosing repeat/for, outermost first
+class Node(Record):
+    """One tensor-producing step: the network input, or a layer."""
+    __slots__ = _fields = ("id", "spec", "args", "inputs", "scope", "span", "shape", "name", "label", "origin",
+                           "explain", "error", "params", "buffers", "macs", "loops")
+
+    def __init__(self, id: int, spec: LayerSpec | None, args: Any, inputs: tuple[int, ...], scope: Scope,
+                 span: Span, shape: tuple | None = None, name: str | None = None, label: str | None = None,
+                 origin: tuple = (), explain: list | None = None, error: str | None = None, params: int = 0,
+                 buffers: int = 0, macs: int = 0, loops: tuple = ()):
+        self.id = id
+        self.spec = spec            # None for the network input
+        self.args = args            # SimpleNamespace of resolved arguments
+        self.inputs = inputs
+        self.scope = scope
+        self.span = span
+        self.shape = shape
+        self.name = name            # module name within its scope
+        self.label = label          # the name written in the spec, if any
+        self.origin = origin        # block-use spans, innermost first
+        self.explain = [] if explain is None else explain
+        self.error = error          # first error message at this node, if any
+        self.params = params        # trainable parameters
+        self.buffers = buffers      # buffer elements (BatchNorm running stats)
+        self.macs = macs
+        self.loops = loops          # (Loop, iteration) for each enclosing repeat/for, outermost first
 
     @property
     def kind(self) -> str:
@@ -91,14 +106,18 @@ class Node:
         return self.spec.label(self.args) if self.spec is not None and self.args is not None else self.kind
 
 
-@dataclass
-class Graph:
-    network: str
-    params: dict                    # the network's parameter values
-    nodes: list[Node]
-    root: Scope
-    output: int | None = None    # id of the node whose tensor the network returns
-    diagnostics: list = field(default_factory=list)
+class Graph(Value):
+    """A network expanded: its nodes in topological order and its module tree."""
+    _fields = ("network", "params", "nodes", "root", "output", "diagnostics")
+
+    def __init__(self, network: str, params: dict, nodes: list[Node], root: Scope, output: int | None = None,
+                 diagnostics: list | None = None):
+        self.network = network
+        self.params = params        # the network's parameter values
+        self.nodes = nodes
+        self.root = root
+        self.output = output        # id of the node whose tensor the network returns
+        self.diagnostics = [] if diagnostics is None else diagnostics
 
     @property
     def input(self) -> Node | None:

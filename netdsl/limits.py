@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 @dataclass
 class Limits:
+    """The limits in force. (A docstring also spares @dataclass computing one from the signature.)"""
     max_layers: int = 1_000_000        # expanded layers in one network
     max_nesting: int = 100             # brackets / braces in the text
     max_tokens: int = 1_000_000        # tokens in one file (parse memory is ~1 KB per token)

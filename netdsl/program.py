@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import keyword
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import ast as A
 from .diagnostics import ERROR, Diagnostic, Label, error
 from .limits import LIMITS
+from .record import Value
 from .source import DecodeError, Source, Span
 from .syntax import parse
 from .values import Env, EvalError, evaluate
@@ -15,19 +15,27 @@ from .values import Env, EvalError, evaluate
 MAX_FILE_BYTES = 16 * 2 ** 20
 
 
-@dataclass
-class Definition:
-    ast: A.Definition
-    env: Env                     # the defining file's constants
+class Definition(Value):
+    """A block or network, with the constants of the file that defines it."""
+    _fields = ("ast", "env")
+
+    def __init__(self, ast: A.Definition, env: Env):
+        self.ast = ast
+        self.env = env              # the defining file's constants
 
 
-@dataclass
-class Program:
-    root: Source | None
-    blocks: dict[str, Definition] = field(default_factory=dict)
-    networks: dict[str, Definition] = field(default_factory=dict)
-    own_networks: list[str] = field(default_factory=list)   # networks of the root file, in order
-    diagnostics: list[Diagnostic] = field(default_factory=list)
+class Program(Value):
+    """A file and everything it imports: blocks and networks by name."""
+    _fields = ("root", "blocks", "networks", "own_networks", "diagnostics")
+
+    def __init__(self, root: Source | None, blocks: dict[str, Definition] | None = None,
+                 networks: dict[str, Definition] | None = None, own_networks: list[str] | None = None,
+                 diagnostics: list[Diagnostic] | None = None):
+        self.root = root
+        self.blocks = {} if blocks is None else blocks
+        self.networks = {} if networks is None else networks
+        self.own_networks = [] if own_networks is None else own_networks   # the root file's, in order
+        self.diagnostics = [] if diagnostics is None else diagnostics
 
     @property
     def ok(self) -> bool:

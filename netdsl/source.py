@@ -7,7 +7,8 @@ characters, so a tab is one column and carets still land on the right character.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
+
+from .record import Frozen, Record, set_field
 
 
 class DecodeError(Exception):
@@ -19,11 +20,14 @@ class DecodeError(Exception):
         self.byte = byte
 
 
-@dataclass(eq=False)
-class Source:
-    name: str
-    text: str
-    _line_starts: list[int] = field(default_factory=list, repr=False)
+class Source(Record):
+    """One file's text. Compared by identity: two files with equal text are still two files."""
+    _fields = ("name", "text")
+
+    def __init__(self, name: str, text: str, _line_starts: list[int] | None = None):
+        self.name = name
+        self.text = text
+        self._line_starts = [] if _line_starts is None else _line_starts    # filled on first use
 
     @classmethod
     def from_bytes(cls, name: str, data: bytes) -> Source:
@@ -56,11 +60,23 @@ class Source:
         return self.text[start:] if end < 0 else self.text[start:end]
 
 
-@dataclass(frozen=True)
-class Span:
-    source: Source
-    start: int
-    end: int
+class Span(Frozen):
+    """Character offsets [start, end) in a source; immutable, compared and hashed by value."""
+    __slots__ = _fields = ("source", "start", "end")
+
+    def __init__(self, source: Source, start: int, end: int):
+        set_field(self, "source", source)
+        set_field(self, "start", start)
+        set_field(self, "end", end)
+
+    # Written out rather than inherited: spans are compared and hashed often.
+    def __eq__(self, other):
+        if other.__class__ is Span:
+            return (self.source, self.start, self.end) == (other.source, other.start, other.end)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.source, self.start, self.end))
 
     @property
     def line(self) -> int:
