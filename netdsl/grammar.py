@@ -155,8 +155,18 @@ def _cache_dir() -> str:
 
 def _cache_path(text: str) -> str:
     import zlib
-    key = f"{zlib.crc32(text.encode()):08x}-{TABLES_FORMAT}-{sys.implementation.cache_tag}"
+    user = os.getuid() if hasattr(os, "getuid") else "u"
+    key = f"{user}-{zlib.crc32(text.encode()):08x}-{TABLES_FORMAT}-{sys.implementation.cache_tag}"
     return os.path.join(_cache_dir(), f"netdsl-tables-{key}.marshal")
+
+
+def _trusted(f) -> bool:
+    # The temp dir is shared: only a file this user wrote and nobody else can change
+    # is read (a planted one could otherwise change how specs parse).
+    if not hasattr(os, "getuid"):
+        return True
+    st = os.fstat(f.fileno())
+    return st.st_uid == os.getuid() and not st.st_mode & 0o022
 
 
 @functools.lru_cache(maxsize=1)
@@ -165,7 +175,7 @@ def tables() -> lalr.Tables:
     path = _cache_path(text)
     try:
         with open(path, "rb") as f:
-            data = marshal.load(f)
+            data = marshal.load(f) if _trusted(f) else None
         if data["format"] == TABLES_FORMAT and data["grammar"] == text:
             return lalr.Tables(data)
     except Exception:       # missing, truncated, from another version: rebuild it
@@ -174,7 +184,7 @@ def tables() -> lalr.Tables:
     blob = marshal.dumps(data)
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
-        with open(tmp, "wb") as f:
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644), "wb") as f:
             f.write(blob)
         os.replace(tmp, path)      # atomic: a concurrent run sees the old file or the new one
     except OSError:                # a read-only temp dir only costs the rebuild next time

@@ -10,6 +10,7 @@ character, the `expected` set and the `accepts()` set).
 """
 from __future__ import annotations
 
+import os
 import random
 import re
 from pathlib import Path
@@ -152,6 +153,16 @@ def test_tables_cache_is_rebuilt_when_stale(tmp_path, monkeypatch):
         grammar.tables.cache_clear()
         grammar.tables()
         assert marshal.loads(path.read_bytes())["grammar"] == grammar.grammar_text()
+        if hasattr(os, "getuid"):
+            # A file others may write is not trusted (the temp dir is shared): it is
+            # replaced, not read. The planted table here would make the parse fail.
+            data = marshal.loads(path.read_bytes())
+            data["states"] = [{} for _ in data["states"]]
+            path.write_bytes(marshal.dumps(data))
+            path.chmod(0o666)
+            grammar.tables.cache_clear()
+            assert grammar.tables().states[0]
+            assert not path.stat().st_mode & 0o022
     finally:
         grammar.tables.cache_clear()
 
