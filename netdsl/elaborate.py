@@ -118,6 +118,7 @@ class Elaborator:
         self.check_expects = True
         self._cost: dict[int, tuple[int, int]] = {}
         self._args: dict = {}
+        self._defaults: dict = {}       # layer kind -> {parameter: coerced default}
 
     # ---- reporting ------------------------------------------------------
     def report(self, severity, code, message, span, label="", notes=(), help=(), origin=()):
@@ -556,6 +557,13 @@ class Elaborator:
                 continue
             values[p.name] = value
             spans[p.name] = span
+        defaults = self._defaults.get(spec.name)
+        if defaults is None:
+            # coerced once per layer kind: the catalogue's defaults never change
+            defaults = self._defaults[spec.name] = {
+                p.name: p.type.coerce(p.default) if p.default is not None else None
+                for p in spec.params if not p.required}
+        unknown = False
         for p in spec.params:
             if p.name not in values:
                 if p.required:
@@ -563,10 +571,11 @@ class Elaborator:
                                 f"missing `{p.name}`", help=(f"signature: {signature(spec)}",), origin=st.origin)
                     ok = False
                     continue
-                values[p.name] = p.type.coerce(p.default) if p.default is not None else None
+                values[p.name] = defaults[p.name]
                 continue
             value = values[p.name]
-            if depends_on_unknown(value):
+            if value is UNKNOWN or (isinstance(value, tuple) and depends_on_unknown(value)):
+                unknown = True
                 continue
             written = value
             try:
@@ -584,10 +593,10 @@ class Elaborator:
                     ok = False
                     continue
             values[p.name] = value
-        return values, spans, ok
+        return values, spans, ok, unknown
 
     def layer_call(self, spec: LayerSpec, call: A.Call, args, ok, st, label, label_span):
-        values, spans, bound = self.bind_layer_args(spec, call, args, st) if ok else ({}, {}, False)
+        values, spans, bound, unknown = self.bind_layer_args(spec, call, args, st) if ok else ({}, {}, False, False)
         ok = ok and bound
         inputs = [st.flow]
         if spec.inputs == "many":
@@ -606,7 +615,7 @@ class Elaborator:
         if label is not None and spec.torch is not None and self.claim_name(st.scope, label, label_span, st.origin):
             node.name = label
         st.flow = node
-        if not ok or any(depends_on_unknown(v) for v in values.values()):
+        if not ok or unknown:       # unknown: an argument depends on a shape that could not be computed
             node.error = node.error or ("invalid arguments" if not ok else None)
             return
         if spec.validate is not None:
@@ -639,7 +648,8 @@ class Elaborator:
             shape = None
         if ctx.failed or shape is None:
             return
-        if any(x > LIMITS.max_value // 2 ** 20 for x in shape):
+        too_large = LIMITS.max_value // 2 ** 20
+        if any(x > too_large for x in shape):
             ctx.error("E0217", f"`{spec.name}` output {show_shape(shape, 'unknown')} is absurdly large")
             return
         node.shape = tuple(shape)
@@ -655,7 +665,7 @@ class Elaborator:
         (read-only) namespace, which keeps a 1,000,000-layer expansion under 1 GB."""
         try:
             # Types are part of the key: True == 1 and 1.0 == 1, but they are different arguments.
-            key = (spec.name, tuple((k, type(v), v) for k, v in values.items()))
+            key = (spec.name, tuple(values.items()), tuple(map(type, values.values())))
             args = self._args.get(key)
         except TypeError:           # an unhashable value: no sharing
             return SimpleNamespace(**values)
