@@ -156,10 +156,11 @@ def _analyse(graph: Graph) -> _Analysis:
         while s is not None:
             an.members.setdefault(s.id, set()).add(n.id)
             s = s.parent
-    for s in graph.scopes():
+    scopes = graph.scopes()
+    for s in scopes:
         an.members.setdefault(s.id, set())
         an.io[s.id] = _unit_io(an, an.members[s.id])
-    for s in reversed(graph.scopes()):     # children before parents
+    for s in reversed(scopes):     # children before parents
         an.chain[s.id] = s.kind == "sequence" and _is_chain(an, s)
     return an
 
@@ -220,6 +221,9 @@ class _Writer:
         self.defaults: dict = {}                # layer kind -> catalogue_defaults
         self.constant_defaults: dict = {}       # definition -> param_defaults
         self.keywords: set = set()              # keyword names check_attr_kw accepted
+        self.attrs: set = set()                 # module names check_attr accepted
+        self.class_names: set = set()           # catalogue class names found to be identifiers
+        self.shape_comments: dict = {}          # shape -> "[64, 56, 56]"
 
     # ---- names
     def fresh_class(self, base: str) -> str:
@@ -232,8 +236,10 @@ class _Writer:
 
     def module_class(self, cls: str, node: Node) -> str:
         """The emitted name for catalogue class `cls` of `node`."""
-        if not _plain_identifier(cls):
-            raise CodegenError(f"catalogue class name {cls!r} is not an identifier")
+        if cls not in self.class_names:
+            if not _plain_identifier(cls):
+                raise CodegenError(f"catalogue class name {cls!r} is not an identifier")
+            self.class_names.add(cls)
         if cls in HELPERS:
             if cls not in self.helpers:
                 self.helpers[cls] = self.fresh_class(cls) if cls in self.taken else cls
@@ -247,6 +253,12 @@ class _Writer:
         """check_attr_kw, once per name: constructor calls repeat the same few keywords."""
         if name not in self.keywords:
             self.keywords.add(check_attr_kw(name))
+        return name
+
+    def attr(self, name) -> str:
+        """check_attr, once per name: every block class repeats its module names."""
+        if name not in self.attrs:
+            self.attrs.add(check_attr(name))
         return name
 
     # ---- constructors
@@ -371,7 +383,7 @@ class _Writer:
                      f"            raise ValueError({literal(docstring_text(f'compiled for {what}; '))}",
                      f"                             {literal('recompile the spec for other values')})"]
         for child in s.children:
-            attr = check_attr(child.name)
+            attr = self.attr(child.name)
             init.append(f"        self.{attr} = {self.child_ctor(child, 8)}")
         if is_net:
             init += self.init_lines(s)
@@ -394,7 +406,7 @@ class _Writer:
     def access(self, base: Scope, path: list) -> str:
         out = "self"
         for owner, name in path:
-            out += f"[{name}]" if owner.kind == "sequence" and name.isdigit() else f".{check_attr(name)}"
+            out += f"[{name}]" if owner.kind == "sequence" and name.isdigit() else f".{self.attr(name)}"
         return out
 
     def path_to(self, c: Scope, item) -> list:
@@ -469,7 +481,11 @@ class _Writer:
             name = "x" if "x" not in live else next(f"x{k}" for k in range(1, 10 ** 6) if f"x{k}" not in live)
             var[out] = name
             live[name] = out
-            lines.append(f"        {name} = {expr}  # {_dims(g.nodes[out].shape)}")
+            shape = g.nodes[out].shape
+            dims = self.shape_comments.get(shape)
+            if dims is None:
+                dims = self.shape_comments[shape] = _dims(shape)
+            lines.append(f"        {name} = {expr}  # {dims}")
         lines.append(f"        return {var[out_id]}")
         return lines
 
