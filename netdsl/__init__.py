@@ -9,8 +9,19 @@ Checking, summaries and diagrams never import torch; only the compile paths do.
 """
 from __future__ import annotations
 
-from .check import CheckResult, check_file, check_source
-from .diagnostics import Diagnostic, SpecError
+import gc
+
+# Importing netdsl creates some 16,000 long-lived objects (classes, functions, the
+# catalogue). CPython's collector would rescan them over a dozen times while they
+# are being created; pause it for the imports and restore it after.
+_collecting = gc.isenabled()
+gc.disable()
+try:
+    from .check import CheckResult, check_file, check_source
+    from .diagnostics import Diagnostic, SpecError
+finally:
+    if _collecting:
+        gc.enable()
 
 __version__ = "0.1.0"
 
