@@ -222,6 +222,7 @@ class _Writer:
         self.constant_defaults: dict = {}       # definition -> param_defaults
         self.keywords: set = set()              # keyword names check_attr_kw accepted
         self.attrs: set = set()                 # module names check_attr accepted
+        self.ctors: dict = {}                   # (kind, id(args), *input shapes) -> constructor call
         self.class_names: set = set()           # catalogue class names found to be identifiers
         self.shape_comments: dict = {}          # shape -> "[64, 56, 56]"
 
@@ -264,11 +265,18 @@ class _Writer:
     # ---- constructors
     def node_ctor(self, node: Node) -> str:
         nodes = self.an.graph.nodes
-        cls, kwargs = node.spec.torch(node.args, [nodes[i].shape for i in node.inputs])
-        cls = self.module_class(cls, node)
-        kwargs = _readable_kwargs(node.spec, kwargs, self.defaults)
-        args = ", ".join(f"{self.keyword(k)}={literal(v)}" for k, v in kwargs.items())
-        return f"{cls}({args})"
+        shapes = [nodes[i].shape for i in node.inputs]
+        # Equal layers share one args namespace (elaborate._shared_args), and LayerSpec.torch
+        # depends on nothing but the args and the input shapes: build each distinct call once.
+        key = (node.spec.name, id(node.args), *shapes)
+        text = self.ctors.get(key)
+        if text is None:
+            cls, kwargs = node.spec.torch(node.args, shapes)
+            cls = self.module_class(cls, node)
+            kwargs = _readable_kwargs(node.spec, kwargs, self.defaults)
+            args = ", ".join(f"{self.keyword(k)}={literal(v)}" for k, v in kwargs.items())
+            text = self.ctors[key] = f"{cls}({args})"
+        return text
 
     def child_ctor(self, child, indent: int) -> str:
         if isinstance(child, Node):
@@ -420,17 +428,22 @@ class _Writer:
                 return list(reversed(steps))
             cur = owner
 
-    def unit_of(self, c: Scope, node: Node):
-        """What a forward line in class `c` calls for `node`: a block, a chain sequence or the node."""
-        chain = []
+    def unit_of(self, c: Scope, node: Node, memo: dict | None = None):
+        """What a forward line in class `c` calls for `node`: a block, a chain sequence or the node.
+        `memo` (scope id -> unit scope or None) shares the walk between nodes of one scope."""
         s = node.scope
-        while s is not c:
-            chain.append(s)
-            s = s.parent
-        for s in reversed(chain):      # outermost first
-            if s.kind == "block" or self.an.chain[s.id]:
-                return s
-        return node
+        if s is c:
+            return node
+        unit = memo.get(s.id, _NO_DEFAULT) if memo is not None else _NO_DEFAULT
+        if unit is _NO_DEFAULT:
+            unit = None
+            while s is not c:
+                if s.kind == "block" or self.an.chain[s.id]:
+                    unit = s           # the outermost such scope wins: keep walking up
+                s = s.parent
+            if memo is not None:
+                memo[node.scope.id] = unit
+        return node if unit is None else unit
 
     def forward_lines(self, c: Scope) -> list[str]:
         an = self.an
@@ -443,9 +456,9 @@ class _Writer:
         else:
             start, out_id = an.io[c.id]
         # units in order, each with its input ids and output id
-        units, seen = [], set()
+        units, seen, memo = [], set(), {}
         for m in members:
-            u = self.unit_of(c, g.nodes[m])
+            u = self.unit_of(c, g.nodes[m], memo)
             if isinstance(u, Scope):
                 if u.id in seen:
                     continue
