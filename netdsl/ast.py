@@ -28,6 +28,9 @@ class _Node:
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"cannot delete field {name!r}")
 
+    def __reduce__(self):       # copy, deepcopy and pickle rebuild through __init__, past the guard
+        return type(self), tuple(getattr(self, k) for k in self.__slots__)
+
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__)
         return f"{type(self).__name__}({fields})"

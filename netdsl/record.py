@@ -49,6 +49,9 @@ class Frozen(Value):
     def __delattr__(self, name):
         raise AttributeError(f"cannot delete field {name!r}")
 
+    def __reduce__(self):       # copy, deepcopy and pickle rebuild through __init__, past the guard
+        return type(self), self._values()
+
 
 # __init__ of a Frozen record writes its fields past the __setattr__ guard with this.
 set_field = object.__setattr__

@@ -3,7 +3,9 @@ collector, and the record classes that replaced dataclasses (netdsl/record.py)
 behaving as the dataclasses did. Speed itself is measured in bench/, not here."""
 from __future__ import annotations
 
+import copy
 import gc
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -148,3 +150,16 @@ def test_graph_records():
     assert node.explain is not g.nodes[2].explain                      # a fresh list per node
     assert "Scope(" in repr(g.root) and "Node(" in repr(g.nodes[1])    # cycles (scope <-> children) are cut
     assert g.root.args == {} and g.root.children[0] is node
+
+
+def test_frozen_records_copy_and_pickle():
+    # As the frozen dataclasses could: the __setattr__ guard must not stop copy or pickle.
+    src = Source("x.net", "network N {\n}\n")
+    span = Span(src, 0, 7)
+    node = A.TupleExpr((A.Const(1, span),), span, "[]")
+    for clone in (copy.copy, copy.deepcopy, lambda v: pickle.loads(pickle.dumps(v))):
+        s2, l2, n2 = clone(span), clone(Label(span, "m")), clone(node)
+        assert (s2.start, s2.end, s2.source.text, s2.text()) == (0, 7, src.text, "network")
+        assert l2.message == "m" and l2.span.text() == "network"
+        assert n2.brackets == "[]" and n2.items[0].value == 1 and n2.span.text() == "network"
+    assert copy.copy(span) == span and copy.copy(lookup("relu")) == lookup("relu")
