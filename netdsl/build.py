@@ -12,7 +12,7 @@ import sys
 import types
 from pathlib import Path
 
-from .check import CheckResult, check_file, check_source
+from .check import CheckResult, _collector_paused, check_file, check_source
 from .codegen import INIT_CHOICES, CodegenError, generate
 from .diagnostics import SpecError, error
 
@@ -143,14 +143,20 @@ def load(path_or_source: str, network: str | None = None, init: str | None = Non
     hit = _COMPILED.get(key) if key is not None else None
     if hit is not None and all(file_digest(Path(p)) == h for p, h in hit[0].items()):
         source, net = hit[1], hit[2]
+        module = exec_source(source, name)
     else:
-        result = check_spec(path_or_source, network, input_shape, **params)
-        source, graphs = source_for(result, network, name, init)
-        net = graphs[0].network
-        if key is not None:
-            deps = {} if text else spec_dependencies(result, Path(path_or_source), resolved)
-            _COMPILED[key] = (deps, source, net)
-    module = exec_source(source, name)
+        # check_file pauses the cyclic collector while it builds; keep it paused through
+        # codegen and compile too, which otherwise rescan that young heap again and again,
+        # and drop the check result before it runs (one collection instead of many).
+        with _collector_paused():
+            result = check_spec(path_or_source, network, input_shape, **params)
+            source, graphs = source_for(result, network, name, init)
+            net = graphs[0].network
+            if key is not None:
+                deps = {} if text else spec_dependencies(result, Path(path_or_source), resolved)
+                _COMPILED[key] = (deps, source, net)
+            del result, graphs
+            module = exec_source(source, name)
     return getattr(module, net)()
 
 
