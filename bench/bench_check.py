@@ -49,10 +49,10 @@ def median_of(cmd, reps, cwd=None) -> tuple[float, list[float]]:
 
 
 def netdsl_cmd() -> list[str]:
-    # The console script when it is on PATH (what a user runs); otherwise the module.
-    from shutil import which
-    exe = which("netdsl")
-    return [exe] if exe else [sys.executable, "-m", "netdsl"]
+    # The console script pip installed beside this interpreter (what a user runs), not
+    # whatever `netdsl` PATH finds first: a pyenv shim there adds ~50 ms of bash.
+    script = Path(sys.executable).parent / "netdsl"
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "netdsl"]
 
 
 # ---- generated specs ----------------------------------------------------------

@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from bench_check import netdsl_cmd  # the console script beside this interpreter
+
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_RATIO, GOAL_SCAN = 15.0, 2.0
 
@@ -55,7 +57,8 @@ def main():
     print(f"bench_summary ({env_note}); whole processes, median of {args.reps} (baseline {args.baseline_reps})")
 
     floor = timed([py, "-c", "pass"], args.reps)
-    ours = timed([py, "-m", "netdsl", "summary", "specs/resnet50.net"], args.reps)
+    cmd = netdsl_cmd()
+    ours = timed([*cmd, "summary", "specs/resnet50.net"], args.reps)
     print(f"\n{'what':52s} {'median s':>9s} {'min s':>7s}")
     print(f"{'python -c pass (interpreter floor)':52s} {floor[0]:9.3f} {floor[1]:7.3f}")
     print(f"{'netdsl summary specs/resnet50.net':52s} {ours[0]:9.3f} {ours[1]:7.3f}")
@@ -67,7 +70,7 @@ def main():
         print(f"ratio (median): {ratio:.1f}x faster (goal >= {GOAL_RATIO:.0f}x: "
               f"{'met' if ratio >= GOAL_RATIO else 'NOT met'})")
 
-    scan = timed([py, "-m", "netdsl", "sizes", "specs/unet.net"], args.reps)
+    scan = timed([*cmd, "sizes", "specs/unet.net"], args.reps)
     print(f"\n{'netdsl sizes specs/unet.net (1..1024)':52s} {scan[0]:9.3f} {scan[1]:7.3f}")
     print(f"goal < {GOAL_SCAN:.0f} s: {'met' if scan[0] < GOAL_SCAN else 'NOT met'}")
 
