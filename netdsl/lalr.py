@@ -66,6 +66,8 @@ class Tables:
         # rules[r] = (lhs, size, name, mode, include, nones_after); see _shape below.
         self.rules: list[tuple] = data["rules"]
         self.start, self.end = data["start"], data["end"]
+        self.plain = frozenset(r for r, (_, size, _, _, include, nones_after) in enumerate(self.rules)
+                               if include == tuple((i, False, 0) for i in range(size)) and not nones_after)
         self.units = frozenset(r for r, (_, size, _, mode, include, nones_after) in enumerate(self.rules)
                                if size == 1 and mode == COLLAPSE and include == ((0, False, 0),)
                                and not nones_after)
@@ -103,7 +105,7 @@ def parse(tables: Tables, stream, build, nesting=None, max_depth: int | None = N
     children giving the levels that node adds), a node nested more than
     `max_depth` levels deep raises TooDeep before anything recurses over it.
     """
-    states, rules = tables.states, tables.rules
+    states, rules, plain = tables.states, tables.rules, tables.plain
     stack = [tables.start]       # states
     values: list = []            # node values
     spans: list = []             # (start, end) of each value's text, or None
@@ -114,27 +116,33 @@ def parse(tables: Tables, stream, build, nesting=None, max_depth: int | None = N
     def reduce(rule):
         lhs, size, name, mode, include, nones_after = rules[rule]
         if size:
-            raw, raw_spans, raw_depths = values[-size:], spans[-size:], depths[-size:]
+            raw = values[-size:]
+            raw_spans = spans[-size:]
+            depth = max(depths[-size:])
             del stack[-size:], values[-size:], spans[-size:], depths[-size:]
+            first, last = raw_spans[0], raw_spans[-1]
+            if first is None or last is None:
+                first = next((s for s in raw_spans if s is not None), None)
+                last = next((s for s in reversed(raw_spans) if s is not None), None)
+            span = None if first is None else (first[0], last[1])
         else:
-            raw, raw_spans, raw_depths = [], [], []
-        children: list = []
-        for index, splice, nones in include:
-            if nones:
-                children += [None] * nones
-            if splice:
-                if children:
-                    children += raw[index]
+            raw, depth, span = [], 0, None
+        if rule in plain:                    # every child kept as it is: the common case
+            children = raw
+        else:
+            children = []
+            for index, splice, nones in include:
+                if nones:
+                    children += [None] * nones
+                if splice:
+                    if children:
+                        children += raw[index]
+                    else:
+                        children = raw[index]    # left recursion: reuse the list, stay linear
                 else:
-                    children = raw[index]    # left recursion: reuse the list, stay linear
-            else:
-                children.append(raw[index])
-        if nones_after:
-            children += [None] * nones_after
-        first = next((s for s in raw_spans if s is not None), None)
-        last = next((s for s in reversed(raw_spans) if s is not None), None)
-        span = None if first is None else (first[0], last[1])
-        depth = max(raw_depths, default=0)
+                    children.append(raw[index])
+            if nones_after:
+                children += [None] * nones_after
         if mode == INLINE:
             value = children
         elif mode == COLLAPSE and len(children) == 1:
@@ -146,7 +154,7 @@ def parse(tables: Tables, stream, build, nesting=None, max_depth: int | None = N
                 depth += nesting[name](children)
                 if max_depth is not None and depth > max_depth:
                     raise TooDeep(span[0] if span else 0)
-            value = build(name, children, *(span or (None, None)))
+            value = build(name, children, span[0], span[1]) if span else build(name, children, None, None)
         stack.append(states[stack[-1]][lhs])
         values.append(value)
         spans.append(span)
