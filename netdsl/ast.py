@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .record import Immutable, set_field
 from .source import Span
 
 # Plain classes with __slots__ and a hand-written __init__, not dataclasses: this
@@ -15,25 +16,17 @@ from .source import Span
 # docstring) -- 6 ms for these 31 classes. The nodes behave as before: the same
 # positional/keyword constructors and defaults, fields that cannot be reassigned,
 # comparison by identity (nothing compares syntax trees by value), one shared repr.
-_set = object.__setattr__        # how __init__ writes a field past the __setattr__ guard
+_set = set_field        # how __init__ writes a field past the immutability guard
 
 
-class _Node:
-    """Shared by every AST class: immutability and one generic repr."""
+class _Node(Immutable):
+    """Shared by every AST class: immutability, identity comparison and one generic
+    repr (netdsl/record.py), over the fields each class lists in __slots__."""
     __slots__ = ()
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"cannot assign to field {name!r}")      # as a frozen dataclass
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"cannot delete field {name!r}")
-
-    def __reduce__(self):       # copy, deepcopy and pickle rebuild through __init__, past the guard
-        return type(self), tuple(getattr(self, k) for k in self.__slots__)
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__)
-        return f"{type(self).__name__}({fields})"
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._fields = cls.__slots__
 
 
 # ---- expressions ------------------------------------------------------------
