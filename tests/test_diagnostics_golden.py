@@ -159,3 +159,54 @@ def test_shape_errors_show_the_formula_with_numbers(name, formula, monkeypatch):
     monkeypatch.chdir(HERE)
     (d,) = check_file(f"{name}.net").diagnostics
     assert any(formula in note for note in d.notes), d.notes
+
+
+def _levenshtein(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+@pytest.mark.parametrize("count", [20, 1500])      # the direct scan, and the deletion index
+def test_did_you_mean_finds_the_nearest_name_among_many(count):
+    # The answer must equal a brute-force search: the nearest name within the
+    # distance limit (1 for short names, 2 otherwise; case ignored), ties by name.
+    import random
+
+    from netdsl.diagnostics import did_you_mean
+    rng = random.Random(count)
+    letters = "abcdeXY_1"
+    names = sorted({"".join(rng.choice(letters) for _ in range(rng.randint(2, 9))) for _ in range(count)})
+    for _ in range(300):
+        word = list(rng.choice(names))
+        for _ in range(rng.randint(0, 3)):            # 0-3 random edits
+            pos = rng.randrange(len(word) + 1)
+            op = rng.choice("isd")
+            if op == "i":
+                word.insert(pos, rng.choice(letters))
+            elif word and pos < len(word):
+                word[pos:pos + 1] = [] if op == "d" else [rng.choice(letters)]
+        query = "".join(word)
+        if not query:
+            continue
+        limit = 1 if len(query) <= 3 else 2
+        near = sorted((_levenshtein(query.lower(), n.lower()), n) for n in names)
+        expected = near[0][1] if near[0][0] <= limit else None
+        assert did_you_mean(query, names) == expected, query
+
+
+def test_thousands_of_misspellings_each_get_their_own_suggestion():
+    # A generated spec with 1,500 names and 1,500 misspellings of them: every
+    # misspelling is matched to its own name (a capped scan used to miss most).
+    from netdsl import check_source
+    n = 1500
+    lines = ["network N {", "    input [3, 8, 8]"] + [f"    let layer_name_{i} = 1" for i in range(n)]
+    lines += [f"    conv2d(layer_nmae_{i})" for i in range(n)] + ["}"]
+    result = check_source("\n".join(lines) + "\n", "many.net")
+    helps = [d.help for d in result.diagnostics]
+    assert len(helps) == n
+    assert all(h == [f"did you mean `layer_name_{i}`?"] for i, h in enumerate(helps)), helps[-1]
