@@ -30,7 +30,7 @@ def _imports_done(collecting: bool) -> None:
 _collecting = gc.isenabled()
 gc.disable()
 try:
-    from .check import CheckResult, check_file, check_source
+    from .check import CheckResult, check_file, check_source, is_source_text
     from .diagnostics import Diagnostic, SpecError
 finally:
     _imports_done(_collecting)
@@ -38,9 +38,10 @@ finally:
 __version__ = "0.1.0"
 
 
-def check(path_or_source: str, **kw) -> CheckResult:
-    """Check a path to a .net file, or spec source text (anything containing a newline or `{`)."""
-    if "\n" in path_or_source or "{" in path_or_source:
+def check(path_or_source, **kw) -> CheckResult:
+    """Check a .net file (a str path or pathlib.Path) or spec source text (see
+    check.is_source_text for how the two are told apart)."""
+    if is_source_text(path_or_source):
         return check_source(path_or_source, **kw)
     return check_file(path_or_source, **kw)
 

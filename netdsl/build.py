@@ -12,16 +12,12 @@ import sys
 import types
 from pathlib import Path
 
-from .check import CheckResult, _collector_paused, check_file, check_source
+from .check import CheckResult, _collector_paused, check_file, check_source, is_source_text
 from .codegen import INIT_CHOICES, CodegenError, generate
 from .diagnostics import SpecError, error
 
 # generated source text -> its module; the same spec loads the same classes twice
 _MODULES: dict[str, types.ModuleType] = {}
-
-
-def is_source_text(path_or_source: str) -> bool:
-    return "\n" in path_or_source or "{" in path_or_source
 
 
 def check_spec(path_or_source: str, network: str | None = None, input_shape: tuple | None = None,
@@ -137,7 +133,7 @@ def load(path_or_source: str, network: str | None = None, init: str | None = Non
     `init` decide. Raises SpecError with the diagnostics `netdsl check` prints.
     """
     text = is_source_text(path_or_source)
-    name = "<string>" if text else path_or_source
+    name = "<string>" if text else str(path_or_source)
     resolved = None if text else Path(path_or_source).resolve()     # once: the cache key and the dependencies
     key = _cache_key(path_or_source, network, init, input_shape, params, resolved)
     hit = _COMPILED.get(key) if key is not None else None
@@ -167,7 +163,7 @@ def build_source(path_or_source: str, network: str | None = None, init: str | No
     result = check_spec(path_or_source, network, input_shape, **params)
     if warnings is not None:
         warnings.extend(result.warnings)
-    name = "<string>" if is_source_text(path_or_source) else path_or_source
+    name = "<string>" if is_source_text(path_or_source) else str(path_or_source)
     return compile_result(result, network, name, init)
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import re
 from contextlib import contextmanager
 
@@ -136,3 +137,17 @@ def check_file(path: str, **kw) -> CheckResult:
     """Check a file ("-" reads stdin). Raises program.IOProblem if it cannot be read."""
     with _collector_paused():
         return check_program(load_path(path), **kw)
+
+
+def is_source_text(spec) -> bool:
+    """Whether an API argument is spec text rather than the path of a .net file.
+
+    A path-like object (pathlib.Path) is a path. A str is text when it holds a
+    newline, or a `{` and names no existing file (every spec has a `{`; a file name
+    rarely does, and one that exists is taken as the file).
+    """
+    if isinstance(spec, os.PathLike):
+        return False
+    if not isinstance(spec, str):
+        raise TypeError(f"expected a path or spec text, not {type(spec).__name__}")
+    return "\n" in spec or ("{" in spec and not os.path.exists(spec))

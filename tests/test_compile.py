@@ -290,3 +290,10 @@ def test_warnings_are_printed_and_the_file_still_written(tmp_path):
     assert result.exit_code == 0
     assert "W0404" in result.output
     assert out.exists()
+
+
+def test_load_and_build_source_take_pathlib_paths():
+    spec = ROOT / "specs" / "lenet.net"
+    model = netdsl.load(spec)
+    assert sum(p.numel() for p in model.parameters()) == 61_706
+    assert build_source(spec) == build_source(str(spec))

@@ -117,3 +117,19 @@ def test_densenet_uses_torchvisions_computed_names():
                 assert f"features.denseblock{block}.denselayer{layer}.{part}" in names
     assert {"features.transition1.norm", "features.transition3.conv", "features.norm5", "classifier"} <= names
     assert len(names) == 4 * (6 + 12 + 24 + 16) + 2 * 3 + 4   # + conv0, norm0, norm5, classifier
+
+
+def test_the_api_takes_pathlib_paths_and_tells_paths_from_text(tmp_path):
+    import netdsl
+    lenet = SPECS[[p.name for p in SPECS].index("lenet.net")]
+    assert netdsl.check(lenet).graphs[0].total_params == 61_706          # a pathlib.Path
+    assert netdsl.check(str(lenet)).graphs[0].total_params == 61_706     # a str path
+    text = lenet.read_text()
+    assert netdsl.check(text).graphs[0].total_params == 61_706           # the text itself
+    # A file whose name holds a `{` is still a file when it exists.
+    odd = tmp_path / "net{1}.net"
+    odd.write_text(text)
+    result = netdsl.check(str(odd))
+    assert result.ok and result.program.root.name == str(odd)
+    with pytest.raises(TypeError, match="path or spec text"):
+        netdsl.check(text.encode())
