@@ -9,31 +9,12 @@ Checking, summaries and diagrams never import torch; only the compile paths do.
 """
 from __future__ import annotations
 
-import gc
+from . import collector as _collector
 
-
-def _imports_done(collecting: bool) -> None:
-    """End a burst of imports made with the collector paused. What they created (classes,
-    functions, the catalogue) lives as long as the process: hand it to the oldest
-    generation unscanned (freeze + unfreeze), instead of the young-generation pass that
-    re-enabling would trigger at once (~0.7 ms here). Skipped when the program froze
-    objects itself (e.g. before forking), as unfreeze would undo that."""
-    if gc.get_freeze_count() == 0:
-        gc.freeze()
-        gc.unfreeze()
-    if collecting:
-        gc.enable()
-
-
-# Importing netdsl creates some 6,000 long-lived objects; the collector would rescan
-# them again and again while they are being created. Pause it for the imports.
-_collecting = gc.isenabled()
-gc.disable()
-try:
+# Importing netdsl creates some 6,000 long-lived objects (see netdsl/collector.py).
+with _collector.paused(lasting=True):
     from .check import CheckResult, check_file, check_source, is_source_text
     from .diagnostics import Diagnostic, SpecError
-finally:
-    _imports_done(_collecting)
 
 __version__ = "0.1.0"
 

@@ -12,8 +12,9 @@ import sys
 import types
 from pathlib import Path
 
-from .check import CheckResult, _collector_paused, check_file, check_source, is_source_text
+from .check import CheckResult, check_file, check_source, is_source_text
 from .codegen import INIT_CHOICES, CodegenError, generate
+from .collector import paused
 from .diagnostics import SpecError, error
 
 # generated source text -> its module; the same spec loads the same classes twice
@@ -144,7 +145,7 @@ def load(path_or_source: str, network: str | None = None, init: str | None = Non
         # check_file pauses the cyclic collector while it builds; keep it paused through
         # codegen and compile too, which otherwise rescan that young heap again and again,
         # and drop the check result before it runs (one collection instead of many).
-        with _collector_paused():
+        with paused():
             result = check_spec(path_or_source, network, input_shape, **params)
             source, graphs = source_for(result, network, name, init)
             net = graphs[0].network

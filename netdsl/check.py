@@ -1,11 +1,10 @@
 """The checking API: source text or a path in, graphs and diagnostics out."""
 from __future__ import annotations
 
-import gc
 import os
 import re
-from contextlib import contextmanager
 
+from .collector import paused
 from .diagnostics import Diagnostic, error
 from .elaborate import elaborate
 from .ir import Graph
@@ -114,28 +113,14 @@ def check_program(program: Program, network: str | None = None, params: dict | N
     return result
 
 
-@contextmanager
-def _collector_paused():
-    """Checking allocates many long-lived objects (tokens, trees, AST, nodes) and few
-    cycles. CPython's cyclic collector rescans the growing heap again and again, which
-    made check time grow faster than the spec (bench/bench_check.py); pause it."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def check_source(text: str, name: str = "<string>", **kw) -> CheckResult:
-    with _collector_paused():
+    with paused():         # see netdsl/collector.py
         return check_program(load(Source.from_text(name, text)), **kw)
 
 
 def check_file(path: str, **kw) -> CheckResult:
     """Check a file ("-" reads stdin). Raises program.IOProblem if it cannot be read."""
-    with _collector_paused():
+    with paused():         # see netdsl/collector.py
         return check_program(load_path(path), **kw)
 
 

@@ -9,14 +9,10 @@ import gc
 import os
 import sys
 
-from . import _imports_done
+from .collector import paused
 
-_collecting = gc.isenabled()
-gc.disable()            # as in netdsl/__init__.py: click's import makes thousands of lasting objects
-try:
+with paused(lasting=True):      # click's import makes thousands of lasting objects too
     import click
-finally:
-    _imports_done(_collecting)
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 BUG_URL = "https://github.com/netdsl/netdsl/issues"
