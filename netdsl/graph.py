@@ -31,7 +31,7 @@ def _contains(outer, inner) -> bool:
             and outer.start <= inner.start and inner.end <= outer.end)
 
 
-def _failure(node: Node, g: Graph, shapes_known: bool) -> str | None:
+def node_failure(node: Node, g: Graph, shapes_known: bool) -> str | None:
     """The diagnostic to show on `node` if the shape pass failed *here* (not upstream)."""
     if node.error is None and not (node.shape is None and shapes_known):
         return None
@@ -41,13 +41,9 @@ def _failure(node: Node, g: Graph, shapes_known: bool) -> str | None:
             if d.message == node.error:
                 return f"{d.code}: {d.message}"
         return node.error
-    # The elaborator left a placeholder: find the diagnostic reported at this node,
-    # preferring one whose primary location lies inside it (an argument, a pattern).
-    for want_primary in (True, False):
-        for d in errors:
-            spans = [d.primary] if want_primary else [lab.span for lab in d.labels]
-            if any(_contains(node.span, s) for s in spans):
-                return f"{d.code}: {d.message}"
+    d = placeholder_diagnostic(node, errors)
+    if d is not None:
+        return f"{d.code}: {d.message}"
     if not shapes_known:
         # No diagnostic here and an unknown input: a stand-in downstream of the real
         # failure (an `if` whose test reads an unknown shape), not a failure itself.
@@ -55,7 +51,18 @@ def _failure(node: Node, g: Graph, shapes_known: bool) -> str | None:
     return "the shape could not be computed (see the diagnostics)"
 
 
-def _label(node: Node) -> str:
+def placeholder_diagnostic(node: Node, errors):
+    """The error diagnostic reported where the elaborator left a placeholder node,
+    preferring one whose primary location lies inside it (an argument, a pattern)."""
+    for want_primary in (True, False):
+        for d in errors:
+            spans = [d.primary] if want_primary else [lab.span for lab in d.labels]
+            if any(_contains(node.span, s) for s in spans):
+                return d
+    return None
+
+
+def node_label(node: Node) -> str:
     if node.error == "unknown":
         # A stand-in the elaborator made for something it could not expand (an
         # unknown layer, a failed `expect`): show the source the user wrote.
@@ -82,7 +89,7 @@ def _node_attrs(node: Node, g: Graph) -> dict:
     attrs = {
         "kind": node.kind,
         "category": spec.category if spec is not None else "input",
-        "label": _label(node),
+        "label": node_label(node),
         "name": node.name,
         "qualname": node.qualname,
         "settings": dict(vars(node.args)) if node.args is not None else {},
@@ -95,7 +102,7 @@ def _node_attrs(node: Node, g: Graph) -> dict:
         "scope": node.scope.id,
         "scopes": tuple(reversed(chain)),
         "loops": tuple((loop.id, i) for loop, i in node.loops),
-        "error": _failure(node, g, all(s is not None for s in in_shapes)),
+        "error": node_failure(node, g, all(s is not None for s in in_shapes)),
     }
     attrs.update(_location(node.span))
     return attrs

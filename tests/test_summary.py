@@ -181,3 +181,17 @@ def test_error_inside_a_folded_block_is_marked_on_the_block(tmp_path):
     assert "^^^ error here: in body.conv2d_1: the kernel (50)" in folded
     full = run(spec, code=1)
     assert full.count("^^^ error here") == 1 and "  conv2d_1    ✗ error" in full
+
+
+def test_a_layer_that_could_not_be_expanded_shows_what_was_written_and_why(tmp_path):
+    # An unknown layer leaves a stand-in node: the row shows the source written there
+    # and the diagnostic's message, not an anonymous "(identity)" and "unknown".
+    spec = write(tmp_path, "network N {\n    input [3, 8, 8]\n    conv2d(4, 3)\n    convv2d(4, 3)\n    relu\n}\n")
+    table = run(spec, code=1)
+    table = table[table.index("Layer (kind)"):]
+    assert "(convv2d(4, 3)): unknown" in table and "✗ error" in table
+    assert "^^^ error here: unknown layer or block `convv2d`" in table
+    assert "identity" not in table
+    r = CliRunner().invoke(cli, ["summary", str(spec), "--format", "json"])
+    row = json.loads(r.stdout)["layers"][1]
+    assert (row["kind"], row["error"]) == ("unknown", "unknown layer or block `convv2d`")
