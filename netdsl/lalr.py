@@ -45,11 +45,11 @@ class UnexpectedCharacter(Exception):
 class UnexpectedToken(Exception):
     """The parser cannot take `token` in its current state."""
 
-    def __init__(self, token: Token, expected: set[str], accepts: set[str] | None):
+    def __init__(self, token: Token, expected: set[str], accepts: set[str]):
         super().__init__(f"unexpected {token.type}")
         # `expected`: every terminal the state has an action for (what Lark reports);
-        # `accepts`: those the parser really shifts after its default reductions
-        # (Lark's interactive_parser.accepts()), or None where that could not be told.
+        # `accepts`: those the parser really takes after its default reductions
+        # (Lark's interactive_parser.accepts()).
         self.token, self.expected, self.accepts = token, expected, accepts
 
 
@@ -63,7 +63,7 @@ class Tables:
         self.literals: dict[str, str] = data["literals"]
         # states[s][symbol] = next state (shift or goto) when >= 0, or ~rule to reduce by.
         self.states: list[dict[str, int]] = data["states"]
-        # rules[r] = (lhs, size, name, mode, include, nones_after); see _shape below.
+        # rules[r] = (lhs, size, name, mode, include, nones_after); see grammar._shape.
         self.rules: list[tuple] = data["rules"]
         self.start, self.end = data["start"], data["end"]
         self.plain = frozenset(r for r, (_, size, _, _, include, nones_after) in enumerate(self.rules)
@@ -199,7 +199,7 @@ class TooDeep(Exception):
         self.pos = pos
 
 
-def _accepts(tables: Tables, stack: list[int]) -> set[str] | None:
+def _accepts(tables: Tables, stack: list[int]) -> set[str]:
     """The terminals the parser would take next: each candidate is tried on a copy
     of the state stack, through whatever reductions it causes, until it is shifted
     (or, for the end of the input, until the start rule is complete)."""

@@ -96,7 +96,7 @@ def _syntax_error(source: Source, e: UnexpectedCharacter | UnexpectedToken) -> D
         tok = Token("$END", "", len(source.text), len(source.text))
     # LALR's default reductions over-approximate `expected`; `accepts` is what the
     # parser really takes next.
-    exp = (e.accepts or set()) - {"$END"} or set(e.expected)
+    exp = e.accepts - {"$END"} or set(e.expected)
     found = _describe_token(tok)
     span = _token_span(source, tok)
     before = source.text[:tok.start_pos if tok.start_pos is not None else len(source.text)].rstrip()
