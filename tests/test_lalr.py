@@ -161,7 +161,7 @@ def test_tables_cache_is_rebuilt_when_stale(tmp_path, monkeypatch):
             path.write_bytes(marshal.dumps(data))
             path.chmod(0o666)
             grammar.tables.cache_clear()
-            assert grammar.tables().states[0]
+            assert any(grammar.tables().states)   # the planted rows are all empty; real ones are not
             assert not path.stat().st_mode & 0o022
     finally:
         grammar.tables.cache_clear()
