@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 import reference_resnet  # the hand-written baseline, shared with the tests
 
 import netdsl
-from netdsl import build as netdsl_build
+from netdsl.backends import build as netdsl_build
 
 SPEC = ROOT / "specs" / "resnet18.net"
 

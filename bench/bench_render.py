@@ -68,8 +68,8 @@ def main():
     args = ap.parse_args()
 
     from netdsl import check_file
-    from netdsl.graph import to_networkx
-    from netdsl.render import dot_source, have_dot, run_dot
+    from netdsl.backends.digraph import to_networkx
+    from netdsl.backends.render import dot_source, have_dot, run_dot
 
     with tempfile.TemporaryDirectory() as tmp:
         spec = os.path.join(tmp, "gen.net")

@@ -76,8 +76,8 @@ def main():
     print(f"goal < {GOAL_SCAN:.0f} s: {'met' if scan[0] < GOAL_SCAN else 'NOT met'}")
 
     sys.path.insert(0, str(ROOT))
+    from netdsl.backends.sizes import scan as do_scan
     from netdsl.program import load_path
-    from netdsl.sizes import scan as do_scan
     t = time.perf_counter()
     program = load_path(str(ROOT / "specs/unet.net"))
     t_load = time.perf_counter() - t

@@ -23,7 +23,7 @@ from thop import profile as thop_profile
 from torchinfo import summary
 
 import netdsl
-from netdsl.costs import layer_macs
+from netdsl.backends.costs import layer_macs
 
 for f in sys.argv[1:]:
     r = netdsl.check(f)

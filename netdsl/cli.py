@@ -38,8 +38,8 @@ def parse_shape(text: str) -> tuple:
 
 
 def parse_params(items: tuple) -> dict:
-    from .source import Source
-    from .syntax import parse
+    from .frontend.source import Source
+    from .frontend.syntax import parse
     from .values import Env, EvalError, evaluate
     out = {}
     for item in items:
@@ -58,7 +58,7 @@ def parse_params(items: tuple) -> dict:
 
 
 def emit_diagnostics(diags, fmt: str, color: bool):
-    from .diagnostics import render, render_short
+    from .diagnostics.render import render, render_short
     for d in diags:
         if fmt == "short":
             click.echo(render_short(d))
@@ -95,8 +95,8 @@ def with_common(f):
 
 
 def run_check(path: str, network, input_shape, params, max_layers):
-    from .check import check_file
     from .limits import LIMITS
+    from .pipeline import check_file
     with LIMITS.override(max_layers=max_layers):     # for this run only
         return check_file(path, network=network, params=params or None,
                           input_shape=parse_shape(input_shape) if input_shape else None)
@@ -104,11 +104,11 @@ def run_check(path: str, network, input_shape, params, max_layers):
 
 def check_or_exit(file, network, input_shape, params, max_layers):
     """run_check, with an unreadable path reported as a usage error (exit 2)."""
-    from .program import IOProblem
+    from .errors import SpecIOError
     try:
         return run_check(file, network, input_shape, params, max_layers)
-    except IOProblem as e:
-        click.echo(f"error: cannot read {e}", err=True)
+    except SpecIOError as e:
+        click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_USAGE)
 
 
@@ -138,7 +138,7 @@ def cli():
 @with_common
 def check(files, fmt, quiet, network, input_shape, params, max_layers, color):
     """Check FILES (`-` reads stdin): every layer's shape, before any tensor exists."""
-    from .program import IOProblem
+    from .errors import SpecIOError
     color = _use_color(color)
     params = parse_params(params)
     worst = EXIT_OK
@@ -146,8 +146,8 @@ def check(files, fmt, quiet, network, input_shape, params, max_layers, color):
     for path in files:
         try:
             result = run_check(path, network, input_shape, params, max_layers)
-        except IOProblem as e:
-            click.echo(f"error: cannot read {e}", err=True)
+        except SpecIOError as e:
+            click.echo(f"error: {e}", err=True)
             worst = max(worst, EXIT_USAGE)
             continue
         if fmt == "json":
@@ -190,7 +190,7 @@ def _print_networks(path, result, color):
 @click.argument("code", required=False)
 def explain(code):
     """Explain a diagnostic code, e.g. `netdsl explain E0301`. Without a code, list them."""
-    from .codes import CODES, explanation
+    from .diagnostics.codes import CODES, explanation
     if code is None:
         for c, title in CODES.items():
             click.echo(f"{c}  {title}")
@@ -215,7 +215,7 @@ def layers(kind):
         return
     spec = lookup(kind)
     if spec is None:
-        from .diagnostics import did_you_mean
+        from .diagnostics.suggest import did_you_mean
         guess = did_you_mean(kind, LAYERS)
         click.echo(f"error: no layer kind {kind!r}" + (f"; did you mean {guess!r}?" if guess else ""), err=True)
         sys.exit(EXIT_USAGE)
@@ -243,7 +243,7 @@ def render(file, output, fmt, depth, direction, show_params, network, input_shap
     """Draw FILE as a diagram: layers, tensor shapes on the edges, blocks as clusters.
 
     A spec with errors still renders, with the failing layer in red (exit 1)."""
-    from . import render as R
+    from .backends import render as R
     try:
         fmt = R.output_format(output, fmt)
     except R.RenderError as e:
@@ -273,10 +273,9 @@ def render(file, output, fmt, depth, direction, show_params, network, input_shap
 @with_common
 def compile_cmd(file, output, init, network, input_shape, params, max_layers, color):
     """Compile FILE to a standalone PyTorch module (imports only torch). Writes nothing on errors."""
-    from .build import build_source, write_atomically
-    from .diagnostics import SpecError
+    from .backends.build import build_source, write_atomically
+    from .errors import SpecError
     from .limits import LIMITS
-    from .program import IOProblem
     warnings: list = []
     try:
         with LIMITS.override(max_layers=max_layers):     # for this run only
@@ -287,12 +286,12 @@ def compile_cmd(file, output, init, network, input_shape, params, max_layers, co
         emit_diagnostics(e.diagnostics, "text", _use_color(color))
         click.echo(f"{file}: {_counts(e.diagnostics)}; nothing written", err=True)
         sys.exit(EXIT_SPEC)
-    except (IOProblem, OSError) as e:
+    except OSError as e:          # SpecIOError among them
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_USAGE)
     if warnings:    # on stderr, so `-o -` output stays pure Python
         for d in warnings:
-            from .diagnostics import render
+            from .diagnostics.render import render
             click.echo(render(d, _use_color(color)) + "\n", err=True)
     if output == "-":
         click.echo(text, nl=False)
@@ -320,13 +319,13 @@ def compile_cmd(file, output, init, network, input_shape, params, max_layers, co
 @with_common
 def summary(file, depth, batch, flops, convention, fmt, explain, network, input_shape, params, max_layers, color):
     """Per-layer shapes, parameters, MACs, memory and receptive fields of FILE (static: no torch)."""
-    from . import summary as S
+    from .backends import summary as S
     result = check_or_exit(file, network, input_shape, parse_params(params), max_layers)
     color = _use_color(color)
     if fmt == "text":
         emit_diagnostics(result.diagnostics, "text", color)
     elif result.diagnostics:
-        from .diagnostics import render_short
+        from .diagnostics.render import render_short
         for d in result.diagnostics:
             click.echo(render_short(d), err=True)
     g = one_graph_or_exit(file, result, "summarise")
@@ -352,8 +351,9 @@ def sizes(file, lo, hi, height, width, fmt, network, params, color):
     """Which input sizes FILE's network accepts (no errors, no lost rows), H = W from --min to --max."""
     import json
 
-    from . import sizes as Z
-    from .program import IOProblem, load_path
+    from .backends import sizes as Z
+    from .errors import SpecIOError
+    from .program import load_path
     if lo > hi:
         raise click.BadParameter(f"--min {lo} is larger than --max {hi}", param_hint="'--min'")
     if height is not None and width is not None:
@@ -361,8 +361,8 @@ def sizes(file, lo, hi, height, width, fmt, network, params, color):
     params = parse_params(params)
     try:
         program = load_path(file)
-    except IOProblem as e:
-        click.echo(f"error: cannot read {e}", err=True)
+    except SpecIOError as e:
+        click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_USAGE)
     if not program.ok:
         emit_diagnostics(program.diagnostics, "text", _use_color(color))

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import ast as A
+from .frontend import ast as A
+from .frontend.source import Span
 from .limits import LIMITS
-from .source import Span
 
 
 class _Unknown:
@@ -249,7 +249,7 @@ def _evaluate(e: A.Expr, env: Env) -> Any:
         try:
             return env.lookup(e.name)
         except KeyError:
-            from .diagnostics import suggest
+            from .diagnostics.suggest import suggest
             raise EvalError("E0202", f"unknown name `{e.name}`", e.span,
                             help=suggest(e.name, env.names() | set(BUILTINS))) from None
     if t is A.BinOp:
@@ -343,7 +343,7 @@ def _evaluate(e: A.Expr, env: Env) -> Any:
     if t is A.FunCall:
         fn = BUILTINS.get(e.name)
         if fn is None:
-            from .diagnostics import suggest
+            from .diagnostics.suggest import suggest
             raise EvalError("E0202", f"unknown function `{e.name}`", e.span,
                             help=suggest(e.name, BUILTINS, f"functions: {', '.join(sorted(BUILTINS))}"))
         args = [evaluate(a, env) for a in e.args]

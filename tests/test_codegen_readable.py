@@ -7,8 +7,8 @@ import inspect
 import pytest
 from torch import nn
 
+from netdsl.backends.codegen import catalogue_defaults
 from netdsl.catalogue import LAYERS
-from netdsl.codegen import catalogue_defaults
 
 _PAIRED = {"kernel_size", "stride", "padding", "dilation", "output_padding"}
 
@@ -49,7 +49,7 @@ def _default_args(spec):
 
 
 def test_generated_resnet18_reads_like_handwritten_code():
-    from netdsl.build import build_source
+    from netdsl.backends.build import build_source
     src = build_source("specs/resnet18.net")
     assert "nn.Conv2d(in_channels=64, out_channels=64, kernel_size=3, padding=1, bias=False)" in src
     assert "nn.BatchNorm2d(num_features=64)" in src

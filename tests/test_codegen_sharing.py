@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from netdsl.check import check_source
-from netdsl.codegen import generate
+from netdsl.backends.codegen import generate
+from netdsl.pipeline import check_source
 
 SPEC = """
 network Shared {

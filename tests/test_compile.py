@@ -17,10 +17,10 @@ import pytest
 from click.testing import CliRunner
 
 import netdsl
-from netdsl.build import build_source
-from netdsl.check import check_source
+from netdsl.backends.build import build_source
+from netdsl.backends.codegen import HELPERS, CodegenError, check_attr, check_class, docstring_text, generate, literal
 from netdsl.cli import cli
-from netdsl.codegen import HELPERS, CodegenError, check_attr, check_class, docstring_text, generate, literal
+from netdsl.pipeline import check_source
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden" / "compile"
@@ -276,7 +276,7 @@ def test_emitters():
 
 
 def test_import_netdsl_stays_torch_free_until_load():
-    code = ("import sys, netdsl, netdsl.build, netdsl.codegen, netdsl.hook; "
+    code = ("import sys, netdsl, netdsl.backends.build, netdsl.backends.codegen, netdsl.backends.hook; "
             "netdsl.build_source('specs/lenet.net'); assert 'torch' not in sys.modules; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
     assert out.stdout.strip() == "ok", out.stdout + out.stderr

@@ -104,7 +104,7 @@ def test_read_only_directory_falls_back_to_memory(spec_dir, monkeypatch):
 
     def refuse(*a, **k):
         raise PermissionError("read-only")
-    monkeypatch.setattr("netdsl.build.write_atomically", refuse)
+    monkeypatch.setattr("netdsl.backends.build.write_atomically", refuse)
     module = _import("hook_ro", added)
     assert module.Tiny()(torch.randn(2, 4)).shape == (2, 3)
     assert not (d / "__pycache__" / "hook_ro.netdsl.py").exists()

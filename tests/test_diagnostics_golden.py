@@ -29,8 +29,8 @@ from pathlib import Path
 import pytest
 
 from netdsl import check_file
-from netdsl.codes import CODES
-from netdsl.diagnostics import render
+from netdsl.diagnostics.codes import CODES
+from netdsl.diagnostics.render import render
 
 HERE = Path(__file__).parent / "diagnostics"
 CASES = sorted(HERE.glob("*.net"))
@@ -177,7 +177,7 @@ def test_did_you_mean_finds_the_nearest_name_among_many(count):
     # distance limit (1 for short names, 2 otherwise; case ignored), ties by name.
     import random
 
-    from netdsl.diagnostics import did_you_mean
+    from netdsl.diagnostics.suggest import did_you_mean
     rng = random.Random(count)
     letters = "abcdeXY_1"
     names = sorted({"".join(rng.choice(letters) for _ in range(rng.randint(2, 9))) for _ in range(count)})

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from netdsl import check_file
 from netdsl.cli import cli
-from netdsl.codes import CODES, explanation
+from netdsl.diagnostics.codes import CODES, explanation
 from netdsl.limits import LIMITS
 
 PACKAGE = Path(__file__).parent.parent / "netdsl"

@@ -26,8 +26,8 @@ from hypothesis import strategies as st
 from netdsl import check_file, check_source
 from netdsl.catalogue import LAYERS
 from netdsl.cli import cli
-from netdsl.codes import CODES
-from netdsl.diagnostics import render, render_short
+from netdsl.diagnostics.codes import CODES
+from netdsl.diagnostics.render import render, render_short
 from netdsl.limits import LIMITS
 
 ROOT = Path(__file__).resolve().parent.parent

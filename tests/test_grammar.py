@@ -8,9 +8,9 @@ import pytest
 from lark import Lark
 from lark.exceptions import GrammarError
 
-from netdsl import ast as A
-from netdsl.source import Source
-from netdsl.syntax import Layout, enable_strict_checks, grammar_text, parse
+from netdsl.frontend import ast as A
+from netdsl.frontend.source import Source
+from netdsl.frontend.syntax import Layout, enable_strict_checks, grammar_text, parse
 
 
 def test_grammar_builds_in_strict_mode():

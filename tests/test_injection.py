@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from netdsl import check_source
 from netdsl.cli import cli
-from netdsl.diagnostics import SpecError
+from netdsl.errors import SpecError
 
 torch = pytest.importorskip("torch")
 
@@ -133,7 +133,7 @@ def test_the_oracle_catches_a_naive_emitter():
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_injection_case(case, tmp_path):
-    from netdsl.build import build_source, exec_source
+    from netdsl.backends.build import build_source, exec_source
     text = CASES[case]
     result = check_source(text, "inj.net")
     for d in result.diagnostics:       # rejection is fine, but located
@@ -176,7 +176,7 @@ def test_compile_cli_on_the_corpus(tmp_path):
 
 @pytest.mark.parametrize("fname", ['q"""x.net', "q'x.net", "bs\\x.net", "\u2028x.net"])
 def test_hostile_file_names_in_the_generated_header(tmp_path, fname):
-    from netdsl.build import build_source, exec_source
+    from netdsl.backends.build import build_source, exec_source
     path = tmp_path / fname
     path.write_text(net(), encoding="utf-8")
     code = build_source(str(path))

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from test_fuzz import mutate
 from test_fuzz import tokens as split_tokens
 
-from netdsl import grammar, lalr
-from netdsl.layout import Layout, LayoutError
+from netdsl.frontend import grammar, lalr
+from netdsl.frontend.layout import Layout, LayoutError
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXTS = {p.relative_to(ROOT).as_posix(): p.read_text(encoding="utf-8", errors="replace")

@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("torch")
 
 import netdsl  # noqa: E402
-from netdsl import build  # noqa: E402
+from netdsl.backends import build  # noqa: E402
 
 GOOD = "network N {\n    input [4]\n    linear(2)\n}\n"
 BAD = "network N {\n    input [4]\n    linear(0)\n}\n"

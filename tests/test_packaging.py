@@ -77,7 +77,7 @@ def test_installed_wheel_checks_from_another_directory(wheel, tmp_path):
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    probe = "import netdsl, netdsl.syntax as s; print(netdsl.__file__); print(len(s.grammar_text()))"
+    probe = "import netdsl, netdsl.frontend.syntax as s; print(netdsl.__file__); print(len(s.grammar_text()))"
     where = _run([str(py), "-c", probe], cwd=elsewhere).stdout.split()
     installed = Path(where[0]).resolve()
     assert installed.is_relative_to(venv.resolve()), f"imported {installed}, not the venv's copy"

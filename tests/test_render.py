@@ -19,8 +19,8 @@ from click.testing import CliRunner
 
 import netdsl
 from netdsl import check_file
+from netdsl.backends.render import ERROR_FILL, dot_source, render_bytes
 from netdsl.cli import cli
-from netdsl.render import ERROR_FILL, dot_source, render_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.net"))

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from netdsl.backends.sizes import compact, runs, scan
 from netdsl.cli import cli
 from netdsl.program import load_path
-from netdsl.sizes import compact, runs, scan
 
 ROOT = Path(__file__).resolve().parent.parent
 

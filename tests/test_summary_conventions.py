@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from netdsl.check import check_source
-from netdsl.costs import CONVENTIONS, layer_macs
+from netdsl.backends.costs import CONVENTIONS, layer_macs
+from netdsl.pipeline import check_source
 
 
 def macs_of(layer: str, shape: str, convention: str, *, before: str = "") -> int:

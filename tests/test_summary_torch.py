@@ -20,7 +20,7 @@ torch = pytest.importorskip("torch")
 from torch.utils.flop_counter import FlopCounterMode
 
 import netdsl
-from netdsl.costs import receptive_fields
+from netdsl.backends.costs import receptive_fields
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted(ROOT.glob("specs/*.net"))

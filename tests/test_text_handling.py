@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from netdsl import check_file, check_source
 from netdsl.cli import cli
-from netdsl.diagnostics import render
+from netdsl.diagnostics.render import render
 
 SPEC = "network N {\n    input [3, 8, 8]\n    conv2d(0, 3)\n}\n"
 

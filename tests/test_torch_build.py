@@ -21,7 +21,7 @@ torch = pytest.importorskip("torch")
 from click.testing import CliRunner
 
 import netdsl
-from netdsl.build import check_spec
+from netdsl.backends.build import check_spec
 from netdsl.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,7 +16,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import netdsl
-from netdsl.build import check_spec
+from netdsl.backends.build import check_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted(ROOT.glob("specs/*.net"))

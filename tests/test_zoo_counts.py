@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from netdsl.check import check_file
 from netdsl.cli import cli
+from netdsl.pipeline import check_file
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted(ROOT.glob("specs/*.net"))

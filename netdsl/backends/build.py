@@ -12,10 +12,11 @@ import sys
 import types
 from pathlib import Path
 
-from .check import CheckResult, check_file, check_source, is_source_text
+from ..collector import paused
+from ..diagnostics import error
+from ..errors import SpecError
+from ..pipeline import CheckResult, check_file, check_source, is_source_text
 from .codegen import INIT_CHOICES, CodegenError, generate
-from .collector import paused
-from .diagnostics import SpecError, error
 
 # generated source text -> its module; the same spec loads the same classes twice
 _MODULES: dict[str, types.ModuleType] = {}
@@ -23,15 +24,11 @@ _MODULES: dict[str, types.ModuleType] = {}
 
 def check_spec(path_or_source: str, network: str | None = None, input_shape: tuple | None = None,
                **params) -> CheckResult:
-    """Parse and check. A path that cannot be read raises OSError (an I/O problem, not a spec error)."""
-    from .program import IOProblem
+    """Parse and check. A path that cannot be read raises SpecIOError (an OSError, not a spec error)."""
     kw = {"network": network, "params": params or None, "input_shape": input_shape}
     if is_source_text(path_or_source):
         return check_source(path_or_source, **kw)
-    try:
-        return check_file(path_or_source, **kw)
-    except IOProblem as e:
-        raise OSError(f"cannot read {e}") from None
+    return check_file(path_or_source, **kw)
 
 
 def spec_init(graph, init: str | None, program=None) -> str | None:

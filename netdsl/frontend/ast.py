@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .record import Immutable, set_field
+from ..record import Immutable, set_field
 from .source import Span
 
 # Plain classes with __slots__ and a hand-written __init__, not dataclasses: this

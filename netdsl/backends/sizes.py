@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .check import _suppressed
-from .elaborate import Elaborator, _Abort, elaborate
-from .ir import Graph
-from .program import Program
+from ..elaborate import Elaborator, _Abort, elaborate
+from ..ir import Graph
+from ..pipeline import _suppressed
+from ..program import Program
 
 LOST_ROWS = frozenset({"W0401", "W0402"})
 

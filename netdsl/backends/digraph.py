@@ -1,7 +1,7 @@
 """The graph IR as a `networkx.DiGraph`: the public, documented view of a network.
 
 `netdsl render` draws exactly this graph (render.py reads nothing else), so what a
-user gets from `netdsl.graph(path)` is what the diagram shows. docs/render.md lists
+user gets from `netdsl.graph(spec)` is what the diagram shows. docs/render.md lists
 the attributes; keep it in step with `_node_attrs` and `_scope_attrs`.
 
 networkx is imported inside the functions, so `import netdsl` stays light.
@@ -9,11 +9,9 @@ networkx is imported inside the functions, so `import netdsl` stays light.
 from __future__ import annotations
 
 import re
-import sys
-import types
 
-from .ir import Graph, Node, Scope
-from .values import depends_on_unknown, shape_text
+from ..ir import Graph, Node, Scope
+from ..values import depends_on_unknown, shape_text
 
 # Messages the elaborator leaves on a node when the real text is in a diagnostic.
 _PLACEHOLDER_ERRORS = frozenset({"unknown", "invalid arguments", "wrong rank"})
@@ -156,7 +154,7 @@ def _written_args(scope: Scope) -> list | None:
 
 
 def _show(v) -> str:
-    from .values import show
+    from ..values import show
     return show(v)
 
 
@@ -220,25 +218,6 @@ def to_networkx(g: Graph):
     return out
 
 
-def graph(path: str, network: str | None = None, *, params: dict | None = None,
-          input_shape: tuple | None = None):
-    """Check the spec at `path` and return one network as a networkx.DiGraph.
-
-    The graph is returned even when the spec has shape errors (the failing node's
-    `error` attribute says why; downstream shapes are None). Raises SpecError when
-    no graph could be built (a syntax error), LookupError when `network` is needed
-    or unknown, and program.IOProblem when the file cannot be read.
-    """
-    from .check import check_file
-    from .diagnostics import SpecError
-    result = check_file(path, network=network, params=params, input_shape=input_shape)
-    if not result.graphs:
-        if not result.ok:
-            raise SpecError(result.diagnostics)
-        raise LookupError(f"{path} defines no networks")
-    return to_networkx(result.graph(network))
-
-
 def collapse(G, depth: int | None):
     """A copy of `G` where every scope nested deeper than `depth` is one node.
 
@@ -284,15 +263,3 @@ def collapse(G, depth: int | None):
     # A collapsed scope's output is whatever tensor leaves it: its out_shape can be
     # None when the scope failed, and then the edges leaving it already say "?".
     return out
-
-
-class _CallableModule(types.ModuleType):
-    """Importing the submodule `netdsl.graph` rebinds the package attribute `graph` to
-    this module (Python's import system does that), which would shadow the
-    function `netdsl.graph(path)`. Calling the module calls the function instead."""
-
-    def __call__(self, *args, **kw):
-        return graph(*args, **kw)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -16,15 +16,16 @@ import sys
 from types import SimpleNamespace
 from typing import Any
 
-from . import ast as A
-from .catalogue import LayerSpec, TypeMismatch, lookup
-from .catalogue.spec import REQUIRED
-from .diagnostics import ERROR, WARNING, Diagnostic, Label, suggest
-from .ir import Graph, Loop, Node, Scope
-from .limits import LIMITS
-from .program import Definition, Program
-from .source import Span
-from .values import (
+from ..catalogue import LayerSpec, TypeMismatch, lookup
+from ..catalogue.spec import REQUIRED
+from ..diagnostics import ERROR, WARNING, Diagnostic, Label
+from ..diagnostics.suggest import suggest
+from ..frontend import ast as A
+from ..frontend.source import Span
+from ..ir import Graph, Loop, Node, Scope
+from ..limits import LIMITS
+from ..program import Definition, Program
+from ..values import (
     UNKNOWN,
     Env,
     EvalError,
@@ -509,7 +510,7 @@ class Elaborator:
                 self.report(ERROR, "E0201", f"`{call.name}` is a network, not a block", call.name_span,
                             help=("declare it with `block` to use it inside another network",), origin=st.origin)
             else:
-                from .catalogue import ALIASES, LAYERS
+                from ..catalogue import ALIASES, LAYERS
                 self.report(ERROR, "E0201", f"unknown layer or block `{call.name}`", call.name_span, "not defined",
                             help=suggest(call.name, set(LAYERS) | set(ALIASES) | set(self.program.blocks),
                                          "`netdsl layers` lists the layer kinds"), origin=st.origin)

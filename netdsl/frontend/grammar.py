@@ -51,9 +51,9 @@ def grammar_text() -> str:
     # Plain file reads first (a source checkout or editable install has grammars/
     # beside the package; a wheel maps it to netdsl/_grammars/): importlib.resources
     # costs start-up time and is only needed for zipped installs.
-    here = os.path.dirname(os.path.abspath(__file__))
-    for candidate in (os.path.join(here, "_grammars", "netdsl.lark"),
-                      os.path.join(os.path.dirname(here), "grammars", "netdsl.lark")):
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))      # netdsl/
+    for candidate in (os.path.join(package, "_grammars", "netdsl.lark"),
+                      os.path.join(os.path.dirname(package), "grammars", "netdsl.lark")):
         try:
             with open(candidate, encoding="utf-8") as f:
                 return f.read()

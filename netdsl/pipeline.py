@@ -7,10 +7,10 @@ import re
 from .collector import paused
 from .diagnostics import Diagnostic, error
 from .elaborate import elaborate
+from .frontend.source import Source
 from .ir import Graph
 from .program import Program, load, load_path
 from .record import Value
-from .source import Source
 
 
 class CheckResult(Value):
@@ -47,7 +47,7 @@ class CheckResult(Value):
         raise LookupError(f"no network named {network!r}; the file has {[g.network for g in self.graphs]}")
 
     def _repr_svg_(self):       # Jupyter: show the diagram
-        from .render import to_svg
+        from .backends.render import to_svg
         return to_svg(self.graph()) if len(self.graphs) == 1 else None
 
 
@@ -92,7 +92,7 @@ def check_program(program: Program, network: str | None = None, params: dict | N
     names = program.own_networks
     if network is not None:
         if network not in program.networks:
-            from .diagnostics import suggest
+            from .diagnostics.suggest import suggest
             result.diagnostics.append(error("E0208", f"no network named `{network}`", None,
                                             help=list(suggest(network, program.networks,
                                                               f"networks: {', '.join(program.own_networks) or 'none'}")),
@@ -119,7 +119,7 @@ def check_source(text: str, name: str = "<string>", **kw) -> CheckResult:
 
 
 def check_file(path: str, **kw) -> CheckResult:
-    """Check a file ("-" reads stdin). Raises program.IOProblem if it cannot be read."""
+    """Check a file ("-" reads stdin). Raises program.SpecIOError if it cannot be read."""
     with paused():         # see netdsl/collector.py
         return check_program(load_path(path), **kw)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 
+from ..values import show_shape
 from .costs import DESCRIPTIONS, Field, layer_macs, receptive_fields, show_jump
-from .graph import node_label, placeholder_diagnostic
-from .values import show_shape
+from .digraph import node_label, placeholder_diagnostic
 
 BYTES = 4   # float32
 

@@ -31,8 +31,8 @@ import math
 import unicodedata
 from dataclasses import dataclass, field
 
-from .elaborate import RESERVED
-from .ir import Graph, Node, Scope
+from ..elaborate import RESERVED
+from ..ir import Graph, Node, Scope
 
 INIT_CHOICES = ("default", "xavier")
 # LayerSpec.category values whose weights Xavier-uniform initialises (the notes' init_cnn)
@@ -319,7 +319,7 @@ class _Writer:
         return out
 
     def _param_defaults(self, definition: str) -> dict:
-        from .values import UNKNOWN, Env, EvalError, evaluate
+        from ..values import UNKNOWN, Env, EvalError, evaluate
         table = self.program.blocks if definition in self.program.blocks else self.program.networks
         d = table[definition]
         out = {}

@@ -4,13 +4,14 @@ from __future__ import annotations
 import keyword
 from pathlib import Path
 
-from . import ast as A
-from .diagnostics import ERROR, Diagnostic, Label, error
-from .limits import LIMITS
-from .record import Value
-from .source import DecodeError, Source, Span
-from .syntax import parse
-from .values import Env, EvalError, evaluate
+from ..diagnostics import ERROR, Diagnostic, Label, error
+from ..errors import SpecIOError
+from ..frontend import ast as A
+from ..frontend.source import DecodeError, Source, Span
+from ..frontend.syntax import parse
+from ..limits import LIMITS
+from ..record import Value
+from ..values import Env, EvalError, evaluate
 
 MAX_FILE_BYTES = 16 * 2 ** 20
 
@@ -42,32 +43,28 @@ class Program(Value):
         return not any(d.is_error for d in self.diagnostics)
 
 
-class IOProblem(Exception):
-    """A path could not be read: a usage/I-O error (exit 2), not a spec error."""
-
-
 def read_source(path: str) -> Source:
     if path == "-":
         import sys
         data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
         name = "<stdin>"
         if len(data) > MAX_FILE_BYTES:
-            raise IOProblem(f"<stdin>: larger than {MAX_FILE_BYTES // 2 ** 20} MiB")
+            raise SpecIOError(f"cannot read <stdin>: larger than {MAX_FILE_BYTES // 2 ** 20} MiB")
     else:
         p = Path(path)
         try:
             if p.is_dir():
-                raise IOProblem(f"{path}: is a directory")
+                raise SpecIOError(f"cannot read {path}: is a directory")
             if p.stat().st_size > MAX_FILE_BYTES:
-                raise IOProblem(f"{path}: larger than {MAX_FILE_BYTES // 2 ** 20} MiB")
+                raise SpecIOError(f"cannot read {path}: larger than {MAX_FILE_BYTES // 2 ** 20} MiB")
             with p.open("rb") as f:       # bounded: /dev/zero reports a size of 0
                 data = f.read(MAX_FILE_BYTES + 1)
             if len(data) > MAX_FILE_BYTES:
-                raise IOProblem(f"{path}: larger than {MAX_FILE_BYTES // 2 ** 20} MiB")
+                raise SpecIOError(f"cannot read {path}: larger than {MAX_FILE_BYTES // 2 ** 20} MiB")
         except OSError as e:
-            raise IOProblem(f"{path}: {e.strerror or e}") from None
+            raise SpecIOError(f"cannot read {path}: {e.strerror or e}") from None
         except ValueError as e:         # e.g. a NUL byte in the path
-            raise IOProblem(f"{path!r}: {e}") from None
+            raise SpecIOError(f"cannot read {path!r}: {e}") from None
         name = path
     return _decode(name, data)
 
@@ -111,7 +108,7 @@ def load(source: Source, base_dir: Path | None = None) -> Program:
 
 
 def load_path(path: str) -> Program:
-    """Read and load a file; I/O problems raise IOProblem, bad bytes become E0100."""
+    """Read and load a file; I/O problems raise SpecIOError, bad bytes become E0100."""
     try:
         src = read_source(path)
     except _BadBytes as e:
@@ -171,7 +168,7 @@ class _Loader:
                     "E0206" if problem else "E0203",
                     f"parameter `{p.name}` {problem or 'is declared twice'}", p.span))
             seen[p.name] = p
-        from .catalogue import lookup
+        from ..catalogue import lookup
         if lookup(d.name) is not None:
             self.prog.diagnostics.append(error("E0203", f"`{d.name}` is already a layer kind", d.name_span,
                                                "choose another name"))

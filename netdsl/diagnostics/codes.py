@@ -1,6 +1,6 @@
 """Every diagnostic code, registered once. Codes are never reused or renumbered.
 
-Each code has an explanation in netdsl/explanations/CODE.md (What / Why /
+Each code has an explanation in netdsl/diagnostics/explanations/CODE.md (What / Why /
 Example / Fix), printed by `netdsl explain CODE`.
 """
 from __future__ import annotations
@@ -69,6 +69,6 @@ def explanation(code: str) -> str | None:
     if code not in CODES:
         return None
     try:
-        return resources.files("netdsl.explanations").joinpath(f"{code}.md").read_text(encoding="utf-8")
+        return resources.files("netdsl.diagnostics.explanations").joinpath(f"{code}.md").read_text(encoding="utf-8")
     except (FileNotFoundError, ModuleNotFoundError):
         return None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 
-from .record import Frozen, Record, set_field
+from ..record import Frozen, Record, set_field
 
 
 class DecodeError(Exception):

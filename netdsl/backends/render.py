@@ -16,8 +16,8 @@ import stat
 import tempfile
 import textwrap
 
-from .graph import collapse, to_networkx
-from .values import shape_text
+from ..values import shape_text
+from .digraph import collapse, to_networkx
 
 FORMATS = ("svg", "png", "pdf", "dot")
 FONT = "Helvetica,Arial,sans-serif"
@@ -229,7 +229,7 @@ def _emit_node(container, key, a, show_params, on_spine):
 
 def _as_networkx(graph):
     """Accept an ir.Graph or a DiGraph from graph.to_networkx."""
-    from .ir import Graph
+    from ..ir import Graph
     return to_networkx(graph) if isinstance(graph, Graph) else graph
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .catalogue import LayerSpec
-from .record import Record, Value
-from .source import Span
+from ..catalogue import LayerSpec
+from ..frontend.source import Span
+from ..record import Record, Value
 
 
 class Scope(Record):

@@ -6,7 +6,7 @@ new_borrow_pos), so it serves netdsl's runtime (netdsl/lalr.py) and Lark alike.
 """
 from __future__ import annotations
 
-from .limits import LIMITS
+from ..limits import LIMITS
 
 _OPENERS = {"(": ")", "[": "]", "{": "}"}
 _CLOSERS = {v: k for k, v in _OPENERS.items()}

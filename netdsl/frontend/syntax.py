@@ -11,13 +11,13 @@ import math
 import re
 import sys
 
+from ..diagnostics import Diagnostic, Label, error
+from ..limits import LIMITS
 from . import ast as A
 from . import lalr
-from .diagnostics import Diagnostic, Label, error
 from .grammar import enable_strict_checks, grammar_text, tables  # noqa: F401  (re-exported)
 from .lalr import Token, TooDeep, UnexpectedCharacter, UnexpectedToken
 from .layout import Layout, LayoutError
-from .limits import LIMITS
 from .source import Source, Span
 
 # Parsing is iterative, but the passes after it recurse over the AST; nesting is

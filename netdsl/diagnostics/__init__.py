@@ -1,0 +1,77 @@
+"""Diagnostics: what went wrong, where, and how to fix it.
+
+Passes never print; they report Diagnostic objects. render.py lays them out
+(text / short), cli.py prints them. Codes are registered once in codes.py.
+"""
+from __future__ import annotations
+
+from ..frontend.source import Span
+from ..record import Frozen, Value, set_field
+
+ERROR = "error"
+WARNING = "warning"
+
+
+class Label(Frozen):
+    """A span a diagnostic points at, with its message; the primary one gets the carets."""
+    __slots__ = _fields = ("span", "message", "primary")
+
+    def __init__(self, span: Span, message: str = "", primary: bool = True):
+        set_field(self, "span", span)
+        set_field(self, "message", message)
+        set_field(self, "primary", primary)
+
+
+class Diagnostic(Value):
+    """One problem: severity, code, message, labelled spans, notes and help."""
+    _fields = ("severity", "code", "message", "labels", "notes", "help", "file")
+
+    def __init__(self, severity: str, code: str, message: str, labels: list[Label] | None = None,
+                 notes: list[str] | None = None, help: list[str] | None = None, file: str | None = None):
+        self.severity = severity
+        self.code = code
+        self.message = message
+        self.labels = [] if labels is None else labels
+        self.notes = [] if notes is None else notes
+        self.help = [] if help is None else help
+        self.file = file           # for diagnostics without a span (e.g. I/O)
+
+    @property
+    def primary(self) -> Span | None:
+        for label in self.labels:
+            if label.primary:
+                return label.span
+        return self.labels[0].span if self.labels else None
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == ERROR
+
+    def location(self) -> tuple[str | None, int, int, int, int]:
+        span = self.primary
+        if span is None:
+            return self.file, 0, 0, 0, 0
+        end_line, end_col = span.end_line_col
+        return span.source.name, span.line, span.column, end_line, end_col
+
+    def to_json(self) -> dict:
+        name, line, col, end_line, end_col = self.location()
+        return {
+            "severity": self.severity, "code": self.code, "message": self.message,
+            "file": name, "line": line, "column": col,
+            "end_line": end_line, "end_column": end_col,
+            "notes": list(self.notes), "help": list(self.help),
+            "labels": [{"file": lab.span.source.name, "line": lab.span.line,
+                        "column": lab.span.column, "message": lab.message,
+                        "primary": lab.primary} for lab in self.labels],
+        }
+
+
+def error(code: str, message: str, span: Span | None = None, label: str = "", **kw) -> Diagnostic:
+    labels = [Label(span, label)] if span is not None else []
+    return Diagnostic(ERROR, code, message, labels, **kw)
+
+
+def warning(code: str, message: str, span: Span | None = None, label: str = "", **kw) -> Diagnostic:
+    labels = [Label(span, label)] if span is not None else []
+    return Diagnostic(WARNING, code, message, labels, **kw)
