@@ -190,12 +190,13 @@ def _print_networks(path, result, color):
 @click.argument("code", required=False)
 def explain(code):
     """Explain a diagnostic code, e.g. `netdsl explain E0301`. Without a code, list them."""
-    from .diagnostics.codes import CODES, explanation
+    from .diagnostics.codes import REGISTRY, lookup
     if code is None:
-        for c, title in CODES.items():
-            click.echo(f"{c}  {title}")
+        for c in REGISTRY.values():
+            click.echo(f"{c}  {c.title}")
         return
-    text = explanation(code)
+    found = lookup(code)
+    text = found.explanation() if found is not None else None
     if text is None:
         click.echo(f"error: unknown code {code!r}; `netdsl explain` lists them", err=True)
         sys.exit(EXIT_USAGE)

@@ -6,6 +6,7 @@ import re
 
 from .collector import paused
 from .diagnostics import Diagnostic, error
+from .diagnostics.codes import E0104, E0208
 from .elaborate import elaborate
 from .frontend.source import Source
 from .ir import Graph
@@ -93,7 +94,7 @@ def check_program(program: Program, network: str | None = None, params: dict | N
     if network is not None:
         if network not in program.networks:
             from .diagnostics.suggest import suggest
-            result.diagnostics.append(error("E0208", f"no network named `{network}`", None,
+            result.diagnostics.append(error(E0208, f"no network named `{network}`", None,
                                             help=list(suggest(network, program.networks,
                                                               f"networks: {', '.join(program.own_networks) or 'none'}")),
                                             file=program.root.name if program.root else None))
@@ -103,7 +104,7 @@ def check_program(program: Program, network: str | None = None, params: dict | N
         try:
             g = elaborate(program, name, params, input_shape)
         except RecursionError:
-            d = error("E0104", f"network `{name}` is nested too deeply to expand", program.networks[name].ast.name_span)
+            d = error(E0104, f"network `{name}` is nested too deeply to expand", program.networks[name].ast.name_span)
             result.diagnostics.append(d)
             continue
         cache: dict = {}

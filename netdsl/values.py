@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .diagnostics.codes import E0104, E0202, E0205, E0214, E0216, E0217, E0320
 from .frontend import ast as A
 from .frontend.source import Span
 from .limits import LIMITS
@@ -89,36 +90,36 @@ def _num(v) -> bool:
 def _check_size(v, span: Span):
     if isinstance(v, int) and not isinstance(v, bool) and abs(v) > LIMITS.max_value:
         raise EvalError(
-            "E0217",
+            E0217,
             "value is too large",
             span,
             notes=(f"netdsl keeps integers within \u00b1(2**63 \u2212 1); this one has {len(str(abs(v)))} digits",),
         )
     if isinstance(v, float) and not math.isfinite(v):
-        raise EvalError("E0217", "value is not a finite number", span)
+        raise EvalError(E0217, "value is not a finite number", span)
     return v
 
 
 def _div_check(op):
     def f(a, b, span, rspan):
         if b == 0:
-            raise EvalError("E0216", "division by zero", rspan, notes=("the right-hand side is 0",))
+            raise EvalError(E0216, "division by zero", rspan, notes=("the right-hand side is 0",))
         return op(a, b)
     return f
 
 
 def _pow(a, b, span, rspan):
     if isinstance(b, int) and isinstance(a, int) and b > 0 and abs(a) > 1 and b * math.log2(abs(a)) > 63:
-        raise EvalError("E0217", "value is too large", span,
+        raise EvalError(E0217, "value is too large", span,
                         notes=(f"{a} ** {b} has more than 63 bits",))
     if a == 0 and _num(b) and b < 0:
-        raise EvalError("E0216", "division by zero", rspan, notes=("0 to a negative power",))
+        raise EvalError(E0216, "division by zero", rspan, notes=("0 to a negative power",))
     try:
         result = a ** b
     except OverflowError:
-        raise EvalError("E0217", "value is too large", span) from None
+        raise EvalError(E0217, "value is too large", span) from None
     if isinstance(result, complex):      # (-8) ** 0.5: no real value
-        raise EvalError("E0216", "a negative number to a fractional power is not a real number", span,
+        raise EvalError(E0216, "a negative number to a fractional power is not a real number", span,
                         notes=(f"({show(a)}) ** {show(b)}",))
     return result
 
@@ -138,18 +139,18 @@ _COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operat
 
 def _builtin_range(args, span):
     if not 1 <= len(args) <= 3 or not all(isinstance(a, int) and not isinstance(a, bool) for a in args):
-        raise EvalError("E0214", "range takes 1 to 3 integers", span)
+        raise EvalError(E0214, "range takes 1 to 3 integers", span)
     if len(args) == 3 and args[2] == 0:
-        raise EvalError("E0216", "range step must not be zero", span)
+        raise EvalError(E0216, "range step must not be zero", span)
     r = range(*args)
     if len(r) > LIMITS.max_layers:
-        raise EvalError("E0320", f"range of {len(r)} items is larger than the expansion limit ({LIMITS.max_layers})", span)
+        raise EvalError(E0320, f"range of {len(r)} items is larger than the expansion limit ({LIMITS.max_layers})", span)
     return tuple(r)
 
 
 def _builtin_len(args, span):
     if len(args) != 1 or not isinstance(args[0], (tuple, str, ShapeValue)):
-        raise EvalError("E0214", "len takes one tuple, list, string or shape", span)
+        raise EvalError(E0214, "len takes one tuple, list, string or shape", span)
     v = args[0]
     return len(v.dims) if isinstance(v, ShapeValue) else len(v)
 
@@ -158,7 +159,7 @@ def _minmax(fn):
     def f(args, span):
         items = args[0] if len(args) == 1 and isinstance(args[0], tuple) else args
         if not items or not all(_num(x) for x in items):
-            raise EvalError("E0214", f"{fn.__name__} takes numbers", span)
+            raise EvalError(E0214, f"{fn.__name__} takes numbers", span)
         return fn(items)
     return f
 
@@ -166,7 +167,7 @@ def _minmax(fn):
 def _unary_num(fn, name):
     def f(args, span):
         if len(args) != 1 or not _num(args[0]):
-            raise EvalError("E0214", f"{name} takes one number", span)
+            raise EvalError(E0214, f"{name} takes one number", span)
         return fn(args[0])
     return f
 
@@ -228,7 +229,7 @@ def value_size(v) -> int:
 
 def _sized(v: tuple, span: Span) -> tuple:
     if value_size(v) > LIMITS.max_layers:
-        raise EvalError("E0320", f"value has more than {LIMITS.max_layers:,} elements", span,
+        raise EvalError(E0320, f"value has more than {LIMITS.max_layers:,} elements", span,
                         notes=("nested tuples count every element each time it occurs",))
     return v
 
@@ -238,7 +239,7 @@ def evaluate(e: A.Expr, env: Env) -> Any:
         return _evaluate(e, env)
     except RecursionError:
         # The parser caps nesting (LIMITS.max_depth); this only guards a raised cap.
-        raise EvalError("E0104", "the expression is nested too deeply to evaluate", e.span) from None
+        raise EvalError(E0104, "the expression is nested too deeply to evaluate", e.span) from None
 
 
 def _evaluate(e: A.Expr, env: Env) -> Any:
@@ -250,7 +251,7 @@ def _evaluate(e: A.Expr, env: Env) -> Any:
             return env.lookup(e.name)
         except KeyError:
             from .diagnostics.suggest import suggest
-            raise EvalError("E0202", f"unknown name `{e.name}`", e.span,
+            raise EvalError(E0202, f"unknown name `{e.name}`", e.span,
                             help=suggest(e.name, env.names() | set(BUILTINS))) from None
     if t is A.BinOp:
         a = evaluate(e.left, env)
@@ -261,7 +262,7 @@ def _evaluate(e: A.Expr, env: Env) -> Any:
             if e.op in ("==", "!="):
                 return _COMPARE[e.op](a, b)
             if not ((_num(a) and _num(b)) or (type(a) is type(b) and isinstance(a, (str, tuple)))):
-                raise EvalError("E0214", f"cannot compare {type_name(a)} and {type_name(b)} with `{e.op}`", e.span)
+                raise EvalError(E0214, f"cannot compare {type_name(a)} and {type_name(b)} with `{e.op}`", e.span)
             return _COMPARE[e.op](a, b)
         if _num(a) and _num(b):
             return _check_size(_ARITH[e.op](a, b, e.span, e.right.span), e.span)
@@ -269,19 +270,19 @@ def _evaluate(e: A.Expr, env: Env) -> Any:
             return _sized(a + b, e.span)
         if e.op == "*" and isinstance(a, tuple) and isinstance(b, int) and not isinstance(b, bool):
             if value_size(a) * max(b, 0) > LIMITS.max_layers:
-                raise EvalError("E0320", "tuple is larger than the expansion limit", e.span)
+                raise EvalError(E0320, "tuple is larger than the expansion limit", e.span)
             return _sized(a * b, e.span)
-        raise EvalError("E0214", f"`{e.op}` does not apply to {type_name(a)} and {type_name(b)}", e.span)
+        raise EvalError(E0214, f"`{e.op}` does not apply to {type_name(a)} and {type_name(b)}", e.span)
     if t is A.Unary:
         v = evaluate(e.operand, env)
         if v is UNKNOWN:
             return UNKNOWN
         if e.op == "not":
             if not isinstance(v, bool):
-                raise EvalError("E0214", f"`not` needs a bool, got {type_name(v)}", e.operand.span)
+                raise EvalError(E0214, f"`not` needs a bool, got {type_name(v)}", e.operand.span)
             return not v
         if not _num(v):
-            raise EvalError("E0214", f"unary `{e.op}` needs a number, got {type_name(v)}", e.operand.span)
+            raise EvalError(E0214, f"unary `{e.op}` needs a number, got {type_name(v)}", e.operand.span)
         return -v if e.op == "-" else v
     if t is A.BoolOp:
         result = e.op == "and"
@@ -290,7 +291,7 @@ def _evaluate(e: A.Expr, env: Env) -> Any:
             if v is UNKNOWN:
                 return UNKNOWN
             if not isinstance(v, bool):
-                raise EvalError("E0214", f"`{e.op}` needs bools, got {type_name(v)}", operand.span)
+                raise EvalError(E0214, f"`{e.op}` needs bools, got {type_name(v)}", operand.span)
             if e.op == "and" and not v:
                 return False
             if e.op == "or" and v:
@@ -301,18 +302,18 @@ def _evaluate(e: A.Expr, env: Env) -> Any:
         if test is UNKNOWN:
             return UNKNOWN
         if not isinstance(test, bool):
-            raise EvalError("E0214", f"the condition must be a bool, got {type_name(test)}", e.test.span)
+            raise EvalError(E0214, f"the condition must be a bool, got {type_name(test)}", e.test.span)
         return evaluate(e.then if test else e.orelse, env)
     if t is A.TupleExpr:
         items = tuple(evaluate(x, env) for x in e.items)
         return _sized(items, e.span)
     if t is A.InShape:
         if env.in_shape is None:
-            raise EvalError("E0202", "`in` is only known after the input shape is declared", e.span)
+            raise EvalError(E0202, "`in` is only known after the input shape is declared", e.span)
         return env.in_shape
     if t is A.RefShape:
         if env.refs is None:
-            raise EvalError("E0205", f"no tensor named `{e.name}` here", e.span)
+            raise EvalError(E0205, f"no tensor named `{e.name}` here", e.span)
         return env.refs(e.name, e.span)
     if t is A.Attr:
         v = evaluate(e.value, env)
@@ -323,9 +324,9 @@ def _evaluate(e: A.Expr, env: Env) -> Any:
                 return v.dims[_AXES[e.name]]
             if e.name in ("features", "f") and len(v.dims) == 1:
                 return v.dims[0]
-            raise EvalError("E0216", f"shape {v} has no `.{e.name}`", e.span,
+            raise EvalError(E0216, f"shape {v} has no `.{e.name}`", e.span,
                             help=("use .c / .h / .w on [C, H, W] shapes, .features on flat ones, or index it: in[0]",))
-        raise EvalError("E0216", f"{type_name(v)} has no attribute `.{e.name}`", e.span)
+        raise EvalError(E0216, f"{type_name(v)} has no attribute `.{e.name}`", e.span)
     if t is A.Index:
         v = evaluate(e.value, env)
         i = evaluate(e.index, env)
@@ -333,18 +334,18 @@ def _evaluate(e: A.Expr, env: Env) -> Any:
             return UNKNOWN
         seq = v.dims if isinstance(v, ShapeValue) else v
         if not isinstance(seq, (tuple, str)):
-            raise EvalError("E0216", f"cannot index a {type_name(v)}", e.span)
+            raise EvalError(E0216, f"cannot index a {type_name(v)}", e.span)
         if not isinstance(i, int) or isinstance(i, bool):
-            raise EvalError("E0214", f"an index must be an integer, got {type_name(i)}", e.index.span)
+            raise EvalError(E0214, f"an index must be an integer, got {type_name(i)}", e.index.span)
         if not -len(seq) <= i < len(seq):
-            raise EvalError("E0216", f"index {i} is out of range for {show(v) if not isinstance(v, ShapeValue) else v} "
+            raise EvalError(E0216, f"index {i} is out of range for {show(v) if not isinstance(v, ShapeValue) else v} "
                             f"(length {len(seq)})", e.index.span)
         return seq[i]
     if t is A.FunCall:
         fn = BUILTINS.get(e.name)
         if fn is None:
             from .diagnostics.suggest import suggest
-            raise EvalError("E0202", f"unknown function `{e.name}`", e.span,
+            raise EvalError(E0202, f"unknown function `{e.name}`", e.span,
                             help=suggest(e.name, BUILTINS, f"functions: {', '.join(sorted(BUILTINS))}"))
         args = [evaluate(a, env) for a in e.args]
         if any(a is UNKNOWN for a in args):

@@ -27,10 +27,17 @@ anything else (conv / linear weights)       U(-b, b), b = GAIN / sqrt(fan_in),
                                             fan_in = numel / shape[0]
 ==========================================  ===================================
 
-GAIN = sqrt(3) gives weights of variance 1 / fan_in (LeCun), which keeps
-activations O(1) through deep plain and residual stacks with the eval-mode batch
-norms filled as above (statistics and affine parameters away from their defaults,
-so a missing or misplaced norm changes the output).
+GAIN = 2 (weights of variance 4 / (3 fan_in), between LeCun's 1 / fan_in and
+Kaiming's 2 / fan_in) was chosen by measurement on the torchvision models this
+repository compares with (eval mode, batch norms filled as above, i.e. statistics
+and affine parameters away from their defaults so a missing or misplaced norm
+changes the output): with GAIN = sqrt(3) activations stay O(1) but SiLU /
+squeeze-excitation networks wash the input out (EfficientNet-B0's two samples
+then differ by 1e-5 of the output's spread, so an error in an early layer would
+hide below a float tolerance); with Kaiming's sqrt(6) ResNet-50's logits reach
+1e4 and EfficientNet-V2-S's 1e5. With 2, 100+ layer models end with logits of
+std 0.1 to 200 and samples that differ by 1e-4 to 0.7 of that spread (the
+reference JSON files record both numbers per model).
 
 Every entry's values come from its own CPU ``torch.Generator`` seeded with
 ``zlib.crc32(key.encode("utf-8"))``, drawn as float32 by ``torch.rand`` (then
@@ -56,11 +63,13 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
-GAIN = math.sqrt(3.0)
+GAIN = 2.0
 
 #: torch.rand(4, generator=torch.Generator().manual_seed(0)), float32, as Python floats.
 SELF_CHECK = [0.49625658988952637, 0.7682217955589294, 0.08847743272781372, 0.13203048706054688]
 
+#: Side of the coarse grid in `fixed_input`.
+COARSE = 8
 #: Above this many elements `output_digest` samples a strided subset instead of all values.
 FULL_LIMIT = 2048
 #: At most this many sampled values beyond FULL_LIMIT.
@@ -132,28 +141,46 @@ def fill_(module: nn.Module | Mapping[str, torch.Tensor]) -> nn.Module | Mapping
 
 
 def fixed_input(shape: Sequence[int], batch: int = 2) -> torch.Tensor:
-    """A float32 tensor of shape (batch, *shape), uniform on [-sqrt(3), sqrt(3)) (mean 0, variance 1).
+    """A deterministic float32 tensor of shape (batch, *shape), mean 0, variance 1 (1.25 for images).
 
-    Sample i comes from its own generator (seed crc32 of "fixed_input/{i}/{shape}"), so
-    the first samples do not depend on `batch`.
+    Sample i, of shape `shape` (written "CxHxW" in the seeds), is built from `fine`,
+    U(-sqrt(3), sqrt(3)) per element (seed crc32 of "fixed_input/{i}/{shape}/fine").
+    Shapes of fewer than 3 dimensions get `fine` alone. Shapes of 3 or more (C, H, W)
+    get ``coarse + 0.5 * fine`` (variance 1.25), where `coarse` is an 8 x 8 grid per leading index of
+    U(-sqrt(3), sqrt(3)) values (seed ".../coarse"), each repeated over a
+    ceil(H/8) x ceil(W/8) block and cropped to H x W: image-like regions and edges,
+    so that different samples give visibly different outputs after global pooling
+    (i.i.d. noise images all look alike to a deep network). Only rand, repeat and
+    exact float arithmetic are involved, so the input is bit-identical across
+    torch versions. Sample i does not depend on `batch`.
     """
     shape = tuple(int(s) for s in shape)
     r = math.sqrt(3.0)
     tag = "x".join(str(s) for s in shape)
-    return torch.stack([_uniform(f"fixed_input/{i}/{tag}", shape, -r, r) for i in range(batch)])
+    samples = []
+    for i in range(batch):
+        x = _uniform(f"fixed_input/{i}/{tag}/fine", shape, -r, r)
+        if len(shape) >= 3:
+            x = 0.5 * x
+            *lead, h, w = shape
+            g = _uniform(f"fixed_input/{i}/{tag}/coarse", (*lead, COARSE, COARSE), -r, r)
+            g = g.repeat_interleave(-(-h // COARSE), -2).repeat_interleave(-(-w // COARSE), -1)
+            x = x + g[..., :h, :w]
+        samples.append(x)
+    return torch.stack(samples)
 
 
-def output_digest(tensor: torch.Tensor) -> dict:
-    """A JSON-able summary of a tensor: shape, dtype, sum, abs_sum, and values.
+def output_digest(tensor: torch.Tensor, sample: int = SAMPLE_SIZE, full_limit: int = FULL_LIMIT) -> dict:
+    """A JSON-able summary of a tensor: shape, dtype, sum, abs_sum, std, stride and values.
 
-    `values` holds every element (flattened, row-major) when there are at most
-    FULL_LIMIT of them; otherwise `stride` = ceil(numel / SAMPLE_SIZE) and `values`
-    are flat[::stride] (at most SAMPLE_SIZE). Sums are taken in float64.
+    `values` holds every element (flattened, row-major, stride 1) when there are at
+    most `full_limit` of them; otherwise `stride` = ceil(numel / sample) and `values`
+    are flat[::stride] (at most `sample` of them). Sums and std are taken in float64.
     """
     t = tensor.detach().to("cpu")
     flat = t.reshape(-1).to(torch.float64)
     n = flat.numel()
-    stride = 1 if n <= FULL_LIMIT else -(-n // SAMPLE_SIZE)
+    stride = 1 if n <= full_limit else -(-n // sample)
     return {
         "shape": list(t.shape),
         "dtype": str(t.dtype).replace("torch.", ""),

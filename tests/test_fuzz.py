@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from netdsl import check_file, check_source
 from netdsl.catalogue import LAYERS
 from netdsl.cli import cli
-from netdsl.diagnostics.codes import CODES
+from netdsl.diagnostics.codes import REGISTRY as CODES
 from netdsl.diagnostics.render import render, render_short
 from netdsl.limits import LIMITS
 

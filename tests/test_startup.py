@@ -16,6 +16,7 @@ from netdsl import check_source
 from netdsl.catalogue import lookup
 from netdsl.catalogue.spec import INT, Param
 from netdsl.diagnostics import Diagnostic, Label, error
+from netdsl.diagnostics.codes import E0101
 from netdsl.frontend import ast as A
 from netdsl.frontend.source import Source, Span
 
@@ -125,13 +126,13 @@ def test_labels_and_diagnostics_compare_by_value():
     assert Label(span) != Label(span, primary=False)
     with pytest.raises(AttributeError):
         Label(span).message = "x"
-    d1, d2 = error("E0101", "m", span, "here"), error("E0101", "m", span, "here")
+    d1, d2 = error(E0101, "m", span, "here"), error(E0101, "m", span, "here")
     assert d1 == d2 and d1 is not d2
     d2.notes.append("more")                                             # mutable, each with its own lists
     assert d1 != d2 and d1.notes == []
     with pytest.raises(TypeError):
         hash(d1)
-    assert Diagnostic("error", "E0101", "m").labels == [] and repr(d1).startswith("Diagnostic(severity='error'")
+    assert Diagnostic("error", E0101, "m").labels == [] and repr(d1).startswith("Diagnostic(severity='error'")
 
 
 def test_catalogue_records_are_frozen_values():

@@ -157,7 +157,7 @@ def test_two_networks_need_a_name():
             "network B {\n  input [4]\n  linear(3)\n}\n")
     with pytest.raises(netdsl.SpecError) as info:
         netdsl.load(text)
-    assert info.value.diagnostics[0].code == "E0208"
+    assert info.value.diagnostics[0].code == "E0209"   # "several networks", not E0208 "no such network"
     assert tuple(netdsl.load(text, network="B")(torch.randn(2, 4)).shape) == (2, 3)
 
 

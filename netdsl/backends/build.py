@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..collector import paused
 from ..diagnostics import error
+from ..diagnostics.codes import E0209, E0214, E0220
 from ..errors import SpecError
 from ..pipeline import CheckResult, check_file, check_source, is_source_text
 from .codegen import INIT_CHOICES, CodegenError, generate
@@ -42,7 +43,7 @@ def spec_init(graph, init: str | None, program=None) -> str | None:
             for p in program.networks[graph.network].ast.params:
                 if p.name == "init":
                     span = p.default.span if p.default is not None else p.span
-        raise SpecError([error("E0214", f"network parameter `init` must be one of "
+        raise SpecError([error(E0214, f"network parameter `init` must be one of "
                                f"{', '.join(repr(c) for c in INIT_CHOICES)}, got {value!r}", span,
                                "selects the weight initialisation", help=['write init = "xavier"'])])
     return init
@@ -55,7 +56,7 @@ def source_for(result: CheckResult, network: str | None, source_name: str,
         raise SpecError(result.errors + result.warnings)
     if network is None and len(result.graphs) != 1:
         names = [g.network for g in result.graphs]
-        raise SpecError([error("E0208", f"the file has {len(names)} networks; name one of them"
+        raise SpecError([error(E0209, f"the file has {len(names)} networks; name one of them"
                                f" ({', '.join(names) or 'none'})", None)])
     graphs = [result.graph(network)] if network is not None else result.graphs
     for g in graphs:
@@ -63,7 +64,7 @@ def source_for(result: CheckResult, network: str | None, source_name: str,
     try:
         return generate(graphs, result.program, source_name, init), graphs
     except CodegenError as e:
-        raise SpecError([error("E0206", f"cannot generate PyTorch code: {e}", None)]) from None
+        raise SpecError([error(E0220, f"cannot generate PyTorch code: {e}", None)]) from None
 
 
 def exec_source(source: str, filename_hint: str = "spec") -> types.ModuleType:
@@ -172,7 +173,7 @@ def compile_result(result: CheckResult, network: str | None, source_name: str, i
         try:
             return generate(result.graphs, result.program, source_name, init)
         except CodegenError as e:
-            raise SpecError([error("E0206", f"cannot generate PyTorch code: {e}", None)]) from None
+            raise SpecError([error(E0220, f"cannot generate PyTorch code: {e}", None)]) from None
     return source_for(result, network, source_name, init)[0]
 
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..diagnostics.codes import W0401, W0402
 from ..elaborate import Elaborator, _Abort, elaborate
 from ..ir import Graph
 from ..pipeline import _suppressed
 from ..program import Program
 
-LOST_ROWS = frozenset({"W0401", "W0402"})
+LOST_ROWS = frozenset({W0401, W0402})
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """Elementwise activations: shape-preserving, parameter-free."""
 from __future__ import annotations
 
+from ..diagnostics.codes import E0215
 from .spec import FLOAT, INT, Choice, LayerSpec, Param
 
 
@@ -16,7 +17,7 @@ def _act(name, cls, doc, params=(), kwargs=lambda a, xs: {}, label=None, rank=No
 def _softmax_shape(a, xs, ctx):
     x = xs[0]
     if not -len(x) <= a.dim < len(x):
-        ctx.error("E0215", f"dim={a.dim} is out of range for a {len(x)}-dimensional input", "dim",
+        ctx.error(E0215, f"dim={a.dim} is out of range for a {len(x)}-dimensional input", "dim",
                   notes=("dims count per sample: 0 is the channel (or feature) axis",),
                   help=(f"use a dim between {-len(x)} and {len(x) - 1}",))
         return None

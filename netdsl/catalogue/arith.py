@@ -2,6 +2,8 @@
 written out with its numbers, for notes and `summary --explain`."""
 from __future__ import annotations
 
+from ..diagnostics.codes import W0401
+
 M = "\u2212"  # the minus sign used in formulas
 
 
@@ -82,7 +84,7 @@ def warn_lost_rows(ctx, losses: list, at: str, fix: str) -> None:
         notes = [f"({n} + 2\u00b7{p} {M} {eff}) mod {s} = {tail}: windows stop {tail} short of the padded end"]
         if p:
             notes.append(f"{p} of those are padding, so {lost} real {unit} {'is' if lost == 1 else 'are'} lost")
-        ctx.warn("W0401", f"stride {s} does not divide the {where}: the last input {unit} "
+        ctx.warn(W0401, f"stride {s} does not divide the {where}: the last input {unit} "
                  f"({lost}) {'is' if lost == 1 else 'are'} never used", at,
                  notes=tuple(notes),
                  help=(f"use an input {where} of {n - lost} or {n - lost + s}, or {fix}",))

@@ -1,6 +1,7 @@
 """Convolutions: conv2d and conv_transpose2d."""
 from __future__ import annotations
 
+from ..diagnostics.codes import E0301, E0302, E0303, E0310, E0312, W0403
 from .arith import M, fold_axes, same_padding, transpose_out, unused_tail, warn_lost_rows, window_out
 from .spec import BOOL, INT, PADDING, PAIR, LayerSpec, Param, non_negative, positive
 
@@ -21,7 +22,7 @@ def check_groups(a, c_in, ctx) -> bool:
         if n % a.groups:
             divisors = [g for g in range(1, n + 1) if n % g == 0 and (a.channels % g == 0) and c_in % g == 0]
             fits = ", ".join(map(str, divisors[-6:]))
-            ctx.error("E0303", f"groups={a.groups} does not divide the {n} {what}", at,
+            ctx.error(E0303, f"groups={a.groups} does not divide the {n} {what}", at,
                       notes=(f"{n} % {a.groups} = {n % a.groups}",),
                       help=(f"use groups={divisors[-1]}: no larger value divides both {c_in} and {a.channels}"
                             if len(divisors) == 1 else
@@ -32,7 +33,7 @@ def check_groups(a, c_in, ctx) -> bool:
 
 def conv2d_validate(a, ctx):
     if a.padding == "same" and a.stride != (1, 1):
-        ctx.error("E0302", "padding='same' is not supported for strided convolutions", "padding",
+        ctx.error(E0302, "padding='same' is not supported for strided convolutions", "padding",
                   notes=(f"stride is {_one(a.stride)}; torch only pads to the same size at stride 1",),
                   help=(f"write padding={_one(tuple(((k - 1) * d) // 2 for k, d in zip(a.kernel, a.dilation)))} "
                         f"instead: the output is then about the input size divided by the stride",))
@@ -44,7 +45,7 @@ def conv2d_shape(a, xs, ctx):
     if a.padding == "same":
         uneven = [(axis, k, *same_padding(k, d)) for axis, k, d in zip(AXES, a.kernel, a.dilation)]
         for axis, k, left, right in fold_axes([u for u in uneven if u[2] != u[3]]):
-            ctx.warn("W0403", f"padding='same' with an even kernel pads unevenly along the {axis}", "kernel",
+            ctx.warn(W0403, f"padding='same' with an even kernel pads unevenly along the {axis}", "kernel",
                      notes=(f"torch pads {left} before and {right} after",),
                      help=(f"use an odd kernel ({k - 1} or {k + 1}) to pad symmetrically",))
         for axis, n in zip(AXES, (h, w)):
@@ -65,7 +66,7 @@ def conv2d_shape(a, xs, ctx):
         out.append(o)
     for axis, n, p, eff, d, formula in fold_axes(too_small):
         need = -(-(eff - n) // 2)
-        ctx.error("E0301", f"the kernel ({eff}) is larger than the padded input {axis} ({n + 2 * p})", "kernel",
+        ctx.error(E0301, f"the kernel ({eff}) is larger than the padded input {axis} ({n + 2 * p})", "kernel",
                   label=f"kernel spans {eff}" if d == 1 else f"dilated kernel spans {eff}",
                   notes=(f"padded size is {n} + 2\u00b7{p} = {n + 2 * p}", f"out = {formula}"),
                   help=(f"use padding={need} or more, or a kernel of at most {n + 2 * p}",))
@@ -134,7 +135,7 @@ def convt_validate(a, ctx):
     big_op = [(axis, op, s, d) for axis, op, s, d in zip(AXES, a.output_padding, a.stride, a.dilation)
               if not (op < s or op < d)]
     for axis, op, s, d in fold_axes(big_op):
-        ctx.error("E0310", f"output_padding ({op}) must be smaller than the stride ({s}) or the dilation ({d})",
+        ctx.error(E0310, f"output_padding ({op}) must be smaller than the stride ({s}) or the dilation ({d})",
                   "output_padding", notes=(f"along the {axis}: torch requires output_padding < max(stride, dilation)",),
                   help=(f"use output_padding={max(s, d) - 1} or less",))
 
@@ -152,7 +153,7 @@ def convt_shape(a, xs, ctx):
         ctx.explain(f"{axis[0]} = {formula}")
         out.append(o)
     for axis, o, formula in fold_axes(not_positive):
-        ctx.error("E0312", f"transposed convolution gives a {axis} of {o}", "padding",
+        ctx.error(E0312, f"transposed convolution gives a {axis} of {o}", "padding",
                   notes=(f"out = (in {M} 1)\u00b7stride {M} 2\u00b7padding + dilation\u00b7(kernel {M} 1) "
                          "+ output_padding + 1", f"out = {formula}"),
                   help=("reduce the padding or increase the kernel or stride",))

@@ -1,6 +1,7 @@
 """Merges: the layers that take branches, `add { ... }` and `concat { ... }`."""
 from __future__ import annotations
 
+from ..diagnostics.codes import E0215, E0305, E0306
 from ..values import shape_text
 from .spec import INT, LayerSpec, Param
 
@@ -25,7 +26,7 @@ def _add_shape(a, xs, ctx):
                     helps.append(f"put `conv2d({target[0]}, 1{stride})` on branch {big} (a 1\u00d71 projection, "
                                  f"as ResNet's downsample) so it matches branch {other}'s {shape_text(target)}")
             ctx.error(
-                "E0305",
+                E0305,
                 f"add needs equal shapes, but branch 1 is {shape_text(first)} and branch {i + 1} is {shape_text(x)}",
                 f"branch{i + 1}",
                 label=f"this branch gives {shape_text(x)}",
@@ -40,7 +41,7 @@ def _concat_shape(a, xs, ctx):
     rank = len(xs[0])
     dim = a.dim if a.dim >= 0 else rank + a.dim
     if not 0 <= dim < rank:
-        ctx.error("E0215", f"dim={a.dim} is out of range for {rank}-dimensional branches", "dim")
+        ctx.error(E0215, f"dim={a.dim} is out of range for {rank}-dimensional branches", "dim")
         return None
     for i, x in enumerate(xs[1:], 1):
         if len(x) != rank or any(x[j] != xs[0][j] for j in range(rank) if j != dim):
@@ -48,7 +49,7 @@ def _concat_shape(a, xs, ctx):
             if rank == 3 and len(x) == 3 and dim == 0:
                 th, tw = min(x[1], xs[0][1]), min(x[2], xs[0][2])
                 helps = (f"crop the larger branch with `center_crop(({th}, {tw}))`, or pad the smaller one",)
-            ctx.error("E0306", f"concat along dim {a.dim} needs the other dimensions to match, "
+            ctx.error(E0306, f"concat along dim {a.dim} needs the other dimensions to match, "
                       f"but branch 1 is {shape_text(xs[0])} and branch {i + 1} is {shape_text(x)}",
                       f"branch{i + 1}", label=f"this branch gives {shape_text(x)}",
                       notes=(f"branch 1 gives {shape_text(xs[0])}",), help=helps)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+from ..diagnostics.codes import E0215, E0303
 from .spec import BOOL, FLOAT, INT, LayerSpec, Optional_, Param, positive, probability
 
 
@@ -38,7 +39,7 @@ BATCHNORM1D = _bn("batchnorm1d", 1, "BatchNorm1d", "Batch normalisation over [fe
 def _ln_shape(a, xs, ctx):
     x = xs[0]
     if a.dims is not None and not 1 <= a.dims <= len(x):
-        ctx.error("E0215", f"dims={a.dims} but the input has {len(x)} dimension{'s' if len(x) > 1 else ''}",
+        ctx.error(E0215, f"dims={a.dims} but the input has {len(x)} dimension{'s' if len(x) > 1 else ''}",
                   "dims", help=(f"use dims between 1 and {len(x)}",))
         return None
     return x
@@ -67,7 +68,7 @@ def _gn_shape(a, xs, ctx):
     c = xs[0][0]
     if c % a.groups:
         divisors = [g for g in range(1, c + 1) if c % g == 0]
-        ctx.error("E0303", f"groups={a.groups} does not divide the {c} channels", "groups",
+        ctx.error(E0303, f"groups={a.groups} does not divide the {c} channels", "groups",
                   notes=(f"{c} % {a.groups} = {c % a.groups}",),
                   help=(f"use groups from {divisors[-6:]}",))
         return None

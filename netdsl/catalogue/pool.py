@@ -1,6 +1,7 @@
 """Pooling: max, average, adaptive and global."""
 from __future__ import annotations
 
+from ..diagnostics.codes import E0301, E0304, W0402
 from .arith import fold_axes, unused_tail, warn_lost_rows, window_out
 from .conv import AXES, _one, _x
 from .spec import BOOL, INT, PAIR, LayerSpec, Optional_, Param, non_negative, positive
@@ -16,7 +17,7 @@ def pool_validate(a, ctx):
     # path taken whenever autograd is on.
     over = [(axis, a.kernel[i], a.padding[i]) for i, axis in enumerate(AXES) if a.padding[i] > a.kernel[i] // 2]
     for axis, k, p in fold_axes(over):
-        ctx.error("E0304", f"padding {p} is more than half the kernel ({k}) along the {axis}", "padding",
+        ctx.error(E0304, f"padding {p} is more than half the kernel ({k}) along the {axis}", "padding",
                   notes=(f"torch requires padding \u2264 \u230a{k}/2\u230b = {k // 2}",),
                   help=(f"use padding={k // 2} or less, or a kernel of at least {2 * p}",))
 
@@ -42,13 +43,13 @@ def pool_shape(a, xs, ctx):
                 losses.append((axis, n, k, s, p, d, lost))
         out.append(o)
     for axis, n, p, eff, formula in fold_axes(too_small):
-        ctx.error("E0301", f"the pooling window ({eff}) is larger than the padded input {axis} ({n + 2 * p})",
+        ctx.error(E0301, f"the pooling window ({eff}) is larger than the padded input {axis} ({n + 2 * p})",
                   "kernel", label=f"window spans {eff}", notes=(f"out = {formula}",),
                   help=(f"use a kernel of at most {n + 2 * p}, or remove this pooling for inputs this small",))
         ok = False
     if ok:
         for axis, formula in fold_axes(dropped_axes):
-            ctx.warn("W0402", f"ceil_mode: the last window along the {axis} would start in the padding, "
+            ctx.warn(W0402, f"ceil_mode: the last window along the {axis} would start in the padding, "
                      "so torch drops it", "ceil_mode", notes=(f"out = {formula}",),
                      help=("the size is what torch computes; if you expected the extra window, "
                            "pad less or use a stride that fits the input",))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+from ..diagnostics.codes import E0215, E0311, E0312, W0404
 from ..values import shape_text
 from .arith import M, fold_axes
 from .conv import AXES
@@ -15,7 +16,7 @@ def _flatten_shape(a, xs, ctx):
     start = a.start if a.start >= 0 else n + a.start
     end = a.end if a.end >= 0 else n + a.end
     if not (0 <= start < n and 0 <= end < n) or start > end:
-        ctx.error("E0215", f"flatten(start={a.start}, end={a.end}) does not fit a {n}-dimensional input", "start",
+        ctx.error(E0215, f"flatten(start={a.start}, end={a.end}) does not fit a {n}-dimensional input", "start",
                   help=("dims count per sample: 0 is the channel axis",))
         return None
     ctx.explain(f"features = {' × '.join(map(str, x[start:end + 1]))} = {math.prod(x[start:end + 1])}")
@@ -36,7 +37,7 @@ FLATTEN = LayerSpec(
 def _linear_shape(a, xs, ctx):
     x = xs[0]
     if len(x) > 1:
-        ctx.warn("W0404", f"linear acts on the last axis only, but its input is {shape_text(x)}",
+        ctx.warn(W0404, f"linear acts on the last axis only, but its input is {shape_text(x)}",
                  notes=(f"torch applies it to each of the {math.prod(x[:-1])} rows of length {x[-1]}",),
                  help=("add `flatten` before it to use every feature",))
     return (*x[:-1], a.features)
@@ -60,7 +61,7 @@ LINEAR = LayerSpec(
 def _upsample_shape(a, xs, ctx):
     c, h, w = xs[0]
     if (a.scale is None) == (a.size is None):
-        ctx.error("E0215", "upsample takes exactly one of `scale` and `size`", None,
+        ctx.error(E0215, "upsample takes exactly one of `scale` and `size`", None,
                   help=("write upsample(scale=2) or upsample(size=(h, w))",))
         return None
     if a.size is not None:
@@ -69,7 +70,7 @@ def _upsample_shape(a, xs, ctx):
     for axis, n in zip(AXES, (h, w)):
         o = math.floor(n * a.scale)
         if o < 1:
-            ctx.error("E0312", f"upsample gives a {axis} of {o}", "scale",
+            ctx.error(E0312, f"upsample gives a {axis} of {o}", "scale",
                       notes=(f"\u230a{n} \u00b7 {a.scale:g}\u230b = {o}",), help=("use a larger scale",))
             return None
         ctx.explain(f"{axis[0]} = \u230a{n} \u00b7 {a.scale:g}\u230b = {o}")
@@ -94,7 +95,7 @@ def _crop_shape(a, xs, ctx):
     th, tw = a.size
     over = [(axis, n, t) for axis, n, t in zip(AXES, (h, w), (th, tw)) if t > n]
     for axis, n, t in fold_axes(over):
-        ctx.error("E0311", f"cannot crop a {axis} of {n} to {t}", "size",
+        ctx.error(E0311, f"cannot crop a {axis} of {n} to {t}", "size",
                   notes=(f"center_crop only removes rows and columns; {t} > {n}",),
                   help=(f"crop to at most {h}\u00d7{w} here, or crop the larger tensor instead "
                         "(or pad this one)",))
@@ -123,13 +124,13 @@ def _pad_shape(a, xs, ctx):
     for axis, n, before, after in (("height", h, top, bottom), ("width", w, left, right)):
         crop = -min(before, 0) - min(after, 0)
         if crop > n:
-            ctx.error("E0312", f"negative padding crops {crop} from a {axis} of {n}", "padding",
+            ctx.error(E0312, f"negative padding crops {crop} from a {axis} of {n}", "padding",
                       notes=(f"torch crops first: {n} {M} {crop} = {n - crop} before padding",),
                       help=(f"crop at most {n} along the {axis}",))
             ok = False
     oh, ow = h + top + bottom, w + left + right
     if ok and (oh < 1 or ow < 1):
-        ctx.error("E0312", f"padding leaves a {oh}\u00d7{ow} output", "padding",
+        ctx.error(E0312, f"padding leaves a {oh}\u00d7{ow} output", "padding",
                   notes=(f"h = {h} + {top} + {bottom} = {oh}, w = {w} + {left} + {right} = {ow}",),
                   help=("negative padding crops; crop less",))
         return None

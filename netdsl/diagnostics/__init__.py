@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ..frontend.source import Span
 from ..record import Frozen, Value, set_field
+from .codes import Code
 
 ERROR = "error"
 WARNING = "warning"
@@ -26,8 +27,12 @@ class Diagnostic(Value):
     """One problem: severity, code, message, labelled spans, notes and help."""
     _fields = ("severity", "code", "message", "labels", "notes", "help", "file")
 
-    def __init__(self, severity: str, code: str, message: str, labels: list[Label] | None = None,
+    def __init__(self, severity: str, code: Code, message: str, labels: list[Label] | None = None,
                  notes: list[str] | None = None, help: list[str] | None = None, file: str | None = None):
+        if type(code) is not Code:      # a bare string would escape the registry
+            raise TypeError(f"a diagnostic code must be a netdsl.diagnostics.codes.Code, not {code!r}")
+        if severity != code.severity:
+            raise ValueError(f"{code} is a code for {code.severity}s, not {severity}s")
         self.severity = severity
         self.code = code
         self.message = message
@@ -67,11 +72,11 @@ class Diagnostic(Value):
         }
 
 
-def error(code: str, message: str, span: Span | None = None, label: str = "", **kw) -> Diagnostic:
+def error(code: Code, message: str, span: Span | None = None, label: str = "", **kw) -> Diagnostic:
     labels = [Label(span, label)] if span is not None else []
     return Diagnostic(ERROR, code, message, labels, **kw)
 
 
-def warning(code: str, message: str, span: Span | None = None, label: str = "", **kw) -> Diagnostic:
+def warning(code: Code, message: str, span: Span | None = None, label: str = "", **kw) -> Diagnostic:
     labels = [Label(span, label)] if span is not None else []
     return Diagnostic(WARNING, code, message, labels, **kw)

@@ -19,6 +19,31 @@ from typing import Any
 from ..catalogue import LayerSpec, TypeMismatch, lookup
 from ..catalogue.spec import REQUIRED
 from ..diagnostics import ERROR, WARNING, Diagnostic, Label
+from ..diagnostics.codes import (
+    E0201,
+    E0204,
+    E0205,
+    E0206,
+    E0207,
+    E0210,
+    E0211,
+    E0212,
+    E0213,
+    E0214,
+    E0215,
+    E0216,
+    E0217,
+    E0218,
+    E0219,
+    E0307,
+    E0308,
+    E0309,
+    E0313,
+    E0314,
+    E0320,
+    E0321,
+    W0405,
+)
 from ..diagnostics.suggest import suggest
 from ..frontend import ast as A
 from ..frontend.source import Span
@@ -143,7 +168,7 @@ class Elaborator:
     def new_node(self, spec, args, inputs, scope, span, origin, label=None) -> Node:
         self.work += 1
         if len(self.nodes) >= LIMITS.max_layers or self.work > 4 * LIMITS.max_layers:
-            self.report(ERROR, "E0320", f"the network expands to more than {LIMITS.max_layers:,} layers",
+            self.report(ERROR, E0320, f"the network expands to more than {LIMITS.max_layers:,} layers",
                         self.loop_span or span, "expands too far",
                         notes=("netdsl stops here rather than run out of time or memory",),
                         help=("raise the limit with --max-layers if this is intended",))
@@ -166,12 +191,12 @@ class Elaborator:
         if problem:
             better = name.strip("_") or "layer"
             better = better if valid_module_name(better) is None else f"{better}_layer"
-            self.report(ERROR, "E0206", f"`{name}` cannot name a layer: {problem}", span, "rename this",
+            self.report(ERROR, E0206, f"`{name}` cannot name a layer: {problem}", span, "rename this",
                         origin=origin, help=(f"names become torch module attributes; try `{better}`",))
             return False
         if name in scope.explicit:
             first = scope.explicit[name]
-            self.report(ERROR, "E0204", f"`{name}` names two layers in the same module", span,
+            self.report(ERROR, E0204, f"`{name}` names two layers in the same module", span,
                         "second use", origin=origin,
                         help=("give each layer its own name; inside a repeat, wrap the body in a named "
                               "sequence `name: [ ... ]` so each copy gets an index",))
@@ -234,12 +259,12 @@ class Elaborator:
         for stmt in d.body:
             if isinstance(stmt, A.Input):
                 if seen_input is not None:
-                    self.report(ERROR, "E0314", "the network declares its input twice", stmt.span, "second input",
+                    self.report(ERROR, E0314, "the network declares its input twice", stmt.span, "second input",
                                 notes=(f"the first is on line {seen_input.line}",))
                     continue
                 seen_input = stmt.span
                 if st.flow is not None:
-                    self.report(ERROR, "E0314", "`input` must come before the first layer", stmt.span)
+                    self.report(ERROR, E0314, "`input` must come before the first layer", stmt.span)
                     continue
                 shape = input_override if input_override is not None else self.input_shape(stmt, st.env)
                 node = self.new_node(None, None, (), st.scope, stmt.span, ())
@@ -263,11 +288,11 @@ class Elaborator:
                     if late is not None:
                         # The input exists but comes too late: say that, at the input.
                         self.diags.append(Diagnostic(
-                            ERROR, "E0314", "`input` must come before the first layer",
+                            ERROR, E0314, "`input` must come before the first layer",
                             [Label(late.span, "declared here"), Label(stmt.span, "first layer", primary=False)],
                             help=[f"move `{late.span.text()}` to the top of `{d.name}`"]))
                         return
-                    self.report(ERROR, "E0313", f"network `{d.name}` has no input shape", stmt.span,
+                    self.report(ERROR, E0313, f"network `{d.name}` has no input shape", stmt.span,
                                 "the first layer needs to know its input",
                                 help=("declare it before the first layer, e.g. `input [3, 224, 224]`",
                                       "or pass one on the command line: --input 3x224x224"))
@@ -280,7 +305,7 @@ class Elaborator:
                 st.scope.children.remove(node)
                 st.flow = node
             else:
-                self.report(ERROR, "E0313", f"network `{d.name}` has no input shape", d.name_span, "",
+                self.report(ERROR, E0313, f"network `{d.name}` has no input shape", d.name_span, "",
                             help=("declare it in the body, e.g. `input [3, 224, 224]`",))
 
     def input_shape(self, stmt: A.Input, env: Env) -> tuple | None:
@@ -294,15 +319,15 @@ class Elaborator:
         if not (
             isinstance(v, tuple) and 1 <= len(v) <= 3 and all(isinstance(x, int) and not isinstance(x, bool) for x in v)
         ):
-            self.report(ERROR, "E0214", f"an input shape is a list of 1 to 3 integers, got {show(v)}", stmt.shape.span,
+            self.report(ERROR, E0214, f"an input shape is a list of 1 to 3 integers, got {show(v)}", stmt.shape.span,
                         help=("write `input [channels, height, width]` or `input [features]`",))
             return None
         for x in v:
             if x < 1:
-                self.report(ERROR, "E0215", f"input sizes must be positive, got {show(v)}", stmt.shape.span)
+                self.report(ERROR, E0215, f"input sizes must be positive, got {show(v)}", stmt.shape.span)
                 return None
             if x > LIMITS.max_value // 2 ** 20:
-                self.report(ERROR, "E0217", "input size is too large", stmt.shape.span)
+                self.report(ERROR, E0217, "input size is too large", stmt.shape.span)
                 return None
         return tuple(v)
 
@@ -310,7 +335,7 @@ class Elaborator:
         def lookup_ref(name, span):
             node = refs.get(name)
             if node is None:
-                raise EvalError("E0205", f"no tensor named `{name}` before this point", span,
+                raise EvalError(E0205, f"no tensor named `{name}` before this point", span,
                                 help=suggest(name, refs, "name a layer with `name: layer(...)` to refer to its "
                                              "output as `@name`", sigil="@"))
             return ShapeValue(node.shape) if node.shape is not None else UNKNOWN
@@ -329,7 +354,7 @@ class Elaborator:
                 if name is None:
                     if pos >= len(names):
                         sig = ", ".join(p.span.text() for p in d.params)
-                        self.report(ERROR, "E0212", f"`{d.name}` takes {len(names)} argument{'s' if len(names) != 1 else ''}, "
+                        self.report(ERROR, E0212, f"`{d.name}` takes {len(names)} argument{'s' if len(names) != 1 else ''}, "
                                     f"but more were given", span, "extra argument", origin=origin,
                                     help=(f"signature: {d.name}({sig})",))
                         ok = False
@@ -339,13 +364,13 @@ class Elaborator:
                 else:
                     key = name
                     if key not in names:
-                        self.report(ERROR, "E0210", f"`{d.name}` has no parameter `{key}`", span, "unknown parameter",
+                        self.report(ERROR, E0210, f"`{d.name}` has no parameter `{key}`", span, "unknown parameter",
                                     help=suggest(key, names, f"parameters: {', '.join(names) or 'none'}"),
                                     origin=origin)
                         ok = False
                         continue
                 if key in given:
-                    self.report(ERROR, "E0213", f"argument `{key}` is given twice", span, origin=origin)
+                    self.report(ERROR, E0213, f"argument `{key}` is given twice", span, origin=origin)
                     ok = False
                     continue
                 given[key] = (value, span)
@@ -353,7 +378,7 @@ class Elaborator:
             if key not in names:
                 self.report(
                     ERROR,
-                    "E0210",
+                    E0210,
                     f"`{d.name}` has no parameter `{key}`",
                     d.name_span,
                     f"--param {key}=… does not match",
@@ -376,7 +401,7 @@ class Elaborator:
             else:
                 self.report(
                     ERROR,
-                    "E0211",
+                    E0211,
                     f"`{d.name}` needs a value for `{p.name}`",
                     use,
                     f"missing `{p.name}`",
@@ -390,7 +415,7 @@ class Elaborator:
             if p.type is not None and value is not UNKNOWN and not depends_on_unknown(value):
                 coerced = conforms(value, p.type)
                 if coerced is None and not (value is None and p.type == "any"):   # `any` admits none
-                    self.report(ERROR, "E0214", f"`{p.name}` must be {describe_type(p.type)}, got {type_name(value)} {show(value)}",
+                    self.report(ERROR, E0214, f"`{p.name}` must be {describe_type(p.type)}, got {type_name(value)} {show(value)}",
                                 span, f"expected {describe_type(p.type)}", origin=origin)
                     ok = False
                     continue
@@ -410,7 +435,7 @@ class Elaborator:
                 self.eval_error(e, st.origin)
                 st.env.vars[stmt.name] = UNKNOWN
         elif isinstance(stmt, A.Input):
-            self.report(ERROR, "E0314", "`input` belongs at the top of a network", stmt.span,
+            self.report(ERROR, E0314, "`input` belongs at the top of a network", stmt.span,
                         help=("a block takes its input from where it is used; declare accepted shapes "
                               "with `block Name(...) : [c, h, w] -> [...]`",), origin=st.origin)
 
@@ -441,7 +466,7 @@ class Elaborator:
         elif t is A.Ref:
             node = st.refs.get(item.name)
             if node is None:
-                self.report(ERROR, "E0205", f"no tensor named `{item.name}` before this point", item.span,
+                self.report(ERROR, E0205, f"no tensor named `{item.name}` before this point", item.span,
                             help=suggest(item.name, st.refs, "name a layer with `name: layer(...)` to continue "
                                          "from its output with `@name`", sigil="@"),
                             origin=st.origin)
@@ -468,13 +493,13 @@ class Elaborator:
             if v is UNKNOWN:
                 return None
             if not isinstance(v, (int, str)) or isinstance(v, bool):
-                self.report(ERROR, "E0214", f"a name can be built from integers and strings, not {type_name(v)}",
+                self.report(ERROR, E0214, f"a name can be built from integers and strings, not {type_name(v)}",
                             part.span, origin=st.origin)
                 return None
             pieces.append(str(v))
         name = "".join(pieces)
         if not (name.isidentifier() and name.isascii()):
-            self.report(ERROR, "E0206", f"computed name `{name}` is not a valid name", template.span,
+            self.report(ERROR, E0206, f"computed name `{name}` is not a valid name", template.span,
                         "letters, digits and `_`, not starting with a digit", origin=st.origin)
             return None
         return name
@@ -507,11 +532,11 @@ class Elaborator:
         block = self.program.blocks.get(call.name) if spec is None else None
         if spec is None and block is None:
             if call.name in self.program.networks:
-                self.report(ERROR, "E0201", f"`{call.name}` is a network, not a block", call.name_span,
+                self.report(ERROR, E0201, f"`{call.name}` is a network, not a block", call.name_span,
                             help=("declare it with `block` to use it inside another network",), origin=st.origin)
             else:
                 from ..catalogue import ALIASES, LAYERS
-                self.report(ERROR, "E0201", f"unknown layer or block `{call.name}`", call.name_span, "not defined",
+                self.report(ERROR, E0201, f"unknown layer or block `{call.name}`", call.name_span, "not defined",
                             help=suggest(call.name, set(LAYERS) | set(ALIASES) | set(self.program.blocks),
                                          "`netdsl layers` lists the layer kinds"), origin=st.origin)
             st.flow = self._unknown_flow(st, call.span)
@@ -534,7 +559,7 @@ class Elaborator:
                 if pos >= len(spec.params):
                     many = (f"takes at most {len(spec.params)} argument{'s' if len(spec.params) != 1 else ''}"
                             if spec.params else "takes no arguments")
-                    self.report(ERROR, "E0212", f"`{spec.name}` {many}", span, "extra argument",
+                    self.report(ERROR, E0212, f"`{spec.name}` {many}", span, "extra argument",
                                 help=(f"signature: {signature(spec)}",), origin=st.origin)
                     ok = False
                     continue
@@ -544,13 +569,13 @@ class Elaborator:
                 p = spec.param(name)
                 if p is None:
                     names = [q.name for q in spec.params] + [a for q in spec.params for a in q.aliases]
-                    self.report(ERROR, "E0210", f"`{spec.name}` has no parameter `{name}`", span, "unknown parameter",
+                    self.report(ERROR, E0210, f"`{spec.name}` has no parameter `{name}`", span, "unknown parameter",
                                 help=suggest(name, names, f"signature: {signature(spec)}"),
                                 origin=st.origin)
                     ok = False
                     continue
             if p.name in values:
-                self.report(ERROR, "E0213", f"argument `{p.name}` of `{spec.name}` is given twice", span,
+                self.report(ERROR, E0213, f"argument `{p.name}` of `{spec.name}` is given twice", span,
                             "given again here", origin=st.origin,
                             notes=(f"`{p.name}` was already given at column {spans[p.name].column}",),
                             help=(f"remove one of the two; positional arguments fill {signature(spec)} in order",))
@@ -568,7 +593,7 @@ class Elaborator:
         for p in spec.params:
             if p.name not in values:
                 if p.required:
-                    self.report(ERROR, "E0211", f"`{spec.name}` needs `{p.name}` ({p.doc})", call.span,
+                    self.report(ERROR, E0211, f"`{spec.name}` needs `{p.name}` ({p.doc})", call.span,
                                 f"missing `{p.name}`", help=(f"signature: {signature(spec)}",), origin=st.origin)
                     ok = False
                     continue
@@ -582,14 +607,14 @@ class Elaborator:
             try:
                 value = p.type.coerce(value)
             except TypeMismatch as e:
-                self.report(ERROR, "E0214", f"`{p.name}` must be {e.expected}, got {show(value)}", spans[p.name],
+                self.report(ERROR, E0214, f"`{p.name}` must be {e.expected}, got {show(value)}", spans[p.name],
                             f"expected {e.expected}", origin=st.origin)
                 ok = False
                 continue
             if p.check is not None and value is not None:
                 problem = p.check(value)
                 if problem:
-                    self.report(ERROR, "E0215", f"`{p.name}` {problem}, got {show(written)}", spans[p.name],
+                    self.report(ERROR, E0215, f"`{p.name}` {problem}, got {show(written)}", spans[p.name],
                                 origin=st.origin, help=tuple(h for h in (_VALUE_HELP.get(problem, "").format(p.name),) if h))
                     ok = False
                     continue
@@ -602,13 +627,13 @@ class Elaborator:
         inputs = [st.flow]
         if spec.inputs == "many":
             if not call.branches:
-                self.report(ERROR, "E0219", f"`{spec.name}` merges branches: write `{spec.name} {{ ... }}` "
+                self.report(ERROR, E0219, f"`{spec.name}` merges branches: write `{spec.name} {{ ... }}` "
                             "with one branch per line", call.span, origin=st.origin)
                 ok = False
             else:
                 inputs = self.branches(call, st)
         elif call.branches is not None:
-            self.report(ERROR, "E0219", f"`{spec.name}` does not take branches", call.span,
+            self.report(ERROR, E0219, f"`{spec.name}` does not take branches", call.span,
                         help=("only merges (add, concat) take `{ ... }`",), origin=st.origin)
             ok = False
         node = self.new_node(spec, self._shared_args(spec, values) if ok else SimpleNamespace(**values), [i.id for i in inputs], st.scope, call.span,
@@ -633,7 +658,7 @@ class Elaborator:
             for s in shapes:
                 if len(s) != spec.rank:
                     want = {3: "[C, H, W]", 1: "[features]"}.get(spec.rank, f"{spec.rank} dimensions")
-                    self.report(ERROR, "E0307", f"`{spec.name}` needs a {want} input, but its input is {show_shape(s, 'unknown')}",
+                    self.report(ERROR, E0307, f"`{spec.name}` needs a {want} input, but its input is {show_shape(s, 'unknown')}",
                                 call.name_span, help=_rank_help(spec.rank, s),
                                 origin=st.origin)
                     node.error = "wrong rank"
@@ -645,19 +670,19 @@ class Elaborator:
         try:
             shape = spec.shape(node.args, shapes, ctx)
         except (ZeroDivisionError, OverflowError, ValueError) as e:     # rule guard: report, never crash
-            ctx.error("E0216", f"`{spec.name}` cannot compute its output: {e}")
+            ctx.error(E0216, f"`{spec.name}` cannot compute its output: {e}")
             shape = None
         if ctx.failed or shape is None:
             return
         too_large = LIMITS.max_value // 2 ** 20
         if any(x > too_large for x in shape):
-            ctx.error("E0217", f"`{spec.name}` output {show_shape(shape, 'unknown')} is absurdly large")
+            ctx.error(E0217, f"`{spec.name}` output {show_shape(shape, 'unknown')} is absurdly large")
             return
         node.shape = tuple(shape)
         node.params, node.buffers = spec.count_params(node.args, shapes, node.shape)
         node.macs = spec.macs(node.args, shapes, node.shape)
         if node.params > LIMITS.max_layer_params:
-            ctx.warn("W0405", f"`{spec.name}` has {node.params:,} parameters",
+            ctx.warn(W0405, f"`{spec.name}` has {node.params:,} parameters",
                      notes=(f"that is {node.params * 4 / 2 ** 30:.1f} GiB in float32",),
                      help=("check the input size: is a flatten or pooling missing?",))
 
@@ -689,16 +714,16 @@ class Elaborator:
     def block_call(self, block: Definition, call: A.Call, args, ok, st, label, label_span):
         d = block.ast
         if call.branches is not None:
-            self.report(ERROR, "E0219", f"block `{d.name}` does not take branches", call.span, origin=st.origin)
+            self.report(ERROR, E0219, f"block `{d.name}` does not take branches", call.span, origin=st.origin)
         if d.name in self.block_stack:
             chain = " \u2192 ".join(self.block_stack[self.block_stack.index(d.name):] + [d.name])
-            self.report(ERROR, "E0207", f"block `{d.name}` uses itself: {chain}", call.name_span,
+            self.report(ERROR, E0207, f"block `{d.name}` uses itself: {chain}", call.name_span,
                         "recursive use", notes=("blocks are expanded at each use, so recursion never ends",),
                         help=("use `repeat` or a loop for repeated structure",), origin=st.origin)
             st.flow = self._unknown_flow(st, call.span)
             return
         if len(self.block_stack) >= LIMITS.max_block_depth:
-            self.report(ERROR, "E0321", f"blocks are nested more than {LIMITS.max_block_depth} deep", call.name_span,
+            self.report(ERROR, E0321, f"blocks are nested more than {LIMITS.max_block_depth} deep", call.name_span,
                         origin=st.origin, help=("let one block use sequences, `repeat` or loops instead of "
                                                 "a new block for each level",))
             st.flow = self._unknown_flow(st, call.span)
@@ -764,7 +789,7 @@ class Elaborator:
             st.flow = self._unknown_flow(st, item.span)
             return
         if not isinstance(test, bool):
-            self.report(ERROR, "E0218", f"`if` needs a bool, got {type_name(test)} {show(test)}", item.test.span,
+            self.report(ERROR, E0218, f"`if` needs a bool, got {type_name(test)} {show(test)}", item.test.span,
                         help=("compare explicitly, e.g. `if stride != 1 { ... }`",), origin=st.origin)
             st.flow = self._unknown_flow(st, item.span)
             return
@@ -813,7 +838,7 @@ class Elaborator:
         return layers, work
 
     def _too_big(self, span, st, message):
-        self.report(ERROR, "E0320", message, self.loop_span or span, "expands too far",
+        self.report(ERROR, E0320, message, self.loop_span or span, "expands too far",
                     notes=("netdsl stops here rather than run out of time or memory",),
                     help=("raise the limit with --max-layers if this is intended",), origin=st.origin)
         raise _Abort()
@@ -858,7 +883,7 @@ class Elaborator:
             st.flow = self._unknown_flow(st, item.span)
             return
         if not isinstance(values, tuple):
-            self.report(ERROR, "E0218", f"`for` needs a list or tuple, got {type_name(values)} {show(values)}",
+            self.report(ERROR, E0218, f"`for` needs a list or tuple, got {type_name(values)} {show(values)}",
                         item.iterable.span, origin=st.origin,
                         help=("loop over a list, e.g. `for c in [64, 128]`, or use `repeat n { ... }`",))
             st.flow = self._unknown_flow(st, item.span)
@@ -869,7 +894,7 @@ class Elaborator:
                 env.vars[item.targets[0]] = v
                 return True
             if not isinstance(v, tuple) or len(v) != len(item.targets):
-                self.report(ERROR, "E0218", f"cannot unpack {show(v)} into ({', '.join(item.targets)})",
+                self.report(ERROR, E0218, f"cannot unpack {show(v)} into ({', '.join(item.targets)})",
                             item.iterable.span, origin=st.origin)
                 return False
             env.vars.update(zip(item.targets, v))
@@ -887,12 +912,12 @@ class Elaborator:
             st.flow = self._unknown_flow(st, item.span)
             return
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-            self.report(ERROR, "E0218", f"`repeat` needs a count of 0 or more, got {show(count)}", item.count.span,
+            self.report(ERROR, E0218, f"`repeat` needs a count of 0 or more, got {show(count)}", item.count.span,
                         origin=st.origin)
             st.flow = self._unknown_flow(st, item.span)
             return
         if count > LIMITS.max_layers:
-            self.report(ERROR, "E0320", f"repeat {count:,} is larger than the expansion limit ({LIMITS.max_layers:,})",
+            self.report(ERROR, E0320, f"repeat {count:,} is larger than the expansion limit ({LIMITS.max_layers:,})",
                         item.count.span, origin=st.origin, help=("raise the limit with --max-layers if this is intended",))
             raise _Abort()
 
@@ -912,7 +937,7 @@ class Elaborator:
         """Match a shape against `[a, b, _]`. Unbound names bind when `bind` is set."""
         items = pattern.items if isinstance(pattern, A.TupleExpr) else None
         if items is None:
-            self.report(ERROR, "E0214", "a shape pattern is a list like `[c, h, w]`", pattern.span, origin=origin)
+            self.report(ERROR, E0214, "a shape pattern is a list like `[c, h, w]`", pattern.span, origin=origin)
             return False
         if len(items) != len(shape):
             self._mismatch(pattern, shape, what, use, origin,
@@ -945,7 +970,7 @@ class Elaborator:
 
     def _mismatch(self, pattern, shape, what, use, origin, note, at=None):
         labels_origin = ((use,) if use is not None else ()) + tuple(origin)
-        self.report(ERROR, "E0309" if use is not None else "E0308",
+        self.report(ERROR, E0309 if use is not None else E0308,
                     f"shape mismatch: {what} {pattern.span.text()}, but the shape is {show_shape(shape, 'unknown')}",
                     at or pattern.span, "does not match", notes=(note,), origin=labels_origin,
                     help=("fix the layers before this point, or update the declared shape",))

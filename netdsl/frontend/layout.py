@@ -6,6 +6,7 @@ new_borrow_pos), so it serves netdsl's runtime (netdsl/lalr.py) and Lark alike.
 """
 from __future__ import annotations
 
+from ..diagnostics.codes import E0101, E0102, E0103, E0104, E0108
 from ..limits import LIMITS
 
 _OPENERS = {"(": ")", "[": "]", "{": "}"}
@@ -40,7 +41,7 @@ class Layout:
             make = type(tok)
             count += 1
             if count > cap:         # bounds parse memory (about 1 KB per token)
-                raise LayoutError("E0108", f"the file has more than {cap:,} tokens", tok, "the limit is reached here",
+                raise LayoutError(E0108, f"the file has more than {cap:,} tokens", tok, "the limit is reached here",
                                   help="use `repeat` or `for` for long runs of layers")
             kind = tok.type
             is_punct = kind not in _VALUE_TOKENS
@@ -48,7 +49,7 @@ class Layout:
             if kind in ("NEWLINE", "SEMI"):
                 if stack and stack[-1][0] in ("(", "list"):
                     if kind == "SEMI":
-                        raise LayoutError("E0101", "unexpected `;` inside brackets", tok, "statements cannot end here")
+                        raise LayoutError(E0101, "unexpected `;` inside brackets", tok, "statements cannot end here")
                     continue
                 if last in (None, "_NL", "{", "seq", "->", "else"):
                     continue
@@ -63,7 +64,7 @@ class Layout:
                 pending = None
             if value in _OPENERS:
                 if len(stack) >= LIMITS.max_nesting:
-                    raise LayoutError("E0104", f"brackets nested deeper than {LIMITS.max_nesting} levels",
+                    raise LayoutError(E0104, f"brackets nested deeper than {LIMITS.max_nesting} levels",
                                       tok, "too deep here", help="split the expression or the structure into blocks")
                 if value == "[":
                     in_body = not stack or stack[-1][0] in ("{", "seq")
@@ -82,11 +83,11 @@ class Layout:
                 continue
             if value in _CLOSERS:
                 if not stack:
-                    raise LayoutError("E0103", f"unmatched `{value}`", tok, "nothing to close here")
+                    raise LayoutError(E0103, f"unmatched `{value}`", tok, "nothing to close here")
                 open_kind, opener = stack[-1]
                 want = {"(": ")", "list": "]", "seq": "]", "{": "}"}[open_kind]
                 if value != want:
-                    raise LayoutError("E0103", f"mismatched `{value}`: expected `{want}`", tok,
+                    raise LayoutError(E0103, f"mismatched `{value}`: expected `{want}`", tok,
                                       f"expected `{want}`", other=opener,
                                       other_label=f"`{opener.value}` opened here")
                 stack.pop()
@@ -101,7 +102,7 @@ class Layout:
             last = value if is_punct else kind
         if stack:
             kind, opener = stack[-1]
-            raise LayoutError("E0102", f"unclosed `{opener.value}`", opener,
+            raise LayoutError(E0102, f"unclosed `{opener.value}`", opener,
                               "opened here and never closed",
                               help=f"add the matching `{ {'(': ')', 'list': ']', 'seq': ']', '{': '}'}[kind] }`")
         if last not in (None, "_NL"):

@@ -12,6 +12,7 @@ import re
 import sys
 
 from ..diagnostics import Diagnostic, Label, error
+from ..diagnostics.codes import E0101, E0104, E0105
 from ..limits import LIMITS
 from . import ast as A
 from . import lalr
@@ -86,10 +87,10 @@ def _syntax_error(source: Source, e: UnexpectedCharacter | UnexpectedToken) -> D
         ch = source.text[pos] if pos < len(source.text) else ""
         shown = repr(ch)[1:-1] if ch.isprintable() and ch not in "'\"" else f"U+{ord(ch):04X}" if ch else "end of file"
         if ch in "'\"":
-            return error("E0101", "unterminated string", Span(source, pos, pos + 1),
+            return error(E0101, "unterminated string", Span(source, pos, pos + 1),
                          "this string is not closed on the same line",
                          help=[f"close it with {ch}"])
-        return error("E0101", f"unexpected character `{shown}`", Span(source, pos, pos + 1),
+        return error(E0101, f"unexpected character `{shown}`", Span(source, pos, pos + 1),
                      "not part of the language")
     tok = e.token
     if tok.type == "$END" and tok.start_pos is None:
@@ -112,7 +113,7 @@ def _syntax_error(source: Source, e: UnexpectedCharacter | UnexpectedToken) -> D
     if before.endswith("->") and "ITEM" in exp:
         msg = f"expected a layer after `->`, found {found}"
         span = Span(source, len(before) - 2, len(before))
-        return Diagnostic("error", "E0101", msg, [Label(span, "nothing follows this arrow")],
+        return Diagnostic("error", E0101, msg, [Label(span, "nothing follows this arrow")],
                           help=["remove the `->`, or continue the chain with a layer"])
     if "COMMA" in exp and "OPERATOR" in exp and tok.type in ("NAME", "INT", "FLOAT", "STRING", "REF"):
         helps.append("separate arguments with `,`")
@@ -121,7 +122,7 @@ def _syntax_error(source: Source, e: UnexpectedCharacter | UnexpectedToken) -> D
         helps.append("join layers with `->`, or start a new line for the next statement")
     elif tok.type == "EQUAL" and "COLON" in exp:
         helps.append("name a layer with `name: layer(...)`; bind a value with `let name = value`")
-    return Diagnostic("error", "E0101", msg, [Label(span, "unexpected here")], help=helps)
+    return Diagnostic("error", E0101, msg, [Label(span, "unexpected here")], help=helps)
 
 
 # ---- reductions -> AST ------------------------------------------------------------
@@ -398,7 +399,7 @@ def parse(source: Source) -> tuple[A.Module | None, list[Diagnostic]]:
     try:
         return _parse(source.text, _Builder(source)), []
     except TooDeep as e:
-        return None, [error("E0104", f"nested more than {LIMITS.max_depth} levels deep",
+        return None, [error(E0104, f"nested more than {LIMITS.max_depth} levels deep",
                             Span(source, e.pos, min(e.pos + 1, len(source.text))), "too deep here",
                             notes=["operators, calls, lists and bodies each add a level; "
                                    "a chain `a + b + c` adds one per operator"],
@@ -411,12 +412,12 @@ def parse(source: Source) -> tuple[A.Module | None, list[Diagnostic]]:
     except (UnexpectedCharacter, UnexpectedToken) as e:
         return None, [_syntax_error(source, e)]
     except _BadTemplate as e:
-        return None, [error("E0101", e.message, Span(source, e.tok.start_pos, e.tok.end_pos),
+        return None, [error(E0101, e.message, Span(source, e.tok.start_pos, e.tok.end_pos),
                             "in this name", help=['write a computed name like "layer{i + 1}"'])]
     except _LiteralTooLarge as e:
         tok = e.tok
         is_int = tok.type == "INT"
-        return None, [error("E0105", "number literal is too large",
+        return None, [error(E0105, "number literal is too large",
                             Span(source, tok.start_pos, tok.end_pos),
                             f"more than {LIMITS.max_int_digits} digits" if is_int else "not a finite number",
                             notes=["netdsl keeps every size below 2**63" if is_int

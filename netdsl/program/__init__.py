@@ -5,6 +5,7 @@ import keyword
 from pathlib import Path
 
 from ..diagnostics import ERROR, Diagnostic, Label, error
+from ..diagnostics.codes import E0100, E0101, E0104, E0106, E0107, E0203, E0206
 from ..errors import SpecIOError
 from ..frontend import ast as A
 from ..frontend.source import DecodeError, Source, Span
@@ -91,7 +92,7 @@ def _bad_bytes_diag(name: str, err: DecodeError, src: Source | None = None) -> D
     if src is not None and getattr(src, "bad_at", None) is not None:
         pos = src.bad_at
         labels.append(Label(Span(src, pos, min(pos + 1, len(src.text))), f"byte 0x{err.byte:02x}"))
-    return Diagnostic(ERROR, "E0100", f"{name} is not UTF-8 text: {err}", labels, file=name,
+    return Diagnostic(ERROR, E0100, f"{name} is not UTF-8 text: {err}", labels, file=name,
                       help=["save the file as UTF-8"])
 
 
@@ -127,7 +128,7 @@ class _Loader:
     def load_file(self, src: Source, base: Path, stack: tuple, is_root: bool):
         if "\x00" in src.text:
             pos = src.text.index("\x00")
-            self.prog.diagnostics.append(error("E0101", "the file contains a NUL byte", Span(src, pos, pos + 1),
+            self.prog.diagnostics.append(error(E0101, "the file contains a NUL byte", Span(src, pos, pos + 1),
                                                "NUL here", notes=[f"at character offset {pos}"],
                                                help=["is this a binary file?"]))
             return
@@ -152,11 +153,11 @@ class _Loader:
     def define(self, d: A.Definition, env: Env, is_root: bool):
         bad = _bad_class_name(d.name)
         if bad:
-            self.prog.diagnostics.append(error("E0206", f"`{d.name}` cannot name a {d.kind}: {bad}", d.name_span, "rename this"))
+            self.prog.diagnostics.append(error(E0206, f"`{d.name}` cannot name a {d.kind}: {bad}", d.name_span, "rename this"))
             return
         if d.name in self.where:
             first = self.where[d.name]
-            diag = error("E0203", f"`{d.name}` is defined twice", d.name_span, "defined again here")
+            diag = error(E0203, f"`{d.name}` is defined twice", d.name_span, "defined again here")
             diag.labels.append(Label(first, "first defined here", primary=False))
             self.prog.diagnostics.append(diag)
             return
@@ -165,12 +166,12 @@ class _Loader:
             problem = _bad_param_name(p.name)
             if problem or p.name in seen:
                 self.prog.diagnostics.append(error(
-                    "E0206" if problem else "E0203",
+                    E0206 if problem else E0203,
                     f"parameter `{p.name}` {problem or 'is declared twice'}", p.span))
             seen[p.name] = p
         from ..catalogue import lookup
         if lookup(d.name) is not None:
-            self.prog.diagnostics.append(error("E0203", f"`{d.name}` is already a layer kind", d.name_span,
+            self.prog.diagnostics.append(error(E0203, f"`{d.name}` is already a layer kind", d.name_span,
                                                "choose another name"))
             return
         self.where[d.name] = d.name_span
@@ -183,18 +184,18 @@ class _Loader:
         try:
             path = (base / imp.path).resolve()
         except (OSError, RuntimeError) as e:      # symlink loops
-            self.prog.diagnostics.append(error("E0106", f"cannot import \"{imp.path}\": {e}", imp.span))
+            self.prog.diagnostics.append(error(E0106, f"cannot import \"{imp.path}\": {e}", imp.span))
             return
         if len(stack) > LIMITS.max_import_depth:
             self.prog.diagnostics.append(error(
-                "E0104", f"imports nested more than {LIMITS.max_import_depth} files deep", imp.span,
+                E0104, f"imports nested more than {LIMITS.max_import_depth} files deep", imp.span,
                 "too deep here", notes=[f"the chain starts at {stack[0][0]}"],
                 help=["import shared files from the top-level spec instead of through a chain"]))
             return
         chain_files = [s[0] for s in stack]
         if any(Path(name).resolve() == path for name in chain_files if name not in ("<stdin>", "<string>")):
             names = " \u2192 ".join([Path(n).name for n in chain_files] + [path.name])
-            diag = error("E0107", f"import cycle: {names}", imp.span, "this import closes the cycle",
+            diag = error(E0107, f"import cycle: {names}", imp.span, "this import closes the cycle",
                          help=["move the shared blocks into a file that neither imports"])
             for _, span in stack[:-1]:
                 diag.labels.append(Label(span, "imported here", primary=False))
@@ -206,7 +207,7 @@ class _Loader:
         try:
             data = _read_regular(path)
         except (OSError, ValueError) as e:
-            self.prog.diagnostics.append(error("E0106", f"cannot import \"{imp.path}\": {getattr(e, 'strerror', None) or e}",
+            self.prog.diagnostics.append(error(E0106, f"cannot import \"{imp.path}\": {getattr(e, 'strerror', None) or e}",
                                                imp.span, f"looked for {path}"))
             return
         try:
