@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import os
-import re
 
 from .collector import paused
 from .diagnostics import Diagnostic, error
+from .diagnostics.allow import Allowances
 from .diagnostics.codes import E0104, E0208
 from .elaborate import elaborate
 from .frontend.source import Source
@@ -52,37 +52,10 @@ class CheckResult(Value):
         return to_svg(self.graph()) if len(self.graphs) == 1 else None
 
 
-# Compiled on first use (re caches it), not at import: most files have no such comment.
-_ALLOW = r"#\s*netdsl:\s*allow\s+([A-Z0-9 ,]+)"
-
-
-def allowed_codes(source) -> tuple[set, dict]:
-    """`# netdsl: allow W0401` on a line of its own silences that code in the whole
-    file; after code on a line, it silences it on that line only."""
-    whole, per_line = set(), {}
-    if "netdsl:" not in source.text:
-        return whole, per_line
-    allow = re.compile(_ALLOW)
-    for i, line in enumerate(source.text.split("\n"), 1):
-        m = allow.search(line)
-        if m:
-            codes = {c for c in re.split(r"[ ,]+", m.group(1).strip()) if c}
-            if line[:m.start()].strip():
-                per_line.setdefault(i, set()).update(codes)
-            else:
-                whole.update(codes)
-    return whole, per_line
-
-
-def _suppressed(d: Diagnostic, cache: dict) -> bool:
-    span = d.primary
-    if d.is_error or span is None:
-        return False
-    key = id(span.source)
-    if key not in cache:
-        cache[key] = allowed_codes(span.source)
-    whole, per_line = cache[key]
-    return d.code in whole or d.code in per_line.get(span.line, ())
+def elaborate_network(program: Program, network: str, params: dict | None = None,
+                      input_shape: tuple | None = None, expects: bool = True, stop_when=None) -> Graph:
+    """One network of a loaded program, expanded and shape-checked (see netdsl/elaborate/)."""
+    return elaborate(program, network, params, input_shape, expects=expects, stop_when=stop_when)
 
 
 def check_program(program: Program, network: str | None = None, params: dict | None = None,
@@ -91,6 +64,7 @@ def check_program(program: Program, network: str | None = None, params: dict | N
     if not program.ok:
         return result
     names = program.own_networks
+    allowed = Allowances()
     if network is not None:
         if network not in program.networks:
             from .diagnostics.suggest import suggest
@@ -102,13 +76,12 @@ def check_program(program: Program, network: str | None = None, params: dict | N
         names = [network]
     for name in names:
         try:
-            g = elaborate(program, name, params, input_shape)
+            g = elaborate_network(program, name, params, input_shape)
         except RecursionError:
             d = error(E0104, f"network `{name}` is nested too deeply to expand", program.networks[name].ast.name_span)
             result.diagnostics.append(d)
             continue
-        cache: dict = {}
-        g.diagnostics = [d for d in g.diagnostics if not _suppressed(d, cache)]
+        g.diagnostics = [d for d in g.diagnostics if not allowed.suppresses(d)]
         result.graphs.append(g)
         result.diagnostics.extend(g.diagnostics)
     return result

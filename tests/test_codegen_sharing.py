@@ -31,7 +31,7 @@ def _generated():
     result = check_source(SPEC)
     assert result.ok, result.diagnostics
     graph = result.graph()
-    return graph, generate([graph], result.program)
+    return graph, generate([graph])
 
 
 def test_equal_args_with_other_input_shapes_get_their_own_constructor():

@@ -18,8 +18,9 @@ from click.testing import CliRunner
 
 import netdsl
 from netdsl.backends.build import build_source
-from netdsl.backends.codegen import HELPERS, CodegenError, check_attr, check_class, docstring_text, generate, literal
+from netdsl.backends.codegen import HELPERS, CodegenError, docstring_text, generate, literal
 from netdsl.cli import cli
+from netdsl.namespace import NameRefused, require_attribute, require_class
 from netdsl.pipeline import check_source
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -241,7 +242,7 @@ def test_layer_names_that_are_not_plain_identifiers_are_rejected(name):
 def test_source_name_cannot_break_out_of_the_docstring():
     result = check_source("network N {\n  input [4]\n  linear(2)\n}\n")
     evil = 'x.net"""\nimport os\nos.system("echo PWNED")\n"""'
-    text = generate(result.graphs, result.program, evil)
+    text = generate(result.graphs, evil)
     tree = ast.parse(text)
     assert not any(isinstance(n, ast.Import) and n.names[0].name == "os" for n in tree.body)
     assert _dangerous_names(text) == set()
@@ -252,11 +253,11 @@ def test_codegen_double_checks_names_in_the_ir():
     graph = result.graphs[0]
     graph.layers[0].name = "fc = None; import os; x"
     with pytest.raises(CodegenError):
-        generate(result.graphs, result.program)
+        generate(result.graphs)
     graph.layers[0].name = "fc"
     graph.network = "N(object): pass\nimport os\nclass M"
     with pytest.raises(CodegenError):
-        generate(result.graphs, result.program)
+        generate(result.graphs)
 
 
 def test_emitters():
@@ -265,13 +266,13 @@ def test_emitters():
     for bad in (float("nan"), float("inf"), object(), [1, 2], {"a": 1}, b"x", 1j):
         with pytest.raises(CodegenError):
             literal(bad)
-    assert check_attr("conv1") == "conv1" and check_attr("12") == "12"
+    assert require_attribute("conv1") == "conv1" and require_attribute("12") == "12"
     for bad in ("__init__", "a b", "class", "ﬁlter", "01", "training", "", 3):
-        with pytest.raises(CodegenError):
-            check_attr(bad)
+        with pytest.raises(NameRefused):
+            require_attribute(bad)
     for bad in ("torch", "nn", "__x", "None", "1A"):
-        with pytest.raises(CodegenError):
-            check_class(bad)
+        with pytest.raises(NameRefused):
+            require_class(bad)
     assert '"' not in docstring_text('a"""b') and "\\" not in docstring_text("a\\b")
 
 

@@ -28,6 +28,7 @@ from netdsl.catalogue import LAYERS
 from netdsl.cli import cli
 from netdsl.diagnostics.codes import REGISTRY as CODES
 from netdsl.diagnostics.render import render, render_short
+from netdsl.ir import validate
 from netdsl.limits import LIMITS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,6 +69,8 @@ def assert_clean_or_located(result, text_len: int | None = None) -> None:
         json.dumps(d.to_json())
     if result.ok:
         assert all(g.ok for g in result.graphs)
+    for g in result.graphs:
+        assert validate.problems(g) == [], g.network
 
 
 def check_text(text: str):

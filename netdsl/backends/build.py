@@ -32,19 +32,15 @@ def check_spec(path_or_source: str, network: str | None = None, input_shape: tup
     return check_file(path_or_source, **kw)
 
 
-def spec_init(graph, init: str | None, program=None) -> str | None:
+def spec_init(graph, init: str | None) -> str | None:
     """Validate the init choice: the `init=` argument wins over a network parameter `init`."""
     if init is not None and init not in INIT_CHOICES:
         raise ValueError(f"init must be one of {', '.join(INIT_CHOICES)}, not {init!r}")
     value = graph.params.get("init")
     if "init" in graph.params and value not in INIT_CHOICES:
-        span = None
-        if program is not None and graph.network in program.networks:
-            for p in program.networks[graph.network].ast.params:
-                if p.name == "init":
-                    span = p.default.span if p.default is not None else p.span
+        param = graph.definitions[graph.network].param("init")
         raise SpecError([error(E0214, f"network parameter `init` must be one of "
-                               f"{', '.join(repr(c) for c in INIT_CHOICES)}, got {value!r}", span,
+                               f"{', '.join(repr(c) for c in INIT_CHOICES)}, got {value!r}", param.span,
                                "selects the weight initialisation", help=['write init = "xavier"'])])
     return init
 
@@ -60,9 +56,9 @@ def source_for(result: CheckResult, network: str | None, source_name: str,
                                f" ({', '.join(names) or 'none'})", None)])
     graphs = [result.graph(network)] if network is not None else result.graphs
     for g in graphs:
-        init = spec_init(g, init, result.program)
+        init = spec_init(g, init)
     try:
-        return generate(graphs, result.program, source_name, init), graphs
+        return generate(graphs, source_name, init), graphs
     except CodegenError as e:
         raise SpecError([error(E0220, f"cannot generate PyTorch code: {e}", None)]) from None
 
@@ -97,14 +93,9 @@ def file_digest(path: Path) -> str | None:
         return None
 
 
-def spec_dependencies(result: CheckResult, root: Path, resolved: Path | None = None) -> dict:
-    """{absolute path: sha256} of the spec and every file it imports. `resolved`: root.resolve(),
-    when the caller has it already (resolving walks the path with one system call per part)."""
-    names = {d.ast.span.source.name for table in (result.program.blocks, result.program.networks)
-             for d in table.values()} - {"<string>", "<stdin>"}
-    resolved = resolved or root.resolve()
-    paths = {resolved} | {resolved if Path(name) == root else Path(name).resolve() for name in names}
-    return {str(p): file_digest(p) for p in paths}      # each file hashed once
+def spec_dependencies(result: CheckResult) -> dict:
+    """{absolute path: sha256} of the spec and every file it imports."""
+    return {path: file_digest(Path(path)) for path in result.program.files}
 
 
 # (path, network, init, input shape, params) -> (dependency digests, generated source, network name).
@@ -148,7 +139,7 @@ def load(path_or_source: str, network: str | None = None, init: str | None = Non
             source, graphs = source_for(result, network, name, init)
             net = graphs[0].network
             if key is not None:
-                deps = {} if text else spec_dependencies(result, Path(path_or_source), resolved)
+                deps = {} if text else spec_dependencies(result)
                 _COMPILED[key] = (deps, source, net)
             del result, graphs
             module = exec_source(source, name)
@@ -169,9 +160,9 @@ def build_source(path_or_source: str, network: str | None = None, init: str | No
 def compile_result(result: CheckResult, network: str | None, source_name: str, init: str | None = None) -> str:
     if network is None and len(result.graphs) > 1 and result.ok:
         for g in result.graphs:
-            init = spec_init(g, init, result.program)
+            init = spec_init(g, init)
         try:
-            return generate(result.graphs, result.program, source_name, init)
+            return generate(result.graphs, source_name, init)
         except CodegenError as e:
             raise SpecError([error(E0220, f"cannot generate PyTorch code: {e}", None)]) from None
     return source_for(result, network, source_name, init)[0]

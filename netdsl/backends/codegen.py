@@ -26,13 +26,11 @@ LayerSpec.category.
 """
 from __future__ import annotations
 
-import keyword
 import math
-import unicodedata
 from dataclasses import dataclass, field
 
-from ..elaborate import RESERVED
-from ..ir import Graph, Node, Scope
+from ..ir import NO_DEFAULT, Graph, Node, Scope
+from ..namespace import ClassNames, NameRefused, is_identifier, require_argument, require_attribute
 
 INIT_CHOICES = ("default", "xavier")
 # LayerSpec.category values whose weights Xavier-uniform initialises (the notes' init_cnn)
@@ -63,14 +61,7 @@ def {name}(module):
         nn.init.xavier_uniform_(module.weight)
 '''
 
-# Names the generated module defines or imports at top level.
 _PLACEHOLDER = "\x00CLASS\x00"   # cannot occur in emitted text: literal() escapes control characters
-_TOP_LEVEL = {"torch", "nn", "OrderedDict"}
-# attribute names that would shadow nn.Module's own (the elaborator rejects them too)
-_FORBIDDEN_ATTRS = RESERVED
-
-
-_NO_DEFAULT = object()
 
 
 class CodegenError(Exception):
@@ -94,27 +85,6 @@ def literal(v) -> str:
         items = [literal(x) for x in v]
         return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
     raise CodegenError(f"cannot emit a value of type {type(v).__name__}")
-
-
-def _plain_identifier(name) -> bool:
-    # NFKC leaves ASCII unchanged, so only non-ASCII names pay for the normalisation
-    return (isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)
-            and not keyword.issoftkeyword(name) and (name.isascii() or unicodedata.normalize("NFKC", name) == name))
-
-
-def check_attr(name) -> str:
-    """A module attribute: an identifier torch and Python both accept (or a sequence index)."""
-    if isinstance(name, str) and name.isdigit() and (name == "0" or not name.startswith("0")):
-        return name
-    if not _plain_identifier(name) or name.startswith("_") or name in _FORBIDDEN_ATTRS:
-        raise CodegenError(f"cannot use {name!r} as a module name")
-    return name
-
-
-def check_class(name) -> str:
-    if not _plain_identifier(name) or name.startswith("__") or name in _TOP_LEVEL:
-        raise CodegenError(f"cannot use {name!r} as a class name")
-    return name
 
 
 def docstring_text(text: str) -> str:
@@ -211,72 +181,37 @@ class _Writer:
         self.init = init
         self.classes: list[str] = []            # emitted class sources, dependencies first
         self.spec_keys: dict = {}               # (definition, body) -> class name
-        self.taken = set(_TOP_LEVEL)
+        self.names = ClassNames(g.network for g in graphs)
+        self.signatures: dict = {}              # definition name -> ir.Signature
         for g in graphs:
-            self.taken.add(check_class(g.network))
+            self.signatures.update(g.definitions)
         self.helpers: dict[str, str] = {}       # catalogue class name -> emitted name
         self.needs_ordered = False
         self.xavier_classes: set[str] = set()
         self.init_fn: str | None = None
-        self.defaults: dict = {}                # layer kind -> catalogue_defaults
-        self.constant_defaults: dict = {}       # definition -> param_defaults
-        self.keywords: set = set()              # keyword names check_attr_kw accepted
-        self.attrs: set = set()                 # module names check_attr accepted
-        self.ctors: dict = {}                   # (kind, id(args), *input shapes) -> constructor call
-        self.class_names: set = set()           # catalogue class names found to be identifiers
-        self.shape_comments: dict = {}          # shape -> "[64, 56, 56]"
 
     # ---- names
-    def fresh_class(self, base: str) -> str:
-        name, n = base, 1
-        while name in self.taken:
-            n += 1
-            name = f"{base}_{n}"
-        self.taken.add(name)
-        return name
-
     def module_class(self, cls: str, node: Node) -> str:
         """The emitted name for catalogue class `cls` of `node`."""
-        if cls not in self.class_names:
-            if not _plain_identifier(cls):
-                raise CodegenError(f"catalogue class name {cls!r} is not an identifier")
-            self.class_names.add(cls)
+        if not is_identifier(cls):
+            raise CodegenError(f"catalogue class name {cls!r} is not an identifier")
         if cls in HELPERS:
             if cls not in self.helpers:
-                self.helpers[cls] = self.fresh_class(cls) if cls in self.taken else cls
-                self.taken.add(self.helpers[cls])
+                self.helpers[cls] = self.names.fresh(cls)
             return self.helpers[cls]
         if node.spec.category in XAVIER_CATEGORIES:
             self.xavier_classes.add(f"nn.{cls}")
         return f"nn.{cls}"
 
-    def keyword(self, name) -> str:
-        """check_attr_kw, once per name: constructor calls repeat the same few keywords."""
-        if name not in self.keywords:
-            self.keywords.add(check_attr_kw(name))
-        return name
-
-    def attr(self, name) -> str:
-        """check_attr, once per name: every block class repeats its module names."""
-        if name not in self.attrs:
-            self.attrs.add(check_attr(name))
-        return name
-
     # ---- constructors
     def node_ctor(self, node: Node) -> str:
         nodes = self.an.graph.nodes
         shapes = [nodes[i].shape for i in node.inputs]
-        # Equal layers share one args namespace (elaborate._shared_args), and LayerSpec.torch
-        # depends on nothing but the args and the input shapes: build each distinct call once.
-        key = (node.spec.name, id(node.args), *shapes)
-        text = self.ctors.get(key)
-        if text is None:
-            cls, kwargs = node.spec.torch(node.args, shapes)
-            cls = self.module_class(cls, node)
-            kwargs = _readable_kwargs(node.spec, kwargs, self.defaults)
-            args = ", ".join(f"{self.keyword(k)}={literal(v)}" for k, v in kwargs.items())
-            text = self.ctors[key] = f"{cls}({args})"
-        return text
+        cls, kwargs = node.spec.torch(node.args, shapes)
+        cls = self.module_class(cls, node)
+        kwargs = _readable_kwargs(node.spec, kwargs)
+        args = ", ".join(f"{require_argument(k)}={literal(v)}" for k, v in kwargs.items())
+        return f"{cls}({args})"
 
     def child_ctor(self, child, indent: int) -> str:
         if isinstance(child, Node):
@@ -294,69 +229,43 @@ class _Writer:
         lines = []
         for c in s.children:
             ctor = self.child_ctor(c, indent + 4)
-            lines.append(f"{pad}{ctor}," if indexed else f"{pad}({literal(check_attr(c.name))}, {ctor}),")
+            lines.append(f"{pad}{ctor}," if indexed else f"{pad}({literal(require_attribute(c.name))}, {ctor}),")
         if indexed:
             return "nn.Sequential(\n" + "\n".join(lines) + "\n" + " " * indent + ")"
         self.needs_ordered = True
         return ("nn.Sequential(OrderedDict([\n" + "\n".join(lines) + "\n" + " " * indent + "]))")
 
     def call_args(self, s: Scope) -> str:
-        d = self.program.blocks[s.definition].ast
-        defaults = self.param_defaults(s.definition)
+        """The arguments of a block class's constructor call: those not equal to their defaults."""
         parts = []
-        for p in d.params:
+        for p in self.signatures[s.definition].params:
             v = s.args.get(p.name)
-            if p.name in defaults and defaults[p.name] == v and type(defaults[p.name]) is type(v):
+            default = _constant(p.default)
+            if default is not NO_DEFAULT and default == v and type(default) is type(v):
                 continue
-            parts.append(f"{check_attr_kw(p.name)}={literal(v)}")
+            parts.append(f"{require_argument(p.name)}={literal(v)}")
         return ", ".join(parts)
-
-    def param_defaults(self, definition: str) -> dict:
-        """Spec defaults that are plain constants (evaluated in the defining file's scope)."""
-        out = self.constant_defaults.get(definition)
-        if out is None:
-            out = self.constant_defaults[definition] = self._param_defaults(definition)
-        return out
-
-    def _param_defaults(self, definition: str) -> dict:
-        from ..values import UNKNOWN, Env, EvalError, evaluate
-        table = self.program.blocks if definition in self.program.blocks else self.program.networks
-        d = table[definition]
-        out = {}
-        for p in d.ast.params:
-            if p.default is None:
-                continue
-            try:
-                v = evaluate(p.default, Env(d.env))
-                literal(v)
-            except (EvalError, CodegenError):   # depends on other parameters or `in`: no constant default
-                v = _NO_DEFAULT
-            if v is not _NO_DEFAULT and v is not UNKNOWN:
-                out[p.name] = v
-        return out
 
     # ---- classes
     def block_class(self, s: Scope) -> str:
         body = self.class_body(s, _PLACEHOLDER)
         key = (s.definition, body)
         if key not in self.spec_keys:
-            name = self.fresh_class(check_class(s.definition))
+            name = self.names.fresh(s.definition)
             self.spec_keys[key] = name
             self.classes.append(body.replace(_PLACEHOLDER, name))
         return self.spec_keys[key]
 
     def signature(self, definition: str, values: dict, use_values_as_defaults: bool) -> str:
-        table = self.program.blocks if definition in self.program.blocks else self.program.networks
-        params = table[definition].ast.params
-        defaults = self.param_defaults(definition)
         parts, seen_default, kw_only = [], False, False
-        for p in params:
-            name = check_attr_kw(p.name)
+        for p in self.signatures[definition].params:
+            name = require_argument(p.name)
+            default = _constant(p.default)
             if use_values_as_defaults and p.name in values:
                 parts.append(f"{name}={literal(values[p.name])}")
                 seen_default = True
-            elif p.name in defaults:
-                parts.append(f"{name}={literal(defaults[p.name])}")
+            elif default is not NO_DEFAULT:
+                parts.append(f"{name}={literal(default)}")
                 seen_default = True
             else:
                 parts.append(name)
@@ -384,14 +293,14 @@ class _Writer:
         head.append("")
         init = [f"    def __init__({sig}):", "        super().__init__()"]
         if checked:
-            given = literal_tuple_src([check_attr_kw(k) for k in checked])
+            given = literal_tuple_src([require_argument(k) for k in checked])
             expected = literal(tuple(values[k] for k in checked))
             what = ", ".join(f"{k}={literal(values[k])}" for k in checked)
             init += [f"        if {given} != {expected}:",
                      f"            raise ValueError({literal(docstring_text(f'compiled for {what}; '))}",
                      f"                             {literal('recompile the spec for other values')})"]
         for child in s.children:
-            attr = self.attr(child.name)
+            attr = require_attribute(child.name)
             init.append(f"        self.{attr} = {self.child_ctor(child, 8)}")
         if is_net:
             init += self.init_lines(s)
@@ -404,8 +313,7 @@ class _Writer:
         if not dynamic and mode in (None, "default"):
             return []
         if self.init_fn is None:
-            self.init_fn = self.fresh_class("init_xavier")
-        self.any_init = True
+            self.init_fn = self.names.fresh("init_xavier")
         if dynamic:
             return ["        if init == \"xavier\":", f"            self.apply({self.init_fn})"]
         return [f"        self.apply({self.init_fn})"]
@@ -414,7 +322,7 @@ class _Writer:
     def access(self, base: Scope, path: list) -> str:
         out = "self"
         for owner, name in path:
-            out += f"[{name}]" if owner.kind == "sequence" and name.isdigit() else f".{self.attr(name)}"
+            out += f"[{name}]" if owner.kind == "sequence" and name.isdigit() else f".{require_attribute(name)}"
         return out
 
     def path_to(self, c: Scope, item) -> list:
@@ -434,8 +342,8 @@ class _Writer:
         s = node.scope
         if s is c:
             return node
-        unit = memo.get(s.id, _NO_DEFAULT) if memo is not None else _NO_DEFAULT
-        if unit is _NO_DEFAULT:
+        unit = memo.get(s.id, NO_DEFAULT) if memo is not None else NO_DEFAULT
+        if unit is NO_DEFAULT:
             unit = None
             while s is not c:
                 if s.kind == "block" or self.an.chain[s.id]:
@@ -494,22 +402,16 @@ class _Writer:
             name = "x" if "x" not in live else next(f"x{k}" for k in range(1, 10 ** 6) if f"x{k}" not in live)
             var[out] = name
             live[name] = out
-            shape = g.nodes[out].shape
-            dims = self.shape_comments.get(shape)
-            if dims is None:
-                dims = self.shape_comments[shape] = _dims(shape)
-            lines.append(f"        {name} = {expr}  # {dims}")
+            lines.append(f"        {name} = {expr}  # {_dims(g.nodes[out].shape)}")
         lines.append(f"        return {var[out_id]}")
         return lines
 
     # ---- the file
-    def module(self, program) -> str:
-        self.program = program
+    def module(self) -> str:
         net_classes = []
         for g in self.graphs:
             self.an = _analyse(g)
-            self.any_init = False
-            net_classes.append(self.class_body(g.root, check_class(g.network)))
+            net_classes.append(self.class_body(g.root, g.network))
         names = ", ".join(g.network for g in self.graphs)
         doc = [
             f'"""{docstring_text(names)}: PyTorch modules compiled by netdsl from {docstring_text(self.source_name)}.',
@@ -551,22 +453,15 @@ def catalogue_defaults(spec) -> dict:
         if p.required or p.default is None or p.per_sample_dim:
             continue
         value = p.type.coerce(p.default)
-        for name in (p.name, *p.aliases, p.torch_name):
-            if name:
-                out[name] = value
+        for name in (p.name, *p.aliases):
+            out[name] = value
     return out
 
 
-def _readable_kwargs(spec, kwargs: dict, memo: dict | None = None) -> dict:
+def _readable_kwargs(spec, kwargs: dict) -> dict:
     """Write constructor calls as a person would: leave out arguments equal to their
-    defaults, and write an equal pair (3, 3) as 3 where torch accepts either.
-    `memo` keeps catalogue_defaults per layer kind for one generated file."""
-    if memo is None:
-        defaults = catalogue_defaults(spec)
-    else:
-        defaults = memo.get(spec.name)
-        if defaults is None:
-            defaults = memo[spec.name] = catalogue_defaults(spec)
+    defaults, and write an equal pair (3, 3) as 3 where torch accepts either."""
+    defaults = catalogue_defaults(spec)
     out = {}
     for key, value in kwargs.items():
         if key in defaults and type(defaults[key]) is type(value) and defaults[key] == value:
@@ -577,18 +472,22 @@ def _readable_kwargs(spec, kwargs: dict, memo: dict | None = None) -> dict:
     return out
 
 
-def check_attr_kw(name) -> str:
-    """A keyword argument or parameter name."""
-    if not _plain_identifier(name) or name.startswith("_") or name in ("self",):
-        raise CodegenError(f"cannot use {name!r} as an argument name")
-    return name
+def _constant(value):
+    """A parameter default generated code can write as a literal, else NO_DEFAULT."""
+    if value is NO_DEFAULT:
+        return value
+    try:
+        literal(value)
+    except CodegenError:        # a shape, say: no literal for it
+        return NO_DEFAULT
+    return value
 
 
 def literal_tuple_src(names: list[str]) -> str:
     return "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
 
 
-def generate(graphs: list[Graph], program, source_name: str = "<string>", init: str | None = None) -> str:
+def generate(graphs: list[Graph], source_name: str = "<string>", init: str | None = None) -> str:
     """Python source defining one class per network in `graphs` (and the block classes they use).
 
     `init`: None (the spec decides, through a network parameter `init`), "default" or "xavier".
@@ -599,4 +498,7 @@ def generate(graphs: list[Graph], program, source_name: str = "<string>", init: 
     for g in graphs:
         if not g.ok or g.output is None or any(n.shape is None for n in g.nodes):
             raise CodegenError(f"network {g.network!r} has errors; check it first")
-    return _Writer(graphs, source_name, init).module(program)
+    try:
+        return _Writer(graphs, source_name, init).module()
+    except NameRefused as e:
+        raise CodegenError(str(e)) from None

@@ -157,8 +157,6 @@ def _torchinfo(l: Layer) -> int:
     return l.params * (_spatial(l.y) if l.cls.startswith("Conv") else 1)
 
 
-TORCHVISION: dict[str, Callable[[Layer], int]] = {}   # uses LayerSpec.macs directly
-
 CONVENTIONS: dict[str, dict | None] = {
     "torchvision": None, "fvcore": FVCORE, "ptflops": PTFLOPS, "thop": THOP, "torchinfo": None,
 }

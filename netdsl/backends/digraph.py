@@ -11,10 +11,8 @@ from __future__ import annotations
 import re
 
 from ..ir import Graph, Node, Scope
-from ..values import depends_on_unknown, shape_text
+from ..values import shape_text
 
-# Messages the elaborator leaves on a node when the real text is in a diagnostic.
-_PLACEHOLDER_ERRORS = frozenset({"unknown", "invalid arguments", "wrong rank"})
 _KWARG = re.compile(r"\s*([A-Za-z_]\w*)\s*=(?!=)")
 
 
@@ -24,56 +22,19 @@ def _location(span) -> dict:
     return {"file": span.source.name, "line": span.line, "column": span.column}
 
 
-def _contains(outer, inner) -> bool:
-    return (outer is not None and inner is not None and outer.source is inner.source
-            and outer.start <= inner.start and inner.end <= outer.end)
-
-
-def node_failure(node: Node, g: Graph, shapes_known: bool) -> str | None:
-    """The diagnostic to show on `node` if the shape pass failed *here* (not upstream)."""
-    if node.error is None and not (node.shape is None and shapes_known):
-        return None
-    errors = [d for d in g.diagnostics if d.is_error]
-    if node.error is not None and node.error not in _PLACEHOLDER_ERRORS:
-        for d in errors:
-            if d.message == node.error:
-                return f"{d.code}: {d.message}"
-        return node.error
-    d = placeholder_diagnostic(node, errors)
-    if d is not None:
-        return f"{d.code}: {d.message}"
-    if not shapes_known:
-        # No diagnostic here and an unknown input: a stand-in downstream of the real
-        # failure (an `if` whose test reads an unknown shape), not a failure itself.
-        return None
-    return "the shape could not be computed (see the diagnostics)"
-
-
-def placeholder_diagnostic(node: Node, errors):
-    """The error diagnostic reported where the elaborator left a placeholder node,
-    preferring one whose primary location lies inside it (an argument, a pattern)."""
-    for want_primary in (True, False):
-        for d in errors:
-            spans = [d.primary] if want_primary else [lab.span for lab in d.labels]
-            if any(_contains(node.span, s) for s in spans):
-                return d
-    return None
+def node_failure(node: Node) -> str | None:
+    """`CODE: message` of the error reported at `node`, if its shape failed *here*."""
+    d = node.failure
+    return f"{d.code}: {d.message}" if d is not None else None
 
 
 def node_label(node: Node) -> str:
-    if node.error == "unknown":
-        # A stand-in the elaborator made for something it could not expand (an
-        # unknown layer, a failed `expect`): show the source the user wrote.
+    if node.stand_in:
+        # A stand-in for something elaboration could not expand (an unknown layer,
+        # a failed `expect`): show the source the user wrote.
         text = node.span.text().strip().split("\n")[0] if node.span is not None else ""
         return text if len(text) <= 40 else text[:39] + "\u2026"
-    if node.error == "invalid arguments" or (node.args is not None and any(
-            depends_on_unknown(v) for v in vars(node.args).values())):
-        return node.kind        # the label rule would format arguments that are wrong or unknown
-    try:
-        return node.describe() or node.kind
-    except (AttributeError, TypeError, ValueError, KeyError, IndexError):
-        # arguments failed to bind: the label rule has nothing (or nonsense) to read
-        return node.kind
+    return node.describe()
 
 
 def _node_attrs(node: Node, g: Graph) -> dict:
@@ -100,7 +61,7 @@ def _node_attrs(node: Node, g: Graph) -> dict:
         "scope": node.scope.id,
         "scopes": tuple(reversed(chain)),
         "loops": tuple((loop.id, i) for loop, i in node.loops),
-        "error": node_failure(node, g, all(s is not None for s in in_shapes)),
+        "error": node_failure(node),
     }
     attrs.update(_location(node.span))
     return attrs

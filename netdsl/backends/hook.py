@@ -69,7 +69,7 @@ def compile_spec(spec_path: Path) -> tuple[str, dict]:
     """(generated source, {dependency path: sha256}). Raises SpecError."""
     from .build import check_spec, compile_result, spec_dependencies
     result = check_spec(str(spec_path))
-    return compile_result(result, None, spec_path.name), spec_dependencies(result, spec_path)
+    return compile_result(result, None, spec_path.name), spec_dependencies(result)
 
 
 class SpecLoader(importlib.abc.Loader):

@@ -7,15 +7,20 @@ accepted when no error fires and no lost-rows warning (W0401 stride leaves input
 rows unused, W0402 ceil_mode drops a window) fires, after the spec's own
 `# netdsl: allow` comments. This is what torchvision writes by hand as a
 model's `min_size`.
+
+Each scan stops at the first diagnostic that rejects the size (the reporter's
+`stop_when` policy, elaborate/report.py): the rest of the network cannot change
+the verdict, and most rejected sizes (odd sizes before a 2×2 pooling, say) fail
+in the first few layers.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..diagnostics.allow import Allowances
 from ..diagnostics.codes import W0401, W0402
-from ..elaborate import Elaborator, _Abort, elaborate
 from ..ir import Graph
-from ..pipeline import _suppressed
+from ..pipeline import elaborate_network
 from ..program import Program
 
 LOST_ROWS = frozenset({W0401, W0402})
@@ -71,10 +76,10 @@ class Scan:
 
 
 def _layer_of(graph: Graph, diag) -> str:
-    """The layer a diagnostic belongs to: the node that recorded the error, else
-    the first node whose call contains the diagnostic's location."""
+    """The layer a diagnostic belongs to: the node it failed, else the first node
+    whose call contains the diagnostic's location (a warning, a binding error)."""
     for node in graph.nodes:
-        if node.error == diag.message:
+        if node.failure is diag:
             return node.qualname
     span = diag.primary
     if span is not None:
@@ -85,32 +90,16 @@ def _layer_of(graph: Graph, diag) -> str:
     return "?"
 
 
-class _FirstProblem(Elaborator):
-    """An elaborator that stops at the first diagnostic that rejects the size:
-    the rest of the network cannot change the verdict, and most rejected sizes
-    (odd sizes before a 2×2 pooling, say) fail in the first few layers."""
-
-    def __init__(self, program: Program):
-        super().__init__(program)
-        self.check_expects = False
-        self._allow_cache: dict = {}
-
-    def report(self, severity, code, message, span, label="", notes=(), help=(), origin=()):
-        before = len(self.diags)
-        super().report(severity, code, message, span, label, notes, help, origin)
-        if len(self.diags) > before:
-            d = self.diags[-1]
-            if d.is_error or (d.code in LOST_ROWS and not _suppressed(d, self._allow_cache)):
-                raise _Abort()
-
-
 def check_size(program: Program, network: str, params: dict | None, shape: tuple) -> Rejection | None:
     """None if the network accepts `shape`, else the first reason it does not."""
-    el = _FirstProblem(program)
-    graph = el.network(program.networks[network], params or {}, shape)
-    cache: dict = {}
+    allowed = Allowances()
+
+    def rejects(d) -> bool:
+        return d.is_error or (d.code in LOST_ROWS and not allowed.suppresses(d))
+
+    graph = elaborate_network(program, network, params, shape, expects=False, stop_when=rejects)
     for d in graph.diagnostics:
-        if d.is_error or (d.code in LOST_ROWS and not _suppressed(d, cache)):
+        if rejects(d):
             return Rejection(d.code, d.message, _layer_of(graph, d))
     return None
 
@@ -124,7 +113,7 @@ class NoImageInput(Exception):
 
 
 def declared_input(program: Program, network: str, params: dict | None) -> tuple:
-    graph = elaborate(program, network, params)
+    graph = elaborate_network(program, network, params)
     shape = graph.input_shape
     if shape is None:
         errors = [d for d in graph.diagnostics if d.is_error]

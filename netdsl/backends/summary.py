@@ -12,7 +12,7 @@ import math
 
 from ..values import show_shape
 from .costs import DESCRIPTIONS, Field, layer_macs, receptive_fields, show_jump
-from .digraph import node_label, placeholder_diagnostic
+from .digraph import node_label
 
 BYTES = 4   # float32
 
@@ -130,21 +130,19 @@ def build(graph, convention: str = "torchvision", batch: int = 1, flops: bool = 
         macs = layer_macs(graph, node, convention)
         macs_all.append(macs)
         known = node.shape is not None
-        # A stand-in the elaborator left for what it could not expand (an unknown layer)
-        # is shown as the source written there, with the diagnostic's own words.
-        stand_in = node.error == "unknown"
+        # A stand-in for what elaboration could not expand (an unknown layer) is shown
+        # as the source written there, with the diagnostic's own words.
+        stand_in = node.stand_in
         display = node.name or f"({node_label(node) if stand_in else node.kind})"
-        error = node.error
-        if stand_in:
-            d = placeholder_diagnostic(node, [d for d in graph.diagnostics if d.is_error])
-            error = d.message if d is not None else error
+        failure = node.failure
+        error = failure.message if failure is not None else None
         row = Row(node.qualname if node.name else ".".join([*(s.name or "?" for s in chain), display]),
                   display, "unknown" if stand_in else node.kind, len(chain) + 1, shape=node.shape,
                   params=node.params if known else None, buffers=node.buffers if known else None,
                   macs=macs, rf=fields.get(node.id), label="" if stand_in else node.describe(),
                   explain=_explain(node, macs, convention) if explain else [], error=error,
-                  known=known or node.error is not None)
-        failed = failed or node.error is not None
+                  known=known or failure is not None)
+        failed = failed or failure is not None
         rows.append(row)
         for s in chain:
             head = open_rows[s.id]

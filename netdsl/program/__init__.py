@@ -1,9 +1,9 @@
 """Loading a spec and its imports into one Program: every block and network by name."""
 from __future__ import annotations
 
-import keyword
 from pathlib import Path
 
+from .. import namespace
 from ..diagnostics import ERROR, Diagnostic, Label, error
 from ..diagnostics.codes import E0100, E0101, E0104, E0106, E0107, E0203, E0206
 from ..errors import SpecIOError
@@ -28,16 +28,19 @@ class Definition(Value):
 
 class Program(Value):
     """A file and everything it imports: blocks and networks by name."""
-    _fields = ("root", "blocks", "networks", "own_networks", "diagnostics")
+    _fields = ("root", "blocks", "networks", "own_networks", "diagnostics", "files")
 
     def __init__(self, root: Source | None, blocks: dict[str, Definition] | None = None,
                  networks: dict[str, Definition] | None = None, own_networks: list[str] | None = None,
-                 diagnostics: list[Diagnostic] | None = None):
+                 diagnostics: list[Diagnostic] | None = None, files: dict[str, Source] | None = None):
         self.root = root
         self.blocks = {} if blocks is None else blocks
         self.networks = {} if networks is None else networks
         self.own_networks = [] if own_networks is None else own_networks   # the root file's, in order
         self.diagnostics = [] if diagnostics is None else diagnostics
+        # every file read, by resolved path, with the text that was parsed (what a
+        # cache of compiled output must be checked against)
+        self.files = {} if files is None else files
 
     @property
     def ok(self) -> bool:
@@ -98,13 +101,11 @@ def _bad_bytes_diag(name: str, err: DecodeError, src: Source | None = None) -> D
 
 def load(source: Source, base_dir: Path | None = None) -> Program:
     prog = Program(source)
-    loader = _Loader(prog)
-    loader.load_file(
-        source,
-        base_dir or (Path(source.name).resolve().parent if source.name not in ("<stdin>", "<string>") else Path.cwd()),
-        (),
-        True,
-    )
+    if source.name not in ("<stdin>", "<string>"):
+        path = Path(source.name).resolve()
+        prog.files[str(path)] = source
+        base_dir = base_dir or path.parent
+    _Loader(prog).load_file(source, base_dir or Path.cwd(), (), True)
     return prog
 
 
@@ -151,7 +152,7 @@ class _Loader:
         return env
 
     def define(self, d: A.Definition, env: Env, is_root: bool):
-        bad = _bad_class_name(d.name)
+        bad = namespace.definition_name_problem(d.name)
         if bad:
             self.prog.diagnostics.append(error(E0206, f"`{d.name}` cannot name a {d.kind}: {bad}", d.name_span, "rename this"))
             return
@@ -163,7 +164,7 @@ class _Loader:
             return
         seen = {}
         for p in d.params:
-            problem = _bad_param_name(p.name)
+            problem = namespace.parameter_name_problem(p.name)
             if problem or p.name in seen:
                 self.prog.diagnostics.append(error(
                     E0206 if problem else E0203,
@@ -215,6 +216,7 @@ class _Loader:
         except _BadBytes as e:
             self.prog.diagnostics.append(_bad_bytes_diag(str(path), e.err, e.src))
             return
+        self.prog.files[str(path)] = src
         self.loaded[path] = self.load_file(src, path.parent, stack, False)
         return self.loaded[path]
 
@@ -239,26 +241,3 @@ def _display_path(path: Path) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
-
-
-_BAD_CLASS = {"torch", "nn", "F", "Tensor", "Module", "OrderedDict", "None", "True", "False", "self"}
-# Builtins the generated module calls: a class or __init__ parameter with one of these
-# names would shadow it (`class super(nn.Module)` recurses forever in __init__).
-_GENERATED_BUILTINS = {"super", "int", "isinstance", "ValueError", "TypeError", "len", "tuple", "range",
-                       "getattr", "object", "type"}
-
-
-def _bad_class_name(name: str) -> str | None:
-    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
-        return "it is a Python keyword"
-    if name in _BAD_CLASS or name in _GENERATED_BUILTINS or name.startswith("__"):
-        return "it clashes with a name generated code uses"
-    return None
-
-
-def _bad_param_name(name: str) -> str | None:
-    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
-        return "is a Python keyword"
-    if name in ("self", "torch", "nn", "F", "x") or name in _GENERATED_BUILTINS or name.startswith("_"):
-        return "clashes with a name generated code uses"
-    return None

@@ -1,0 +1,64 @@
+"""How the walk reports problems: once each, labelled with every block use they came from.
+
+A block used ten times with the same mistake inside gives one diagnostic, not ten:
+later reports of the same problem add "and this use" labels (a few, then stop).
+
+Policy: a Reporter can be told when to stop the walk (`stop_when`). `netdsl check`
+never stops: every independent problem is reported in one run. `netdsl sizes`
+stops at the first diagnostic that rejects the input size it is trying, because
+nothing later can change that verdict (backends/sizes.py). Stopping raises Stop,
+which the walk catches at the network level; the graph is then partial.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..diagnostics import ERROR, Diagnostic, Label
+from ..diagnostics.codes import Code
+from ..frontend.source import Span
+from ..values import EvalError
+
+MAX_USE_LABELS = 4      # labels on one diagnostic, counting the primary
+
+
+class Stop(Exception):
+    """Ends the walk of one network: the expansion budget is spent, or the reporter's
+    policy has seen the diagnostic it was waiting for."""
+
+
+class Reporter:
+    def __init__(self, stop_when: Callable[[Diagnostic], bool] | None = None):
+        self.diagnostics: list[Diagnostic] = []
+        self.stop_when = stop_when
+        self._seen: dict = {}
+
+    def report(self, severity: str, code: Code, message: str, span: Span | None, label: str = "",
+               notes=(), help=(), origin=()) -> Diagnostic:
+        """Record a problem at `span`; `origin` are the block uses it was expanded from,
+        innermost first. Returns the diagnostic (an earlier one, for a repeat)."""
+        key = (severity, code, message, span.source.name if span else None, span.start if span else None)
+        d = self._seen.get(key)
+        if d is not None:
+            if origin and len(d.labels) < MAX_USE_LABELS and not any(lb.span == origin[0] for lb in d.labels):
+                d.labels.append(Label(origin[0], "and this use", primary=False))
+            return d
+        labels = [Label(span, label)] if span is not None else []
+        for i, use in enumerate(origin[:3]):
+            labels.append(Label(use, "in this use of the block" if i == 0 else "used from here", primary=False))
+        d = Diagnostic(severity, code, message, labels, list(notes), list(help))
+        self._seen[key] = d
+        return self.add(d)
+
+    def error(self, code: Code, message: str, span: Span | None, label: str = "", notes=(), help=(),
+              origin=()) -> Diagnostic:
+        return self.report(ERROR, code, message, span, label, notes, help, origin)
+
+    def eval_error(self, e: EvalError, origin=()) -> Diagnostic:
+        return self.report(ERROR, e.code, e.message, e.span, "", e.notes, e.help, origin)
+
+    def add(self, d: Diagnostic) -> Diagnostic:
+        """Record a diagnostic built by the caller (one with labels of its own)."""
+        self.diagnostics.append(d)
+        if self.stop_when is not None and self.stop_when(d):
+            raise Stop()
+        return d

@@ -1,0 +1,98 @@
+"""Running a layer kind's catalogue entry on one node: its checks, its shape rule, its costs.
+
+The catalogue's rules never see the walk: they get the node's arguments, the
+input shapes and a RuleContext to report through (catalogue/spec.py). The first
+error reported at a node becomes its failure. A rule that raises an arithmetic
+error is reported as E0216 rather than crashing.
+"""
+from __future__ import annotations
+
+import sys
+
+from ..catalogue import LayerSpec
+from ..diagnostics import ERROR, WARNING
+from ..diagnostics.codes import E0216, E0217, E0307, W0405
+from ..ir import Node
+from ..limits import LIMITS
+from ..values import shape_text, show_shape
+from .report import Reporter
+
+
+class RuleContext:
+    """What a shape rule reports through (catalogue.spec.RuleContext). `at` names the
+    argument at fault (`"kernel"`, or `"branch2"` for a merge) so the caret lands on it."""
+
+    __slots__ = ("reporter", "node", "arg_spans", "failed")
+
+    def __init__(self, reporter: Reporter, node: Node, arg_spans: dict):
+        self.reporter, self.node, self.arg_spans, self.failed = reporter, node, arg_spans, False
+
+    def _span(self, at):
+        if at is not None and at in self.arg_spans:
+            return self.arg_spans[at]
+        return self.node.span
+
+    def error(self, code, message, at=None, *, notes=(), help=(), label=""):
+        self.failed = True
+        d = self.reporter.report(ERROR, code, message, self._span(at), label, notes, help, self.node.origin)
+        if self.node.failure is None:
+            self.node.failure = d
+
+    def warn(self, code, message, at=None, *, notes=(), help=(), label=""):
+        self.reporter.report(WARNING, code, message, self._span(at), label, notes, help, self.node.origin)
+
+    def explain(self, text):
+        self.node.explain.append(sys.intern(text))     # repeated layers repeat their formulas
+
+
+def _rank_help(rank: int, shape: tuple) -> tuple:
+    """What to do when a layer gets the wrong number of dimensions."""
+    if rank == 3 and len(shape) == 1:
+        return ("a flat input has no height or width: move this layer before `flatten`, "
+                "or start the network from a [C, H, W] input",)
+    if rank == 3:
+        return ("2-D layers need a per-sample [C, H, W] input",)
+    if rank == 1 and len(shape) > 1:
+        return (f"add `flatten` before it to make [{shape_text(shape)}] one feature vector",)
+    return ()
+
+
+def validate(spec: LayerSpec, node: Node, reporter: Reporter, spans: dict) -> bool:
+    """The checks between arguments that need no input shape. They run even after an
+    upstream error, so independent problems are all reported. False if one failed."""
+    if spec.validate is None:
+        return True
+    ctx = RuleContext(reporter, node, spans)
+    spec.validate(node.args, ctx)
+    return not ctx.failed
+
+
+def apply(spec: LayerSpec, node: Node, shapes: list, reporter: Reporter, spans: dict, name_span) -> None:
+    """Compute the node's shape and costs from known input shapes, or record its failure."""
+    if spec.rank is not None:
+        for s in shapes:
+            if len(s) != spec.rank:
+                want = {3: "[C, H, W]", 1: "[features]"}.get(spec.rank, f"{spec.rank} dimensions")
+                node.failure = reporter.report(
+                    ERROR, E0307, f"`{spec.name}` needs a {want} input, but its input is {show_shape(s, 'unknown')}",
+                    name_span, help=_rank_help(spec.rank, s), origin=node.origin)
+                return
+    ctx = RuleContext(reporter, node, spans)
+    try:
+        shape = spec.shape(node.args, shapes, ctx)
+    except (ZeroDivisionError, OverflowError, ValueError) as e:     # rule guard: report, never crash
+        ctx.error(E0216, f"`{spec.name}` cannot compute its output: {e}")
+        shape = None
+    if ctx.failed or shape is None:
+        return
+    too_large = LIMITS.max_value // 2 ** 20
+    if any(x > too_large for x in shape):
+        ctx.error(E0217, f"`{spec.name}` output {show_shape(shape, 'unknown')} is absurdly large")
+        return
+    node.shape = tuple(shape)
+    node.params, node.buffers = spec.count_params(node.args, shapes, node.shape)
+    node.macs = spec.macs(node.args, shapes, node.shape)
+    if node.params > LIMITS.max_layer_params:
+        ctx.warn(W0405, f"`{spec.name}` has {node.params:,} parameters",
+                 notes=(f"that is {node.params * 4 / 2 ** 30:.1f} GiB in float32",),
+                 help=("check the input size: is a flatten or pooling missing?",))

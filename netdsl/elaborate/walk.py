@@ -1,0 +1,617 @@
+"""The walk: one pass over a network's statements that expands and shape-checks it.
+
+Blocks are bound to their arguments, repeats and loops unrolled, conditions
+decided, branches merged, and every layer's shape computed by its catalogue rule
+as the node is created. One walk, because a block's structure may depend on the
+shape flowing into it (ResNet's `if stride != 1 or in.c != c`).
+
+Errors never stop the walk: the failing node's shape becomes unknown, and
+everything downstream of an unknown shape is skipped silently, so each run
+reports every independent problem once. Where something cannot be expanded at
+all (an unknown layer, a block use that does not bind), a stand-in node takes its
+place so that the tensor flow stays connected.
+
+The walk's helpers live beside it: binding.py binds arguments, rules.py runs a
+layer kind's rules, budget.py bounds the expansion, report.py collects the
+diagnostics, and netdsl/namespace.py decides every module name.
+"""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from .. import namespace
+from ..catalogue import ALIASES, LAYERS, LayerSpec, lookup
+from ..diagnostics import ERROR, Diagnostic, Label
+from ..diagnostics.codes import (
+    E0201,
+    E0204,
+    E0205,
+    E0206,
+    E0207,
+    E0214,
+    E0215,
+    E0217,
+    E0218,
+    E0219,
+    E0308,
+    E0309,
+    E0313,
+    E0314,
+    E0321,
+)
+from ..diagnostics.suggest import suggest
+from ..frontend import ast as A
+from ..frontend.source import Span
+from ..ir import NO_DEFAULT, Graph, Loop, Node, Parameter, Scope, Signature
+from ..limits import LIMITS
+from ..program import Definition, Program
+from ..values import (
+    UNKNOWN,
+    Env,
+    EvalError,
+    ShapeValue,
+    depends_on_unknown,
+    evaluate,
+    show,
+    show_shape,
+    type_name,
+)
+from . import rules
+from .binding import LayerArgs, bind_params, eval_args
+from .budget import Budget
+from .frame import Frame
+from .report import Reporter, Stop
+
+STAND_IN = lookup("identity")       # what a stand-in node computes: its input, unchanged
+
+
+class Walk:
+    """Expands one network. `check_expects`: whether `expect` statements are checked
+    (a size scan turns them off: they state the shapes at the declared input size)."""
+
+    def __init__(self, program: Program, reporter: Reporter, check_expects: bool = True):
+        self.program = program
+        self.reporter = reporter
+        self.report = reporter.report
+        self.budget = Budget(reporter, program.blocks)
+        self.layer_args = LayerArgs(reporter)
+        self.check_expects = check_expects
+        self.nodes: list[Node] = []
+        self.scope_count = 0
+        self.loop_count = 0
+        self.loop_frames: list = []         # (Loop, iteration) of the repeats/fors being expanded
+        self.block_stack: list[str] = []
+        self.signatures: dict[str, Signature] = {}
+
+    # ---- the network ----------------------------------------------------------
+    def network(self, definition: Definition, overrides: dict, input_override: tuple | None) -> Graph:
+        d = definition.ast
+        root = Scope(0, "network", d.name, None, d.name_span)
+        graph = Graph(d.name, {}, self.nodes, root, definitions=self.signatures)
+        self.signature(definition)
+        env = Env(definition.env)
+        refs: dict[str, Node] = {}
+        env.refs = self._ref_lookup(refs)
+        failure = bind_params(self.reporter, d, None, overrides, env, d.name_span, ())
+        graph.params = dict(env.vars)
+        frame = Frame(None, refs, (), root, env)
+        try:
+            if failure is None:
+                self.network_body(d, frame, input_override)
+        except Stop:
+            pass
+        if frame.flow is not None:
+            graph.output = frame.flow.id
+        for s in reversed(graph.scopes()):
+            namespace.name_children(s.children, s.kind == "sequence", s.explicit)
+        root.out_shape = graph.output_shape
+        graph.diagnostics = self.reporter.diagnostics
+        return graph
+
+    def network_body(self, d: A.Definition, frame: Frame, input_override: tuple | None):
+        seen_input: Span | None = None
+        for stmt in d.body:
+            if isinstance(stmt, A.Input):
+                if seen_input is not None:
+                    self.report(ERROR, E0314, "the network declares its input twice", stmt.span, "second input",
+                                notes=(f"the first is on line {seen_input.line}",))
+                    continue
+                seen_input = stmt.span
+                if frame.flow is not None:
+                    self.report(ERROR, E0314, "`input` must come before the first layer", stmt.span)
+                    continue
+                shape = input_override if input_override is not None else self.input_shape(stmt, frame.env)
+                self.input_node(frame, stmt.span, shape)
+                continue
+            if frame.flow is None and isinstance(stmt, A.Chain):
+                if input_override is not None:
+                    self.input_node(frame, d.name_span, input_override)
+                else:
+                    late = next((s for s in d.body if isinstance(s, A.Input)), None)
+                    if late is not None:
+                        # The input exists but comes too late: say that, at the input.
+                        self.reporter.add(Diagnostic(
+                            ERROR, E0314, "`input` must come before the first layer",
+                            [Label(late.span, "declared here"), Label(stmt.span, "first layer", primary=False)],
+                            help=[f"move `{late.span.text()}` to the top of `{d.name}`"]))
+                        return
+                    self.report(ERROR, E0313, f"network `{d.name}` has no input shape", stmt.span,
+                                "the first layer needs to know its input",
+                                help=("declare it before the first layer, e.g. `input [3, 224, 224]`",
+                                      "or pass one on the command line: --input 3x224x224"))
+                    return
+            self.statement(stmt, frame)
+        if frame.flow is None:
+            if input_override is not None:
+                self.input_node(frame, d.name_span, input_override)
+            else:
+                self.report(ERROR, E0313, f"network `{d.name}` has no input shape", d.name_span, "",
+                            help=("declare it in the body, e.g. `input [3, 224, 224]`",))
+
+    def input_node(self, frame: Frame, span: Span, shape: tuple | None) -> None:
+        node = self.new_node(None, None, (), frame, span)
+        node.name, node.shape = "input", shape
+        frame.scope.in_shape = shape
+        frame.env.in_shape = ShapeValue(shape) if shape is not None else UNKNOWN
+        frame.flow = node
+
+    def input_shape(self, stmt: A.Input, env: Env) -> tuple | None:
+        try:
+            v = evaluate(stmt.shape, env)
+        except EvalError as e:
+            self.reporter.eval_error(e)
+            return None
+        if isinstance(v, ShapeValue):
+            v = v.dims
+        if not (isinstance(v, tuple) and 1 <= len(v) <= 3
+                and all(isinstance(x, int) and not isinstance(x, bool) for x in v)):
+            self.report(ERROR, E0214, f"an input shape is a list of 1 to 3 integers, got {show(v)}", stmt.shape.span,
+                        help=("write `input [channels, height, width]` or `input [features]`",))
+            return None
+        for x in v:
+            if x < 1:
+                self.report(ERROR, E0215, f"input sizes must be positive, got {show(v)}", stmt.shape.span)
+                return None
+            if x > LIMITS.max_value // 2 ** 20:
+                self.report(ERROR, E0217, "input size is too large", stmt.shape.span)
+                return None
+        return tuple(v)
+
+    def signature(self, definition: Definition) -> None:
+        """Record a definition's parameters, with their constant defaults, for the backends."""
+        d = definition.ast
+        if d.name in self.signatures:
+            return
+        params = []
+        for p in d.params:
+            default = NO_DEFAULT
+            if p.default is not None:
+                try:    # evaluated where the definition stands: no other parameters, no `in`
+                    value = evaluate(p.default, Env(definition.env))
+                except EvalError:
+                    value = UNKNOWN
+                if not depends_on_unknown(value):
+                    default = value
+            params.append(Parameter(p.name, default, p.default.span if p.default is not None else p.span))
+        self.signatures[d.name] = Signature(d.name, d.kind, tuple(params))
+
+    # ---- nodes and scopes -------------------------------------------------------
+    def new_node(self, spec: LayerSpec | None, args, inputs, frame: Frame, span: Span, label: str | None = None,
+                 stand_in: bool = False) -> Node:
+        self.budget.spend_node(span)
+        node = Node(len(self.nodes), spec, args, tuple(inputs), frame.scope, span, origin=frame.origin,
+                    label=label, stand_in=stand_in)
+        node.loops = tuple(self.loop_frames)
+        self.nodes.append(node)
+        if node.has_module:
+            frame.scope.children.append(node)
+        return node
+
+    def new_scope(self, kind: str, definition: str, parent: Scope, span: Span) -> Scope:
+        self.scope_count += 1
+        s = Scope(self.scope_count, kind, definition, parent, span)
+        parent.children.append(s)
+        return s
+
+    def stand_in(self, frame: Frame, span: Span, failure: Diagnostic | None = None) -> Node:
+        """A node for what could not be expanded; `failure` is why (None: an unknown
+        value upstream, already reported there)."""
+        node = self.new_node(STAND_IN, SimpleNamespace(), (frame.flow.id,) if frame.flow else (), frame, span,
+                             stand_in=True)
+        node.failure = failure
+        return node
+
+    def claim_name(self, scope: Scope, name: str, span: Span, origin) -> bool:
+        """Take a name written in the spec for a child of `scope` (namespace invariants 2, 3)."""
+        problem = namespace.module_name_problem(name)
+        if problem:
+            self.report(ERROR, E0206, f"`{name}` cannot name a layer: {problem}", span, "rename this",
+                        origin=origin,
+                        help=(f"names become torch module attributes; try `{namespace.legal_alternative(name)}`",))
+            return False
+        if name in scope.explicit:
+            first = scope.explicit[name]
+            d = self.report(ERROR, E0204, f"`{name}` names two layers in the same module", span,
+                            "second use", origin=origin,
+                            help=("give each layer its own name; inside a repeat, wrap the body in a named "
+                                  "sequence `name: [ ... ]` so each copy gets an index",))
+            if first is not span and not any(lab.span == first for lab in d.labels):
+                d.labels.insert(1, Label(first, "first named here", primary=False))
+            return False
+        scope.explicit[name] = span
+        return True
+
+    # ---- statements and items -----------------------------------------------------
+    def statement(self, stmt, frame: Frame):
+        if isinstance(stmt, A.Chain):
+            for item in stmt.items:
+                self.item(item, frame, None)
+        elif isinstance(stmt, A.Let):
+            try:
+                frame.env.vars[stmt.name] = evaluate(stmt.value, frame.env)
+            except EvalError as e:
+                self.reporter.eval_error(e, frame.origin)
+                frame.env.vars[stmt.name] = UNKNOWN
+        elif isinstance(stmt, A.Input):
+            self.report(ERROR, E0314, "`input` belongs at the top of a network", stmt.span,
+                        help=("a block takes its input from where it is used; declare accepted shapes "
+                              "with `block Name(...) : [c, h, w] -> [...]`",), origin=frame.origin)
+
+    def body(self, stmts, frame: Frame):
+        saved = frame.env
+        frame.env = Env(saved)
+        try:
+            for stmt in stmts:
+                self.statement(stmt, frame)
+        finally:
+            frame.env = saved
+
+    def item(self, item, frame: Frame, label: str | None, label_span: Span | None = None):
+        t = type(item)
+        if t is A.Call:
+            self.call(item, frame, label, label_span)
+        elif t is A.Named:
+            name = item.name if type(item.name) is str else self.computed_name(item.name, frame)
+            self.item(item.item, frame, name, item.name_span)
+        elif t is A.Sequence:
+            self.sequence(item, frame, label, label_span)
+        elif t is A.If:
+            self.if_item(item, frame)
+        elif t is A.For:
+            self.for_item(item, frame)
+        elif t is A.Repeat:
+            self.repeat_item(item, frame)
+        elif t is A.Ref:
+            node = frame.refs.get(item.name)
+            if node is None:
+                d = self.report(ERROR, E0205, f"no tensor named `{item.name}` before this point", item.span,
+                                help=suggest(item.name, frame.refs, "name a layer with `name: layer(...)` to "
+                                             "continue from its output with `@name`", sigil="@"),
+                                origin=frame.origin)
+                frame.flow = self.stand_in(frame, item.span, d)
+            else:
+                frame.flow = node
+        elif t is A.Expect:
+            self.expect(item, frame)
+        if label is not None and t in (A.If, A.For, A.Repeat, A.Ref, A.Expect):
+            self.register_ref(frame, label)
+
+    def computed_name(self, template: A.Template, frame: Frame) -> str | None:
+        """Evaluate `"denselayer{i + 1}"`; None (no name) when it cannot be computed."""
+        pieces = []
+        for part in template.parts:
+            if isinstance(part, str):
+                pieces.append(part)
+                continue
+            try:
+                v = evaluate(part, frame.env)
+            except EvalError as err:
+                self.reporter.eval_error(err, frame.origin)
+                return None
+            if v is UNKNOWN:
+                return None
+            if not isinstance(v, (int, str)) or isinstance(v, bool):
+                self.report(ERROR, E0214, f"a name can be built from integers and strings, not {type_name(v)}",
+                            part.span, origin=frame.origin)
+                return None
+            pieces.append(str(v))
+        name = "".join(pieces)
+        if not (name.isidentifier() and name.isascii()):
+            self.report(ERROR, E0206, f"computed name `{name}` is not a valid name", template.span,
+                        "letters, digits and `_`, not starting with a digit", origin=frame.origin)
+            return None
+        return name
+
+    def register_ref(self, frame: Frame, label: str):
+        if frame.flow is not None:
+            frame.refs[label] = frame.flow
+
+    def _ref_lookup(self, refs: dict):
+        def lookup_ref(name, span):
+            node = refs.get(name)
+            if node is None:
+                raise EvalError(E0205, f"no tensor named `{name}` before this point", span,
+                                help=suggest(name, refs, "name a layer with `name: layer(...)` to refer to its "
+                                             "output as `@name`", sigil="@"))
+            return ShapeValue(node.shape) if node.shape is not None else UNKNOWN
+        return lookup_ref
+
+    # ---- calls: layers and blocks ----------------------------------------------------
+    def call(self, call: A.Call, frame: Frame, label, label_span):
+        if frame.flow is None:
+            return
+        spec = lookup(call.name)
+        block = self.program.blocks.get(call.name) if spec is None else None
+        if spec is None and block is None:
+            if call.name in self.program.networks:
+                d = self.report(ERROR, E0201, f"`{call.name}` is a network, not a block", call.name_span,
+                                help=("declare it with `block` to use it inside another network",),
+                                origin=frame.origin)
+            else:
+                d = self.report(ERROR, E0201, f"unknown layer or block `{call.name}`", call.name_span, "not defined",
+                                help=suggest(call.name, set(LAYERS) | set(ALIASES) | set(self.program.blocks),
+                                             "`netdsl layers` lists the layer kinds"), origin=frame.origin)
+            frame.flow = self.stand_in(frame, call.span, d)
+            return
+        args, failure = eval_args(call, frame.env, self.reporter, frame.origin)
+        if block is not None:
+            self.block_call(block, call, args, failure, frame, label, label_span)
+        else:
+            self.layer_call(spec, call, args, failure, frame, label, label_span)
+        if label is not None:
+            self.register_ref(frame, label)
+
+    def layer_call(self, spec: LayerSpec, call: A.Call, args, failure, frame: Frame, label, label_span):
+        values, spans, unknown = {}, {}, False
+        if failure is None:
+            values, spans, failure, unknown = self.layer_args.bind(spec, call, args, frame.origin)
+        inputs = [frame.flow]
+        if spec.inputs == "many":
+            if not call.branches:
+                failure = failure or self.report(
+                    ERROR, E0219, f"`{spec.name}` merges branches: write `{spec.name} {{ ... }}` "
+                    "with one branch per line", call.span, origin=frame.origin)
+            else:
+                inputs = self.branches(call, frame)
+        elif call.branches is not None:
+            failure = failure or self.report(ERROR, E0219, f"`{spec.name}` does not take branches", call.span,
+                                             help=("only merges (add, concat) take `{ ... }`",), origin=frame.origin)
+        # Arguments that did not bind are not kept: nothing may read half a layer's settings.
+        args_ns = self.layer_args.shared(spec, values) if failure is None else None
+        node = self.new_node(spec, args_ns, [i.id for i in inputs], frame, call.span, label)
+        if label is not None and spec.torch is not None and self.claim_name(frame.scope, label, label_span,
+                                                                            frame.origin):
+            node.name = label
+        frame.flow = node
+        if failure is not None or unknown:      # unknown: an argument reads a shape that could not be computed
+            node.failure = failure
+            return
+        if not rules.validate(spec, node, self.reporter, spans):
+            return
+        shapes = [i.shape for i in inputs]
+        if any(s is None for s in shapes):
+            return
+        if call.branches is not None and spec.inputs == "many":
+            # Merge rules point at the branch at fault: `at="branch2"`.
+            spans = {**spans, **{f"branch{k}": b.span for k, b in enumerate(call.branches, 1)}}
+        rules.apply(spec, node, shapes, self.reporter, spans, call.name_span)
+
+    def branches(self, call: A.Call, frame: Frame) -> list[Node]:
+        start = frame.flow
+        outs = []
+        for stmt in call.branches:
+            frame.flow = start
+            self.body((stmt,), frame)
+            outs.append(frame.flow)
+        frame.flow = start
+        return outs
+
+    def block_call(self, block: Definition, call: A.Call, args, failure, frame: Frame, label, label_span):
+        d = block.ast
+        if call.branches is not None:
+            self.report(ERROR, E0219, f"block `{d.name}` does not take branches", call.span, origin=frame.origin)
+        if d.name in self.block_stack:
+            chain = " \u2192 ".join(self.block_stack[self.block_stack.index(d.name):] + [d.name])
+            failure = self.report(ERROR, E0207, f"block `{d.name}` uses itself: {chain}", call.name_span,
+                                  "recursive use", notes=("blocks are expanded at each use, so recursion never ends",),
+                                  help=("use `repeat` or a loop for repeated structure",), origin=frame.origin)
+            frame.flow = self.stand_in(frame, call.span, failure)
+            return
+        if len(self.block_stack) >= LIMITS.max_block_depth:
+            failure = self.report(ERROR, E0321, f"blocks are nested more than {LIMITS.max_block_depth} deep",
+                                  call.name_span, origin=frame.origin,
+                                  help=("let one block use sequences, `repeat` or loops instead of "
+                                        "a new block for each level",))
+            frame.flow = self.stand_in(frame, call.span, failure)
+            raise Stop()
+        self.signature(block)
+        in_node = frame.flow
+        scope = self.new_scope("block", d.name, frame.scope, call.span)
+        if label is not None and self.claim_name(frame.scope, label, label_span, frame.origin):
+            scope.name = label
+        origin = (call.span, *frame.origin)
+        env = Env(block.env, in_shape=ShapeValue(in_node.shape) if in_node.shape is not None else UNKNOWN)
+        refs: dict[str, Node] = {}
+        env.refs = self._ref_lookup(refs)
+        if failure is None:
+            failure = bind_params(self.reporter, d, args, {}, env, call.span, frame.origin)
+        scope.args = dict(env.vars)
+        scope.in_shape = in_node.shape
+        inner = Frame(in_node, refs, origin, scope, env)
+        if failure is not None:
+            frame.flow = self.stand_in(frame, call.span, failure)
+            return
+        if d.accepts is not None and in_node.shape is not None:
+            failure = self.match(d.accepts, in_node.shape, env, bind=True, what=f"`{d.name}` accepts",
+                                 use=call.span, origin=frame.origin)
+            if failure is not None:
+                frame.flow = self.stand_in(frame, call.span, failure)
+                return
+        self.block_stack.append(d.name)
+        try:
+            self.body(d.body, inner)
+        finally:
+            self.block_stack.pop()
+        out = inner.flow
+        scope.out_shape = out.shape
+        if d.returns is not None and out.shape is not None:
+            failure = self.match(d.returns, out.shape, env, bind=False, what=f"`{d.name}` returns",
+                                 use=call.span, origin=frame.origin)
+            if failure is not None:
+                out = self.stand_in(inner, call.span, failure)
+        frame.flow = out
+
+    def sequence(self, seq: A.Sequence, frame: Frame, label, label_span):
+        if label is None:
+            self.body(seq.body, frame)
+            return
+        scope = self.new_scope("sequence", "", frame.scope, seq.span)
+        if self.claim_name(frame.scope, label, label_span, frame.origin):
+            scope.name = label
+        scope.in_shape = frame.flow.shape if frame.flow else None
+        outer = frame.scope
+        frame.scope = scope
+        try:
+            self.body(seq.body, frame)
+        finally:
+            frame.scope = outer
+        scope.out_shape = frame.flow.shape if frame.flow else None
+        self.register_ref(frame, label)
+
+    # ---- control flow -------------------------------------------------------------------
+    def if_item(self, item: A.If, frame: Frame):
+        try:
+            test = evaluate(item.test, frame.env)
+        except EvalError as e:
+            frame.flow = self.stand_in(frame, item.span, self.reporter.eval_error(e, frame.origin))
+            return
+        if test is UNKNOWN:
+            frame.flow = self.stand_in(frame, item.span)
+            return
+        if not isinstance(test, bool):
+            d = self.report(ERROR, E0218, f"`if` needs a bool, got {type_name(test)} {show(test)}", item.test.span,
+                            help=("compare explicitly, e.g. `if stride != 1 { ... }`",), origin=frame.origin)
+            frame.flow = self.stand_in(frame, item.span, d)
+            return
+        chosen = item.then if test else item.orelse
+        if chosen:
+            self.body(chosen, frame)
+
+    def for_item(self, item: A.For, frame: Frame):
+        try:
+            values = evaluate(item.iterable, frame.env)
+        except EvalError as e:
+            frame.flow = self.stand_in(frame, item.span, self.reporter.eval_error(e, frame.origin))
+            return
+        if depends_on_unknown(values):
+            frame.flow = self.stand_in(frame, item.span)
+            return
+        if not isinstance(values, tuple):
+            d = self.report(ERROR, E0218, f"`for` needs a list or tuple, got {type_name(values)} {show(values)}",
+                            item.iterable.span, origin=frame.origin,
+                            help=("loop over a list, e.g. `for c in [64, 128]`, or use `repeat n { ... }`",))
+            frame.flow = self.stand_in(frame, item.span, d)
+            return
+
+        def bind(env, v):
+            if not item.destructure:
+                env.vars[item.targets[0]] = v
+                return True
+            if not isinstance(v, tuple) or len(v) != len(item.targets):
+                self.report(ERROR, E0218, f"cannot unpack {show(v)} into ({', '.join(item.targets)})",
+                            item.iterable.span, origin=frame.origin)
+                return False
+            env.vars.update(zip(item.targets, v))
+            return True
+        self.loop(item.span, values, bind, item.body, frame)
+
+    def repeat_item(self, item: A.Repeat, frame: Frame):
+        try:
+            count = evaluate(item.count, frame.env)
+        except EvalError as e:
+            frame.flow = self.stand_in(frame, item.span, self.reporter.eval_error(e, frame.origin))
+            return
+        if count is UNKNOWN:
+            frame.flow = self.stand_in(frame, item.span)
+            return
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            d = self.report(ERROR, E0218, f"`repeat` needs a count of 0 or more, got {show(count)}", item.count.span,
+                            origin=frame.origin)
+            frame.flow = self.stand_in(frame, item.span, d)
+            return
+        self.budget.check_repeat_count(count, item.count.span, frame.origin)
+
+        def bind(env, i):
+            if item.index:
+                env.vars[item.index] = i
+            return True
+        self.loop(item.span, range(count), bind, item.body, frame)
+
+    def loop(self, span: Span, values, bind, body, frame: Frame):
+        with self.budget.loop(span, len(values), body, frame.origin):
+            self.loop_count += 1
+            loop = Loop(self.loop_count, span, frame.scope, len(values))
+            for i, v in enumerate(values):
+                self.budget.iteration(span, frame.origin)
+                env = Env(frame.env)
+                if not bind(env, v):
+                    return
+                outer = frame.env
+                frame.env = env
+                self.loop_frames.append((loop, i))
+                try:
+                    self.body(body, frame)
+                finally:
+                    frame.env = outer
+                    self.loop_frames.pop()
+
+    # ---- shapes stated in the spec ----------------------------------------------------
+    def expect(self, item: A.Expect, frame: Frame):
+        if frame.flow is None or frame.flow.shape is None or not self.check_expects:
+            return
+        failure = self.match(item.shape, frame.flow.shape, frame.env, bind=False, what="expected", use=None,
+                             origin=frame.origin)
+        if failure is not None:
+            frame.flow = self.stand_in(frame, item.span, failure)
+
+    def match(self, pattern: A.Expr, shape: tuple, env: Env, bind: bool, what: str, use,
+              origin) -> Diagnostic | None:
+        """Match a shape against `[a, b, _]`; the error if it does not. Unbound names
+        bind when `bind` is set (a block's `accepts` pattern)."""
+        items = pattern.items if isinstance(pattern, A.TupleExpr) else None
+        if items is None:
+            return self.report(ERROR, E0214, "a shape pattern is a list like `[c, h, w]`", pattern.span,
+                               origin=origin)
+        if len(items) != len(shape):
+            return self._mismatch(pattern, shape, what, use, origin,
+                                  f"{len(items)} dimension{'s' if len(items) != 1 else ''} vs {len(shape)}")
+        for elem, actual in zip(items, shape):
+            if isinstance(elem, A.Var) and elem.name == "_":
+                continue
+            if bind and isinstance(elem, A.Var):
+                try:
+                    env.lookup(elem.name)
+                except KeyError:
+                    env.vars[elem.name] = actual
+                    continue
+            try:
+                want = evaluate(elem, env)
+            except EvalError as e:
+                return self.reporter.eval_error(e, origin)
+            if want is UNKNOWN:
+                continue
+            if want != actual:
+                # "112 is 112" says nothing: spell out the value only for expressions.
+                text = elem.span.text()
+                note = (f"{text} expected, but the actual size is {actual}" if text == show(want) else
+                        f"{text} is {show(want)} but the actual size is {actual}")
+                return self._mismatch(pattern, shape, what, use, origin, note, elem.span)
+        return None
+
+    def _mismatch(self, pattern, shape, what, use, origin, note, at=None) -> Diagnostic:
+        labels_origin = ((use,) if use is not None else ()) + tuple(origin)
+        return self.report(ERROR, E0309 if use is not None else E0308,
+                           f"shape mismatch: {what} {pattern.span.text()}, but the shape is "
+                           f"{show_shape(shape, 'unknown')}",
+                           at or pattern.span, "does not match", notes=(note,), origin=labels_origin,
+                           help=("fix the layers before this point, or update the declared shape",))
