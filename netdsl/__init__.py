@@ -18,8 +18,8 @@ with _collector.paused(lasting=True):
     from .diagnostics import Diagnostic
     from .errors import NetdslError, SpecError, SpecIOError
     from .pipeline import CheckResult, check_file, check_source
+    from .version import __version__
 
-__version__ = "0.1.0"
 
 
 # The code generator is imported on first use, so `import netdsl` stays light.

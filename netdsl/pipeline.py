@@ -17,12 +17,7 @@ from .record import Value
 class CheckResult(Value):
     """Everything `netdsl check` knows about one file."""
     _fields = ("program", "graphs", "diagnostics")
-
-    def __init__(self, program: Program, graphs: list[Graph] | None = None,
-                 diagnostics: list[Diagnostic] | None = None):
-        self.program = program
-        self.graphs = [] if graphs is None else graphs
-        self.diagnostics = [] if diagnostics is None else diagnostics
+    _defaults = {"graphs": list, "diagnostics": list}
 
     @property
     def ok(self) -> bool:

@@ -1,9 +1,10 @@
 """Base classes for netdsl's small record types, in place of @dataclass.
 
-`netdsl check` imports every record class on each run, and @dataclass costs about
-0.2 ms per class (it generates and compiles __init__/__eq__/__repr__, and inspects
-a signature for classes without a docstring). The records write their __init__ by
-hand and take the rest from here, with the behaviour the dataclasses had:
+A record class lists its fields in `_fields` (usually also its `__slots__`, so a
+million IR nodes carry no per-instance dict) and the defaults of the trailing
+ones in `_defaults`; the one generic `__init__` here fills them, positionally or
+by keyword. `list` or `dict` as a default means a fresh empty one per record.
+bench/README.md says why this and not @dataclass (start-up time).
 
 - Record:    a repr of the fields in `_fields`; compared by identity  (eq=False)
 - Immutable: a Record whose fields cannot be set (frozen=True, eq=False: the AST nodes)
@@ -14,10 +15,36 @@ from __future__ import annotations
 
 from reprlib import recursive_repr
 
+# How __init__ writes a field, past an Immutable record's guard.
+set_field = object.__setattr__
+
 
 class Record:
     __slots__ = ()
     _fields: tuple[str, ...] = ()
+    _defaults: dict = {}
+
+    def __init__(self, *args, **kwargs):
+        fields = self._fields
+        if len(args) > len(fields):
+            raise TypeError(f"{type(self).__name__} takes {len(fields)} fields, {len(args)} given")
+        for name, value in zip(fields, args):
+            set_field(self, name, value)
+        if len(args) == len(fields) and not kwargs:
+            return
+        defaults = self._defaults
+        for name in fields[len(args):]:
+            if name in kwargs:
+                value = kwargs.pop(name)
+            elif name in defaults:
+                value = defaults[name]
+                if value is list or value is dict:
+                    value = value()
+            else:
+                raise TypeError(f"{type(self).__name__} needs a value for {name!r}")
+            set_field(self, name, value)
+        if kwargs:
+            raise TypeError(f"{type(self).__name__} got unexpected or repeated fields {sorted(kwargs)}")
 
     def _values(self) -> tuple:
         return tuple(getattr(self, k) for k in self._fields)
@@ -29,7 +56,7 @@ class Record:
 
 
 class Immutable(Record):
-    """Fields cannot be set or deleted once __init__ has written them (with set_field)."""
+    """Fields cannot be set or deleted once __init__ has written them."""
     __slots__ = ()
 
     def __setattr__(self, name, value):
@@ -57,7 +84,3 @@ class Frozen(Immutable, Value):
 
     def __hash__(self) -> int:
         return hash(self._values())
-
-
-# __init__ of an Immutable record writes its fields past the __setattr__ guard with this.
-set_field = object.__setattr__

@@ -23,7 +23,7 @@ import linecache
 import sys
 from pathlib import Path
 
-from .. import __version__
+from ..version import __version__
 
 CACHE_TAG = "# netdsl-cache: "
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any, Protocol
 
-from ..record import Frozen, set_field
+from ..record import Frozen
 
 Shape = tuple  # per-sample shape, e.g. (3, 224, 224) or (4096,)
 
@@ -163,19 +163,9 @@ def probability(v):
 
 class Param(Frozen):
     """One parameter of a layer kind: its type, default, documentation and check."""
-    __slots__ = _fields = ("name", "type", "default", "doc", "aliases", "check", "torch_name", "per_sample_dim")
-
-    def __init__(self, name: str, type: ParamType, default: Any = REQUIRED, doc: str = "",
-                 aliases: tuple[str, ...] = (), check: Callable[[Any], str | None] | None = None,
-                 torch_name: str | None = None, per_sample_dim: bool = False):
-        set_field(self, "name", name)
-        set_field(self, "type", type)
-        set_field(self, "default", default)
-        set_field(self, "doc", doc)
-        set_field(self, "aliases", aliases)
-        set_field(self, "check", check)
-        set_field(self, "torch_name", torch_name)            # the torch keyword, where it differs
-        set_field(self, "per_sample_dim", per_sample_dim)    # a dim index counted per sample: torch's is shifted by one
+    __slots__ = _fields = ("name", "type", "default", "doc", "aliases", "check", "per_sample_dim")
+    _defaults = {"default": REQUIRED, "doc": "", "aliases": (), "check": None, "per_sample_dim": False}
+    # per_sample_dim: a dim index counted per sample (torch's is shifted by one: the batch)
 
     @property
     def required(self) -> bool:
@@ -210,40 +200,26 @@ def _no_label(a) -> str:
 
 
 class LayerSpec(Frozen):
-    """Everything about one layer kind (see the module docstring)."""
+    """Everything about one layer kind (see the module docstring). Fields:
+
+    name, doc, params (Params, in positional order), shape (the ShapeRule), category
+    (a style and initialisation class: "convolution", "pooling", ...);
+    rank: the per-sample rank the input(s) must have, None for any;
+    inputs: "one", or "many" for merges that take branches;
+    torch: (args, input shapes) -> (class name in torch.nn or a codegen helper,
+      constructor kwargs); None for ops that are plain expressions in forward;
+    forward: (args, input variable names) -> a Python expression, for those;
+    count_params: -> (trainable parameters, buffer elements); macs: MACs in
+      torchvision's convention (conv/linear only; the others are backends/costs.py);
+    validate: checks between arguments that need no input shape (pool padding <=
+      kernel/2); run before `shape`, also when the input shape is unknown;
+    window: per spatial axis (kernel extent, stride, padding) for receptive
+      fields; None for pointwise layers;
+    label: the short diagram label; aliases: other DSL names for the kind."""
     __slots__ = _fields = ("name", "doc", "params", "shape", "category", "rank", "inputs", "torch", "forward",
                            "count_params", "macs", "validate", "window", "label", "aliases")
-
-    def __init__(self, name: str, doc: str, params: tuple[Param, ...], shape: ShapeRule, category: str,
-                 rank: int | None = None, inputs: str = "one",
-                 torch: Callable[[SimpleNamespace, list], tuple[str, dict]] | None = None,
-                 forward: Callable[[SimpleNamespace, list[str]], str] | None = None,
-                 count_params: Callable = _no_params, macs: Callable = _no_macs,
-                 validate: Callable[[SimpleNamespace, RuleContext], None] | None = None,
-                 window: Callable[[SimpleNamespace], tuple] | None = None,
-                 label: Callable[[SimpleNamespace], str] = _no_label, aliases: tuple[str, ...] = ()):
-        set_field(self, "name", name)
-        set_field(self, "doc", doc)
-        set_field(self, "params", params)
-        set_field(self, "shape", shape)
-        set_field(self, "category", category)
-        set_field(self, "rank", rank)            # required per-sample rank of the input(s)
-        set_field(self, "inputs", inputs)        # "one" | "many" (merges take branches)
-        # torch: (class name in torch.nn or netdsl.runtime, constructor kwargs); None
-        # for ops that are plain expressions in forward (see `forward`).
-        set_field(self, "torch", torch)
-        set_field(self, "forward", forward)
-        # cost: (trainable parameters, buffer elements) and MACs (conv/linear only:
-        # torchvision's convention; other conventions live in netdsl/costs.py)
-        set_field(self, "count_params", count_params)
-        set_field(self, "macs", macs)
-        # checks between arguments that need no input shape (e.g. pool padding <=
-        # kernel/2); run before `shape`, and also when the input shape is unknown
-        set_field(self, "validate", validate)
-        # receptive field: per axis (kernel extent, stride, padding); None = pointwise
-        set_field(self, "window", window)
-        set_field(self, "label", label)
-        set_field(self, "aliases", aliases)
+    _defaults = {"rank": None, "inputs": "one", "torch": None, "forward": None, "count_params": _no_params,
+                 "macs": _no_macs, "validate": None, "window": None, "label": _no_label, "aliases": ()}
 
     def param(self, name: str) -> Param | None:
         for p in self.params:

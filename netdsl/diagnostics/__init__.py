@@ -6,7 +6,7 @@ Passes never print; they report Diagnostic objects. render.py lays them out
 from __future__ import annotations
 
 from ..frontend.source import Span
-from ..record import Frozen, Value, set_field
+from ..record import Frozen, Value
 from .codes import Code
 
 ERROR = "error"
@@ -16,30 +16,22 @@ WARNING = "warning"
 class Label(Frozen):
     """A span a diagnostic points at, with its message; the primary one gets the carets."""
     __slots__ = _fields = ("span", "message", "primary")
-
-    def __init__(self, span: Span, message: str = "", primary: bool = True):
-        set_field(self, "span", span)
-        set_field(self, "message", message)
-        set_field(self, "primary", primary)
+    _defaults = {"message": "", "primary": True}
 
 
 class Diagnostic(Value):
     """One problem: severity, code, message, labelled spans, notes and help."""
     _fields = ("severity", "code", "message", "labels", "notes", "help", "file")
 
-    def __init__(self, severity: str, code: Code, message: str, labels: list[Label] | None = None,
-                 notes: list[str] | None = None, help: list[str] | None = None, file: str | None = None):
-        if type(code) is not Code:      # a bare string would escape the registry
-            raise TypeError(f"a diagnostic code must be a netdsl.diagnostics.codes.Code, not {code!r}")
-        if severity != code.severity:
-            raise ValueError(f"{code} is a code for {code.severity}s, not {severity}s")
-        self.severity = severity
-        self.code = code
-        self.message = message
-        self.labels = [] if labels is None else labels
-        self.notes = [] if notes is None else notes
-        self.help = [] if help is None else help
-        self.file = file           # for diagnostics without a span (e.g. I/O)
+    _defaults = {"labels": list, "notes": list, "help": list, "file": None}
+    # file: for diagnostics without a span (e.g. I/O)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if type(self.code) is not Code:      # a bare string would escape the registry
+            raise TypeError(f"a diagnostic code must be a netdsl.diagnostics.codes.Code, not {self.code!r}")
+        if self.severity != self.code.severity:
+            raise ValueError(f"{self.code} is a code for {self.code.severity}s, not {self.severity}s")
 
     @property
     def primary(self) -> Span | None:

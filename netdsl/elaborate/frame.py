@@ -1,9 +1,7 @@
 """Frame: where the walk is inside one network or block use."""
 from __future__ import annotations
 
-from ..ir import Node, Scope
 from ..record import Record
-from ..values import Env
 
 
 class Frame(Record):
@@ -14,10 +12,3 @@ class Frame(Record):
     `origin` the block uses being expanded, innermost first (labels on diagnostics);
     `scope` the module new layers land in; `env` the names in reach."""
     __slots__ = _fields = ("flow", "refs", "origin", "scope", "env")
-
-    def __init__(self, flow: Node | None, refs: dict, origin: tuple, scope: Scope, env: Env):
-        self.flow = flow
-        self.refs = refs
-        self.origin = origin
-        self.scope = scope
-        self.env = env

@@ -7,8 +7,9 @@ characters, so a tab is one column and carets still land on the right character.
 from __future__ import annotations
 
 import bisect
+import functools
 
-from ..record import Frozen, Record, set_field
+from ..record import Frozen, Record
 
 
 class DecodeError(Exception):
@@ -23,11 +24,6 @@ class DecodeError(Exception):
 class Source(Record):
     """One file's text. Compared by identity: two files with equal text are still two files."""
     _fields = ("name", "text")
-
-    def __init__(self, name: str, text: str, _line_starts: list[int] | None = None):
-        self.name = name
-        self.text = text
-        self._line_starts = [] if _line_starts is None else _line_starts    # filled on first use
 
     @classmethod
     def from_bytes(cls, name: str, data: bytes) -> Source:
@@ -45,16 +41,16 @@ class Source(Record):
             text = text[1:]
         return cls(name, text.replace("\r\n", "\n").replace("\r", "\n"))
 
+    @functools.cached_property
+    def _line_starts(self) -> list[int]:
+        return [0, *(i + 1 for i, ch in enumerate(self.text) if ch == "\n")]
+
     def line_col(self, offset: int) -> tuple[int, int]:
         """1-based line and column of a character offset."""
-        if not self._line_starts:
-            self._line_starts.append(0)
-            self._line_starts.extend(i + 1 for i, ch in enumerate(self.text) if ch == "\n")
         line = bisect.bisect_right(self._line_starts, offset) - 1
         return line + 1, offset - self._line_starts[line] + 1
 
     def line_text(self, line: int) -> str:
-        self.line_col(0)
         start = self._line_starts[line - 1]
         end = self.text.find("\n", start)
         return self.text[start:] if end < 0 else self.text[start:end]
@@ -63,11 +59,6 @@ class Source(Record):
 class Span(Frozen):
     """Character offsets [start, end) in a source; immutable, compared and hashed by value."""
     __slots__ = _fields = ("source", "start", "end")
-
-    def __init__(self, source: Source, start: int, end: int):
-        set_field(self, "source", source)
-        set_field(self, "start", start)
-        set_field(self, "end", end)
 
     # Written out rather than inherited: spans are compared and hashed often.
     def __eq__(self, other):

@@ -10,35 +10,23 @@ What a valid graph is: netdsl/ir/validate.py.
 """
 from __future__ import annotations
 
-from typing import Any
-
-from ..catalogue import LayerSpec
-from ..diagnostics import Diagnostic
-from ..frontend.source import Span
-from ..record import Frozen, Record, Value, set_field
+from ..record import Frozen, Record, Value
 from ..values import depends_on_unknown
 
 
 class Scope(Record):
-    """A module of the torch tree: the network, a block use or a named sequence."""
+    """A module of the torch tree: the network, a block use or a named sequence.
+
+    id: sequential (the root is 0); kind: "network" | "block" | "sequence";
+    definition: the block's or network's name ("" for a sequence); parent: Scope
+    or None; span: where it is used (the network's name for the root); name: its
+    name in the parent module (namespace.py gives it); args: the block's parameter
+    values; children: its Nodes and Scopes, in order; explicit: the child names
+    written in the spec -> their spans; in_shape, out_shape: what enters and leaves."""
     is_scope = True
     _fields = ("id", "kind", "definition", "parent", "span", "name", "args", "children", "explicit",
                "in_shape", "out_shape")
-
-    def __init__(self, id: int, kind: str, definition: str, parent: Scope | None, span: Span,
-                 name: str | None = None, args: dict | None = None, children: list | None = None,
-                 explicit: dict | None = None, in_shape: tuple | None = None, out_shape: tuple | None = None):
-        self.id = id
-        self.kind = kind                # "network" | "block" | "sequence"
-        self.definition = definition    # block or network name ("" for sequences)
-        self.parent = parent
-        self.span = span                # where it is used (the network's name for the root)
-        self.name = name                # name in the parent module, set on close
-        self.args = {} if args is None else args                  # block parameter values
-        self.children = [] if children is None else children      # Nodes and Scopes, in order
-        self.explicit = {} if explicit is None else explicit      # explicit child names -> span
-        self.in_shape = in_shape
-        self.out_shape = out_shape
+    _defaults = {"name": None, "args": dict, "children": list, "explicit": dict, "in_shape": None, "out_shape": None}
 
     @property
     def path(self) -> tuple[str, ...]:
@@ -56,44 +44,37 @@ class Scope(Record):
 
 
 class Loop(Record):
-    """One run of a `repeat` or `for` statement (diagrams draw it as a cluster)."""
+    """One run of a `repeat` or `for` statement (diagrams draw it as a cluster): the
+    whole statement's span, the scope its body's layers land in, and its iterations."""
     _fields = ("id", "span", "scope", "count")
 
-    def __init__(self, id: int, span: Span, scope: Scope, count: int):
-        self.id = id
-        self.span = span            # the whole statement
-        self.scope = scope          # the scope its body's layers land in
-        self.count = count          # iterations
 
-
-# slots: a 1,000,000-layer expansion keeps a million Nodes; no per-node __dict__.
 class Node(Record):
-    """One tensor-producing step: the network input, or a layer."""
+    """One tensor-producing step: the network input (node 0, spec None), or a layer.
+
+    spec: the catalogue's LayerSpec; args: a SimpleNamespace of the resolved
+    arguments, None when they did not bind; inputs: ids of the nodes it reads;
+    scope: the module it belongs to; span: the call written; shape: the per-sample
+    output shape, None when unknown; name: its module name in its scope; label: the
+    name written in the spec, if any; origin: the block-use spans it was expanded
+    from, innermost first; explain: the shape rule's formulas; failure: the first
+    error diagnostic reported at it; stand_in: it stands for what could not be
+    expanded (its span is the text written); params, buffers (BatchNorm statistics),
+    macs: its costs; loops: (Loop, iteration) of each enclosing repeat/for."""
+    # slots: a 1,000,000-layer expansion keeps a million Nodes; no per-node __dict__.
     __slots__ = _fields = ("id", "spec", "args", "inputs", "scope", "span", "shape", "name", "label", "origin",
                            "explain", "failure", "stand_in", "params", "buffers", "macs", "loops")
     is_scope = False
 
-    def __init__(self, id: int, spec: LayerSpec | None, args: Any, inputs: tuple[int, ...], scope: Scope,
-                 span: Span, shape: tuple | None = None, name: str | None = None, label: str | None = None,
-                 origin: tuple = (), explain: list | None = None, failure: Diagnostic | None = None,
-                 stand_in: bool = False, params: int = 0, buffers: int = 0, macs: int = 0, loops: tuple = ()):
-        self.id = id
-        self.spec = spec            # None for the network input
-        self.args = args            # SimpleNamespace of resolved arguments; None if they did not bind
-        self.inputs = inputs
-        self.scope = scope
-        self.span = span
-        self.shape = shape
-        self.name = name            # module name within its scope
-        self.label = label          # the name written in the spec, if any
-        self.origin = origin        # block-use spans, innermost first
+    # The one record with its own constructor: one is made per layer of every
+    # expansion, and this is 5x faster than record.py's generic one (bench/README.md).
+    def __init__(self, id, spec, args, inputs, scope, span, shape=None, name=None, label=None, origin=(),
+                 explain=None, failure=None, stand_in=False, params=0, buffers=0, macs=0, loops=()):
+        self.id, self.spec, self.args, self.inputs, self.scope, self.span = id, spec, args, inputs, scope, span
+        self.shape, self.name, self.label, self.origin = shape, name, label, origin
         self.explain = [] if explain is None else explain
-        self.failure = failure      # the first error reported at this node
-        self.stand_in = stand_in    # stands for what could not be expanded (span: the text written)
-        self.params = params        # trainable parameters
-        self.buffers = buffers      # buffer elements (BatchNorm running stats)
-        self.macs = macs
-        self.loops = loops          # (Loop, iteration) for each enclosing repeat/for, outermost first
+        self.failure, self.stand_in = failure, stand_in
+        self.params, self.buffers, self.macs, self.loops = params, buffers, macs, loops
 
     @property
     def kind(self) -> str:
@@ -121,19 +102,12 @@ class Node(Record):
 
 
 class Graph(Value):
-    """A network expanded: its nodes in topological order and its module tree."""
+    """A network expanded: its name, its parameter values, its nodes in topological
+    order, its module tree (root), the id of the node it returns (output), its
+    diagnostics, and the Signature of the network and every block it uses
+    (definitions, by name)."""
     _fields = ("network", "params", "nodes", "root", "output", "diagnostics", "definitions")
-
-    def __init__(self, network: str, params: dict, nodes: list[Node], root: Scope, output: int | None = None,
-                 diagnostics: list | None = None, definitions: dict | None = None):
-        self.network = network
-        self.params = params        # the network's parameter values
-        self.nodes = nodes
-        self.root = root
-        self.output = output        # id of the node whose tensor the network returns
-        self.diagnostics = [] if diagnostics is None else diagnostics
-        # name -> Signature of the network and of every block it uses
-        self.definitions = {} if definitions is None else definitions
+    _defaults = {"output": None, "diagnostics": list, "definitions": dict}
 
     @property
     def input(self) -> Node | None:
@@ -181,20 +155,11 @@ class Parameter(Frozen):
     from other parameters or the input), and where it is written."""
     __slots__ = _fields = ("name", "default", "span")
 
-    def __init__(self, name: str, default, span: Span):
-        set_field(self, "name", name)
-        set_field(self, "default", default)
-        set_field(self, "span", span)
-
 
 class Signature(Frozen):
     """A block or network definition, as far as code generation needs it."""
     __slots__ = _fields = ("name", "kind", "params")
-
-    def __init__(self, name: str, kind: str, params: tuple[Parameter, ...]):
-        set_field(self, "name", name)
-        set_field(self, "kind", kind)       # "network" | "block"
-        set_field(self, "params", params)
+    # kind: "network" | "block"
 
     def param(self, name: str) -> Parameter | None:
         return next((p for p in self.params if p.name == name), None)

@@ -20,27 +20,15 @@ MAX_FILE_BYTES = 16 * 2 ** 20
 class Definition(Value):
     """A block or network, with the constants of the file that defines it."""
     _fields = ("ast", "env")
-
-    def __init__(self, ast: A.Definition, env: Env):
-        self.ast = ast
-        self.env = env              # the defining file's constants
+    # env: the defining file's constants
 
 
 class Program(Value):
-    """A file and everything it imports: blocks and networks by name."""
+    """A file and everything it imports: blocks and networks by name. `own_networks`:
+    the root file's, in order; `files`: every file read, by resolved path, with the
+    text that was parsed (what a cache of compiled output must be checked against)."""
     _fields = ("root", "blocks", "networks", "own_networks", "diagnostics", "files")
-
-    def __init__(self, root: Source | None, blocks: dict[str, Definition] | None = None,
-                 networks: dict[str, Definition] | None = None, own_networks: list[str] | None = None,
-                 diagnostics: list[Diagnostic] | None = None, files: dict[str, Source] | None = None):
-        self.root = root
-        self.blocks = {} if blocks is None else blocks
-        self.networks = {} if networks is None else networks
-        self.own_networks = [] if own_networks is None else own_networks   # the root file's, in order
-        self.diagnostics = [] if diagnostics is None else diagnostics
-        # every file read, by resolved path, with the text that was parsed (what a
-        # cache of compiled output must be checked against)
-        self.files = {} if files is None else files
+    _defaults = {"blocks": dict, "networks": dict, "own_networks": list, "diagnostics": list, "files": dict}
 
     @property
     def ok(self) -> bool:
