@@ -139,7 +139,7 @@ def test_same_outcome_on_token_soup(lark_parser, words):
 def test_tables_cache_is_rebuilt_when_stale(tmp_path, monkeypatch):
     # A cache file from another grammar text (or a damaged one) is never used.
     monkeypatch.setenv("NETDSL_CACHE_DIR", str(tmp_path))
-    path = Path(grammar._cache_path(grammar.grammar_text()))
+    path = Path(grammar._cache_path(grammar.grammar_text(), grammar.lark_version()))
     assert path.parent == tmp_path
     path.write_bytes(b"not marshal data")
     grammar.tables.cache_clear()

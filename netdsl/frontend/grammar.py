@@ -1,9 +1,14 @@
 """The grammar (grammars/netdsl.lark) and the LALR tables Lark compiles from it.
 
-Lark builds the tables once per grammar text; they are cached as a marshal file in
-the temporary directory, so an ordinary netdsl run reads ~30 KB of plain data and
-never imports lark. The cache holds the grammar text it was built from and is used
-only when that text is identical; anything unreadable is rebuilt.
+Lark builds the tables once per grammar text and Lark version; they are cached as a
+marshal file in the temporary directory, so an ordinary netdsl run reads ~30 KB of
+plain data and never imports lark. The cache holds the grammar text it was built
+from and is used only when that text is identical; anything unreadable is rebuilt.
+
+Reading the tables out of Lark takes its private details (build_tables), which any
+Lark release may change. So freshly built tables must parse a sample exactly as
+Lark does, and when they cannot be had at all, parser() falls back to Lark's own
+parser through its public API (lark_fallback.py): slower to start, same results.
 """
 from __future__ import annotations
 
@@ -16,34 +21,7 @@ from . import lalr
 from .layout import Layout
 
 # Bump when the table layout or the runtime's reading of it changes.
-TABLES_FORMAT = 1
-
-_OPTIONAL = ("regex", "interegular")
-
-
-def _import_lark():
-    # Lark imports two optional packages whenever they are installed: `regex` for
-    # Lark(regex=True), which netdsl does not use, and `interegular`, which only
-    # checks terminal collisions (strict mode, see enable_strict_checks). Hiding them
-    # during the import saves ~10 ms when the tables are rebuilt.
-    hidden = [name for name in _OPTIONAL if name not in sys.modules]
-    for name in hidden:
-        sys.modules[name] = None         # makes `import name` raise ImportError
-    try:
-        import lark
-    finally:
-        for name in hidden:
-            del sys.modules[name]
-    return lark
-
-
-def enable_strict_checks() -> None:
-    """Let Lark use interegular again (strict=True grammar builds, collision checks)."""
-    _import_lark()
-    import interegular
-    import lark.lexer
-    lark.lexer.interegular = interegular
-    lark.lexer.has_interegular = True
+TABLES_FORMAT = 2
 
 
 @functools.lru_cache(maxsize=1)
@@ -65,14 +43,42 @@ def grammar_text() -> str:
 
 def lark_parser(strict: bool = False):
     """Lark's own parser for the grammar, with netdsl's post-lexer: what the tables
-    are built from, and the reference tests/test_lalr.py compares the runtime with."""
-    lark = _import_lark()
-    return lark.Lark(grammar_text(), parser="lalr", lexer="basic", postlex=Layout(),
-                     propagate_positions=True, maybe_placeholders=True, strict=strict)
+    are built from, the fallback, and the reference tests/test_lalr.py compares the
+    runtime with."""
+    from .lark_fallback import make_lark
+    return make_lark(grammar_text(), strict=strict)
+
+
+def lark_version() -> str | None:
+    """The version of the lark that `import lark` would load; None if there is none.
+
+    Read from the text of lark/__init__.py, because importing lark costs ~15 ms
+    and a warm `netdsl check` must not; this costs ~0.13 ms (bench/README.md)."""
+    module = sys.modules.get("lark")
+    if module is not None:
+        return str(getattr(module, "__version__", "unknown"))
+    # What importlib.util.find_spec does, without importing importlib.util.
+    for finder in sys.meta_path:
+        find = getattr(finder, "find_spec", None)
+        spec = find("lark", None) if find is not None else None
+        if spec is not None:
+            break
+    else:
+        return None
+    try:
+        with open(spec.origin, encoding="utf-8") as f:
+            source = f.read()
+    except (OSError, TypeError):        # not a plain file (a zip, say): still a key, if a coarse one
+        return "unknown"
+    for line in source.splitlines():
+        if line.startswith("__version__"):
+            return line.partition("=")[2].strip().strip("\"'")
+    return "unknown"
 
 
 def build_tables(parser) -> dict:
-    """Lark's lexer pattern, keyword map and LALR tables as plain data."""
+    """Lark's lexer pattern, keyword map and LALR tables as plain data (private
+    details of Lark: the reason for the checks in tables() and for the fallback)."""
     from lark.lexer import PatternStr
     from lark.parsers.lalr_analysis import Shift
 
@@ -141,6 +147,42 @@ def _shape(rule) -> tuple:
     return (str(rule.origin.name), len(rule.expansion), name, mode, tuple(include), nones)
 
 
+# What a fresh build must parse exactly as Lark does: most rules, optional gaps,
+# keywords, the layout's LSEQ/_NL, and the errors (with their expected sets).
+_SAMPLES = (
+    'import "lib.net"\n'
+    "let k = -2 ** 3 + (1, 2.5, 'a')[0] * x.y // 4 if not true and @r == in or none else [false, f(1,)]\n"
+    "block B(c: int = 3, s: (int, int),): [_, h, w]\n    -> [c, h, w] {\n"
+    "    conv2d(c, 3, padding=1) -> relu; tanh\n"
+    '    "n{i}": [relu\n        tanh]\n'
+    "    if k > 1 { relu } else if false { @x } else { gelu }\n"
+    "    for (a, b) in [(1, 2)] { repeat 2 as j { expect () } }\n}\n"
+    "network N { input [3, 8, 8]\n    m: B(4) -> add { identity; [relu] } }\n",
+    "network N {\n    relu tanh\n}\n",
+    "let x = (1, 2 +\n)\n",
+    "let x = 1 $ 2\n",
+)
+
+
+def _agrees_with_lark(tables: lalr.Tables, reference) -> bool:
+    def build(name, children, start, end):
+        return name, start, end, tuple((c.type, c.value, c.start_pos, c.end_pos) if isinstance(c, lalr.Token) else c
+                                       for c in children)
+
+    def outcome(run, text):
+        try:
+            return run(text)
+        except lalr.UnexpectedToken as e:
+            return e.token.type, e.token.start_pos, e.expected, e.accepts
+        except lalr.UnexpectedCharacter as e:
+            return e.pos
+
+    def runtime(text):
+        return lalr.parse(tables, Layout().process(lalr.tokens(tables, text)), build)
+
+    return all(outcome(runtime, text) == outcome(lambda t: reference.parse(t, build), text) for text in _SAMPLES)
+
+
 def _cache_dir() -> str:
     # tempfile.gettempdir() would do, but importing tempfile costs start-up time.
     for var in ("NETDSL_CACHE_DIR", "TMPDIR", "TEMP", "TMP"):
@@ -153,11 +195,17 @@ def _cache_dir() -> str:
     return tempfile.gettempdir()
 
 
-def _cache_path(text: str) -> str:
+def _cache_prefix(text: str) -> str:
     import zlib
     user = os.getuid() if hasattr(os, "getuid") else "u"
-    key = f"{user}-{zlib.crc32(text.encode()):08x}-{TABLES_FORMAT}-{sys.implementation.cache_tag}"
-    return os.path.join(_cache_dir(), f"netdsl-tables-{key}.marshal")
+    return f"netdsl-tables-{user}-{zlib.crc32(text.encode()):08x}-{TABLES_FORMAT}-{sys.implementation.cache_tag}-lark"
+
+
+def _cache_path(text: str, version: str) -> str:
+    # The Lark version is in the key: another Lark may build other tables (and the
+    # sample check above only runs when they are built).
+    safe = "".join(ch if ch.isalnum() or ch in ".+-" else "_" for ch in version)
+    return os.path.join(_cache_dir(), f"{_cache_prefix(text)}{safe}.marshal")
 
 
 def _trusted(f) -> bool:
@@ -169,18 +217,37 @@ def _trusted(f) -> bool:
     return st.st_uid == os.getuid() and not st.st_mode & 0o022
 
 
-@functools.lru_cache(maxsize=1)
-def tables() -> lalr.Tables:
-    text = grammar_text()
-    path = _cache_path(text)
+def _cached(text: str, version: str | None) -> dict | None:
+    if version is not None:
+        paths = [_cache_path(text, version)]
+    else:
+        # No lark to rebuild with: tables any Lark built for this grammar (and that
+        # passed the check) still parse it, so use the newest.
+        folder, prefix = _cache_dir(), _cache_prefix(text)
+        try:
+            names = [n for n in os.listdir(folder) if n.startswith(prefix) and n.endswith(".marshal")]
+        except OSError:
+            names = []
+        paths = sorted((os.path.join(folder, n) for n in names), key=_mtime, reverse=True)
+    for path in paths:
+        try:
+            with open(path, "rb") as f:
+                data = marshal.load(f) if _trusted(f) else None
+            if data["format"] == TABLES_FORMAT and data["grammar"] == text and version in (None, data["lark"]):
+                return data
+        except Exception:       # missing, truncated, from another version: rebuild it
+            pass
+    return None
+
+
+def _mtime(path: str) -> float:
     try:
-        with open(path, "rb") as f:
-            data = marshal.load(f) if _trusted(f) else None
-        if data["format"] == TABLES_FORMAT and data["grammar"] == text:
-            return lalr.Tables(data)
-    except Exception:       # missing, truncated, from another version: rebuild it
-        pass
-    data = build_tables(lark_parser())
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0
+
+
+def _store(path: str, data: dict) -> None:
     blob = marshal.dumps(data)
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
@@ -192,4 +259,44 @@ def tables() -> lalr.Tables:
             os.unlink(tmp)
         except OSError:
             pass
-    return lalr.Tables(data)
+
+
+@functools.lru_cache(maxsize=1)
+def _shared_lark():
+    # One Lark build (~0.2 s) serves both the table extraction and, if that fails, the fallback.
+    return lark_parser()
+
+
+@functools.lru_cache(maxsize=1)
+def tables() -> lalr.Tables:
+    """The runtime's tables, cached or built with Lark. Raises when Lark's private
+    details no longer give tables that parse as Lark does (parser() then falls back)."""
+    text = grammar_text()
+    data = _cached(text, lark_version())
+    if data is not None:
+        return lalr.Tables(data)
+    from .lark_fallback import LarkParser
+    reference = _shared_lark()
+    data = build_tables(reference)
+    data["lark"] = lark_version()            # lark is imported now: its own __version__
+    built = lalr.Tables(data)
+    if not _agrees_with_lark(built, LarkParser(reference)):
+        raise RuntimeError("the tables read from Lark do not parse as Lark does")
+    _store(_cache_path(text, data["lark"]), data)
+    _shared_lark.cache_clear()               # the runtime needs nothing more from Lark
+    return built
+
+
+@functools.lru_cache(maxsize=1)
+def parser():
+    """What parses specs: the runtime's tables (lalr.Tables) or, when they cannot be
+    had, Lark's own parser (lark_fallback.LarkParser). Both have .literals."""
+    try:
+        return tables()
+    except Exception as e:       # whatever a changed Lark breaks must not stop netdsl
+        reason = f"{type(e).__name__}: {e}"
+    from .lark_fallback import LarkParser
+    fallback = LarkParser(_shared_lark())
+    if os.environ.get("NETDSL_DEBUG"):
+        print(f"netdsl: parser tables unavailable ({reason}); using Lark's parser", file=sys.stderr)
+    return fallback

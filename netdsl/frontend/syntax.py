@@ -1,9 +1,10 @@
 """The front end: tokens -> layout -> LALR parse -> AST.
 
-Lark compiles grammars/netdsl.lark into tables (netdsl/grammar.py) and
-netdsl/lalr.py runs them; this module turns each reduction straight into an AST
-node (netdsl/ast.py) with its span. Parse errors become Diagnostics with
-plain-word expectations; the grammar's terminal names never reach the user.
+Lark compiles grammars/netdsl.lark into tables (grammar.py) and lalr.py runs them
+(or, when the tables cannot be had, Lark's own parser does: lark_fallback.py);
+this module turns each reduction straight into an AST node (ast.py) with its
+span. Parse errors become Diagnostics with plain-word expectations; the grammar's
+terminal names never reach the user.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from ..diagnostics.codes import E0101, E0104, E0105
 from ..limits import LIMITS
 from . import ast as A
 from . import lalr
-from .grammar import enable_strict_checks, grammar_text, tables  # noqa: F401  (re-exported)
+from .grammar import grammar_text, parser, tables  # noqa: F401  (re-exported)
 from .lalr import Token, TooDeep, UnexpectedCharacter, UnexpectedToken
 from .layout import Layout, LayoutError
 from .source import Source, Span
@@ -43,7 +44,7 @@ _TERMINAL_WORDS = {
 def _describe_terminal(name: str) -> str:
     if name in _TERMINAL_WORDS:
         return _TERMINAL_WORDS[name]
-    literal = tables().literals.get(name)
+    literal = parser().literals.get(name)
     if literal is not None:
         return f"`{literal}`"
     return name.lower().replace("_", " ")
@@ -389,9 +390,11 @@ _NESTING["arith"] = lambda children: max(1, len(children) // 2) if len(children)
 
 
 def _parse(text: str, build: _Builder):
-    grammar = tables()
-    stream = Layout().process(lalr.tokens(grammar, text))
-    return lalr.parse(grammar, stream, build, _NESTING, LIMITS.max_depth)
+    active = parser()
+    if isinstance(active, lalr.Tables):
+        stream = Layout().process(lalr.tokens(active, text))
+        return lalr.parse(active, stream, build, _NESTING, LIMITS.max_depth)
+    return active.parse(text, build, _NESTING, LIMITS.max_depth)     # Lark's own parser (grammar.parser)
 
 
 def parse(source: Source) -> tuple[A.Module | None, list[Diagnostic]]:
