@@ -13,14 +13,16 @@ from .pipeline import CheckResult, check_file, check_source, is_source_text
 def check(spec, **kw) -> CheckResult:
     """Check a .net file or spec text: shapes and diagnostics, no torch.
 
-    Keywords: network, params (dict), input_shape (tuple). Raises SpecIOError
-    (an OSError) when a path cannot be read."""
+    Keywords: network, params (dict), input_shape (tuple), include (directories
+    imports may come from besides the spec's own; see docs/limits.md). Raises
+    SpecIOError (an OSError) when a path cannot be read."""
     if is_source_text(spec):
         return check_source(spec, **kw)
     return check_file(spec, **kw)
 
 
-def graph(spec, network: str | None = None, *, params: dict | None = None, input_shape: tuple | None = None):
+def graph(spec, network: str | None = None, *, params: dict | None = None, input_shape: tuple | None = None,
+          include=()):
     """One network of the spec as a networkx.DiGraph (docs/render.md lists its attributes).
 
     The graph is returned even when the spec has shape errors (the failing node's
@@ -30,7 +32,7 @@ def graph(spec, network: str | None = None, *, params: dict | None = None, input
     """
     from .backends.digraph import to_networkx
     from .errors import SpecError
-    result = check(spec, network=network, params=params, input_shape=input_shape)
+    result = check(spec, network=network, params=params, input_shape=input_shape, include=include)
     if not result.graphs:
         if not result.ok:
             raise SpecError(result.diagnostics)
@@ -38,14 +40,16 @@ def graph(spec, network: str | None = None, *, params: dict | None = None, input
     return to_networkx(result.graph(network))
 
 
-def load(spec, network: str | None = None, init: str | None = None, input_shape: tuple | None = None, **params):
+def load(spec, network: str | None = None, init: str | None = None, input_shape: tuple | None = None, include=(),
+         **params):
     """Build a torch.nn.Module from a spec (see netdsl/backends/build.py)."""
     from .backends.build import load as _load
-    return _load(spec, network=network, init=init, input_shape=input_shape, **params)
+    return _load(spec, network=network, init=init, input_shape=input_shape, include=include, **params)
 
 
 def build_source(spec, network: str | None = None, init: str | None = None, input_shape: tuple | None = None,
-                 warnings: list | None = None, **params) -> str:
+                 warnings: list | None = None, include=(), **params) -> str:
     """The Python source `netdsl compile` writes for a spec."""
     from .backends.build import build_source as _build_source
-    return _build_source(spec, network=network, init=init, input_shape=input_shape, warnings=warnings, **params)
+    return _build_source(spec, network=network, init=init, input_shape=input_shape, warnings=warnings,
+                         include=include, **params)

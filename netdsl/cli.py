@@ -84,6 +84,8 @@ common_options = [
     click.option("--input", "input_shape", default=None, help="Override the input shape, e.g. 3x32x32."),
     click.option("--param", "params", multiple=True, help="Override a network parameter: NAME=VALUE (repeatable)."),
     click.option("--max-layers", type=click.IntRange(1), default=None, help="Expansion limit (default 1,000,000)."),
+    click.option("--include", "-I", "include", multiple=True, metavar="DIR",
+                 help="Another directory imports may come from (repeatable; also $NETDSL_PATH)."),
     click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True),
 ]
 
@@ -94,19 +96,19 @@ def with_common(f):
     return f
 
 
-def run_check(path: str, network, input_shape, params, max_layers):
+def run_check(path: str, network, input_shape, params, max_layers, include=()):
     from .limits import LIMITS
     from .pipeline import check_file
     with LIMITS.override(max_layers=max_layers):     # for this run only
-        return check_file(path, network=network, params=params or None,
+        return check_file(path, include, network=network, params=params or None,
                           input_shape=parse_shape(input_shape) if input_shape else None)
 
 
-def check_or_exit(file, network, input_shape, params, max_layers):
+def check_or_exit(file, network, input_shape, params, max_layers, include=()):
     """run_check, with an unreadable path reported as a usage error (exit 2)."""
     from .errors import SpecIOError
     try:
-        return run_check(file, network, input_shape, params, max_layers)
+        return run_check(file, network, input_shape, params, max_layers, include)
     except SpecIOError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_USAGE)
@@ -136,7 +138,7 @@ def cli():
 @click.option("--format", "fmt", type=click.Choice(["text", "short", "json"]), default="text", show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="Print only problems.")
 @with_common
-def check(files, fmt, quiet, network, input_shape, params, max_layers, color):
+def check(files, fmt, quiet, network, input_shape, params, max_layers, include, color):
     """Check FILES (`-` reads stdin): every layer's shape, before any tensor exists."""
     from .errors import SpecIOError
     color = _use_color(color)
@@ -145,7 +147,7 @@ def check(files, fmt, quiet, network, input_shape, params, max_layers, color):
     json_out = {"diagnostics": [], "networks": []}
     for path in files:
         try:
-            result = run_check(path, network, input_shape, params, max_layers)
+            result = run_check(path, network, input_shape, params, max_layers, include)
         except SpecIOError as e:
             click.echo(f"error: {e}", err=True)
             worst = max(worst, EXIT_USAGE)
@@ -240,7 +242,8 @@ def layers(kind):
               show_default=True, help="Top to bottom, or left to right.")
 @click.option("--params", "show_params", is_flag=True, help="Show parameter counts on the nodes.")
 @with_common
-def render(file, output, fmt, depth, direction, show_params, network, input_shape, params, max_layers, color):
+def render(file, output, fmt, depth, direction, show_params, network, input_shape, params, max_layers, include,
+           color):
     """Draw FILE as a diagram: layers, tensor shapes on the edges, blocks as clusters.
 
     A spec with errors still renders, with the failing layer in red (exit 1)."""
@@ -252,11 +255,12 @@ def render(file, output, fmt, depth, direction, show_params, network, input_shap
     if fmt != "dot" and not R.have_dot():
         click.echo(R.DOT_MISSING, err=True)
         sys.exit(EXIT_USAGE)
-    result = check_or_exit(file, network, input_shape, parse_params(params), max_layers)
+    result = check_or_exit(file, network, input_shape, parse_params(params), max_layers, include)
     emit_diagnostics(result.diagnostics, "text", _use_color(color))
     g = one_graph_or_exit(file, result, "draw")
     try:
-        warnings = R.render_file(g, output, fmt, depth=depth, direction=direction, show_params=show_params)
+        warnings = R.render_file(g, output, fmt, inputs=[file, *result.program.files], depth=depth,
+                                 direction=direction, show_params=show_params)
     except R.RenderError as e:
         click.echo(str(e) if isinstance(e, R.DotNotFound) else f"error: {e}", err=True)
         sys.exit(EXIT_USAGE)
@@ -272,17 +276,18 @@ def render(file, output, fmt, depth, direction, show_params, network, input_shap
 @click.option("--init", type=click.Choice(["default", "xavier"]), default=None,
               help="Weight initialisation (default: the spec's `init` parameter, else torch's).")
 @with_common
-def compile_cmd(file, output, init, network, input_shape, params, max_layers, color):
+def compile_cmd(file, output, init, network, input_shape, params, max_layers, include, color):
     """Compile FILE to a standalone PyTorch module (imports only torch). Writes nothing on errors."""
-    from .backends.build import build_source, write_atomically
+    from .backends.build import check_spec, compile_result
+    from .diagnostics.render import render
     from .errors import SpecError
     from .limits import LIMITS
-    warnings: list = []
+    from .output import OutputError, write_file
     try:
         with LIMITS.override(max_layers=max_layers):     # for this run only
-            text = build_source(file, network=network, init=init, warnings=warnings,
-                                input_shape=parse_shape(input_shape) if input_shape else None,
+            result = check_spec(file, network, parse_shape(input_shape) if input_shape else None, include,
                                 **parse_params(params))
+            text = compile_result(result, network, file, init)
     except SpecError as e:
         emit_diagnostics(e.diagnostics, "text", _use_color(color))
         click.echo(f"{file}: {_counts(e.diagnostics)}; nothing written", err=True)
@@ -290,17 +295,15 @@ def compile_cmd(file, output, init, network, input_shape, params, max_layers, co
     except OSError as e:          # SpecIOError among them
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_USAGE)
-    if warnings:    # on stderr, so `-o -` output stays pure Python
-        for d in warnings:
-            from .diagnostics.render import render
-            click.echo(render(d, _use_color(color)) + "\n", err=True)
+    for d in result.warnings:     # on stderr, so `-o -` output stays pure Python
+        click.echo(render(d, _use_color(color)) + "\n", err=True)
     if output == "-":
         click.echo(text, nl=False)
         return
     try:
-        write_atomically(output, text)
-    except OSError as e:
-        click.echo(f"error: cannot write {output}: {e.strerror or e}", err=True)
+        write_file(output, text, inputs=[file, *result.program.files])
+    except OutputError as e:
+        click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_USAGE)
     click.echo(f"{file} -> {output}")
 
@@ -318,10 +321,11 @@ def compile_cmd(file, output, init, network, input_shape, params, max_layers, co
               show_default=True)
 @click.option("--explain", is_flag=True, help="Show each layer's arithmetic (output size, parameters, MACs).")
 @with_common
-def summary(file, depth, batch, flops, convention, fmt, explain, network, input_shape, params, max_layers, color):
+def summary(file, depth, batch, flops, convention, fmt, explain, network, input_shape, params, max_layers, include,
+            color):
     """Per-layer shapes, parameters, MACs, memory and receptive fields of FILE (static: no torch)."""
     from .backends import summary as S
-    result = check_or_exit(file, network, input_shape, parse_params(params), max_layers)
+    result = check_or_exit(file, network, input_shape, parse_params(params), max_layers, include)
     color = _use_color(color)
     if fmt == "text":
         emit_diagnostics(result.diagnostics, "text", color)
@@ -347,8 +351,10 @@ def summary(file, depth, batch, flops, convention, fmt, explain, network, input_
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--network", "-n", default=None, help="The network to scan (when the file has several).")
 @click.option("--param", "params", multiple=True, help="Override a network parameter: NAME=VALUE (repeatable).")
+@click.option("--include", "-I", "include", multiple=True, metavar="DIR",
+              help="Another directory imports may come from (repeatable; also $NETDSL_PATH).")
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True)
-def sizes(file, lo, hi, height, width, fmt, network, params, color):
+def sizes(file, lo, hi, height, width, fmt, network, params, include, color):
     """Which input sizes FILE's network accepts (no errors, no lost rows), H = W from --min to --max."""
     import json
 
@@ -361,7 +367,7 @@ def sizes(file, lo, hi, height, width, fmt, network, params, color):
         raise click.BadParameter("fix at most one of --height and --width", param_hint="'--height'")
     params = parse_params(params)
     try:
-        program = load_path(file)
+        program = load_path(file, include)
     except SpecIOError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_USAGE)

@@ -82,15 +82,17 @@ def check_program(program: Program, network: str | None = None, params: dict | N
     return result
 
 
-def check_source(text: str, name: str = "<string>", **kw) -> CheckResult:
+def check_source(text: str, name: str = "<string>", include=(), **kw) -> CheckResult:
+    """Check spec text; its imports resolve against the working directory and `include`."""
     with paused():         # see netdsl/collector.py
-        return check_program(load(Source.from_text(name, text)), **kw)
+        return check_program(load(Source.from_text(name, text), include), **kw)
 
 
-def check_file(path: str, **kw) -> CheckResult:
-    """Check a file ("-" reads stdin). Raises program.SpecIOError if it cannot be read."""
+def check_file(path: str, include=(), **kw) -> CheckResult:
+    """Check a file ("-" reads stdin); `include`: more directories imports may come from
+    (program/imports.py). Raises SpecIOError if the file cannot be read."""
     with paused():         # see netdsl/collector.py
-        return check_program(load_path(path), **kw)
+        return check_program(load_path(path, include), **kw)
 
 
 def is_source_text(spec) -> bool:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import shutil
 import sys
 import warnings
@@ -19,6 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def spec_dir(tmp_path, monkeypatch):
+    # The hook writes its cache as Python writes bytecode: not under -B or
+    # PYTHONDONTWRITEBYTECODE (which some environments set); these tests want it written.
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
     monkeypatch.syspath_prepend(str(tmp_path))
     netdsl.hook.install()
     added = []
@@ -104,7 +108,7 @@ def test_read_only_directory_falls_back_to_memory(spec_dir, monkeypatch):
 
     def refuse(*a, **k):
         raise PermissionError("read-only")
-    monkeypatch.setattr("netdsl.backends.build.write_atomically", refuse)
+    monkeypatch.setattr("netdsl.backends.hook.write_file", refuse)      # (root ignores directory modes)
     module = _import("hook_ro", added)
     assert module.Tiny()(torch.randn(2, 4)).shape == (2, 3)
     assert not (d / "__pycache__" / "hook_ro.netdsl.py").exists()
@@ -121,3 +125,78 @@ def test_other_parameter_values_recompile_through_the_hook(spec_dir):
     assert tuple(module.LeNet(7)(torch.randn(2, 1, 28, 28)).shape) == (2, 7)
     with pytest.raises(TypeError):
         module.LeNet(no_such_parameter=1)
+
+
+# ---- the cache in __pycache__ is trusted only when it is this user's, and complete ------------
+PLANTED = "# netdsl-cache: {meta}\nimport builtins\nbuiltins.NETDSL_PLANTED = True\n__all__ = []\n"
+
+
+def _plant(d, name, meta, mode=0o644, uid=None):
+    import json
+
+    from netdsl.backends.hook import _netdsl_stamp
+    cache = d / "__pycache__" / f"{name}.netdsl.py"
+    cache.parent.mkdir(exist_ok=True)
+    cache.write_text(PLANTED.format(meta=json.dumps({"netdsl": _netdsl_stamp(), **meta})))
+    cache.chmod(mode)
+    if uid is not None:
+        os.chown(cache, uid, -1)
+    return cache
+
+
+@pytest.mark.parametrize("how", ["foreign owner", "world-writable", "no dependencies", "spec not among them"])
+def test_a_planted_cache_is_never_run(spec_dir, how):
+    import builtins
+    d, added = spec_dir
+    name = f"hook_victim_{how.replace(' ', '_').replace('-', '_')}"
+    (d / f"{name}.net").write_text("network Tiny {\n  input [4]\n  linear(3)\n}\n")
+    other = d / "other.net"
+    other.write_text("let x = 1\n")
+    from netdsl.program.files import current_fingerprint
+    meta = {"deps": {str(other.resolve()): current_fingerprint(other)}} if how == "spec not among them" \
+        else {"deps": {}}
+    if how == "foreign owner":
+        if os.getuid() != 0:
+            pytest.skip("needs root to give a file to another user")
+        _plant(d, name, meta, uid=4242)
+    elif how == "world-writable":
+        _plant(d, name, meta, mode=0o666)
+    else:
+        _plant(d, name, meta)
+    builtins.__dict__.pop("NETDSL_PLANTED", None)
+    module = _import(name, added)
+    assert not getattr(builtins, "NETDSL_PLANTED", False)
+    assert module.Tiny()(torch.randn(2, 4)).shape == (2, 3)       # compiled from the spec instead
+
+
+def test_no_cache_is_written_under_dont_write_bytecode(spec_dir, monkeypatch):
+    d, added = spec_dir
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    (d / "hook_nob.net").write_text("network Tiny {\n  input [4]\n  linear(3)\n}\n")
+    assert _import("hook_nob", added).Tiny()(torch.randn(2, 4)).shape == (2, 3)
+    assert not (d / "__pycache__" / "hook_nob.netdsl.py").exists()
+
+
+def test_the_stamp_covers_the_whole_package(monkeypatch):
+    from netdsl.backends import hook
+    before = hook._netdsl_stamp()
+    hook._netdsl_stamp.cache_clear()
+    real = Path.read_bytes
+
+    def edited(self):
+        data = real(self)
+        return data + b"# edited\n" if self.name == "conv.py" and self.parent.name == "catalogue" else data
+    monkeypatch.setattr(Path, "read_bytes", edited)
+    try:
+        assert hook._netdsl_stamp() != before          # a module codegen never was
+    finally:
+        hook._netdsl_stamp.cache_clear()
+
+
+def test_a_constants_file_change_reaches_the_hook(spec_dir):
+    d, added = spec_dir
+    (d / "hook_consts.net").write_text("let WIDTH = 3\n")
+    (d / "hook_uses.net").write_text('import "hook_consts.net"\nnetwork N {\n  input [4]\n  linear(WIDTH)\n}\n')
+    assert _import("hook_uses", added).N().linear.out_features == 3
+    (d / "hook_consts.net").write_text("let WIDTH = 5\n")
+    assert _import("hook_uses", added).N().linear.out_features == 5

@@ -311,7 +311,7 @@ def test_token_limit():
 
 
 def test_file_size_limit_for_the_cli(tmp_path, monkeypatch):
-    import netdsl.program as P
+    import netdsl.program.files as P
     path = tmp_path / "big.net"
     path.write_text(net("relu") + "#" * 5000 + "\n")
     monkeypatch.setattr(P, "MAX_FILE_BYTES", 4096)

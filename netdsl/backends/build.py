@@ -17,6 +17,8 @@ from ..diagnostics import error
 from ..diagnostics.codes import E0209, E0214, E0220
 from ..errors import SpecError
 from ..pipeline import CheckResult, check_file, check_source, is_source_text
+from ..program.files import current_fingerprint, fingerprint
+from ..program.imports import search_path
 from .codegen import INIT_CHOICES, CodegenError, generate
 
 # generated source text -> its module; the same spec loads the same classes twice
@@ -24,9 +26,9 @@ _MODULES: dict[str, types.ModuleType] = {}
 
 
 def check_spec(path_or_source: str, network: str | None = None, input_shape: tuple | None = None,
-               **params) -> CheckResult:
+               include=(), **params) -> CheckResult:
     """Parse and check. A path that cannot be read raises SpecIOError (an OSError, not a spec error)."""
-    kw = {"network": network, "params": params or None, "input_shape": input_shape}
+    kw = {"network": network, "params": params or None, "input_shape": input_shape, "include": include}
     if is_source_text(path_or_source):
         return check_source(path_or_source, **kw)
     return check_file(path_or_source, **kw)
@@ -86,48 +88,47 @@ def exec_source(source: str, filename_hint: str = "spec") -> types.ModuleType:
     return module
 
 
-def file_digest(path: Path) -> str | None:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return None
-
-
 def spec_dependencies(result: CheckResult) -> dict:
-    """{absolute path: sha256} of the spec and every file it imports."""
-    return {path: file_digest(Path(path)) for path in result.program.files}
+    """{absolute path: fingerprint} of the spec and every file it read, of the very text parsed."""
+    return {path: fingerprint(src.text) for path, src in result.program.files.items()}
 
 
-# (path, network, init, input shape, params) -> (dependency digests, generated source, network name).
-# A spec file loaded again unchanged skips parsing and checking.
+def unchanged(dependencies: dict) -> bool:
+    return all(current_fingerprint(path) == digest for path, digest in dependencies.items())
+
+
+# (spec, network, init, input shape, params, search path) -> (dependencies, generated source,
+# network name). A spec loaded again unchanged skips parsing and checking.
 _COMPILED: dict = {}
 
 
-def _cache_key(path_or_source, network, init, input_shape, params, resolved: Path | None = None):
+def _cache_key(path_or_source, network, init, input_shape, params, include):
     try:
         frozen = tuple(sorted((k, repr(v)) for k, v in params.items()))
     except TypeError:
         return None
+    where = tuple(map(str, search_path(include)))
     if is_source_text(path_or_source):
-        return ("text", hashlib.sha256(path_or_source.encode()).hexdigest(), network, init, input_shape, frozen)
-    return ("file", str(resolved or Path(path_or_source).resolve()), network, init, input_shape, frozen)
+        spec = ("text", hashlib.sha256(path_or_source.encode("utf-8", "surrogatepass")).hexdigest(), str(Path.cwd()))
+    else:
+        spec = ("file", str(Path(path_or_source).resolve()))
+    return (*spec, network, init, input_shape, frozen, where)
 
 
 def load(path_or_source: str, network: str | None = None, init: str | None = None,
-         input_shape: tuple | None = None, **params):
+         input_shape: tuple | None = None, include=(), **params):
     """Build a torch.nn.Module from a .net path or spec text.
 
     Picks the file's only network, or `network`. `params` override the network's
-    parameters; `input_shape` overrides its input. `init`: "default" (torch's) or
-    "xavier" (Xavier-uniform conv/linear weights); None lets a network parameter
-    `init` decide. Raises SpecError with the diagnostics `netdsl check` prints.
+    parameters; `input_shape` overrides its input; `include`: more directories
+    imports may come from. `init`: "default" (torch's) or "xavier" (Xavier-uniform
+    conv/linear weights); None lets a network parameter `init` decide. Raises
+    SpecError with the diagnostics `netdsl check` prints.
     """
-    text = is_source_text(path_or_source)
-    name = "<string>" if text else str(path_or_source)
-    resolved = None if text else Path(path_or_source).resolve()     # once: the cache key and the dependencies
-    key = _cache_key(path_or_source, network, init, input_shape, params, resolved)
+    name = "<string>" if is_source_text(path_or_source) else str(path_or_source)
+    key = _cache_key(path_or_source, network, init, input_shape, params, include)
     hit = _COMPILED.get(key) if key is not None else None
-    if hit is not None and all(file_digest(Path(p)) == h for p, h in hit[0].items()):
+    if hit is not None and unchanged(hit[0]):
         source, net = hit[1], hit[2]
         module = exec_source(source, name)
     else:
@@ -135,22 +136,21 @@ def load(path_or_source: str, network: str | None = None, init: str | None = Non
         # codegen and compile too, which otherwise rescan that young heap again and again,
         # and drop the check result before it runs (one collection instead of many).
         with paused():
-            result = check_spec(path_or_source, network, input_shape, **params)
+            result = check_spec(path_or_source, network, input_shape, include, **params)
             source, graphs = source_for(result, network, name, init)
             net = graphs[0].network
             if key is not None:
-                deps = {} if text else spec_dependencies(result)
-                _COMPILED[key] = (deps, source, net)
+                _COMPILED[key] = (spec_dependencies(result), source, net)
             del result, graphs
             module = exec_source(source, name)
     return getattr(module, net)()
 
 
 def build_source(path_or_source: str, network: str | None = None, init: str | None = None,
-                 input_shape: tuple | None = None, warnings: list | None = None, **params) -> str:
+                 input_shape: tuple | None = None, warnings: list | None = None, include=(), **params) -> str:
     """The text `netdsl compile` writes: every network of the file, unless one is named.
     The spec's warnings are appended to `warnings` when a list is given."""
-    result = check_spec(path_or_source, network, input_shape, **params)
+    result = check_spec(path_or_source, network, input_shape, include, **params)
     if warnings is not None:
         warnings.extend(result.warnings)
     name = "<string>" if is_source_text(path_or_source) else str(path_or_source)
@@ -166,24 +166,3 @@ def compile_result(result: CheckResult, network: str | None, source_name: str, i
         except CodegenError as e:
             raise SpecError([error(E0220, f"cannot generate PyTorch code: {e}", None)]) from None
     return source_for(result, network, source_name, init)[0]
-
-
-def write_atomically(path: str, text: str) -> None:
-    """Replace `path` with `text` in one step: a reader sees the old file or the new one, never half."""
-    import os
-    import tempfile
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent if str(target.parent) else "."
-    )
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        if target.exists():
-            os.chmod(tmp, target.stat().st_mode & 0o777)
-        else:
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

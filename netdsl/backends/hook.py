@@ -5,51 +5,76 @@
     model = lenet.LeNet(num_classes=10)
 
 The module's contents are exactly what `netdsl compile lenet.net` writes. The
-compiled text is cached in `__pycache__/<name>.netdsl.py` next to the spec
-(when that directory is writable; otherwise in memory only) and reused while the
-spec and every file it imports are byte-for-byte unchanged; any edit, or another
-netdsl version, recompiles. A spec with errors raises netdsl.SpecError at import,
-its message holding the diagnostics.
+compiled text is cached in `__pycache__/<name>.netdsl.py` next to the spec (in
+memory only when that directory is read-only, or under `python -B` /
+PYTHONDONTWRITEBYTECODE). The cache records every file the spec read, with a
+digest of exactly the text that was compiled, and is reused only while each is
+unchanged and netdsl itself (the whole package) is the same; a cache file that
+another user owns, or that others can write, is ignored. A spec with errors
+raises netdsl.SpecError at import, its message holding the diagnostics.
 
 The finder runs after Python's own, so a real `lenet.py` or package still wins.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.abc
 import importlib.machinery
 import json
 import linecache
+import os
+import stat
 import sys
 from pathlib import Path
 
+from ..output import write_file
+from ..program.files import NotReadable, read_bytes
 from ..version import __version__
+from .build import check_spec, compile_result, spec_dependencies, unchanged
 
 CACHE_TAG = "# netdsl-cache: "
 
 
-def _digest(path: Path) -> str | None:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return None
-
-
-def _codegen_stamp() -> str:
-    # the generator's own text is part of the key, so an upgraded netdsl recompiles
-    here = Path(__file__).with_name("codegen.py")
-    return f"{__version__}:{_digest(here)}"
+@functools.lru_cache(maxsize=1)
+def _netdsl_stamp() -> str:
+    """netdsl's version and a digest of the whole installed package (every module,
+    the grammar, the explanations): any change to netdsl recompiles."""
+    package = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256(__version__.encode())
+    # the grammar is inside an installed package, beside it in a source checkout
+    for folder in (package, package.parent / "grammars"):
+        for path in sorted(p for p in folder.rglob("*") if p.suffix in (".py", ".lark", ".md") and p.is_file()):
+            h.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return f"{__version__}:{h.hexdigest()[:32]}"
 
 
 def _cache_path(spec_path: Path) -> Path:
     return spec_path.parent / "__pycache__" / f"{spec_path.stem}.netdsl.py"
 
 
-def _read_cache(cache: Path) -> str | None:
-    """The cached source if its recorded dependencies are all unchanged."""
+def _trusted(path: Path) -> bool:
+    """A cache file this user owns, in a directory this user owns, neither writable by
+    others: a file planted by someone else in a shared directory is never run."""
+    if not hasattr(os, "getuid"):
+        return True
+    uid = os.getuid()
     try:
-        text = cache.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        for st in (os.stat(path.parent), os.lstat(path)):
+            if st.st_uid != uid or st.st_mode & 0o022:
+                return False
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _read_cache(cache: Path, spec_path: Path) -> str | None:
+    """The cached source if it is trusted and everything it was compiled from is unchanged."""
+    if not _trusted(cache):
+        return None
+    try:
+        text = read_bytes(cache).decode("utf-8")
+    except (NotReadable, UnicodeDecodeError):
         return None
     first, _, body = text.partition("\n")
     if not first.startswith(CACHE_TAG):
@@ -58,16 +83,17 @@ def _read_cache(cache: Path) -> str | None:
         meta = json.loads(first[len(CACHE_TAG):])
     except ValueError:
         return None
-    if not isinstance(meta, dict) or meta.get("netdsl") != _codegen_stamp() or not isinstance(meta.get("deps"), dict):
+    if not isinstance(meta, dict) or meta.get("netdsl") != _netdsl_stamp():
         return None
-    if any(_digest(Path(p)) != h for p, h in meta["deps"].items()):
+    deps = meta.get("deps")
+    # The spec itself is always among the inputs: an empty list would trust anything.
+    if not isinstance(deps, dict) or str(spec_path) not in deps or not unchanged(deps):
         return None
     return body
 
 
 def compile_spec(spec_path: Path) -> tuple[str, dict]:
-    """(generated source, {dependency path: sha256}). Raises SpecError."""
-    from .build import check_spec, compile_result, spec_dependencies
+    """(generated source, {every file read: fingerprint of the text compiled}). Raises SpecError."""
     result = check_spec(str(spec_path))
     return compile_result(result, None, spec_path.name), spec_dependencies(result)
 
@@ -80,18 +106,20 @@ class SpecLoader(importlib.abc.Loader):
         return None
 
     def exec_module(self, module):
-        from .build import write_atomically
         cache = _cache_path(self.spec_path)
-        source = _read_cache(cache)
+        source = _read_cache(cache, self.spec_path)
         filename = str(cache)
         if source is None:
             source, deps = compile_spec(self.spec_path)
-            meta = json.dumps({"netdsl": _codegen_stamp(), "deps": deps}, sort_keys=True)
-            try:
-                cache.parent.mkdir(exist_ok=True)
-                write_atomically(str(cache), f"{CACHE_TAG}{meta}\n{source}")
-            except OSError:     # read-only location: keep it in memory
-                filename = f"<netdsl {self.spec_path}>"
+            meta = json.dumps({"netdsl": _netdsl_stamp(), "deps": deps}, sort_keys=True)
+            filename = f"<netdsl {self.spec_path}>"
+            if not sys.dont_write_bytecode:     # python -B, PYTHONDONTWRITEBYTECODE: keep it in memory
+                try:
+                    cache.parent.mkdir(mode=0o755, exist_ok=True)
+                    write_file(str(cache), f"{CACHE_TAG}{meta}\n{source}")
+                    filename = str(cache)
+                except OSError:     # a read-only location: keep it in memory
+                    pass
         # inspect (and so torch.jit.script) finds the generated text under this name;
         # the cache file carries one header line before it
         lines = source.splitlines(True)

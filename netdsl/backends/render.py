@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import stat
-import tempfile
 import textwrap
 
 from ..values import shape_text
@@ -269,52 +267,15 @@ def render_bytes(graph, fmt: str, warnings: list | None = None, **kw) -> bytes:
     return source.encode("utf-8") if fmt == "dot" else run_dot(source, fmt, warnings)
 
 
-def write_atomic(path: str, data: bytes) -> None:
-    """Write via a temporary file in the same directory, so a reader never sees a partial file.
-
-    A symlink is followed (the link stays a link); a device or pipe (`/dev/stdout`)
-    is written directly, since renaming over it would replace it with a file."""
-    try:
-        special = not stat.S_ISREG(os.stat(path).st_mode)     # follows symlinks
-    except OSError:
-        special = False                                       # not there yet: a new file
-    if special:
-        try:
-            with open(path, "wb") as f:
-                f.write(data)
-        except OSError as e:
-            raise RenderError(f"cannot write {path}: {e.strerror or e}") from None
-        return
-    real = os.path.realpath(path)
-    directory = os.path.dirname(real)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(real)}.", suffix=".tmp")
-    except OSError as e:
-        raise RenderError(f"cannot write {path}: {e.strerror or e}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, real)
-    except BaseException as e:      # Ctrl-C too: never leave the temporary file behind
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if not isinstance(e, OSError):
-            raise
-        raise RenderError(f"cannot write {path}: {e.strerror or e}") from None
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def render_file(graph, path: str, fmt: str, **kw) -> list[str]:
-    """Render and write `path` atomically; nothing is written if anything fails.
-    Returns warnings (a PNG too large for cairo, scaled down)."""
+def render_file(graph, path: str, fmt: str, inputs=(), **kw) -> list[str]:
+    """Render and write `path` (netdsl/output.py: atomically, never over one of
+    `inputs`); nothing is written if anything fails. Returns warnings (a PNG too
+    large for cairo, scaled down)."""
+    from ..output import OutputError, refuse_inputs, write_file
     warnings: list[str] = []
-    write_atomic(path, render_bytes(graph, fmt, warnings, **kw))
+    try:
+        refuse_inputs(path, inputs, "a file the spec was read from")
+        write_file(path, render_bytes(graph, fmt, warnings, **kw), inputs)
+    except OutputError as e:
+        raise RenderError(str(e)) from None
     return warnings

@@ -55,6 +55,7 @@ E0105 = _code("E0105", "number literal too large")
 E0106 = _code("E0106", "import not found")
 E0107 = _code("E0107", "import cycle")
 E0108 = _code("E0108", "file too large to check")
+E0109 = _code("E0109", "import not allowed")
 
 # names, arguments and values
 E0201 = _code("E0201", "unknown layer or block")

@@ -1,0 +1,21 @@
+"""A loaded program: its blocks and networks by name, and the files it was read from."""
+from __future__ import annotations
+
+from ..record import Value
+
+
+class Definition(Value):
+    """A block or network (its AST), with the constants of the file that defines it (env)."""
+    _fields = ("ast", "env")
+
+
+class Program(Value):
+    """A file and everything it imports: blocks and networks by name. `own_networks`:
+    the root file's, in order; `files`: every file read, by resolved path, with the
+    text that was parsed (what a cache of compiled output must be checked against)."""
+    _fields = ("root", "blocks", "networks", "own_networks", "diagnostics", "files")
+    _defaults = {"blocks": dict, "networks": dict, "own_networks": list, "diagnostics": list, "files": dict}
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
