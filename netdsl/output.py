@@ -38,8 +38,10 @@ def refuse_inputs(path: str, inputs, what: str = "an input of this command") -> 
             raise OutputError(f"refusing to write {path}: it is {what} ({name})")
 
 
-def write_file(path: str, data: bytes | str, inputs=()) -> None:
-    """Write `data` (str is written as UTF-8) to `path` as the module docstring says."""
+def write_file(path: str, data: bytes | str, inputs=(), mode: int | None = None, private: bool = False) -> None:
+    """Write `data` (str is written as UTF-8) to `path` as the module docstring says.
+    `mode`: the file's mode whatever was there before. `private`: a file netdsl keeps
+    for itself (a cache): whatever is at the path, even a FIFO, is replaced."""
     if isinstance(data, str):
         data = data.encode("utf-8")
     refuse_inputs(path, inputs)
@@ -52,18 +54,22 @@ def write_file(path: str, data: bytes | str, inputs=()) -> None:
     if st is not None and not stat.S_ISREG(st.st_mode):
         if stat.S_ISDIR(st.st_mode):
             raise OutputError(f"cannot write {path}: it is a directory")
-        _write_special(path, data)
-        return
+        if not private:
+            _write_special(path, data)
+            return
+        st = None
     real = os.path.realpath(path)
     directory = os.path.dirname(real) or "."
-    mode = st.st_mode & 0o777 if st is not None else 0o666     # never setuid bits
+    keep = mode is None and st is not None
+    if mode is None:
+        mode = st.st_mode & 0o777 if st is not None else 0o666     # never setuid bits
     fd, tmp = _create_temporary(directory, os.path.basename(real), mode, path)
     try:
         try:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
-            if st is not None:
+            if keep:
                 os.fchmod(fd, mode)      # exactly the old mode: the umask applied at creation may narrow it
         finally:
             os.close(fd)

@@ -85,6 +85,7 @@ def test_the_cycle_finder_finds_cycles():
 # Rooms, lowest first: a module may import its own room and the rooms below it.
 ROOMS = [
     ("support", {"netdsl.record", "netdsl.limits", "netdsl.collector", "netdsl.version", "netdsl.output",
+                 "netdsl.cache",
                  "netdsl.frontend.source"}),        # source text and spans: what diagnostics point at
     ("diagnostics", {"netdsl.diagnostics", "netdsl.errors"}),
     ("frontend", {"netdsl.frontend"}),

@@ -14,6 +14,7 @@ torch = pytest.importorskip("torch")
 
 import netdsl
 import netdsl.hook
+import netdsl.output
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -106,9 +107,9 @@ def test_read_only_directory_falls_back_to_memory(spec_dir, monkeypatch):
     d, added = spec_dir
     (d / "hook_ro.net").write_text("network Tiny {\n  input [4]\n  linear(3)\n}\n")
 
-    def refuse(*a, **k):
-        raise PermissionError("read-only")
-    monkeypatch.setattr("netdsl.backends.hook.write_file", refuse)      # (root ignores directory modes)
+    # (root ignores directory modes, so the refusal is simulated where the cache is written)
+    monkeypatch.setattr("netdsl.cache.write_file", lambda *a, **k: (_ for _ in ()).throw(
+        netdsl.output.OutputError("read-only")))
     module = _import("hook_ro", added)
     assert module.Tiny()(torch.randn(2, 4)).shape == (2, 3)
     assert not (d / "__pycache__" / "hook_ro.netdsl.py").exists()

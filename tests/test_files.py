@@ -211,3 +211,51 @@ def test_every_file_read_is_a_dependency():
     result = netdsl.check(ROOT / "tests" / "diagnostics" / "E0107_import_cycle.net")
     names = {Path(p).name for p in result.program.files}
     assert {"E0107_import_cycle.net", "cycle_a.net", "cycle_b.net"} <= names
+
+
+# ---- the parser-table cache is per user and cannot be planted ----------------------------------
+def _check_in_subprocess(env_extra, timeout=60):
+    env = {**os.environ, **env_extra}
+    return subprocess.run([sys.executable, "-m", "netdsl", "check", str(ROOT / "specs" / "lenet.net")],
+                          capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
+
+
+def test_the_tables_cache_lives_in_a_private_per_user_directory(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"HOME": str(home), "XDG_CACHE_HOME": "", "NETDSL_CACHE_DIR": ""}
+    assert _check_in_subprocess(env).returncode == 0
+    folder = home / ".cache" / "netdsl"
+    assert folder.is_dir() and stat.S_IMODE(folder.stat().st_mode) == 0o700
+    tables = list(folder.glob("netdsl-tables-*.marshal"))
+    assert tables and all(stat.S_IMODE(t.stat().st_mode) == 0o600 for t in tables)
+
+
+def test_a_fifo_planted_as_the_tables_cache_does_not_hang(tmp_path):
+    from netdsl.frontend import grammar
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700)
+    env = {"NETDSL_CACHE_DIR": str(cache)}
+    assert _check_in_subprocess(env).returncode == 0          # writes the real cache file
+    (planted,) = cache.glob("netdsl-tables-*.marshal")
+    planted.unlink()
+    os.mkfifo(planted)
+    proc = _check_in_subprocess(env, timeout=30)               # opening a FIFO to read would block forever
+    assert proc.returncode == 0, proc.stderr
+    assert grammar is not None
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0, reason="needs root to hand files to another user")
+def test_a_cache_directory_or_file_of_another_user_is_not_trusted(tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700)
+    env = {"NETDSL_CACHE_DIR": str(cache)}
+    assert _check_in_subprocess(env).returncode == 0
+    (tables,) = cache.glob("netdsl-tables-*.marshal")
+    os.chown(tables, 4242, -1)
+    from netdsl import cache as C
+    assert C.read(str(tables)) is None
+    os.chown(tables, os.getuid(), -1)
+    assert C.read(str(tables)) is not None
+    os.chown(cache, 4242, -1)
+    assert C.read(str(tables)) is None and C.directory() != str(cache)

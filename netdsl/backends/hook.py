@@ -23,13 +23,11 @@ import importlib.abc
 import importlib.machinery
 import json
 import linecache
-import os
-import stat
 import sys
 from pathlib import Path
 
-from ..output import write_file
-from ..program.files import NotReadable, read_bytes
+from ..cache import read as read_trusted
+from ..cache import store
 from ..version import __version__
 from .build import check_spec, compile_result, spec_dependencies, unchanged
 
@@ -53,28 +51,14 @@ def _cache_path(spec_path: Path) -> Path:
     return spec_path.parent / "__pycache__" / f"{spec_path.stem}.netdsl.py"
 
 
-def _trusted(path: Path) -> bool:
-    """A cache file this user owns, in a directory this user owns, neither writable by
-    others: a file planted by someone else in a shared directory is never run."""
-    if not hasattr(os, "getuid"):
-        return True
-    uid = os.getuid()
-    try:
-        for st in (os.stat(path.parent), os.lstat(path)):
-            if st.st_uid != uid or st.st_mode & 0o022:
-                return False
-        return stat.S_ISREG(os.lstat(path).st_mode)
-    except OSError:
-        return False
-
-
 def _read_cache(cache: Path, spec_path: Path) -> str | None:
     """The cached source if it is trusted and everything it was compiled from is unchanged."""
-    if not _trusted(cache):
-        return None
+    blob = read_trusted(str(cache))      # this user's, and nobody else can write it (netdsl/cache.py)
     try:
-        text = read_bytes(cache).decode("utf-8")
-    except (NotReadable, UnicodeDecodeError):
+        text = blob.decode("utf-8") if blob is not None else None
+    except UnicodeDecodeError:
+        return None
+    if text is None:
         return None
     first, _, body = text.partition("\n")
     if not first.startswith(CACHE_TAG):
@@ -116,10 +100,10 @@ class SpecLoader(importlib.abc.Loader):
             if not sys.dont_write_bytecode:     # python -B, PYTHONDONTWRITEBYTECODE: keep it in memory
                 try:
                     cache.parent.mkdir(mode=0o755, exist_ok=True)
-                    write_file(str(cache), f"{CACHE_TAG}{meta}\n{source}")
-                    filename = str(cache)
-                except OSError:     # a read-only location: keep it in memory
+                except OSError:
                     pass
+                if store(str(cache), f"{CACHE_TAG}{meta}\n{source}"):     # else a read-only location
+                    filename = str(cache)
         # inspect (and so torch.jit.script) finds the generated text under this name;
         # the cache file carries one header line before it
         lines = source.splitlines(True)

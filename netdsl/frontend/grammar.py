@@ -1,8 +1,8 @@
 """The grammar (grammars/netdsl.lark) and the LALR tables Lark compiles from it.
 
 Lark builds the tables once per grammar text and Lark version; they are cached as a
-marshal file in the temporary directory, so an ordinary netdsl run reads ~30 KB of
-plain data and never imports lark. The cache holds the grammar text it was built
+marshal file in the user's cache directory (netdsl/cache.py), so an ordinary netdsl
+run reads ~30 KB of plain data and never imports lark. The cache holds the grammar text it was built
 from and is used only when that text is identical; anything unreadable is rebuilt.
 
 Reading the tables out of Lark takes its private details (build_tables), which any
@@ -17,6 +17,7 @@ import marshal
 import os
 import sys
 
+from .. import cache
 from . import lalr
 from .layout import Layout
 
@@ -183,38 +184,22 @@ def _agrees_with_lark(tables: lalr.Tables, reference) -> bool:
     return all(outcome(runtime, text) == outcome(lambda t: reference.parse(t, build), text) for text in _SAMPLES)
 
 
-def _cache_dir() -> str:
-    # tempfile.gettempdir() would do, but importing tempfile costs start-up time.
-    for var in ("NETDSL_CACHE_DIR", "TMPDIR", "TEMP", "TMP"):
-        d = os.environ.get(var)
-        if d and os.path.isdir(d):
-            return d
-    if os.name == "posix" and os.path.isdir("/tmp"):
-        return "/tmp"
-    import tempfile
-    return tempfile.gettempdir()
-
-
 def _cache_prefix(text: str) -> str:
     import zlib
-    user = os.getuid() if hasattr(os, "getuid") else "u"
-    return f"netdsl-tables-{user}-{zlib.crc32(text.encode()):08x}-{TABLES_FORMAT}-{sys.implementation.cache_tag}-lark"
+    return f"netdsl-tables-{zlib.crc32(text.encode()):08x}-{TABLES_FORMAT}-{sys.implementation.cache_tag}-lark"
 
 
-def _cache_path(text: str, version: str) -> str:
+def _cache_path(text: str, version: str) -> str | None:
+    """Where tables for this grammar and Lark version live: in this user's cache
+    directory (netdsl/cache.py), never a predictable name in a shared folder. None
+    when no safe directory can be had (then the tables are built on every run)."""
+    folder = cache.directory()
+    if folder is None:
+        return None
     # The Lark version is in the key: another Lark may build other tables (and the
     # sample check above only runs when they are built).
     safe = "".join(ch if ch.isalnum() or ch in ".+-" else "_" for ch in version)
-    return os.path.join(_cache_dir(), f"{_cache_prefix(text)}{safe}.marshal")
-
-
-def _trusted(f) -> bool:
-    # The temp dir is shared: only a file this user wrote and nobody else can change
-    # is read (a planted one could otherwise change how specs parse).
-    if not hasattr(os, "getuid"):
-        return True
-    st = os.fstat(f.fileno())
-    return st.st_uid == os.getuid() and not st.st_mode & 0o022
+    return os.path.join(folder, f"{_cache_prefix(text)}{safe}.marshal")
 
 
 def _cached(text: str, version: str | None) -> dict | None:
@@ -223,19 +208,21 @@ def _cached(text: str, version: str | None) -> dict | None:
     else:
         # No lark to rebuild with: tables any Lark built for this grammar (and that
         # passed the check) still parse it, so use the newest.
-        folder, prefix = _cache_dir(), _cache_prefix(text)
+        folder, prefix = cache.directory(), _cache_prefix(text)
         try:
             names = [n for n in os.listdir(folder) if n.startswith(prefix) and n.endswith(".marshal")]
-        except OSError:
+        except (OSError, TypeError):
             names = []
         paths = sorted((os.path.join(folder, n) for n in names), key=_mtime, reverse=True)
     for path in paths:
+        blob = cache.read(path) if path is not None else None
+        if blob is None:
+            continue
         try:
-            with open(path, "rb") as f:
-                data = marshal.load(f) if _trusted(f) else None
+            data = marshal.loads(blob)
             if data["format"] == TABLES_FORMAT and data["grammar"] == text and version in (None, data["lark"]):
                 return data
-        except Exception:       # missing, truncated, from another version: rebuild it
+        except Exception:       # truncated, or from another version: rebuild it
             pass
     return None
 
@@ -245,20 +232,6 @@ def _mtime(path: str) -> float:
         return os.stat(path).st_mtime
     except OSError:
         return 0.0
-
-
-def _store(path: str, data: dict) -> None:
-    blob = marshal.dumps(data)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644), "wb") as f:
-            f.write(blob)
-        os.replace(tmp, path)      # atomic: a concurrent run sees the old file or the new one
-    except OSError:                # a read-only temp dir only costs the rebuild next time
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
 
 
 @functools.lru_cache(maxsize=1)
@@ -282,7 +255,9 @@ def tables() -> lalr.Tables:
     built = lalr.Tables(data)
     if not _agrees_with_lark(built, LarkParser(reference)):
         raise RuntimeError("the tables read from Lark do not parse as Lark does")
-    _store(_cache_path(text, data["lark"]), data)
+    path = _cache_path(text, data["lark"])
+    if path is not None:      # a failed write only costs the rebuild next time
+        cache.store(path, marshal.dumps(data))
     _shared_lark.cache_clear()               # the runtime needs nothing more from Lark
     return built
 

@@ -1,0 +1,100 @@
+"""Files netdsl keeps between runs (the parser tables, the import hook's compiled
+specs), and when it may trust what it reads back.
+
+A cache file is used only if it is a regular file (never followed through a symlink,
+never a FIFO or a device: opened non-blocking and checked on the descriptor) owned
+by this user and not writable by anyone else, in a directory with the same
+properties. Anything else is ignored and rebuilt, so another user cannot plant
+content that changes how a spec parses or what `import spec` runs, nor hang netdsl.
+
+The per-user directory is $NETDSL_CACHE_DIR if set, else the platform's user cache
+directory (~/.cache/netdsl, ~/Library/Caches/netdsl, %LOCALAPPDATA%\\netdsl\\Cache),
+else a private folder in the temp dir; netdsl creates it with mode 0700.
+"""
+from __future__ import annotations
+
+import os
+import stat
+import sys
+
+from .output import OutputError, write_file
+
+
+def _safe(st) -> bool:
+    if not hasattr(os, "getuid"):
+        return True
+    return st.st_uid == os.getuid() and not st.st_mode & 0o022
+
+
+def _usable_directory(path: str) -> bool:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and _safe(st)
+
+
+def _candidates() -> list[str]:
+    own = os.environ.get("NETDSL_CACHE_DIR")
+    if own:
+        return [own]
+    home = os.path.expanduser("~")
+    if sys.platform == "darwin":
+        base = os.path.join(home, "Library", "Caches")
+    elif os.name == "nt":
+        base = os.environ.get("LOCALAPPDATA") or os.path.join(home, "AppData", "Local")
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")
+    temp = os.environ.get("TMPDIR") or ("/tmp" if os.name == "posix" else os.environ.get("TEMP", "."))
+    user = os.getuid() if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
+    return [os.path.join(base, "netdsl") + (os.sep + "Cache" if os.name == "nt" else ""),
+            os.path.join(temp, f"netdsl-{user}")]
+
+
+def directory() -> str | None:
+    """This user's cache directory, created if need be; None if no safe one can be had."""
+    for path in _candidates():
+        if not os.path.lexists(path):
+            try:
+                os.makedirs(path, mode=0o700, exist_ok=True)
+            except OSError:
+                continue
+        if _usable_directory(path):
+            return path
+    return None
+
+
+def read(path: str, limit: int = 64 * 2 ** 20) -> bytes | None:
+    """The bytes of a trusted cache file (see the module docstring), else None."""
+    if not _usable_directory(os.path.dirname(path) or "."):
+        return None
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except (OSError, ValueError):
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or not _safe(st) or st.st_size > limit:
+            return None
+        chunks, size = [], 0
+        while size < st.st_size:
+            chunk = os.read(fd, st.st_size - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def store(path: str, data: bytes | str) -> bool:
+    """Write a cache file (atomically, through netdsl/output.py); False if it cannot be."""
+    try:
+        write_file(path, data, mode=0o600, private=True)
+    except OutputError:
+        return False
+    return True
