@@ -18,6 +18,14 @@ EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 BUG_URL = "https://github.com/netdsl/netdsl/issues"
 
 
+def out(text: str = "", err: bool = False, nl: bool = True, raw: bool = False, color: bool | None = None):
+    """Print a line. Text that may hold what a spec wrote (paths, names, source) is
+    made terminal-safe: escape sequences in a spec never reach the terminal. `raw`:
+    the caller made it safe itself (coloured diagnostics, JSON, generated Python)."""
+    from .diagnostics.render import terminal_safe
+    click.echo(text if raw else terminal_safe(text), err=err, nl=nl, color=color)
+
+
 def _use_color(choice: str) -> bool:
     if choice == "always":
         return True
@@ -61,11 +69,11 @@ def emit_diagnostics(diags, fmt: str, color: bool):
     from .diagnostics.render import render, render_short
     for d in diags:
         if fmt == "short":
-            click.echo(render_short(d))
+            out(render_short(d), raw=True)
         else:
             # color= stops click stripping the codes when --color always meets a pipe.
-            click.echo(render(d, color), color=color)
-            click.echo()
+            out(render(d, color), color=color, raw=True)
+            out()
 
 
 def _counts(diags) -> str:
@@ -110,19 +118,19 @@ def check_or_exit(file, network, input_shape, params, max_layers, include=()):
     try:
         return run_check(file, network, input_shape, params, max_layers, include)
     except SpecIOError as e:
-        click.echo(f"error: {e}", err=True)
+        out(f"error: {e}", err=True)
         sys.exit(EXIT_USAGE)
 
 
 def one_graph_or_exit(file, result, verb: str):
     """The file's one network (the one --network chose), or exit with the reason."""
     if not result.graphs:
-        click.echo(f"{file}: nothing to {verb}" + (f" ({_counts(result.diagnostics)})" if result.diagnostics
+        out(f"{file}: nothing to {verb}" + (f" ({_counts(result.diagnostics)})" if result.diagnostics
                                                   else ": the file defines no networks"), err=True)
         sys.exit(EXIT_SPEC if not result.ok else EXIT_USAGE)
     if len(result.graphs) > 1:
         names = ", ".join(g.network for g in result.graphs)
-        click.echo(f"error: {file} has several networks ({names}); choose one with --network", err=True)
+        out(f"error: {file} has several networks ({names}); choose one with --network", err=True)
         sys.exit(EXIT_USAGE)
     return result.graphs[0]
 
@@ -149,7 +157,7 @@ def check(files, fmt, quiet, network, input_shape, params, max_layers, include, 
         try:
             result = run_check(path, network, input_shape, params, max_layers, include)
         except SpecIOError as e:
-            click.echo(f"error: {e}", err=True)
+            out(f"error: {e}", err=True)
             worst = max(worst, EXIT_USAGE)
             continue
         if fmt == "json":
@@ -166,26 +174,28 @@ def check(files, fmt, quiet, network, input_shape, params, max_layers, include, 
             worst = max(worst, EXIT_SPEC)
     if fmt == "json":
         import json  # here, not above: text output is the common case, and json costs 1 ms
-        click.echo(json.dumps(json_out, indent=2))
+        out(json.dumps(json_out, indent=2), raw=True)
     sys.exit(worst)
 
 
 def _print_networks(path, result, color):
+    from .diagnostics.render import terminal_safe
     from .values import show_shape
     style = (lambda s, **k: click.style(s, **k)) if color else (lambda s, **k: s)
+    path = terminal_safe(path)
     if not result.graphs:
         if result.ok:
             blocks = len(result.program.blocks)
-            click.echo(f"{path}: ok, no networks ({blocks} block{'s' if blocks != 1 else ''})")
+            out(f"{path}: ok, no networks ({blocks} block{'s' if blocks != 1 else ''})")
         else:
-            click.echo(f"{path}: {style(_counts(result.diagnostics), fg='red', bold=True)}", color=color)
+            out(f"{path}: {style(_counts(result.diagnostics), fg='red', bold=True)}", color=color, raw=True)
         return
     for g in result.graphs:
         tail = f"{g.total_params:,} params" if g.ok else style("has errors", fg="red", bold=True)
-        click.echo(f"{path}: {style(g.network, bold=True)}  {show_shape(g.input_shape)} \u2192 "
-                   f"{show_shape(g.output_shape)}  {tail}", color=color)
+        out(f"{path}: {style(terminal_safe(g.network), bold=True)}  {show_shape(g.input_shape)} \u2192 "
+            f"{show_shape(g.output_shape)}  {tail}", color=color, raw=True)
     if result.diagnostics:
-        click.echo(f"{path}: {_counts(result.diagnostics)}")
+        out(f"{path}: {_counts(result.diagnostics)}")
 
 
 @cli.command()
@@ -195,14 +205,14 @@ def explain(code):
     from .diagnostics.codes import REGISTRY, lookup
     if code is None:
         for c in REGISTRY.values():
-            click.echo(f"{c}  {c.title}")
+            out(f"{c}  {c.title}")
         return
     found = lookup(code)
     text = found.explanation() if found is not None else None
     if text is None:
-        click.echo(f"error: unknown code {code!r}; `netdsl explain` lists them", err=True)
+        out(f"error: unknown code {code!r}; `netdsl explain` lists them", err=True)
         sys.exit(EXIT_USAGE)
-    click.echo(text.rstrip())
+    out(text.rstrip())
 
 
 @cli.command()
@@ -214,21 +224,21 @@ def layers(kind):
     if kind is None:
         width = max(map(len, LAYERS))
         for name, spec in LAYERS.items():
-            click.echo(f"{name.ljust(width)}  {spec.doc}")
+            out(f"{name.ljust(width)}  {spec.doc}")
         return
     spec = lookup(kind)
     if spec is None:
         from .diagnostics.suggest import did_you_mean
         guess = did_you_mean(kind, LAYERS)
-        click.echo(f"error: no layer kind {kind!r}" + (f"; did you mean {guess!r}?" if guess else ""), err=True)
+        out(f"error: no layer kind {kind!r}" + (f"; did you mean {guess!r}?" if guess else ""), err=True)
         sys.exit(EXIT_USAGE)
-    click.echo(f"{spec.name}: {spec.doc}")
+    out(f"{spec.name}: {spec.doc}")
     if spec.aliases:
-        click.echo(f"  aliases: {', '.join(spec.aliases)}")
+        out(f"  aliases: {', '.join(spec.aliases)}")
     for p in spec.params:
         default = "required" if p.required else f"default {show(p.default)}"
         alias = f" (also {', '.join(p.aliases)})" if p.aliases else ""
-        click.echo(f"  {p.name}{alias}: {p.type.describe}; {default}. {p.doc}")
+        out(f"  {p.name}{alias}: {p.type.describe}; {default}. {p.doc}")
 
 
 @cli.command()
@@ -253,7 +263,7 @@ def render(file, output, fmt, depth, direction, show_params, network, input_shap
     except R.RenderError as e:
         raise click.BadParameter(str(e), param_hint="'--output'") from None
     if fmt != "dot" and not R.have_dot():
-        click.echo(R.DOT_MISSING, err=True)
+        out(R.DOT_MISSING, err=True)
         sys.exit(EXIT_USAGE)
     result = check_or_exit(file, network, input_shape, parse_params(params), max_layers, include)
     emit_diagnostics(result.diagnostics, "text", _use_color(color))
@@ -262,11 +272,11 @@ def render(file, output, fmt, depth, direction, show_params, network, input_shap
         warnings = R.render_file(g, output, fmt, inputs=[file, *result.program.files], depth=depth,
                                  direction=direction, show_params=show_params)
     except R.RenderError as e:
-        click.echo(str(e) if isinstance(e, R.DotNotFound) else f"error: {e}", err=True)
+        out(str(e) if isinstance(e, R.DotNotFound) else f"error: {e}", err=True)
         sys.exit(EXIT_USAGE)
     for w in warnings:
-        click.echo(f"warning: {w}", err=True)
-    click.echo(f"{file}: {g.network} \u2192 {output}" + ("" if g.ok else "  (has errors: drawn in red)"))
+        out(f"warning: {w}", err=True)
+    out(f"{file}: {g.network} \u2192 {output}" + ("" if g.ok else "  (has errors: drawn in red)"))
     sys.exit(EXIT_OK if result.ok else EXIT_SPEC)
 
 
@@ -290,22 +300,22 @@ def compile_cmd(file, output, init, network, input_shape, params, max_layers, in
             text = compile_result(result, network, file, init)
     except SpecError as e:
         emit_diagnostics(e.diagnostics, "text", _use_color(color))
-        click.echo(f"{file}: {_counts(e.diagnostics)}; nothing written", err=True)
+        out(f"{file}: {_counts(e.diagnostics)}; nothing written", err=True)
         sys.exit(EXIT_SPEC)
     except OSError as e:          # SpecIOError among them
-        click.echo(f"error: {e}", err=True)
+        out(f"error: {e}", err=True)
         sys.exit(EXIT_USAGE)
     for d in result.warnings:     # on stderr, so `-o -` output stays pure Python
-        click.echo(render(d, _use_color(color)) + "\n", err=True)
+        out(render(d, _use_color(color)) + "\n", err=True, raw=True)
     if output == "-":
-        click.echo(text, nl=False)
+        out(text, nl=False, raw=True)          # generated Python: every literal escaped
         return
     try:
         write_file(output, text, inputs=[file, *result.program.files])
     except OutputError as e:
-        click.echo(f"error: {e}", err=True)
+        out(f"error: {e}", err=True)
         sys.exit(EXIT_USAGE)
-    click.echo(f"{file} -> {output}")
+    out(f"{file} -> {output}")
 
 
 @cli.command()
@@ -332,13 +342,13 @@ def summary(file, depth, batch, flops, convention, fmt, explain, network, input_
     elif result.diagnostics:
         from .diagnostics.render import render_short
         for d in result.diagnostics:
-            click.echo(render_short(d), err=True)
+            out(render_short(d), err=True, raw=True)
     g = one_graph_or_exit(file, result, "summarise")
     table = S.build(g, convention=convention, batch=batch, flops=flops, depth=depth, explain=explain)
     if fmt == "json":
-        click.echo(S.to_json(table, g.diagnostics))
+        out(S.to_json(table, g.diagnostics), raw=True)
     else:
-        click.echo(S.FORMATS[fmt](table))
+        out(S.FORMATS[fmt](table))
     sys.exit(EXIT_OK if result.ok else EXIT_SPEC)
 
 
@@ -369,28 +379,28 @@ def sizes(file, lo, hi, height, width, fmt, network, params, include, color):
     try:
         program = load_path(file, include)
     except SpecIOError as e:
-        click.echo(f"error: {e}", err=True)
+        out(f"error: {e}", err=True)
         sys.exit(EXIT_USAGE)
     if not program.ok:
         emit_diagnostics(program.diagnostics, "text", _use_color(color))
         sys.exit(EXIT_SPEC)
     names = [network] if network else program.own_networks
     if not names or (network and network not in program.networks):
-        click.echo(f"error: {file}: " + (f"no network named {network!r}" if network else "no networks"), err=True)
+        out(f"error: {file}: " + (f"no network named {network!r}" if network else "no networks"), err=True)
         sys.exit(EXIT_USAGE)
     if len(names) > 1:
-        click.echo(f"error: {file} has several networks ({', '.join(names)}); choose one with --network", err=True)
+        out(f"error: {file} has several networks ({', '.join(names)}); choose one with --network", err=True)
         sys.exit(EXIT_USAGE)
     try:
         result = Z.scan(program, names[0], params or None, lo, hi, height=height, width=width)
     except Z.NoImageInput as e:
         emit_diagnostics(e.diagnostics, "text", _use_color(color))
-        click.echo(f"error: {file}: {e}", err=True)
+        out(f"error: {file}: {e}", err=True)
         sys.exit(EXIT_SPEC if e.diagnostics else EXIT_USAGE)
     if fmt == "json":
-        click.echo(json.dumps(Z.to_json(result), indent=2))
+        out(json.dumps(Z.to_json(result), indent=2), raw=True)
     else:
-        click.echo(Z.to_text(result))
+        out(Z.to_text(result))
     sys.exit(EXIT_OK if result.accepted else EXIT_SPEC)
 
 
@@ -412,12 +422,12 @@ def main(argv: list | None = None):
             gc.freeze()
         raise
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
+        out("interrupted", err=True)
         sys.exit(130)
     except Exception as e:     # a bug in netdsl, never a problem in the user's spec
         if os.environ.get("NETDSL_DEBUG"):
             raise
-        click.echo(f"internal error: {type(e).__name__}: {e}\n"
+        out(f"internal error: {type(e).__name__}: {e}\n"
                    f"This is a bug in netdsl, not in your spec. Please file it at {BUG_URL} "
                    "with the spec and the command (NETDSL_DEBUG=1 shows the traceback).", err=True)
         sys.exit(EXIT_INTERNAL)

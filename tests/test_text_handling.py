@@ -181,3 +181,36 @@ def test_stdin_with_bom_and_crlf():
     res = CliRunner().invoke(cli, ["check", "-", "--format", "short"], input=data)
     assert res.exit_code == 1
     assert "<stdin>:3:12: error[E0215]" in res.output
+
+
+# ---- escape sequences in a spec never reach the terminal ---------------------------------
+HOSTILE = ('network Evil {\n'
+           '    input [3, 8, 8]\n'
+           '    relu   # \x1b]52;c;SGVsbG8=\x07\x1b[2K\x1b[1A all good\n'
+           '    foo("\x1b[31mred\u202e")\n'
+           '}\n')
+
+
+@pytest.mark.parametrize("args", [["check"], ["check", "--format", "short"], ["summary"], ["summary", "--format", "markdown"],
+                                  ["sizes", "--max", "9"], ["render", "--format", "dot", "-o", "-"]])
+def test_control_characters_from_a_spec_are_shown_escaped(tmp_path, args):
+    from click.testing import CliRunner
+
+    from netdsl.cli import cli
+    spec = tmp_path / "evil\x1b[2J.net"
+    spec.write_text(HOSTILE, encoding="utf-8")
+    if args[0] == "render":
+        args = [args[0], str(spec), *args[1:]]
+        target = tmp_path / "out.dot"
+        args[args.index("-"):] = [str(target)]
+    else:
+        args = [*args, str(spec)]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code in (0, 1), res.output
+    shown = res.output              # stdout and stderr, as click 8.2+ records them
+    if args[0] == "render":
+        shown += target.read_text(encoding="utf-8")
+    for bad in ("\x07", "\x1b]", "\x1b[2J", "\x1b[31m", "\u202e"):
+        assert bad not in shown, (bad, shown[:400])
+    if args[0] == "check" and "--format" not in args:
+        assert "\\x1b[31mred\\u202e" in shown             # escaped, not dropped: the user sees what is there

@@ -14,6 +14,7 @@ import re
 import shutil
 import textwrap
 
+from ..diagnostics.render import terminal_safe
 from ..values import shape_text
 from .digraph import collapse, to_networkx
 
@@ -70,8 +71,9 @@ def have_dot() -> bool:
 
 
 def _esc(text: str) -> str:
-    """User text inside a DOT string: backslashes are escapes there."""
-    return str(text).replace("\\", "\\\\")
+    """User text inside a DOT string: invisible characters escaped (they would make
+    the SVG invalid XML, or reach a terminal), and backslashes are escapes there."""
+    return terminal_safe(str(text)).replace("\\", "\\\\")
 
 
 def _wrap(text: str, width: int = 38) -> list[str]:

@@ -18,25 +18,43 @@ def _sev_color(severity: str) -> str:
     return "1;31" if severity == ERROR else "1;33"
 
 
+def terminal_safe(text: str) -> str:
+    """Text as it may reach a terminal: every control, format or invisible character
+    (ESC, BEL, bidi overrides, ...) shown as an escape such as `\x1b` or `\u202e`, so
+    a spec can neither drive the terminal (erase lines, write the clipboard with OSC 52)
+    nor make its source look other than it is. Tabs and newlines stay."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch in "\t\n" else _escape(ch) for ch in text)
+
+
+def _escape(ch: str) -> str:
+    n = ord(ch)
+    return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
+
+
 def render_short(d: Diagnostic) -> str:
     name, line, col, _, _ = d.location()
     where = f"{name}:{line}:{col}: " if line else (f"{name}: " if name else "")
-    return f"{where}{d.severity}[{d.code}]: {d.message}"
+    return terminal_safe(f"{where}{d.severity}[{d.code}]: {d.message}")
 
 
 def _expand_tabs(line: str, col: int) -> tuple[str, int]:
-    """Display a line with tabs expanded; return it and the display column of `col` (1-based)."""
+    """Display a source line: tabs expanded, other invisible characters escaped
+    (terminal_safe); return it and the display column of `col` (1-based)."""
     out, disp = [], 0
     for i, ch in enumerate(line):
         if i == col - 1:
             col_disp = disp
         if ch == "\t":
-            pad = 4 - disp % 4
-            out.append(" " * pad)
-            disp += pad
+            piece = " " * (4 - disp % 4)
+        elif ch.isprintable():
+            piece = ch
         else:
-            out.append(ch)
-            disp += 1
+            piece = _escape(ch)
+        out.append(piece)
+        disp += len(piece)
     if col - 1 >= len(line):
         col_disp = disp + (col - 1 - len(line))
     return "".join(out), col_disp
@@ -67,12 +85,13 @@ def _window(line: str, labels, ln: int) -> tuple[int, str]:
 
 def render(d: Diagnostic, color: bool = False) -> str:
     st = _Style(color)
-    head = st(f"{d.severity}[{d.code}]", _sev_color(d.severity)) + st(f": {d.message}", "1")
+    safe = terminal_safe
+    head = st(f"{d.severity}[{d.code}]", _sev_color(d.severity)) + st(f": {safe(d.message)}", "1")
     lines = [head]
     labels = [lab for lab in d.labels if lab.span is not None]
     if not labels:
         if d.file:
-            lines.append(f"  --> {d.file}")
+            lines.append(f"  --> {safe(d.file)}")
     else:
         # Group labels by source; the primary's source comes first.
         primary = d.primary
@@ -90,7 +109,8 @@ def render(d: Diagnostic, color: bool = False) -> str:
             group = groups[key]
             first = next((lb for lb in group if lb.primary), group[0])
             arrow = "-->" if gi == 0 else ":::"
-            lines.append(f"{pad}{st(arrow, '1;34')} {first.span.source.name}:{first.span.line}:{first.span.column}")
+            where = safe(f"{first.span.source.name}:{first.span.line}:{first.span.column}")
+            lines.append(f"{pad}{st(arrow, '1;34')} {where}")
             lines.append(f"{pad} {st('|', '1;34')}")
             by_line: dict[int, list[Label]] = {}
             for lab in group:
@@ -114,15 +134,15 @@ def render(d: Diagnostic, color: bool = False) -> str:
                     width = _display_width(src_line, col, max(end_col, col + 1))
                     mark = ("^" if lab.primary else "-") * width
                     mark = st(mark, _sev_color(d.severity) if lab.primary else "1;34")
-                    text = f" {lab.message}" if lab.message else ""
+                    text = f" {safe(lab.message)}" if lab.message else ""
                     lines.append(f"{pad} {st('|', '1;34')} {' ' * disp}{mark}{text}".rstrip())
                 prev = ln
         lines.append(f"{pad} {st('|', '1;34')}")
     pad = " " * (max((len(str(lab.span.line)) for lab in labels), default=1))
     for note in d.notes:
-        lines.append(f"{pad} {st('=', '1;34')} {st('note', '1')}: {note}")
+        lines.append(f"{pad} {st('=', '1;34')} {st('note', '1')}: {safe(note)}")
     for h in d.help:
-        lines.append(f"{pad} {st('=', '1;34')} {st('help', '1')}: {h}")
+        lines.append(f"{pad} {st('=', '1;34')} {st('help', '1')}: {safe(h)}")
     return "\n".join(lines)
 
 
