@@ -91,7 +91,7 @@ common_options = [
     click.option("--network", "-n", default=None, help="Check only this network."),
     click.option("--input", "input_shape", default=None, help="Override the input shape, e.g. 3x32x32."),
     click.option("--param", "params", multiple=True, help="Override a network parameter: NAME=VALUE (repeatable)."),
-    click.option("--max-layers", type=click.IntRange(1), default=None, help="Expansion limit (default 1,000,000)."),
+    click.option("--max-layers", type=click.IntRange(1), default=None, help="Expansion limit (default 100,000 layers)."),
     click.option("--include", "-I", "include", multiple=True, metavar="DIR",
                  help="Another directory imports may come from (repeatable; also $NETDSL_PATH)."),
     click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True),

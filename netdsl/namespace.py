@@ -31,6 +31,8 @@ from __future__ import annotations
 import keyword
 import unicodedata
 
+from .limits import LIMITS
+
 # Attributes and methods of torch.nn.Module (and names the generated forward uses):
 # a submodule of that name would shadow them, or be unusable as an attribute.
 MODULE_ATTRIBUTES = frozenset("""forward training parameters named_parameters buffers named_buffers children
@@ -66,6 +68,8 @@ def _keyword(name: str) -> bool:
 # ---- module names ---------------------------------------------------------------
 def module_name_problem(name: str) -> str | None:
     """Why `name` cannot name a layer, block use or sequence; None if it can."""
+    if len(name) > LIMITS.max_name_length:
+        return f"names are at most {LIMITS.max_name_length} characters long"
     if _keyword(name):
         return f"`{name}` is a Python keyword"
     if name.startswith("_"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import operator
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -37,10 +38,14 @@ class ShapeValue:
 
 
 class EvalError(Exception):
-    def __init__(self, code: str, message: str, span: Span, notes=(), help=()):
+    """An expression cannot be evaluated. `final`: a budget is spent, so whoever
+    evaluates must stop rather than go on to the next expression."""
+
+    def __init__(self, code, message: str, span: Span, notes=(), help=(), final: bool = False):
         super().__init__(message)
         self.code, self.message, self.span = code, message, span
         self.notes, self.help = tuple(notes), tuple(help)
+        self.final = final
 
 
 def type_name(v: Any) -> str:
@@ -71,16 +76,46 @@ def shape_text(shape, unknown: str = "?") -> str:
     return "\u00d7".join(map(str, shape)) if shape is not None else unknown
 
 
-def show(v: Any) -> str:
-    if isinstance(v, str):
-        return repr(v)
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if v is None:
-        return "none"
-    if isinstance(v, tuple):
-        return "(" + ", ".join(show(x) for x in v) + ("," if len(v) == 1 else "") + ")"
-    return str(v)
+SHOWN = 200         # characters of a value shown in a message or label; the rest is `…`
+
+
+def show(v: Any, limit: int = SHOWN) -> str:
+    """A value as the language writes it (`true`, `none`, `(1, 2)`), at most about
+    `limit` characters: messages and labels that quote a value never grow with it."""
+    out: list[str] = []
+    size = 0
+    todo = [v]
+    while todo:
+        x = todo.pop()
+        if type(x) is _Piece:
+            text = x.text
+        elif isinstance(x, tuple):
+            todo.append(_Piece(")" if len(x) != 1 else ",)"))
+            for i in range(len(x) - 1, -1, -1):
+                todo.append(x[i])
+                if i:
+                    todo.append(_Piece(", "))
+            text = "("
+        elif isinstance(x, str):
+            text = repr(x) if len(x) <= limit else repr(x[:limit]) + "\u2026"
+        elif isinstance(x, bool):
+            text = "true" if x else "false"
+        elif x is None:
+            text = "none"
+        else:
+            text = str(x)
+        out.append(text)
+        size += len(text)
+        if size > limit:
+            return "".join(out)[:limit] + "\u2026"
+    return "".join(out)
+
+
+class _Piece:
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
 
 
 def _num(v) -> bool:
@@ -143,9 +178,19 @@ def _builtin_range(args, span):
     if len(args) == 3 and args[2] == 0:
         raise EvalError(E0216, "range step must not be zero", span)
     r = range(*args)
-    if len(r) > LIMITS.max_layers:
-        raise EvalError(E0320, f"range of {len(r)} items is larger than the expansion limit ({LIMITS.max_layers})", span)
-    return tuple(r)
+    n = _range_length(r)
+    if n > LIMITS.max_value_size:
+        raise EvalError(E0320, f"range of {n:,} items is larger than the size limit ({LIMITS.max_value_size:,})",
+                        span)
+    charge(n, span)
+    return _remember(tuple(r), n)
+
+
+def _range_length(r: range) -> int:
+    # len() refuses ranges longer than sys.maxsize: `range(-2**62, 2**62)`.
+    if (r.step > 0 and r.start >= r.stop) or (r.step < 0 and r.start <= r.stop):
+        return 0
+    return (abs(r.stop - r.start) + abs(r.step) - 1) // abs(r.step)
 
 
 def _builtin_len(args, span):
@@ -207,31 +252,90 @@ class Env:
         return out
 
 
-# Logical sizes of tuple values, by identity (the tuple is kept so its id stays unique).
-# `let b = (a, a)` shares `a`, so nesting doubles the size of a value at each step:
-# 60 such lets make a value no traversal (show, type checks) could ever finish.
-_SIZES: dict[int, tuple] = {}
+# ---- the size of values --------------------------------------------------------
+# A value's weight is what printing it would cost: every element counted each time
+# it occurs (`let b = (a, a)` counts `a` twice: 60 such lets make a value no
+# traversal could finish) and every string by its length (`(s,) * 1000000` with a
+# 10 KB string is 10 GB of text). No value may weigh more than LIMITS.max_value_size.
+# Weights are computed from the operands' when a value is built, and remembered for
+# the tuples built last only (a bounded memo, so that a loop doing `t = t + (x,)`
+# stays linear without keeping every intermediate tuple alive).
+_RECENT: OrderedDict[int, tuple] = OrderedDict()    # id -> (tuple, weight)
+_RECENT_ELEMENTS = [0]
+_RECENT_CAP = 1_000_000         # elements the memo keeps alive, at most
 
 
-def value_size(v) -> int:
-    """Leaves in `v` counting shared parts each time they occur; memoised per tuple."""
-    if type(v) is not tuple:
+def weight(v) -> int:
+    t = type(v)
+    if t is str:
+        return max(1, len(v))
+    if t is not tuple:
         return 1
-    hit = _SIZES.get(id(v))
+    hit = _RECENT.get(id(v))
     if hit is not None and hit[0] is v:
         return hit[1]
-    n = len(v) + sum(value_size(x) - 1 for x in v if type(x) is tuple)
-    if len(_SIZES) > 100_000:
-        _SIZES.clear()
-    _SIZES[id(v)] = (v, n)
-    return n
+    w = _weigh(v, {})
+    _remember(v, w)
+    return w
 
 
-def _sized(v: tuple, span: Span) -> tuple:
-    if value_size(v) > LIMITS.max_layers:
-        raise EvalError(E0320, f"value has more than {LIMITS.max_layers:,} elements", span,
-                        notes=("nested tuples count every element each time it occurs",))
+def _weigh(v: tuple, seen: dict) -> int:
+    """The weight of a tuple not in the memo; `seen` shares the work between the
+    repeated parts of this one value."""
+    total = 0
+    for x in v:
+        if type(x) is tuple:
+            w = seen.get(id(x))
+            if w is None:
+                hit = _RECENT.get(id(x))
+                w = hit[1] if hit is not None and hit[0] is x else _weigh(x, seen)
+                seen[id(x)] = w
+            total += w
+        else:
+            total += weight(x)
+        if total > LIMITS.max_value_size:       # no need to finish counting
+            return total
+    return max(1, total)
+
+
+def _remember(v: tuple, w: int) -> tuple:
+    if len(v) > _RECENT_CAP:
+        return v
+    _RECENT[id(v)] = (v, w)
+    _RECENT_ELEMENTS[0] += len(v)
+    while _RECENT_ELEMENTS[0] > _RECENT_CAP:
+        _, (old, _) = _RECENT.popitem(last=False)
+        _RECENT_ELEMENTS[0] -= len(old)
     return v
+
+
+def _within(w: int, span: Span) -> None:
+    if w > LIMITS.max_value_size:
+        raise EvalError(E0320, f"value is larger than the size limit ({LIMITS.max_value_size:,} elements)", span,
+                        notes=("each element counts every time it occurs, and a string counts its characters",))
+
+
+# Elements copied into new tuples since the last reset (each check resets it): a loop
+# that grows a tuple one element at a time copies it whole each time.
+_WORK = [0]
+
+
+def reset_work() -> None:
+    _WORK[0] = 0
+
+
+def charge(elements: int, span: Span) -> None:
+    _WORK[0] += elements
+    if _WORK[0] > LIMITS.max_built_elements:
+        raise EvalError(E0320, f"expressions here build more than {LIMITS.max_built_elements:,} elements in all",
+                        span, notes=("a loop that copies a tuple copies all of it at every step",),
+                        help=("build the list once, e.g. with range() or `*`",), final=True)
+
+
+def _tuple_of(items: tuple, span: Span) -> tuple:
+    _within(sum(weight(x) for x in items), span)
+    charge(len(items), span)
+    return _remember(items, _weigh(items, {}))
 
 
 def evaluate(e: A.Expr, env: Env) -> Any:
@@ -261,17 +365,19 @@ def _evaluate(e: A.Expr, env: Env) -> Any:
         if e.op in _COMPARE:
             if e.op in ("==", "!="):
                 return _COMPARE[e.op](a, b)
-            if not ((_num(a) and _num(b)) or (type(a) is type(b) and isinstance(a, (str, tuple)))):
-                raise EvalError(E0214, f"cannot compare {type_name(a)} and {type_name(b)} with `{e.op}`", e.span)
-            return _COMPARE[e.op](a, b)
+            return _COMPARE[e.op](_order(a, b, e), 0)
         if _num(a) and _num(b):
             return _check_size(_ARITH[e.op](a, b, e.span, e.right.span), e.span)
         if e.op == "+" and isinstance(a, tuple) and isinstance(b, tuple):
-            return _sized(a + b, e.span)
+            w = weight(a) + weight(b)
+            _within(w, e.span)
+            charge(len(a) + len(b), e.span)
+            return _remember(a + b, w)
         if e.op == "*" and isinstance(a, tuple) and isinstance(b, int) and not isinstance(b, bool):
-            if value_size(a) * max(b, 0) > LIMITS.max_layers:
-                raise EvalError(E0320, "tuple is larger than the expansion limit", e.span)
-            return _sized(a * b, e.span)
+            w = weight(a) * max(b, 0)
+            _within(w, e.span)
+            charge(len(a) * max(b, 0), e.span)
+            return _remember(a * b, max(1, w))
         raise EvalError(E0214, f"`{e.op}` does not apply to {type_name(a)} and {type_name(b)}", e.span)
     if t is A.Unary:
         v = evaluate(e.operand, env)
@@ -305,8 +411,7 @@ def _evaluate(e: A.Expr, env: Env) -> Any:
             raise EvalError(E0214, f"the condition must be a bool, got {type_name(test)}", e.test.span)
         return evaluate(e.then if test else e.orelse, env)
     if t is A.TupleExpr:
-        items = tuple(evaluate(x, env) for x in e.items)
-        return _sized(items, e.span)
+        return _tuple_of(tuple(evaluate(x, env) for x in e.items), e.span)
     if t is A.InShape:
         if env.in_shape is None:
             raise EvalError(E0202, "`in` is only known after the input shape is declared", e.span)
@@ -352,6 +457,21 @@ def _evaluate(e: A.Expr, env: Env) -> Any:
             return UNKNOWN
         return _check_size(fn(args, e.span), e.span)
     raise AssertionError(f"unhandled expression {t.__name__}")
+
+
+def _order(a, b, e) -> int:
+    """-1, 0 or 1 as `a` sorts before, with or after `b`: numbers with numbers, strings
+    with strings, tuples element by element; anything else cannot be ordered."""
+    if (_num(a) and _num(b)) or (type(a) is str and type(b) is str):
+        return (a > b) - (a < b)
+    if type(a) is tuple and type(b) is tuple:
+        for x, y in zip(a, b):
+            if x != y or type(x) is not type(y):
+                c = _order(x, y, e)
+                if c:
+                    return c
+        return (len(a) > len(b)) - (len(a) < len(b))
+    raise EvalError(E0214, f"cannot compare {type_name(a)} and {type_name(b)} with `{e.op}`", e.span)
 
 
 def depends_on_unknown(v) -> bool:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from ..diagnostics import Diagnostic
 from ..ir import Graph
 from ..program import Program
+from ..values import reset_work
 from .report import Reporter, Stop
 from .walk import Walk
 
@@ -26,6 +27,7 @@ def elaborate(program: Program, network: str, overrides: dict | None = None, inp
     `input_shape`: replaces the declared input; `expects`: check `expect` statements;
     `stop_when`: end the walk at the first diagnostic for which it is true (the graph
     is then partial: see report.py)."""
+    reset_work()            # the budget for building values (values.charge) is per network
     walk = Walk(program, Reporter(stop_when), check_expects=expects)
     return walk.network(program.networks[network], overrides or {}, input_shape)
 

@@ -65,6 +65,11 @@ class Budget:
         finally:
             self.loop_span = saved
 
+    def precharge(self, body, span: Span, origin=()) -> None:
+        """Before a block use is expanded: stop now if its body alone cannot fit."""
+        if self.nodes + self.min_cost(body)[0] > LIMITS.max_layers:
+            self.exhausted(span, f"the network expands to more than {LIMITS.max_layers:,} layers", origin)
+
     def iteration(self, span: Span, origin=()) -> None:
         self.work += 1
         if self.work > 4 * LIMITS.max_layers:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from ..diagnostics import ERROR, Diagnostic, Label
 from ..diagnostics.codes import Code
 from ..frontend.source import Span
+from ..limits import LIMITS
 from ..values import EvalError
 
 MAX_USE_LABELS = 4      # labels on one diagnostic, counting the primary
@@ -29,6 +30,7 @@ class Stop(Exception):
 class Reporter:
     def __init__(self, stop_when: Callable[[Diagnostic], bool] | None = None):
         self.diagnostics: list[Diagnostic] = []
+        self.omitted = 0
         self.stop_when = stop_when
         self._seen: dict = {}
 
@@ -54,11 +56,18 @@ class Reporter:
         return self.report(ERROR, code, message, span, label, notes, help, origin)
 
     def eval_error(self, e: EvalError, origin=()) -> Diagnostic:
-        return self.report(ERROR, e.code, e.message, e.span, "", e.notes, e.help, origin)
+        d = self.report(ERROR, e.code, e.message, e.span, "", e.notes, e.help, origin)
+        if e.final:         # a budget is spent: the walk ends here
+            raise Stop()
+        return d
 
     def add(self, d: Diagnostic) -> Diagnostic:
-        """Record a diagnostic built by the caller (one with labels of its own)."""
-        self.diagnostics.append(d)
+        """Record a diagnostic built by the caller (one with labels of its own). Past
+        LIMITS.max_diagnostics, diagnostics are counted (`omitted`), not kept."""
+        if len(self.diagnostics) < LIMITS.max_diagnostics:
+            self.diagnostics.append(d)
+        else:
+            self.omitted += 1
         if self.stop_when is not None and self.stop_when(d):
             raise Stop()
         return d

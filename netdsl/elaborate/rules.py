@@ -7,6 +7,7 @@ error is reported as E0216 rather than crashing.
 """
 from __future__ import annotations
 
+import math
 import sys
 
 from ..catalogue import LayerSpec
@@ -88,6 +89,10 @@ def apply(spec: LayerSpec, node: Node, shapes: list, reporter: Reporter, spans: 
     too_large = LIMITS.max_value // 2 ** 20
     if any(x > too_large for x in shape):
         ctx.error(E0217, f"`{spec.name}` output {show_shape(shape, 'unknown')} is absurdly large")
+        return
+    if math.prod(shape) > LIMITS.max_value:
+        ctx.error(E0217, f"`{spec.name}` output {show_shape(shape, 'unknown')} has more elements than torch can "
+                  "hold in one tensor", notes=(f"{math.prod(shape):,} elements; the limit is 2**63 \u2212 1",))
         return
     node.shape = tuple(shape)
     node.params, node.buffers = spec.count_params(node.args, shapes, node.shape)

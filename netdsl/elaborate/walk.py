@@ -106,6 +106,7 @@ class Walk:
             namespace.name_children(s.children, s.kind == "sequence", s.explicit)
         root.out_shape = graph.output_shape
         graph.diagnostics = self.reporter.diagnostics
+        graph.omitted = self.reporter.omitted
         return graph
 
     def network_body(self, d: A.Definition, frame: Frame, input_override: tuple | None):
@@ -315,6 +316,10 @@ class Walk:
                             part.span, origin=frame.origin)
                 return None
             pieces.append(str(v))
+            if sum(map(len, pieces)) > LIMITS.max_name_length:    # before the string is built
+                self.report(ERROR, E0206, f"computed name is longer than {LIMITS.max_name_length} characters",
+                            template.span, origin=frame.origin)
+                return None
         name = "".join(pieces)
         if not (name.isidentifier() and name.isascii()):
             self.report(ERROR, E0206, f"computed name `{name}` is not a valid name", template.span,
@@ -447,6 +452,7 @@ class Walk:
             if failure is not None:
                 frame.flow = self.stand_in(frame, call.span, failure)
                 return
+        self.budget.precharge(d.body, call.span, frame.origin)
         self.block_stack.append(d.name)
         try:
             self.body(d.body, inner)

@@ -104,10 +104,10 @@ class Node(Record):
 class Graph(Value):
     """A network expanded: its name, its parameter values, its nodes in topological
     order, its module tree (root), the id of the node it returns (output), its
-    diagnostics, and the Signature of the network and every block it uses
-    (definitions, by name)."""
-    _fields = ("network", "params", "nodes", "root", "output", "diagnostics", "definitions")
-    _defaults = {"output": None, "diagnostics": list, "definitions": dict}
+    diagnostics (and how many more were counted but not kept: omitted), and the
+    Signature of the network and every block it uses (definitions, by name)."""
+    _fields = ("network", "params", "nodes", "root", "output", "diagnostics", "definitions", "omitted")
+    _defaults = {"output": None, "diagnostics": list, "definitions": dict, "omitted": 0}
 
     @property
     def input(self) -> Node | None:

@@ -31,7 +31,7 @@ def problems(graph: Graph) -> list[str]:
         if node.failure is not None:
             if not node.failure.is_error:
                 out.append(f"{where}: its failure is a warning")
-            if id(node.failure) not in diagnostics:
+            if id(node.failure) not in diagnostics and not graph.omitted:
                 out.append(f"{where}: its failure is not among the graph's diagnostics")
             if node.shape is not None:
                 out.append(f"{where}: failed but has a shape")

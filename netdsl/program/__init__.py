@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..frontend.source import Source
+from ..values import reset_work
 from .definitions import Definition, Program
 from .files import BadBytes, read_source
 from .loader import Loader
@@ -18,6 +19,7 @@ from .loader import Loader
 def load(source: Source, include=()) -> Program:
     """Load spec text. Imports resolve against the file's directory (the working
     directory for text without a file) and `include`, the search path."""
+    reset_work()            # the budget for building values (values.charge)
     prog = Program(source)
     tree = Path.cwd()
     if source.name not in ("<stdin>", "<string>"):

@@ -44,7 +44,10 @@ class Loader:
             try:
                 env.vars[let.name] = evaluate(let.value, env)
             except EvalError as e:
-                self.prog.diagnostics.append(Diagnostic(ERROR, e.code, e.message, [Label(e.span)], list(e.notes), list(e.help)))
+                self.prog.diagnostics.append(Diagnostic(ERROR, e.code, e.message, [Label(e.span)], list(e.notes),
+                                                        list(e.help)))
+                if e.final:         # a budget is spent: evaluate nothing more
+                    break
         for d in module.definitions:
             self.define(d, env, is_root)
         return env
