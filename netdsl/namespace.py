@@ -134,12 +134,16 @@ def definition_name_problem(name: str) -> str | None:
     return None
 
 
-def parameter_name_problem(name: str) -> str | None:
-    """Why a block or network parameter cannot have this name (it becomes a constructor argument)."""
+def parameter_name_problem(name: str, definitions=()) -> str | None:
+    """Why a block or network parameter cannot have this name (it becomes a constructor
+    argument, which would hide anything of that name inside the constructor).
+    `definitions`: the program's block and network names (generated class names)."""
     if _keyword(name):
         return "is a Python keyword"
-    if name in GENERATED_NAMES or name.startswith("_"):
+    if name in GENERATED_NAMES or name in TOP_LEVEL or name.startswith("_"):
         return "clashes with a name generated code uses"
+    if name in definitions:
+        return f"would hide the class `{name}` in generated code"
     return None
 
 
@@ -172,11 +176,14 @@ def require_class(name) -> str:
 
 
 class ClassNames:
-    """The class names of one generated file (invariant 2): the networks' own names
-    first, then each further class under its wanted name, or that name with `_2`, `_3`."""
+    """The top-level names of one generated file (invariant 2): the networks' and blocks'
+    own names, then each further class or function (a helper, the init function)
+    under its wanted name, or that name with `_2`, `_3`. `avoid`: names that must not
+    be taken although they are no class (every constructor parameter: inside a
+    constructor it would hide a class of that name)."""
 
-    def __init__(self, reserved=()):
-        self.taken = set(TOP_LEVEL)
+    def __init__(self, reserved=(), avoid=()):
+        self.taken = set(TOP_LEVEL) | set(avoid)
         for name in reserved:
             self.taken.add(require_class(name))
 

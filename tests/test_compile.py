@@ -298,3 +298,31 @@ def test_load_and_build_source_take_pathlib_paths():
     model = netdsl.load(spec)
     assert sum(p.numel() for p in model.parameters()) == 61_706
     assert build_source(spec) == build_source(str(spec))
+
+
+# ---- whatever check accepts compiles: no name generated code uses can be shadowed ------------
+def test_parameters_cannot_hide_what_generated_code_uses():
+    for name in ("OrderedDict", "torch", "nn", "super", "ValueError"):
+        text = f"network N({name} = 1) {{\n  input [4]\n  linear(2)\n}}\n"
+        assert [d.code for d in check_source(text).errors] == ["E0206"], name
+    text = ("block Unit(c: int) {\n  linear(c)\n}\n"
+            "network N(Unit = 8) {\n  input [4]\n  Unit(Unit)\n}\n")
+    (d,) = check_source(text).errors
+    assert d.code == "E0206" and "would hide the class `Unit`" in d.message
+
+
+def test_helper_classes_and_the_init_function_step_aside_for_parameters():
+    text = ("network N(CenterCrop = 2, init_xavier = 3, init = \"xavier\") {\n"
+            "  input [3, 8, 8]\n  center_crop(6) -> conv2d(4, 3)\n}\n")
+    assert check_source(text).ok
+    source = build_source(text)
+    tree = ast.parse(source)
+    defined = {n.name for n in tree.body if isinstance(n, (ast.ClassDef, ast.FunctionDef))}
+    assert "CenterCrop" not in defined and "init_xavier" not in defined
+    assert {"CenterCrop_2", "init_xavier_2", "N"} <= defined
+
+
+def test_a_network_parameter_init_is_checked_with_the_shapes():
+    text = "network N(init = 3) {\n  input [4]\n  linear(2) -> conv2d(3, 3)\n}\n"
+    codes = sorted(d.code for d in check_source(text).errors)
+    assert codes == ["E0214", "E0307"]          # the choice, and the shape check went on

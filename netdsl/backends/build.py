@@ -19,7 +19,8 @@ from ..errors import SpecError
 from ..pipeline import CheckResult, check_file, check_source, is_source_text
 from ..program.files import current_fingerprint, fingerprint
 from ..program.imports import search_path
-from .codegen import INIT_CHOICES, CodegenError, generate
+from ..ir import INIT_CHOICES
+from .codegen import CodegenError, generate
 
 # generated source text -> its module; the same spec loads the same classes twice
 _MODULES: dict[str, types.ModuleType] = {}
@@ -34,16 +35,10 @@ def check_spec(path_or_source: str, network: str | None = None, input_shape: tup
     return check_file(path_or_source, **kw)
 
 
-def spec_init(graph, init: str | None) -> str | None:
-    """Validate the init choice: the `init=` argument wins over a network parameter `init`."""
+def spec_init(init: str | None) -> str | None:
+    """The init= argument, which wins over a network parameter `init` (checked by elaboration)."""
     if init is not None and init not in INIT_CHOICES:
         raise ValueError(f"init must be one of {', '.join(INIT_CHOICES)}, not {init!r}")
-    value = graph.params.get("init")
-    if "init" in graph.params and value not in INIT_CHOICES:
-        param = graph.definitions[graph.network].param("init")
-        raise SpecError([error(E0214, f"network parameter `init` must be one of "
-                               f"{', '.join(repr(c) for c in INIT_CHOICES)}, got {value!r}", param.span,
-                               "selects the weight initialisation", help=['write init = "xavier"'])])
     return init
 
 
@@ -57,8 +52,7 @@ def source_for(result: CheckResult, network: str | None, source_name: str,
         raise SpecError([error(E0209, f"the file has {len(names)} networks; name one of them"
                                f" ({', '.join(names) or 'none'})", None)])
     graphs = [result.graph(network)] if network is not None else result.graphs
-    for g in graphs:
-        init = spec_init(g, init)
+    init = spec_init(init)
     try:
         return generate(graphs, source_name, init), graphs
     except CodegenError as e:
@@ -159,8 +153,7 @@ def build_source(path_or_source: str, network: str | None = None, init: str | No
 
 def compile_result(result: CheckResult, network: str | None, source_name: str, init: str | None = None) -> str:
     if network is None and len(result.graphs) > 1 and result.ok:
-        for g in result.graphs:
-            init = spec_init(g, init)
+        init = spec_init(init)
         try:
             return generate(result.graphs, source_name, init)
         except CodegenError as e:

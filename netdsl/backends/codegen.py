@@ -29,10 +29,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..ir import NO_DEFAULT, Graph, Node, Scope
+from ..ir import INIT_CHOICES, NO_DEFAULT, Graph, Node, Scope
 from ..namespace import ClassNames, NameRefused, is_identifier, require_argument, require_attribute
 
-INIT_CHOICES = ("default", "xavier")
 # LayerSpec.category values whose weights Xavier-uniform initialises (the notes' init_cnn)
 XAVIER_CATEGORIES = ("convolution", "linear")
 
@@ -181,10 +180,11 @@ class _Writer:
         self.init = init
         self.classes: list[str] = []            # emitted class sources, dependencies first
         self.spec_keys: dict = {}               # (definition, body) -> class name
-        self.names = ClassNames(g.network for g in graphs)
         self.signatures: dict = {}              # definition name -> ir.Signature
         for g in graphs:
             self.signatures.update(g.definitions)
+        self.names = ClassNames([g.network for g in graphs],
+                                avoid={p.name for s in self.signatures.values() for p in s.params})
         self.helpers: dict[str, str] = {}       # catalogue class name -> emitted name
         self.needs_ordered = False
         self.xavier_classes: set[str] = set()

@@ -42,7 +42,7 @@ from ..diagnostics.codes import (
 from ..diagnostics.suggest import suggest
 from ..frontend import ast as A
 from ..frontend.source import Span
-from ..ir import NO_DEFAULT, Graph, Loop, Node, Parameter, Scope, Signature
+from ..ir import INIT_CHOICES, INIT_PARAMETER, NO_DEFAULT, Graph, Loop, Node, Parameter, Scope, Signature
 from ..limits import LIMITS
 from ..program import Definition, Program
 from ..values import (
@@ -94,6 +94,8 @@ class Walk:
         env.refs = self._ref_lookup(refs)
         failure = bind_params(self.reporter, d, None, overrides, env, d.name_span, ())
         graph.params = dict(env.vars)
+        if failure is None:
+            self.init_choice(d, graph.params)       # a wrong choice does not stop the shape check
         frame = Frame(None, refs, (), root, env)
         try:
             if failure is None:
@@ -108,6 +110,17 @@ class Walk:
         graph.diagnostics = self.reporter.diagnostics
         graph.omitted = self.reporter.omitted
         return graph
+
+    def init_choice(self, d: A.Definition, params: dict) -> Diagnostic | None:
+        """A network parameter `init` selects the weight initialisation: only its choices compile."""
+        value = params.get(INIT_PARAMETER, INIT_CHOICES[0])
+        if value in INIT_CHOICES and type(value) is str:
+            return None
+        p = next(p for p in d.params if p.name == INIT_PARAMETER)
+        return self.report(ERROR, E0214, f"network parameter `init` must be one of "
+                           f"{', '.join(repr(c) for c in INIT_CHOICES)}, got {show(value)}",
+                           p.default.span if p.default is not None else p.span, "selects the weight initialisation",
+                           help=('write init = "xavier" (Xavier-uniform conv and linear weights) or "default"',))
 
     def network_body(self, d: A.Definition, frame: Frame, input_override: tuple | None):
         seen_input: Span | None = None

@@ -148,6 +148,11 @@ class Graph(Value):
 
 NO_DEFAULT = object()       # a parameter without a constant default
 
+# A network parameter named `init` chooses the weight initialisation (docs/compile.md):
+# elaboration checks its value, code generation acts on it.
+INIT_PARAMETER = "init"
+INIT_CHOICES = ("default", "xavier")
+
 
 class Parameter(Frozen):
     """A block's or network's parameter as the backends see it: its name, its default

@@ -26,7 +26,9 @@ def load(source: Source, include=()) -> Program:
         path = Path(source.name).resolve()
         prog.files[str(path)] = source
         tree = path.parent
-    Loader(prog, tree, include).load_file(source, tree, (), True)
+    loader = Loader(prog, tree, include)
+    loader.load_file(source, tree, (), True)
+    loader.finish()
     return prog
 
 

@@ -52,6 +52,18 @@ class Loader:
             self.define(d, env, is_root)
         return env
 
+    def finish(self) -> None:
+        """Checks that need every definition: a parameter named like a block or network
+        would hide that class inside the generated constructor."""
+        names = set(self.prog.blocks) | set(self.prog.networks)
+        for table in (self.prog.blocks, self.prog.networks):
+            for definition in table.values():
+                for p in definition.ast.params:
+                    if p.name in names:
+                        self.prog.diagnostics.append(error(
+                            E0206, f"parameter `{p.name}` {namespace.parameter_name_problem(p.name, names)}",
+                            p.span, "rename this", help=[f"call it `{namespace.snake_case(p.name)}`, say"]))
+
     def define(self, d: A.Definition, env: Env, is_root: bool):
         bad = namespace.definition_name_problem(d.name)
         if bad:
