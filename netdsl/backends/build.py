@@ -14,12 +14,12 @@ from pathlib import Path
 
 from ..collector import paused
 from ..diagnostics import error
-from ..diagnostics.codes import E0209, E0214, E0220
+from ..diagnostics.codes import E0209, E0220
 from ..errors import SpecError
+from ..ir import INIT_CHOICES
 from ..pipeline import CheckResult, check_file, check_source, is_source_text
 from ..program.files import current_fingerprint, fingerprint
 from ..program.imports import search_path
-from ..ir import INIT_CHOICES
 from .codegen import CodegenError, generate
 
 # generated source text -> its module; the same spec loads the same classes twice
