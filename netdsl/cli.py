@@ -5,6 +5,7 @@ Exit codes: 0 clean (warnings allowed), 1 errors in a spec, 2 usage or I/O error
 """
 from __future__ import annotations
 
+import errno
 import gc
 import os
 import sys
@@ -55,9 +56,11 @@ def parse_params(items: tuple) -> dict:
         key = key.strip()
         if not sep or not key.isidentifier():
             raise click.BadParameter(f"{item!r}: write NAME=VALUE, e.g. num_classes=100")
+        if "\n" in value or "\r" in value:
+            raise click.BadParameter(f"{item!r}: a value is one line")
         module, diags = parse(Source.from_text("--param", f"let {key} = {value}\n"))
-        if module is None or not module.lets:
-            raise click.BadParameter(f"{item!r}: {diags[0].message if diags else 'not a value'}")
+        if module is None or len(module.lets) != 1 or module.definitions or module.imports:
+            raise click.BadParameter(f"{item!r}: {diags[0].message if diags else 'one value, e.g. num_classes=100'}")
         try:
             out[key] = evaluate(module.lets[0].value, Env())
         except EvalError as e:
@@ -112,30 +115,56 @@ def run_check(path: str, network, input_shape, params, max_layers, include=()):
                           input_shape=parse_shape(input_shape) if input_shape else None)
 
 
-def check_or_exit(file, network, input_shape, params, max_layers, include=()):
+def stop(message: str, code: int, fmt: str = "text", diagnostics=()):
+    """End the command: the message on stderr and, with --format json, one JSON
+    document on stdout all the same (a script reading stdout always gets JSON)."""
+    out(message, err=True)
+    if fmt == "json":
+        import json
+        out(json.dumps({"ok": False, "error": message, "diagnostics": [d.to_json() for d in diagnostics]},
+                       indent=2), raw=True)
+    sys.exit(code)
+
+
+def check_or_exit(file, network, input_shape, params, max_layers, include=(), fmt: str = "text"):
     """run_check, with an unreadable path reported as a usage error (exit 2)."""
     from .errors import SpecIOError
     try:
         return run_check(file, network, input_shape, params, max_layers, include)
     except SpecIOError as e:
-        out(f"error: {e}", err=True)
-        sys.exit(EXIT_USAGE)
+        stop(f"error: {e}", EXIT_USAGE, fmt)
 
 
-def one_graph_or_exit(file, result, verb: str):
+def one_graph_or_exit(file, result, verb: str, fmt: str = "text"):
     """The file's one network (the one --network chose), or exit with the reason."""
     if not result.graphs:
-        out(f"{file}: nothing to {verb}" + (f" ({_counts(result.diagnostics)})" if result.diagnostics
-                                                  else ": the file defines no networks"), err=True)
-        sys.exit(EXIT_SPEC if not result.ok else EXIT_USAGE)
+        stop(f"{file}: nothing to {verb}" + (f" ({_counts(result.diagnostics)})" if result.diagnostics
+                                             else ": the file defines no networks"),
+             EXIT_SPEC if not result.ok else EXIT_USAGE, fmt, result.diagnostics)
     if len(result.graphs) > 1:
         names = ", ".join(g.network for g in result.graphs)
-        out(f"error: {file} has several networks ({names}); choose one with --network", err=True)
-        sys.exit(EXIT_USAGE)
+        stop(f"error: {file} has several networks ({names}); choose one with --network", EXIT_USAGE, fmt)
     return result.graphs[0]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    def invoke(self, ctx):
+        # Here, before click's own handler, which turns a closed pipe into exit 1
+        # (netdsl's code for "the spec has errors").
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            _closed_pipe()
+
+
+def _closed_pipe():
+    """The reader went away (`netdsl summary ... | head`): end quietly, with the status
+    of a program SIGPIPE ends, and keep the interpreter from complaining at exit."""
+    _silence_stdout()
+    sys.exit(141)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="netdsl")
 def cli():
     """netdsl: describe a CNN in a .net file; check, summarise, render and compile it."""
@@ -152,22 +181,29 @@ def check(files, fmt, quiet, network, input_shape, params, max_layers, include, 
     color = _use_color(color)
     params = parse_params(params)
     worst = EXIT_OK
-    json_out = {"diagnostics": [], "networks": []}
+    json_out = {"diagnostics": [], "networks": [], "errors": []}
     for path in files:
         try:
             result = run_check(path, network, input_shape, params, max_layers, include)
         except SpecIOError as e:
             out(f"error: {e}", err=True)
+            json_out["errors"].append({"file": path, "message": str(e)})
             worst = max(worst, EXIT_USAGE)
             continue
+        omitted = sum(g.omitted for g in result.graphs)
         if fmt == "json":
             json_out["diagnostics"].extend(d.to_json() for d in result.diagnostics)
+            json_out["omitted_diagnostics"] = json_out.get("omitted_diagnostics", 0) + omitted
             json_out["networks"].extend(
                 {"file": path, "network": g.network, "input_shape": list(g.input_shape or []) or None,
                  "output_shape": list(g.output_shape) if g.output_shape else None,
                  "params": g.total_params, "ok": g.ok} for g in result.graphs)
         else:
             emit_diagnostics(result.diagnostics, fmt, color)
+            if omitted:
+                from .limits import LIMITS
+                out(f"{path}: ... and {omitted:,} more diagnostics (netdsl keeps the first "
+                    f"{LIMITS.max_diagnostics:,} of a network)")
             if not quiet or not result.ok:
                 _print_networks(path, result, color)
         if not result.ok:
@@ -335,7 +371,7 @@ def summary(file, depth, batch, flops, convention, fmt, explain, network, input_
             color):
     """Per-layer shapes, parameters, MACs, memory and receptive fields of FILE (static: no torch)."""
     from .backends import summary as S
-    result = check_or_exit(file, network, input_shape, parse_params(params), max_layers, include)
+    result = check_or_exit(file, network, input_shape, parse_params(params), max_layers, include, fmt)
     color = _use_color(color)
     if fmt == "text":
         emit_diagnostics(result.diagnostics, "text", color)
@@ -343,7 +379,7 @@ def summary(file, depth, batch, flops, convention, fmt, explain, network, input_
         from .diagnostics.render import render_short
         for d in result.diagnostics:
             out(render_short(d), err=True, raw=True)
-    g = one_graph_or_exit(file, result, "summarise")
+    g = one_graph_or_exit(file, result, "summarise", fmt)
     table = S.build(g, convention=convention, batch=batch, flops=flops, depth=depth, explain=explain)
     if fmt == "json":
         out(S.to_json(table, g.diagnostics), raw=True)
@@ -379,24 +415,23 @@ def sizes(file, lo, hi, height, width, fmt, network, params, include, color):
     try:
         program = load_path(file, include)
     except SpecIOError as e:
-        out(f"error: {e}", err=True)
-        sys.exit(EXIT_USAGE)
+        stop(f"error: {e}", EXIT_USAGE, fmt)
     if not program.ok:
+        if fmt == "json":
+            stop(f"{file}: {_counts(program.diagnostics)}", EXIT_SPEC, fmt, program.diagnostics)
         emit_diagnostics(program.diagnostics, "text", _use_color(color))
         sys.exit(EXIT_SPEC)
     names = [network] if network else program.own_networks
     if not names or (network and network not in program.networks):
-        out(f"error: {file}: " + (f"no network named {network!r}" if network else "no networks"), err=True)
-        sys.exit(EXIT_USAGE)
+        stop(f"error: {file}: " + (f"no network named {network!r}" if network else "no networks"), EXIT_USAGE, fmt)
     if len(names) > 1:
-        out(f"error: {file} has several networks ({', '.join(names)}); choose one with --network", err=True)
-        sys.exit(EXIT_USAGE)
+        stop(f"error: {file} has several networks ({', '.join(names)}); choose one with --network", EXIT_USAGE, fmt)
     try:
         result = Z.scan(program, names[0], params or None, lo, hi, height=height, width=width)
     except Z.NoImageInput as e:
-        emit_diagnostics(e.diagnostics, "text", _use_color(color))
-        out(f"error: {file}: {e}", err=True)
-        sys.exit(EXIT_SPEC if e.diagnostics else EXIT_USAGE)
+        if fmt != "json":
+            emit_diagnostics(e.diagnostics, "text", _use_color(color))
+        stop(f"error: {file}: {e}", EXIT_SPEC if e.diagnostics else EXIT_USAGE, fmt, e.diagnostics)
     if fmt == "json":
         out(json.dumps(Z.to_json(result), indent=2), raw=True)
     else:
@@ -413,7 +448,7 @@ def main(argv: list | None = None):
         # makes are collected as usual. (Callers passing argv keep their collector as is.)
         gc.freeze()
     try:
-        cli.main(args=argv, prog_name="netdsl", standalone_mode=True)
+        cli.main(args=argv, prog_name="netdsl", standalone_mode=False)
     except SystemExit:
         if argv is None:
             # The command is done and the process ends: freeze what it made as well, so
@@ -421,16 +456,45 @@ def main(argv: list | None = None):
             # 0.2 s). Teardown still frees it all by reference counting.
             gc.freeze()
         raise
-    except KeyboardInterrupt:
+    except click.exceptions.Exit as e:          # --help, --version
+        sys.exit(e.exit_code)
+    except click.ClickException as e:           # a usage error: click's own message, exit 2
+        e.show()
+        sys.exit(e.exit_code)
+    except (KeyboardInterrupt, click.exceptions.Abort):
         out("interrupted", err=True)
         sys.exit(130)
+    except BrokenPipeError:
+        _closed_pipe()
+    except OSError as e:
+        if e.errno not in _OUTPUT_ERRNOS:
+            _internal(e)
+        _silence_stdout()
+        out(f"error: cannot write the output: {e.strerror or e}", err=True)
+        sys.exit(EXIT_USAGE)
     except Exception as e:     # a bug in netdsl, never a problem in the user's spec
-        if os.environ.get("NETDSL_DEBUG"):
-            raise
-        out(f"internal error: {type(e).__name__}: {e}\n"
-                   f"This is a bug in netdsl, not in your spec. Please file it at {BUG_URL} "
-                   "with the spec and the command (NETDSL_DEBUG=1 shows the traceback).", err=True)
-        sys.exit(EXIT_INTERNAL)
+        _internal(e)
+
+
+# What writing stdout fails with when the disk (or the pipe's far end) gives up.
+_OUTPUT_ERRNOS = {errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EPIPE, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def _silence_stdout():
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _internal(e: BaseException):
+    if os.environ.get("NETDSL_DEBUG"):
+        raise e
+    out(f"internal error: {type(e).__name__}: {e}\n"
+        f"This is a bug in netdsl, not in your spec. Please file it at {BUG_URL} "
+        "with the spec and the command (NETDSL_DEBUG=1 shows the traceback).", err=True)
+    sys.exit(EXIT_INTERNAL)
 
 
 if __name__ == "__main__":

@@ -134,7 +134,7 @@ def _thop_adaptive(l: Layer) -> int:
 
 
 def _thop_softmax(l: Layer) -> int:
-    n = l.xs[0][l.kw["dim"] - 1]    # torch dim counts the batch axis
+    n = l.xs[0][l.args.dim]         # the spec's dim is per sample, negative ones counting from the end
     return (_numel(l.xs[0]) // n) * (3 * n - 1)
 
 
