@@ -287,9 +287,11 @@ def layers(kind):
 @click.option("--direction", type=click.Choice(["TB", "LR"], case_sensitive=False), default="TB",
               show_default=True, help="Top to bottom, or left to right.")
 @click.option("--params", "show_params", is_flag=True, help="Show parameter counts on the nodes.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
+              help="How long Graphviz may take to lay out the diagram (default 60).")
 @with_common
-def render(file, output, fmt, depth, direction, show_params, network, input_shape, params, max_layers, include,
-           color):
+def render(file, output, fmt, depth, direction, show_params, timeout, network, input_shape, params, max_layers,
+           include, color):
     """Draw FILE as a diagram: layers, tensor shapes on the edges, blocks as clusters.
 
     A spec with errors still renders, with the failing layer in red (exit 1)."""
@@ -304,9 +306,11 @@ def render(file, output, fmt, depth, direction, show_params, network, input_shap
     result = check_or_exit(file, network, input_shape, parse_params(params), max_layers, include)
     emit_diagnostics(result.diagnostics, "text", _use_color(color))
     g = one_graph_or_exit(file, result, "draw")
+    from .limits import LIMITS
     try:
-        warnings = R.render_file(g, output, fmt, inputs=[file, *result.program.files], depth=depth,
-                                 direction=direction, show_params=show_params)
+        with LIMITS.override(dot_timeout=timeout):
+            warnings = R.render_file(g, output, fmt, inputs=[file, *result.program.files], depth=depth,
+                                     direction=direction, show_params=show_params)
     except R.RenderError as e:
         out(str(e) if isinstance(e, R.DotNotFound) else f"error: {e}", err=True)
         sys.exit(EXIT_USAGE)

@@ -493,3 +493,17 @@ def test_main_path_follows_the_longest_branch_even_when_written_second(tmp_path)
     nodes, _, _ = parse_dot(dot_source(netdsl.graph(str(spec))))
     spine = {a["label"] for a in nodes.values() if a.get("group") == "spine"}
     assert spine == {"input", "conv 3\u00d73, 8, p1", "relu", "add", "flatten", "output"}
+
+
+def test_a_dot_that_never_finishes_is_stopped_with_a_message(tmp_path):
+    fake = tmp_path / "bin" / "dot"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\nexec sleep 30\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    out = tmp_path / "r.svg"
+    env = {**os.environ, "PATH": f"{fake.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = netdsl_proc("-m", "netdsl", "render", ROOT / "specs" / "lenet.net", "-o", out, "--timeout", "0.5",
+                       env=env)
+    assert proc.returncode == 2
+    assert "did not finish" in proc.stderr and "--depth" in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists()

@@ -15,6 +15,7 @@ import shutil
 import textwrap
 
 from ..diagnostics.render import terminal_safe
+from ..limits import LIMITS
 from ..values import shape_text
 from .digraph import collapse, to_networkx
 
@@ -245,7 +246,11 @@ def run_dot(source: str, fmt: str, warnings: list | None = None) -> bytes:
     try:
         # PNG at 144 dpi: sharp on slides and high-density screens (vector formats ignore it).
         extra = ["-Gdpi=144"] if fmt == "png" else []
-        proc = subprocess.run([exe, f"-T{fmt}", *extra], check=False, input=source.encode("utf-8"), capture_output=True)
+        proc = subprocess.run([exe, f"-T{fmt}", *extra], check=False, input=source.encode("utf-8"),
+                              capture_output=True, timeout=LIMITS.dot_timeout)
+    except subprocess.TimeoutExpired:
+        raise RenderError(f"dot did not finish laying out the diagram within {LIMITS.dot_timeout:g} s; draw less "
+                          "with --depth N, allow longer with --timeout, or write .dot and lay it out yourself") from None
     except OSError as e:
         raise RenderError(f"could not run dot: {e}") from None
     if proc.returncode != 0 or not proc.stdout:
