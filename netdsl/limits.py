@@ -14,7 +14,7 @@ class Limits(Value):
     """The limits in force."""
     _fields = ("max_layers", "max_nesting", "max_tokens", "max_depth", "max_block_depth", "max_import_depth",
                "max_int_digits", "max_value", "max_layer_params", "max_value_size", "max_built_elements", "max_name_length",
-               "max_diagnostics", "max_scan_layers", "dot_timeout")
+               "max_diagnostics", "max_scan_work", "dot_timeout")
     _defaults = {
         "max_layers": 100_000,           # expanded layers in one network (about 1 s of checking)
         "max_nesting": 100,              # brackets / braces in the text
@@ -29,7 +29,7 @@ class Limits(Value):
         "max_built_elements": 50_000_000,  # elements copied into tuples by expressions, in one check
         "max_name_length": 256,          # characters in a layer or module name
         "max_diagnostics": 10_000,       # diagnostics kept per network; the rest are counted
-        "max_scan_layers": 2_000_000,    # layers `netdsl sizes` may expand over all sizes it tries
+        "max_scan_work": 500_000,        # layer evaluations `netdsl sizes` may spend on all the sizes it tries
         "dot_timeout": 60.0,             # seconds Graphviz may take to lay out a diagram
     }
 

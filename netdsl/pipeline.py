@@ -8,10 +8,12 @@ from .diagnostics import Diagnostic, error
 from .diagnostics.allow import Allowances
 from .diagnostics.codes import E0104, E0208
 from .elaborate import elaborate
+from .elaborate.replay import Diverged, Replay  # noqa: F401  (for backends/sizes.py)
 from .frontend.source import Source
 from .ir import Graph
 from .program import Program, load, load_path
 from .record import Value
+from .values import record_guards
 
 
 class CheckResult(Value):
@@ -51,6 +53,17 @@ def elaborate_network(program: Program, network: str, params: dict | None = None
                       input_shape: tuple | None = None, expects: bool = True, stop_when=None) -> Graph:
     """One network of a loaded program, expanded and shape-checked (see netdsl/elaborate/)."""
     return elaborate(program, network, params, input_shape, expects=expects, stop_when=stop_when)
+
+
+def expand_with_guards(program: Program, network: str, params: dict | None, input_shape: tuple) -> tuple:
+    """(graph, guards): one expansion, noting every value read from a shape, for a
+    Replay at other input sizes (elaborate/replay.py; `expect` is not checked)."""
+    record_guards(True)
+    try:
+        graph = elaborate(program, network, params, input_shape, expects=False)
+    finally:
+        guards = record_guards(False)
+    return graph, guards
 
 
 def check_program(program: Program, network: str | None = None, params: dict | None = None,

@@ -10,7 +10,6 @@ import math
 import operator
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from .diagnostics.codes import E0104, E0202, E0205, E0214, E0216, E0217, E0320
@@ -29,12 +28,72 @@ UNKNOWN = _Unknown()
 _AXES = {"c": 0, "channels": 0, "h": 1, "height": 1, "w": 2, "width": 2}
 
 
-@dataclass(frozen=True)
 class ShapeValue:
-    dims: tuple
+    """A tensor's shape as a value (`in`, `@name`). `node`: the IR node it is the shape of.
+
+    While guards are recorded (record_guards), every read of the dimensions is noted
+    with the node and axis it came from and the value it gave: if the same reads give
+    the same values at another input size, the network expands the same way, and
+    `netdsl sizes` may re-run the shape rules alone (elaborate/replay.py)."""
+    __slots__ = ("_dims", "node")
+
+    def __init__(self, dims: tuple, node: int | None = None):
+        self._dims, self.node = dims, node
+
+    @property
+    def dims(self) -> tuple:
+        if _GUARDS is not None and self.node is not None:
+            _GUARDS.append((self.node, None, self._dims))
+        return self._dims
+
+    def axis(self, i: int):
+        if _GUARDS is not None and self.node is not None:
+            _GUARDS.append((self.node, i, self._dims[i]))
+        return self._dims[i]
+
+    @property
+    def rank(self) -> int:
+        return len(self._dims)          # a size scan never changes the rank: no guard
+
+    def __eq__(self, other):
+        return isinstance(other, ShapeValue) and self.dims == other.dims
+
+    def __hash__(self):
+        return hash(self.dims)
 
     def __str__(self):
         return "[" + ", ".join(map(str, self.dims)) + "]"
+
+    def __repr__(self):
+        return f"ShapeValue({self._dims!r})"
+
+
+# (node id, axis or None for the whole shape, value read) for every read of a shape's
+# dimensions since record_guards() started; None when nothing is recorded.
+_GUARDS: list | None = None
+
+
+class Relation:
+    """A block signature checked during an expansion that records guards: a size scan
+    re-checks it at each size (replay.py) instead of guarding the sizes it read."""
+    __slots__ = ("accepts", "returns", "env", "params", "input", "output")
+
+    def __init__(self, accepts, returns, env, params: dict, input: int, output: int):
+        self.accepts, self.returns, self.env, self.params = accepts, returns, env, params
+        self.input, self.output = input, output
+
+
+def note_guard(guard) -> None:
+    if _GUARDS is not None:
+        _GUARDS.append(guard)
+
+
+def record_guards(on: bool) -> list | None:
+    """Start (on) or stop recording shape reads; returns what was recorded."""
+    global _GUARDS
+    recorded = _GUARDS
+    _GUARDS = [] if on else None
+    return recorded
 
 
 class EvalError(Exception):
@@ -197,7 +256,7 @@ def _builtin_len(args, span):
     if len(args) != 1 or not isinstance(args[0], (tuple, str, ShapeValue)):
         raise EvalError(E0214, "len takes one tuple, list, string or shape", span)
     v = args[0]
-    return len(v.dims) if isinstance(v, ShapeValue) else len(v)
+    return v.rank if isinstance(v, ShapeValue) else len(v)
 
 
 def _minmax(fn):
@@ -425,10 +484,10 @@ def _evaluate(e: A.Expr, env: Env) -> Any:
         if v is UNKNOWN:
             return UNKNOWN
         if isinstance(v, ShapeValue):
-            if e.name in _AXES and _AXES[e.name] < len(v.dims) and (len(v.dims) == 3 or e.name in ("c", "channels")):
-                return v.dims[_AXES[e.name]]
-            if e.name in ("features", "f") and len(v.dims) == 1:
-                return v.dims[0]
+            if e.name in _AXES and _AXES[e.name] < v.rank and (v.rank == 3 or e.name in ("c", "channels")):
+                return v.axis(_AXES[e.name])
+            if e.name in ("features", "f") and v.rank == 1:
+                return v.axis(0)
             raise EvalError(E0216, f"shape {v} has no `.{e.name}`", e.span,
                             help=("use .c / .h / .w on [C, H, W] shapes, .features on flat ones, or index it: in[0]",))
         raise EvalError(E0216, f"{type_name(v)} has no attribute `.{e.name}`", e.span)
@@ -437,6 +496,8 @@ def _evaluate(e: A.Expr, env: Env) -> Any:
         i = evaluate(e.index, env)
         if v is UNKNOWN or i is UNKNOWN:
             return UNKNOWN
+        if isinstance(v, ShapeValue) and type(i) is int and -v.rank <= i < v.rank:
+            return v.axis(i)
         seq = v.dims if isinstance(v, ShapeValue) else v
         if not isinstance(seq, (tuple, str)):
             raise EvalError(E0216, f"cannot index a {type_name(v)}", e.span)

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from ..diagnostics.allow import Allowances
 from ..diagnostics.codes import W0401, W0402
 from ..ir import Graph
-from ..pipeline import elaborate_network
+from ..limits import LIMITS
+from ..pipeline import Diverged, Replay, elaborate_network, expand_with_guards
 from ..program import Program
 
 LOST_ROWS = frozenset({W0401, W0402})
@@ -44,6 +45,8 @@ class Scan:
     declared: tuple | None         # the declared (h, w)
     accepted: list = field(default_factory=list)
     rejected: dict = field(default_factory=dict)   # size -> Rejection
+    stopped: int | None = None     # the scan's budget ran out before this size
+    replayed: int = 0              # sizes answered by re-running the shape rules alone
 
     def shape(self, n: int) -> tuple:
         if self.axis == "height":
@@ -76,10 +79,10 @@ class Scan:
 
 
 def _layer_of(graph: Graph, diag) -> str:
-    """The layer a diagnostic belongs to: the node it failed, else the first node
-    whose call contains the diagnostic's location (a warning, a binding error)."""
+    """The layer a diagnostic belongs to: the node it failed or warned about, else
+    the first node whose call contains the diagnostic's location (a binding error)."""
     for node in graph.nodes:
-        if node.failure is diag:
+        if node.failure is diag or diag in node.warnings:
             return node.qualname
     span = diag.primary
     if span is not None:
@@ -90,18 +93,22 @@ def _layer_of(graph: Graph, diag) -> str:
     return "?"
 
 
-def check_size(program: Program, network: str, params: dict | None, shape: tuple) -> Rejection | None:
-    """None if the network accepts `shape`, else the first reason it does not."""
-    allowed = Allowances()
-
+def _rejects(allowed: Allowances):
     def rejects(d) -> bool:
         return d.is_error or (d.code in LOST_ROWS and not allowed.suppresses(d))
+    return rejects
 
+
+def check_size(program: Program, network: str, params: dict | None, shape: tuple,
+               rejects=None) -> tuple[Rejection | None, int]:
+    """(None if the network accepts `shape`, else the first reason it does not; the
+    layers expanded to find out). The walk stops at the first rejecting diagnostic."""
+    rejects = rejects or _rejects(Allowances())
     graph = elaborate_network(program, network, params, shape, expects=False, stop_when=rejects)
     for d in graph.diagnostics:
         if rejects(d):
-            return Rejection(d.code, d.message, _layer_of(graph, d))
-    return None
+            return Rejection(d.code, d.message, _layer_of(graph, d)), len(graph.nodes)
+    return None, len(graph.nodes)
 
 
 class NoImageInput(Exception):
@@ -123,9 +130,18 @@ def declared_input(program: Program, network: str, params: dict | None) -> tuple
     return shape
 
 
+# A layer expanded in full costs about as much as this many rule runs of a replay.
+WALK_COST = 4
+
+
 def scan(program: Program, network: str, params: dict | None = None, lo: int = 1, hi: int = 1024,
          height: int | None = None, width: int | None = None) -> Scan:
-    """Scan square sizes lo..hi; with `height` fixed scan the width, and vice versa."""
+    """Scan square sizes lo..hi; with `height` fixed scan the width, and vice versa.
+
+    Sizes are answered by a Replay of one expansion (pipeline.expand_with_guards)
+    wherever the network expands the same way, else by expanding them in full. The
+    whole scan may spend LIMITS.max_scan_work rule runs (a full expansion counts
+    WALK_COST per layer); past that it stops, and `stopped` says where."""
     declared = declared_input(program, network, params)
     channels = declared[0]
     axis, fixed = "square", None
@@ -134,8 +150,24 @@ def scan(program: Program, network: str, params: dict | None = None, lo: int = 1
     elif width is not None and height is None:
         axis, fixed = "height", width
     result = Scan(network, axis, lo, hi, channels, fixed, tuple(declared[1:]))
+    rejects = _rejects(Allowances())
+    reference, guards = expand_with_guards(program, network, params, declared)
+    replay = Replay(reference, guards, rejects) if reference.ok else None
+    spent = 0
     for n in range(lo, hi + 1):
-        problem = check_size(program, network, params, result.shape(n))
+        if spent + (replay.evaluated if replay else 0) > LIMITS.max_scan_work:
+            result.stopped = n
+            break
+        shape = result.shape(n)
+        try:
+            if replay is None:
+                raise Diverged()
+            found = replay.run(shape)
+            problem = Rejection(found[0].code, found[0].message, found[1].qualname) if found else None
+            result.replayed += 1
+        except Diverged:
+            problem, layers = check_size(program, network, params, shape, rejects)
+            spent += WALK_COST * layers
         if problem is None:
             result.accepted.append(n)
         else:
@@ -215,6 +247,9 @@ def to_text(s: Scan) -> str:
             "width": f"widths with height {s.fixed}"}[s.axis]
     lines = [f"{s.network}: {what} from {s.lo} to {s.hi}, {s.channels} channel{'s' if s.channels != 1 else ''}"]
     lines.append(f"accepted ({len(s.accepted)}): {compact(s.accepted)}")
+    if s.stopped is not None:
+        lines.append(f"stopped before {s.stopped}: the scan's budget ({LIMITS.max_scan_work:,} layer evaluations) "
+                     f"is spent; narrow the range with --min/--max")
     if s.smallest is not None:
         lines.append(f"smallest accepted: {s.smallest}")
         for n in below_smallest(s):
@@ -253,4 +288,5 @@ def to_json(s: Scan) -> dict:
         "declared": s.declared_size, "declared_ok": s.declared_ok,
         "nearest": s.nearest(s.declared_size) if s.declared_size is not None and s.declared_ok is False else None,
         "rejections": [{**g, "sizes": compact(g["sizes"]), "count": len(g["sizes"])} for g in rejection_groups(s)],
+        "stopped_before": s.stopped,
     }

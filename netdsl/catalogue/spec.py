@@ -133,7 +133,7 @@ class _SizeOrShape(ParamType):
     def coerce(self, v):
         from ..values import ShapeValue
         if isinstance(v, ShapeValue):
-            if len(v.dims) < 2:
+            if v.rank < 2:
                 raise TypeMismatch("a reference to a tensor with height and width")
             return tuple(v.dims[-2:])
         return PAIR.coerce(v)

@@ -35,20 +35,23 @@ class Reporter:
         self._seen: dict = {}
 
     def report(self, severity: str, code: Code, message: str, span: Span | None, label: str = "",
-               notes=(), help=(), origin=()) -> Diagnostic:
+               notes=(), help=(), origin=(), node=None) -> Diagnostic:
         """Record a problem at `span`; `origin` are the block uses it was expanded from,
-        innermost first. Returns the diagnostic (an earlier one, for a repeat)."""
+        innermost first; `node`: the IR node it is about (an error becomes its failure,
+        a warning one of its warnings). Returns the diagnostic (an earlier one, for a repeat)."""
         key = (severity, code, message, span.source.name if span else None, span.start if span else None)
         d = self._seen.get(key)
         if d is not None:
             if origin and len(d.labels) < MAX_USE_LABELS and not any(lb.span == origin[0] for lb in d.labels):
                 d.labels.append(Label(origin[0], "and this use", primary=False))
+            _link(d, node)
             return d
         labels = [Label(span, label)] if span is not None else []
         for i, use in enumerate(origin[:3]):
             labels.append(Label(use, "in this use of the block" if i == 0 else "used from here", primary=False))
         d = Diagnostic(severity, code, message, labels, list(notes), list(help))
         self._seen[key] = d
+        _link(d, node)          # before add(), whose policy may end the walk
         return self.add(d)
 
     def error(self, code: Code, message: str, span: Span | None, label: str = "", notes=(), help=(),
@@ -71,3 +74,13 @@ class Reporter:
         if self.stop_when is not None and self.stop_when(d):
             raise Stop()
         return d
+
+
+def _link(d: Diagnostic, node) -> None:
+    if node is None:
+        return
+    if d.is_error:
+        if node.failure is None:
+            node.failure = d
+    else:
+        node.warnings = (*node.warnings, d)

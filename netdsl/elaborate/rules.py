@@ -35,12 +35,10 @@ class RuleContext:
 
     def error(self, code, message, at=None, *, notes=(), help=(), label=""):
         self.failed = True
-        d = self.reporter.report(ERROR, code, message, self._span(at), label, notes, help, self.node.origin)
-        if self.node.failure is None:
-            self.node.failure = d
+        self.reporter.report(ERROR, code, message, self._span(at), label, notes, help, self.node.origin, self.node)
 
     def warn(self, code, message, at=None, *, notes=(), help=(), label=""):
-        self.reporter.report(WARNING, code, message, self._span(at), label, notes, help, self.node.origin)
+        self.reporter.report(WARNING, code, message, self._span(at), label, notes, help, self.node.origin, self.node)
 
     def explain(self, text):
         self.node.explain.append(sys.intern(text))     # repeated layers repeat their formulas
@@ -74,9 +72,9 @@ def apply(spec: LayerSpec, node: Node, shapes: list, reporter: Reporter, spans: 
         for s in shapes:
             if len(s) != spec.rank:
                 want = {3: "[C, H, W]", 1: "[features]"}.get(spec.rank, f"{spec.rank} dimensions")
-                node.failure = reporter.report(
+                reporter.report(
                     ERROR, E0307, f"`{spec.name}` needs a {want} input, but its input is {show_shape(s, 'unknown')}",
-                    name_span, help=_rank_help(spec.rank, s), origin=node.origin)
+                    name_span, help=_rank_help(spec.rank, s), origin=node.origin, node=node)
                 return
     ctx = RuleContext(reporter, node, spans)
     try:

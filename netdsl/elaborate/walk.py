@@ -49,9 +49,11 @@ from ..values import (
     UNKNOWN,
     Env,
     EvalError,
+    Relation,
     ShapeValue,
     depends_on_unknown,
     evaluate,
+    note_guard,
     show,
     show_shape,
     type_name,
@@ -82,6 +84,7 @@ class Walk:
         self.loop_frames: list = []         # (Loop, iteration) of the repeats/fors being expanded
         self.block_stack: list[str] = []
         self.signatures: dict[str, Signature] = {}
+        self._names_used: dict[str, frozenset] = {}
 
     # ---- the network ----------------------------------------------------------
     def network(self, definition: Definition, overrides: dict, input_override: tuple | None) -> Graph:
@@ -166,7 +169,7 @@ class Walk:
         node = self.new_node(None, None, (), frame, span)
         node.name, node.shape = "input", shape
         frame.scope.in_shape = shape
-        frame.env.in_shape = ShapeValue(shape) if shape is not None else UNKNOWN
+        frame.env.in_shape = ShapeValue(shape, node.id) if shape is not None else UNKNOWN
         frame.flow = node
 
     def input_shape(self, stmt: A.Input, env: Env) -> tuple | None:
@@ -351,7 +354,7 @@ class Walk:
                 raise EvalError(E0205, f"no tensor named `{name}` before this point", span,
                                 help=suggest(name, refs, "name a layer with `name: layer(...)` to refer to its "
                                              "output as `@name`", sigil="@"))
-            return ShapeValue(node.shape) if node.shape is not None else UNKNOWN
+            return ShapeValue(node.shape, node.id) if node.shape is not None else UNKNOWN
         return lookup_ref
 
     # ---- calls: layers and blocks ----------------------------------------------------
@@ -412,6 +415,7 @@ class Walk:
         if call.branches is not None and spec.inputs == "many":
             # Merge rules point at the branch at fault: `at="branch2"`.
             spans = {**spans, **{f"branch{k}": b.span for k, b in enumerate(call.branches, 1)}}
+        node.arg_spans = spans
         rules.apply(spec, node, shapes, self.reporter, spans, call.name_span)
 
     def branches(self, call: A.Call, frame: Frame) -> list[Node]:
@@ -448,7 +452,7 @@ class Walk:
         if label is not None and self.claim_name(frame.scope, label, label_span, frame.origin):
             scope.name = label
         origin = (call.span, *frame.origin)
-        env = Env(block.env, in_shape=ShapeValue(in_node.shape) if in_node.shape is not None else UNKNOWN)
+        env = Env(block.env, in_shape=ShapeValue(in_node.shape, in_node.id) if in_node.shape is not None else UNKNOWN)
         refs: dict[str, Node] = {}
         env.refs = self._ref_lookup(refs)
         if failure is None:
@@ -459,9 +463,10 @@ class Walk:
         if failure is not None:
             frame.flow = self.stand_in(frame, call.span, failure)
             return
+        params = dict(env.vars)
         if d.accepts is not None and in_node.shape is not None:
-            failure = self.match(d.accepts, in_node.shape, env, bind=True, what=f"`{d.name}` accepts",
-                                 use=call.span, origin=frame.origin)
+            failure = self.match(d.accepts, in_node, env, bind=True, what=f"`{d.name}` accepts",
+                                 use=call.span, origin=frame.origin, guarded=self.names_used(block))
             if failure is not None:
                 frame.flow = self.stand_in(frame, call.span, failure)
                 return
@@ -474,11 +479,33 @@ class Walk:
         out = inner.flow
         scope.out_shape = out.shape
         if d.returns is not None and out.shape is not None:
-            failure = self.match(d.returns, out.shape, env, bind=False, what=f"`{d.name}` returns",
-                                 use=call.span, origin=frame.origin)
+            failure = self.match(d.returns, out, env, bind=False, what=f"`{d.name}` returns",
+                                 use=call.span, origin=frame.origin, guarded=frozenset())
             if failure is not None:
                 out = self.stand_in(inner, call.span, failure)
+        if (d.accepts is not None or d.returns is not None) and in_node.shape is not None:
+            # A size scan re-checks the signature itself at each size (replay.py),
+            # rather than guarding every height and width the patterns read.
+            note_guard(Relation(d.accepts, d.returns, block.env, params, in_node.id, out.id))
         frame.flow = out
+
+    def names_used(self, block: Definition) -> frozenset:
+        """The names a block's body reads: a size read by its `accepts` pattern into one
+        of these shapes the expansion (a guard, values.ShapeValue); the others only feed
+        the signature check."""
+        names = self._names_used.get(block.ast.name)
+        if names is None:
+            found, todo = set(), list(block.ast.body)
+            while todo:
+                node = todo.pop()
+                if isinstance(node, A.Var):
+                    found.add(node.name)
+                elif isinstance(node, tuple):
+                    todo.extend(node)
+                elif hasattr(node, "_fields"):
+                    todo.extend(getattr(node, f) for f in node._fields if f != "span")
+            names = self._names_used[block.ast.name] = frozenset(found)
+        return names
 
     def sequence(self, seq: A.Sequence, frame: Frame, label, label_span):
         if label is None:
@@ -588,30 +615,36 @@ class Walk:
     def expect(self, item: A.Expect, frame: Frame):
         if frame.flow is None or frame.flow.shape is None or not self.check_expects:
             return
-        failure = self.match(item.shape, frame.flow.shape, frame.env, bind=False, what="expected", use=None,
+        failure = self.match(item.shape, frame.flow, frame.env, bind=False, what="expected", use=None,
                              origin=frame.origin)
         if failure is not None:
             frame.flow = self.stand_in(frame, item.span, failure)
 
-    def match(self, pattern: A.Expr, shape: tuple, env: Env, bind: bool, what: str, use,
-              origin) -> Diagnostic | None:
-        """Match a shape against `[a, b, _]`; the error if it does not. Unbound names
-        bind when `bind` is set (a block's `accepts` pattern)."""
+    def match(self, pattern: A.Expr, node: Node, env: Env, bind: bool, what: str, use,
+              origin, guarded=None) -> Diagnostic | None:
+        """Match a node's shape against `[a, b, _]`; the error if it does not. Unbound
+        names bind when `bind` is set (a block's `accepts` pattern). Sizes are read
+        through ShapeValue.axis, so a size scan sees what the expansion depends on;
+        `guarded`: for a block signature, only the bound names the body reads are
+        guarded (the signature check is re-run as a whole in a scan)."""
         items = pattern.items if isinstance(pattern, A.TupleExpr) else None
         if items is None:
             return self.report(ERROR, E0214, "a shape pattern is a list like `[c, h, w]`", pattern.span,
                                origin=origin)
-        if len(items) != len(shape):
-            return self._mismatch(pattern, shape, what, use, origin,
-                                  f"{len(items)} dimension{'s' if len(items) != 1 else ''} vs {len(shape)}")
-        for elem, actual in zip(items, shape):
+        shape = ShapeValue(node.shape, node.id if guarded is None else None)
+        guard = ShapeValue(node.shape, node.id)
+        if len(items) != shape.rank:
+            return self._mismatch(pattern, node.shape, what, use, origin,
+                                  f"{len(items)} dimension{'s' if len(items) != 1 else ''} vs {shape.rank}")
+        for i, elem in enumerate(items):
             if isinstance(elem, A.Var) and elem.name == "_":
                 continue
             if bind and isinstance(elem, A.Var):
                 try:
                     env.lookup(elem.name)
                 except KeyError:
-                    env.vars[elem.name] = actual
+                    read = guard if guarded is not None and elem.name in guarded else shape
+                    env.vars[elem.name] = read.axis(i)
                     continue
             try:
                 want = evaluate(elem, env)
@@ -619,12 +652,13 @@ class Walk:
                 return self.reporter.eval_error(e, origin)
             if want is UNKNOWN:
                 continue
+            actual = shape.axis(i)
             if want != actual:
                 # "112 is 112" says nothing: spell out the value only for expressions.
                 text = elem.span.text()
                 note = (f"{text} expected, but the actual size is {actual}" if text == show(want) else
                         f"{text} is {show(want)} but the actual size is {actual}")
-                return self._mismatch(pattern, shape, what, use, origin, note, elem.span)
+                return self._mismatch(pattern, node.shape, what, use, origin, note, elem.span)
         return None
 
     def _mismatch(self, pattern, shape, what, use, origin, note, at=None) -> Diagnostic:

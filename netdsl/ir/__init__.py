@@ -60,21 +60,26 @@ class Node(Record):
     from, innermost first; explain: the shape rule's formulas; failure: the first
     error diagnostic reported at it; stand_in: it stands for what could not be
     expanded (its span is the text written); params, buffers (BatchNorm statistics),
-    macs: its costs; loops: (Loop, iteration) of each enclosing repeat/for."""
+    macs: its costs; loops: (Loop, iteration) of each enclosing repeat/for;
+    arg_spans: where each argument is written (the rules' carets point there);
+    warnings: the warnings its rules reported."""
     # slots: a 1,000,000-layer expansion keeps a million Nodes; no per-node __dict__.
     __slots__ = _fields = ("id", "spec", "args", "inputs", "scope", "span", "shape", "name", "label", "origin",
-                           "explain", "failure", "stand_in", "params", "buffers", "macs", "loops")
+                           "explain", "failure", "stand_in", "params", "buffers", "macs", "loops", "arg_spans",
+                           "warnings")
     is_scope = False
 
     # The one record with its own constructor: one is made per layer of every
     # expansion, and this is 5x faster than record.py's generic one (bench/README.md).
     def __init__(self, id, spec, args, inputs, scope, span, shape=None, name=None, label=None, origin=(),
-                 explain=None, failure=None, stand_in=False, params=0, buffers=0, macs=0, loops=()):
+                 explain=None, failure=None, stand_in=False, params=0, buffers=0, macs=0, loops=(), arg_spans=None,
+                 warnings=()):
         self.id, self.spec, self.args, self.inputs, self.scope, self.span = id, spec, args, inputs, scope, span
         self.shape, self.name, self.label, self.origin = shape, name, label, origin
         self.explain = [] if explain is None else explain
         self.failure, self.stand_in = failure, stand_in
         self.params, self.buffers, self.macs, self.loops = params, buffers, macs, loops
+        self.arg_spans, self.warnings = arg_spans, warnings
 
     @property
     def kind(self) -> str:
