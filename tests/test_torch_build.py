@@ -219,3 +219,18 @@ def test_import_netdsl_does_not_import_torch():
     code = "import sys, netdsl; netdsl.check('specs/lenet.net'); assert 'torch' not in sys.modules; print('ok')"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+@pytest.mark.parametrize("body", [
+    "conv2d(4, 3)\n  Nothing\n  relu",                 # a block use that expands to no layers
+    "conv2d(4, 3)\n  s: [ ]\n  relu",                   # an empty named sequence
+    "a: conv2d(4, 3)\n  b: conv2d(5, 3)\n  @a -> relu",  # a branch whose output feeds nothing
+    "add {\n    Nothing\n    conv2d(3, 3, padding=1)\n  }",
+])
+def test_odd_structures_that_check_also_compile_and_run(body):
+    text = f"block Nothing {{\n}}\nnetwork N {{\n  input [3, 8, 8]\n  {body}\n}}\n"
+    result = netdsl.check(text)
+    assert result.ok, result.diagnostics
+    model = netdsl.load(text)
+    out = model(torch.randn(2, 3, 8, 8))
+    assert tuple(out.shape[1:]) == result.graph().output_shape

@@ -361,6 +361,8 @@ class _Writer:
             start = g.input.id
             members = [m for m in members if m != start]
             out_id = g.output
+        elif not members:           # a block that expands to no layers passes its input through
+            return ["        return x"]
         else:
             start, out_id = an.io[c.id]
         # units in order, each with its input ids and output id
