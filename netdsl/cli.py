@@ -209,7 +209,7 @@ def check(files, fmt, quiet, network, input_shape, params, max_layers, include, 
         if not result.ok:
             worst = max(worst, EXIT_SPEC)
     if fmt == "json":
-        import json  # here, not above: text output is the common case, and json costs 1 ms
+        import json  # only for --format json (bench/README.md: start-up)
         out(json.dumps(json_out, indent=2), raw=True)
     sys.exit(worst)
 
@@ -448,16 +448,16 @@ def main(argv: list | None = None):
         # The program's own run (console script, python -m netdsl): everything imported
         # so far lives until the process ends. Frozen, the collector never scans it
         # again: not during the command, and not in the full collections of interpreter
-        # shutdown, which took ~8 ms of a ~60 ms `netdsl check`. Objects the command
-        # makes are collected as usual. (Callers passing argv keep their collector as is.)
+        # shutdown (bench/README.md has the cost). Objects the command makes are
+        # collected as usual. (Callers passing argv keep their collector as is.)
         gc.freeze()
     try:
         cli.main(args=argv, prog_name="netdsl", standalone_mode=False)
     except SystemExit:
         if argv is None:
             # The command is done and the process ends: freeze what it made as well, so
-            # shutdown's full collections skip it (a 100,000-layer spec's graph took them
-            # 0.2 s). Teardown still frees it all by reference counting.
+            # shutdown's full collections skip it (a large graph costs them much time).
+            # Teardown still frees it all by reference counting.
             gc.freeze()
         raise
     except click.exceptions.Exit as e:          # --help, --version

@@ -27,10 +27,10 @@ LayerSpec.category.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 from ..ir import INIT_CHOICES, NO_DEFAULT, Graph, Node, Scope
 from ..namespace import ClassNames, NameRefused, is_identifier, require_argument, require_attribute
+from ..record import Record
 
 # LayerSpec.category values whose weights Xavier-uniform initialises (the notes' init_cnn)
 XAVIER_CATEGORIES = ("convolution", "linear")
@@ -103,13 +103,13 @@ def _dims_x(shape) -> str:
 
 
 # ---- structure analysis ------------------------------------------------------
-@dataclass
-class _Analysis:
-    graph: Graph
-    users: dict = field(default_factory=dict)      # node id -> consumer ids (-1: network output)
-    members: dict = field(default_factory=dict)    # scope id -> set of node ids inside, recursively
-    chain: dict = field(default_factory=dict)      # scope id -> bool: sequence callable as a whole
-    io: dict = field(default_factory=dict)         # scope id -> (input id, output id) or None
+class _Analysis(Record):
+    """The structure codegen needs: users (node id -> consumer ids; -1 is the network
+    output), members (scope id -> the node ids inside it, recursively), chain (scope
+    id -> a sequence callable as a whole), io (scope id -> (input id, output id), or
+    None when it does not read one tensor and yield one)."""
+    _fields = ("graph", "users", "members", "chain", "io")
+    _defaults = {"users": dict, "members": dict, "chain": dict, "io": dict}
 
 
 def _analyse(graph: Graph) -> _Analysis:

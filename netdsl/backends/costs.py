@@ -19,18 +19,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from ..record import Record, Value
+
 # ---- MAC conventions ----------------------------------------------------------
 
 
-class Layer:
-    """What a cost rule sees: the layer's resolved arguments, the torch class
-    (None for merges: add, concat) and constructor arguments the catalogue gives
-    it, per-sample input shapes xs and output shape y, and the catalogue's
-    torchvision-convention MACs. (A plain class: dataclasses cost import time.)"""
-    __slots__ = ("args", "cls", "kw", "macs", "params", "xs", "y")
-
-    def __init__(self, args, cls, kw, xs, y, macs, params):
-        self.args, self.cls, self.kw, self.xs, self.y, self.macs, self.params = args, cls, kw, xs, y, macs, params
+class Layer(Record):
+    """What a cost rule sees: the layer's resolved arguments, the torch class (None
+    for merges: add, concat) and the constructor arguments the catalogue gives it
+    (kw), the per-sample input shapes xs and output shape y, and the catalogue's
+    torchvision-convention MACs and parameter count."""
+    __slots__ = _fields = ("args", "cls", "kw", "xs", "y", "macs", "params")
 
 
 def _numel(shape) -> int:
@@ -198,20 +197,11 @@ def layer_macs(graph, node, convention: str = "torchvision") -> int | None:
 GLOBAL = "global"
 
 
-class Field:
+class Field(Value):
     """Receptive field of one tensor, per spatial axis: size in input pixels and
     jump (the input distance between neighbouring outputs; an int, or a Fraction
     after transposed convolutions). size None = the whole input (global)."""
-    __slots__ = ("jump", "size")
-
-    def __init__(self, size: tuple, jump: tuple):
-        self.size, self.jump = size, jump
-
-    def __eq__(self, other):
-        return isinstance(other, Field) and (self.size, self.jump) == (other.size, other.jump)
-
-    def __repr__(self):
-        return f"Field(size={self.size}, jump={self.jump})"
+    __slots__ = _fields = ("size", "jump")
 
     @property
     def is_global(self) -> bool:

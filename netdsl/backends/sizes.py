@@ -15,38 +15,31 @@ in the first few layers.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from ..diagnostics.allow import Allowances
 from ..diagnostics.codes import W0401, W0402
 from ..ir import Graph
 from ..limits import LIMITS
 from ..pipeline import Diverged, Replay, elaborate_network, expand_with_guards
 from ..program import Program
+from ..record import Value
 
 LOST_ROWS = frozenset({W0401, W0402})
 
 
-@dataclass
-class Rejection:
-    code: str
-    message: str
-    layer: str            # qualified module path of the layer that rejects, or "?"
+class Rejection(Value):
+    """Why one size is rejected: a code, its message, and the qualified module path
+    of the layer that rejects it ("?" if none)."""
+    _fields = ("code", "message", "layer")
 
 
-@dataclass
-class Scan:
-    network: str
-    axis: str                         # "square", "height" or "width"
-    lo: int
-    hi: int
-    channels: int
-    fixed: int | None              # the other axis when scanning one
-    declared: tuple | None         # the declared (h, w)
-    accepted: list = field(default_factory=list)
-    rejected: dict = field(default_factory=dict)   # size -> Rejection
-    stopped: int | None = None     # the scan's budget ran out before this size
-    replayed: int = 0              # sizes answered by re-running the shape rules alone
+class Scan(Value):
+    """A scan's answers. axis: "square", "height" or "width"; fixed: the other axis
+    when scanning one; declared: the declared (h, w); rejected: size -> Rejection;
+    stopped: the budget ran out before this size; replayed: sizes answered by
+    re-running the shape rules alone (elaborate/replay.py)."""
+    _fields = ("network", "axis", "lo", "hi", "channels", "fixed", "declared", "accepted", "rejected", "stopped",
+               "replayed")
+    _defaults = {"accepted": list, "rejected": dict, "stopped": None, "replayed": 0}
 
     def shape(self, n: int) -> tuple:
         if self.axis == "height":

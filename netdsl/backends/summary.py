@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from ..record import Record
 from ..values import show_shape
 from .costs import DESCRIPTIONS, Field, layer_macs, receptive_fields, show_jump
 from .digraph import node_label
@@ -17,73 +18,29 @@ from .digraph import node_label
 BYTES = 4   # float32
 
 
-class Row:
-    """One line of the table: a layer, or the header of a block use / named
-    sequence (scope=True) carrying its totals. (Plain classes: dataclasses cost
-    import time on every run.)"""
-    __slots__ = (
-        "buffers",
-        "depth",
-        "display",
-        "error",
-        "explain",
-        "kind",
-        "known",
-        "label",
-        "macs",
-        "name",
-        "params",
-        "rf",
-        "scope",
-        "shape",
-    )
-
-    def __init__(self, name, display, kind, depth, scope=False, shape=None, params=0, buffers=0, macs=0,
-                 rf=None, label="", explain=(), error=None, known=True):
-        self.name = name            # qualified module path, e.g. "layer1.0.conv1"
-        self.display = display      # last path component (merges: "(add)")
-        self.kind = kind            # layer kind, or the block / "sequence" for scope rows
-        self.depth = depth
-        self.scope = scope
-        self.shape = shape
-        self.params, self.buffers, self.macs = params, buffers, macs   # None = unknown
-        self.rf = rf                # costs.Field
-        self.label = label          # diagram label, e.g. "conv 3×3, 64, p1"
-        self.explain = list(explain)
-        self.error = error
-        self.known = known          # False: after a failure, nothing is known
+class Row(Record):
+    """One line of the table: a layer, or the header of a block use / named sequence
+    (scope=True) carrying its totals. name: the qualified module path
+    ("layer1.0.conv1"); display: its last part (merges: "(add)"); kind: the layer
+    kind, or the block / "sequence" for scope rows; params, buffers, macs: None when
+    unknown; rf: a costs.Field; label: the diagram label ("conv 3×3, 64, p1");
+    known: False after a failure, when nothing is known."""
+    __slots__ = _fields = ("name", "display", "kind", "depth", "scope", "shape", "params", "buffers", "macs", "rf",
+                           "label", "explain", "error", "known")
+    _defaults = {"scope": False, "shape": None, "params": 0, "buffers": 0, "macs": 0, "rf": None, "label": "",
+                 "explain": (), "error": None, "known": True}
 
     @property
     def activations(self) -> int | None:
         return math.prod(self.shape) if self.shape is not None else None
 
 
-class Summary:
-    __slots__ = (
-        "activations",
-        "batch",
-        "buffers",
-        "convention",
-        "flops",
-        "input_elements",
-        "input_shape",
-        "network",
-        "ok",
-        "output_shape",
-        "rows",
-        "total_macs",
-        "total_params",
-        "truncated",
-    )
-
-    def __init__(self, network, input_shape, output_shape, rows, convention, batch, flops, ok, total_params,
-                 buffers, total_macs, activations, input_elements, truncated=False):
-        self.network, self.input_shape, self.output_shape = network, input_shape, output_shape
-        self.rows, self.convention, self.batch, self.flops, self.ok = rows, convention, batch, flops, ok
-        self.total_params, self.buffers, self.total_macs = total_params, buffers, total_macs
-        self.activations = activations          # elements of every layer output, per sample
-        self.input_elements = input_elements
-        self.truncated = truncated              # the walk stopped at an error: later layers unknown
+class Summary(Record):
+    """The table and its totals. activations: elements of every layer output, per
+    sample; truncated: the walk stopped at an error, so later layers are unknown."""
+    __slots__ = _fields = ("network", "input_shape", "output_shape", "rows", "convention", "batch", "flops", "ok",
+                           "total_params", "buffers", "total_macs", "activations", "input_elements", "truncated")
+    _defaults = {"truncated": False}
 
     @property
     def param_bytes(self) -> int:
@@ -335,7 +292,7 @@ def to_json(s: Summary, diagnostics=()) -> str:
         out["total_flops"] = s.ops(s.total_macs)
     if diagnostics:
         out["diagnostics"] = [d.to_json() for d in diagnostics]
-    import json  # here, as csv and io below: the text table is the common case; these cost ~2 ms to import
+    import json  # here, as csv and io below: only these formats need them (bench/README.md: start-up)
     return json.dumps(out, indent=2, ensure_ascii=False)
 
 

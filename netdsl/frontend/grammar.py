@@ -53,8 +53,8 @@ def lark_parser(strict: bool = False):
 def lark_version() -> str | None:
     """The version of the lark that `import lark` would load; None if there is none.
 
-    Read from the text of lark/__init__.py, because importing lark costs ~15 ms
-    and a warm `netdsl check` must not; this costs ~0.13 ms (bench/README.md)."""
+    Read from the text of lark/__init__.py: a warm `netdsl check` must not import
+    lark, and reading the file is cheap (bench/README.md has both figures)."""
     module = sys.modules.get("lark")
     if module is not None:
         return str(getattr(module, "__version__", "unknown"))

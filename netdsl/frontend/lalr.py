@@ -2,8 +2,8 @@
 
 Lark stays the grammar's compiler: it reads the grammar, checks it and computes
 the lexer pattern and the LALR(1) tables (netdsl/grammar.py caches them). This
-module only runs those tables. Importing lark costs about 15 ms, more than parsing
-a whole ResNet, and `netdsl check` is meant to run on every save.
+module only runs those tables: importing lark costs more than parsing a whole
+ResNet (bench/README.md), and `netdsl check` is meant to run on every save.
 
 The runtime reproduces exactly what Lark does with the options netdsl uses
 (lexer="basic", propagate_positions=True, maybe_placeholders=True): the lexer's

@@ -26,7 +26,6 @@ class Layout:
     """Post-lexer: decides which newlines end statements and which `[` opens a sequence."""
 
     always_accept = ("NEWLINE", "SEMI")
-    version = "4"
 
     def process(self, stream):
         stack: list[tuple[str, object]] = []      # (kind, opener); kind in ( list { seq
