@@ -18,7 +18,8 @@ from click.testing import CliRunner
 
 import netdsl
 from netdsl.backends.build import build_source
-from netdsl.backends.codegen import HELPERS, CodegenError, docstring_text, generate, literal
+from netdsl.backends.codegen import CodegenError, docstring_text, generate, literal
+from netdsl.backends.helpers import HELPERS
 from netdsl.cli import cli
 from netdsl.namespace import NameRefused, require_attribute, require_class
 from netdsl.pipeline import check_source

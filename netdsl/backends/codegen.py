@@ -31,27 +31,10 @@ import math
 from ..ir import INIT_CHOICES, NO_DEFAULT, Graph, Node, Scope
 from ..namespace import ClassNames, NameRefused, is_identifier, require_argument, require_attribute
 from ..record import Record
+from .helpers import HELPERS
 
 # LayerSpec.category values whose weights Xavier-uniform initialises (the notes' init_cnn)
 XAVIER_CATEGORIES = ("convolution", "linear")
-
-# Module classes the catalogue names that torch.nn lacks: the generated file defines
-# them itself, so it still imports nothing but torch.
-HELPERS = {
-    "CenterCrop": '''
-class {name}(nn.Module):
-    """Crops height and width around the centre; an odd excess loses its extra row/column at the end."""
-
-    def __init__(self, size):
-        super().__init__()
-        self.size = (int(size[0]), int(size[1]))
-
-    def forward(self, x):
-        top = (x.shape[-2] - self.size[0]) // 2
-        left = (x.shape[-1] - self.size[1]) // 2
-        return x[..., top:top + self.size[0], left:left + self.size[1]]
-''',
-}
 
 _INIT_FN = '''
 def {name}(module):
