@@ -197,6 +197,8 @@ def check(files, fmt, quiet, network, input_shape, params, max_layers, include, 
             json_out["networks"].extend(
                 {"file": path, "network": g.network, "input_shape": list(g.input_shape or []) or None,
                  "output_shape": list(g.output_shape) if g.output_shape else None,
+                 **({"outputs": [{"name": n, "shape": list(s) if s else None} for n, s in g.returns]}
+                    if g.outputs is not None else {}),
                  "params": g.total_params, "ok": g.ok} for g in result.graphs)
         else:
             emit_diagnostics(result.diagnostics, fmt, color)
@@ -229,9 +231,20 @@ def _print_networks(path, result, color):
     for g in result.graphs:
         tail = f"{g.total_params:,} params" if g.ok else style("has errors", fg="red", bold=True)
         out(f"{path}: {style(terminal_safe(g.network), bold=True)}  {show_shape(g.input_shape)} \u2192 "
-            f"{show_shape(g.output_shape)}  {tail}", color=color, raw=True)
+            f"{_returns(g)}  {tail}", color=color, raw=True)
     if result.diagnostics:
         out(f"{path}: {_counts(result.diagnostics)}")
+
+
+def _returns(g) -> str:
+    """`[1000]`, or `{out: [21, 224, 224], aux: [21, 224, 224]}`, or `([..], [..])`."""
+    from .values import show_shape
+    shown = g.returns
+    if len(shown) == 1 and shown[0][0] is None and g.outputs is None:
+        return show_shape(shown[0][1])
+    if shown[0][0] is None:
+        return "(" + ", ".join(show_shape(s) for _, s in shown) + ")"
+    return "{" + ", ".join(f"{n}: {show_shape(s)}" for n, s in shown) + "}"
 
 
 @cli.command()

@@ -79,6 +79,14 @@ def module_name_problem(name: str) -> str | None:
     return None
 
 
+def is_module_name(name: str) -> bool:
+    """A name written as a string (`"block1-0": ...`) may be what torch's add_module
+    accepts and torchvision uses: ASCII letters, digits, `_` and `-`, starting with a
+    letter or `_`. Generated code reaches one that is no identifier with getattr."""
+    return bool(name) and name.isascii() and (name[0].isalpha() or name[0] == "_") and \
+        all(ch.isalnum() or ch in "_-" for ch in name)
+
+
 def legal_alternative(name: str) -> str:
     """A legal module name close to an illegal one, for the help line."""
     better = name.strip("_") or "layer"
@@ -157,7 +165,7 @@ def require_attribute(name) -> str:
     """A module attribute as generated code writes it: a legal module name, or a sequence index."""
     if isinstance(name, str) and name.isdigit() and (name == "0" or not name.startswith("0")):
         return name
-    if not is_identifier(name) or module_name_problem(name):
+    if not (is_identifier(name) or isinstance(name, str) and is_module_name(name)) or module_name_problem(name):
         raise NameRefused(f"cannot use {name!r} as a module name")
     return name
 

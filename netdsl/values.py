@@ -259,6 +259,16 @@ def _builtin_len(args, span):
     return v.rank if isinstance(v, ShapeValue) else len(v)
 
 
+def _real(fn, x, defined: bool, problem: str):
+    if not defined:
+        raise _Undefined(problem)
+    return fn(x)
+
+
+class _Undefined(Exception):
+    pass
+
+
 def _minmax(fn):
     def f(args, span):
         items = args[0] if len(args) == 1 and isinstance(args[0], tuple) else args
@@ -272,7 +282,12 @@ def _unary_num(fn, name):
     def f(args, span):
         if len(args) != 1 or not _num(args[0]):
             raise EvalError(E0214, f"{name} takes one number", span)
-        return fn(args[0])
+        try:
+            return fn(args[0])
+        except _Undefined as e:
+            raise EvalError(E0216, f"{name}({show(args[0])}) is undefined: {e}", span) from None
+        except OverflowError:           # int(1e308) is fine, round(float('inf')) cannot happen
+            raise EvalError(E0217, "value is too large", span) from None
     return f
 
 
@@ -281,7 +296,44 @@ BUILTINS: dict[str, Callable] = {
     "abs": _unary_num(abs, "abs"), "floor": _unary_num(math.floor, "floor"),
     "ceil": _unary_num(math.ceil, "ceil"), "round": _unary_num(round, "round"),
     "int": _unary_num(int, "int"),
+    "sqrt": _unary_num(lambda x: _real(math.sqrt, x, x >= 0, "sqrt of a negative number"), "sqrt"),
+    "log": _unary_num(lambda x: _real(math.log, x, x > 0, "log of a number that is not positive"), "log"),
 }
+
+
+class Function:
+    """`let f(a, b) = expr`: a pure function of its arguments, evaluated where it is
+    defined (`env`). Never recursive (a function calling itself, directly or through
+    others, is an error), so every call ends; each call is charged to the budget
+    for building values (charge), so chains of functions stay bounded too."""
+    __slots__ = ("definition", "env")
+    CALL_COST = 50          # elements' worth of work a call counts for (charge)
+
+    def __init__(self, definition: A.Function, env: Env):
+        self.definition, self.env = definition, env
+
+    def call(self, args: list, span: Span):
+        d = self.definition
+        if len(args) != len(d.params):
+            raise EvalError(E0214, f"`{d.name}` takes {len(d.params)} argument{'s' if len(d.params) != 1 else ''}, "
+                            f"got {len(args)}", span, help=(f"defined as {d.span.text()}",))
+        if self in _CALLING:
+            raise EvalError(E0216, f"`{d.name}` calls itself", span,
+                            notes=("functions cannot be recursive, so that every call ends",))
+        charge(self.CALL_COST, span)
+        env = Env(self.env)
+        env.vars.update(zip(d.params, args))
+        _CALLING.add(self)
+        try:
+            return evaluate(d.body, env)
+        finally:
+            _CALLING.discard(self)
+
+    def __repr__(self):
+        return f"<function {self.definition.name}>"
+
+
+_CALLING: set = set()       # the functions being evaluated (no recursion)
 
 
 class Env:
@@ -508,14 +560,20 @@ def _evaluate(e: A.Expr, env: Env) -> Any:
                             f"(length {len(seq)})", e.index.span)
         return seq[i]
     if t is A.FunCall:
-        fn = BUILTINS.get(e.name)
-        if fn is None:
+        try:
+            fn = env.lookup(e.name)
+        except KeyError:
+            fn = BUILTINS.get(e.name)
+        if fn is None or not (isinstance(fn, Function) or callable(fn)):
             from .diagnostics.suggest import suggest
+            known = set(BUILTINS) | {n for n in env.names() if isinstance(env.lookup(n), Function)}
             raise EvalError(E0202, f"unknown function `{e.name}`", e.span,
-                            help=suggest(e.name, BUILTINS, f"functions: {', '.join(sorted(BUILTINS))}"))
+                            help=suggest(e.name, known, f"functions: {', '.join(sorted(known))}"))
         args = [evaluate(a, env) for a in e.args]
         if any(a is UNKNOWN for a in args):
             return UNKNOWN
+        if isinstance(fn, Function):
+            return fn.call(args, e.span)
         return _check_size(fn(args, e.span), e.span)
     raise AssertionError(f"unhandled expression {t.__name__}")
 
@@ -543,7 +601,7 @@ def depends_on_unknown(v) -> bool:
     return False
 
 
-TYPE_NAMES = {"int", "float", "bool", "str", "tuple", "list", "any", "shape"}
+TYPE_NAMES = {"int", "float", "bool", "str", "tuple", "list", "any", "shape", "tensor"}
 
 
 def conforms(v: Any, typ) -> Any | None:
@@ -567,6 +625,8 @@ def conforms(v: Any, typ) -> Any | None:
         return v if isinstance(v, tuple) else None
     if typ == "shape":
         return v if isinstance(v, ShapeValue) else None
+    if typ == "tensor":         # `skip: tensor`: a tensor passed by reference, `@name`
+        return v if isinstance(v, ShapeValue) and v.node is not None else None
     return None
 
 

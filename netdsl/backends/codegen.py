@@ -101,8 +101,8 @@ def _analyse(graph: Graph) -> _Analysis:
         an.users.setdefault(n.id, [])
         for i in n.inputs:
             an.users.setdefault(i, []).append(n.id)
-    if graph.output is not None:
-        an.users[graph.output].append(-1)
+    for out in _outputs(graph):
+        an.users[out].append(-1)
     for n in graph.nodes:
         s = n.scope
         while s is not None:
@@ -111,27 +111,38 @@ def _analyse(graph: Graph) -> _Analysis:
     scopes = graph.scopes()
     for s in scopes:
         an.members.setdefault(s.id, set())
-        an.io[s.id] = _unit_io(an, an.members[s.id])
+        an.io[s.id] = _unit_io(an, s)
     for s in reversed(scopes):     # children before parents
-        an.chain[s.id] = s.kind == "sequence" and _is_chain(an, s)
+        an.chain[s.id] = s.numbered and s.kind != "list" and _is_chain(an, s)
     return an
 
 
-def _unit_io(an: _Analysis, members: set) -> tuple | None:
-    """(input, output) when a set of nodes reads one outside tensor and yields one."""
+def _outputs(graph: Graph) -> list[int]:
+    if graph.outputs is not None:
+        return [node for _, node in graph.outputs]
+    return [graph.output] if graph.output is not None else []
+
+
+def _unit_io(an: _Analysis, s: Scope) -> tuple | None:
+    """((input ids), output id) when a scope can be called as one module: it reads
+    one outside tensor (a block: its input and its tensor parameters) and yields one."""
+    members = an.members[s.id]
     if not members:
         return None
     ins = {i for m in members for i in an.graph.nodes[m].inputs if i not in members}
     outs = {m for m in members if any(u not in members for u in an.users[m])}
-    if len(ins) != 1 or len(outs) != 1:
+    if len(outs) != 1:
         return None
-    return next(iter(ins)), next(iter(outs))
+    if s.kind == "block":
+        expected = (s.input, *s.inputs.values())
+        return (expected, next(iter(outs))) if ins <= set(expected) else None
+    return ((next(iter(ins)),), next(iter(outs))) if len(ins) == 1 else None
 
 
 def _child_io(an: _Analysis, child) -> tuple | None:
     if isinstance(child, Scope):
         return an.io[child.id]
-    return (child.inputs[0], child.id) if len(child.inputs) == 1 else None
+    return ((child.inputs[0],), child.id) if len(child.inputs) == 1 else None
 
 
 def _is_chain(an: _Analysis, s: Scope) -> bool:
@@ -139,16 +150,18 @@ def _is_chain(an: _Analysis, s: Scope) -> bool:
     if io is None or not s.children:
         return False
     covered = set()
-    prev = io[0]
+    (prev, *others) = io[0]
+    if others:                  # a block with tensor parameters is no plain chain
+        return False
     for child in s.children:
         if isinstance(child, Scope):
-            if child.kind == "sequence" and not an.chain[child.id]:
+            if child.kind != "block" and not an.chain[child.id]:
                 return False
             covered |= an.members[child.id]
         else:
             covered.add(child.id)
         cio = _child_io(an, child)
-        if cio is None or cio[0] != prev:
+        if cio is None or cio[0] != (prev,):
             return False
         prev = cio[1]
     # every node belongs to a child (no merges directly inside) and the last child yields the output
@@ -205,18 +218,23 @@ class _Writer:
         return self.sequential(child, indent)
 
     def sequential(self, s: Scope, indent: int) -> str:
+        """A sequence as nn.Sequential (given names: from an OrderedDict), a named merge's
+        branches as nn.ModuleList."""
         pad = " " * (indent + 4)
+        kind = "nn.ModuleList" if s.kind == "list" else "nn.Sequential"
         if not s.children:
-            return "nn.Sequential()"
+            return f"{kind}()"
         indexed = all(c.name == str(i) for i, c in enumerate(s.children))
         lines = []
         for c in s.children:
             ctor = self.child_ctor(c, indent + 4)
             lines.append(f"{pad}{ctor}," if indexed else f"{pad}({literal(require_attribute(c.name))}, {ctor}),")
+        if s.kind == "list":
+            return f"{kind}([\n" + "\n".join(lines) + "\n" + " " * indent + "])"
         if indexed:
-            return "nn.Sequential(\n" + "\n".join(lines) + "\n" + " " * indent + ")"
+            return f"{kind}(\n" + "\n".join(lines) + "\n" + " " * indent + ")"
         self.needs_ordered = True
-        return ("nn.Sequential(OrderedDict([\n" + "\n".join(lines) + "\n" + " " * indent + "]))")
+        return (f"{kind}(OrderedDict([\n" + "\n".join(lines) + "\n" + " " * indent + "]))")
 
     def call_args(self, s: Scope) -> str:
         """The arguments of a block class's constructor call: those not equal to their defaults."""
@@ -264,7 +282,8 @@ class _Writer:
         values = {k: v for k, v in values.items()}
         sig = self.signature(s.definition, values, is_net)
         checked = [k for k in values if not (is_net and k == "init")]
-        head = [f"class {name}(nn.Module):"]
+        numbered = s.numbered and not is_net        # a `sequential block`: an nn.Sequential subclass
+        head = [f"class {name}({'nn.Sequential' if numbered else 'nn.Module'}):"]
         if is_net:
             doc = (f"{docstring_text(s.definition)}: {_dims_x(self.an.graph.input_shape)} -> "
                    f"{_dims_x(self.an.graph.output_shape)}, {self.an.graph.total_params:,} parameters.")
@@ -274,7 +293,9 @@ class _Writer:
                    f"-> {_dims_x(s.out_shape)}.")
         head.append(f'    """{doc}"""')
         head.append("")
-        init = [f"    def __init__({sig}):", "        super().__init__()"]
+        init = [f"    def __init__({sig}):"]
+        if not numbered:
+            init.append("        super().__init__()")
         if checked:
             given = literal_tuple_src([require_argument(k) for k in checked])
             expected = literal(tuple(values[k] for k in checked))
@@ -282,12 +303,21 @@ class _Writer:
             init += [f"        if {given} != {expected}:",
                      f"            raise ValueError({literal(docstring_text(f'compiled for {what}; '))}",
                      f"                             {literal('recompile the spec for other values')})"]
-        for child in s.children:
-            attr = require_attribute(child.name)
-            init.append(f"        self.{attr} = {self.child_ctor(child, 8)}")
+        if numbered:
+            children = [f"            {self.child_ctor(child, 12)}," for child in s.children]
+            init += ["        super().__init__(", *children, "        )"] if children else ["        super().__init__()"]
+        else:
+            for child in s.children:
+                attr = require_attribute(child.name)
+                ctor = self.child_ctor(child, 8)
+                init.append(f"        self.{attr} = {ctor}" if is_identifier(attr) else
+                            f"        self.add_module({literal(attr)}, {ctor})")
         if is_net:
             init += self.init_lines(s)
-        fwd = ["", "    def forward(self, x):"] + self.forward_lines(s)
+        if numbered and self.an.chain.get(s.id):
+            return "\n".join(head + init) + "\n"         # nn.Sequential's own forward
+        params = ", ".join(["self", "x", *(require_argument(n) for n in s.inputs)])
+        fwd = ["", f"    def forward({params}):"] + self.forward_lines(s)
         return "\n".join(head + init + fwd) + "\n"
 
     def init_lines(self, s: Scope) -> list[str]:
@@ -305,7 +335,12 @@ class _Writer:
     def access(self, base: Scope, path: list) -> str:
         out = "self"
         for owner, name in path:
-            out += f"[{name}]" if owner.kind == "sequence" and name.isdigit() else f".{require_attribute(name)}"
+            if owner.numbered and name.isdigit():
+                out += f"[{name}]"
+            elif is_identifier(name):
+                out += f".{require_attribute(name)}"
+            else:                   # an add_module name such as `block1-0`
+                out = f"getattr({out}, {literal(require_attribute(name))})"
         return out
 
     def path_to(self, c: Scope, item) -> list:
@@ -340,14 +375,17 @@ class _Writer:
         an = self.an
         g = an.graph
         members = sorted(an.members[c.id])
+        var = {}
         if c.kind == "network":
             start = g.input.id
             members = [m for m in members if m != start]
-            out_id = g.output
+            out_ids = _outputs(g)
         elif not members:           # a block that expands to no layers passes its input through
             return ["        return x"]
         else:
-            start, out_id = an.io[c.id]
+            (start, *tensors), out_id = an.io[c.id]
+            out_ids = [out_id]
+            var.update(zip(tensors, map(require_argument, c.inputs)))
         # units in order, each with its input ids and output id
         units, seen, memo = [], set(), {}
         for m in members:
@@ -359,7 +397,7 @@ class _Writer:
                 io = an.io[u.id]
                 if io is None:
                     raise CodegenError(f"{u.kind} {u.qualname!r} does not have exactly one input and one output")
-                units.append((u, (io[0],), io[1]))
+                units.append((u, io[0], io[1]))
             else:
                 units.append((u, u.inputs, u.id))
         # emit in order of the units' output ids (a topological order)
@@ -368,9 +406,10 @@ class _Writer:
         for _, ins, _ in units:
             for i in ins:
                 remaining[i] = remaining.get(i, 0) + 1
-        remaining[out_id] = remaining.get(out_id, 0) + 1
-        var = {start: "x"}
-        live = {"x": start}
+        for out_id in out_ids:
+            remaining[out_id] = remaining.get(out_id, 0) + 1
+        var[start] = "x"
+        live = {name: node for node, name in var.items()}
         lines = []
         for u, ins, out in units:
             args = [var[i] for i in ins]
@@ -388,7 +427,14 @@ class _Writer:
             var[out] = name
             live[name] = out
             lines.append(f"        {name} = {expr}  # {_dims(g.nodes[out].shape)}")
-        lines.append(f"        return {var[out_id]}")
+        if c.kind == "network" and g.outputs is not None:
+            if g.outputs[0][0] is None:
+                lines.append(f"        return ({', '.join(var[n] for _, n in g.outputs)},)")
+            else:
+                pairs = ", ".join(f"{literal(name)}: {var[n]}" for name, n in g.outputs)
+                lines.append(f"        return {{{pairs}}}")
+        else:
+            lines.append(f"        return {var[out_ids[0]]}")
         return lines
 
     # ---- the file

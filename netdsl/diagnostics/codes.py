@@ -94,6 +94,7 @@ E0311 = _code("E0311", "crop larger than the input")
 E0312 = _code("E0312", "output size not positive")
 E0313 = _code("E0313", "network without an input shape")
 E0314 = _code("E0314", "misplaced input declaration")
+E0315 = _code("E0315", "misplaced or malformed return")
 
 # limits
 E0320 = _code("E0320", "expansion limit reached")

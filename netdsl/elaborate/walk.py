@@ -28,6 +28,7 @@ from ..diagnostics.codes import (
     E0205,
     E0206,
     E0207,
+    E0213,
     E0214,
     E0215,
     E0217,
@@ -37,6 +38,7 @@ from ..diagnostics.codes import (
     E0309,
     E0313,
     E0314,
+    E0315,
     E0321,
 )
 from ..diagnostics.suggest import suggest
@@ -49,6 +51,7 @@ from ..values import (
     UNKNOWN,
     Env,
     EvalError,
+    Function,
     Relation,
     ShapeValue,
     depends_on_unknown,
@@ -85,6 +88,7 @@ class Walk:
         self.block_stack: list[str] = []
         self.signatures: dict[str, Signature] = {}
         self._names_used: dict[str, frozenset] = {}
+        self.graph_outputs: tuple | None = None
 
     # ---- the network ----------------------------------------------------------
     def network(self, definition: Definition, overrides: dict, input_override: tuple | None) -> Graph:
@@ -107,8 +111,11 @@ class Walk:
             pass
         if frame.flow is not None:
             graph.output = frame.flow.id
+        if self.graph_outputs is not None and len(self.graph_outputs) > 1 or \
+                self.graph_outputs is not None and self.graph_outputs[0][0] is not None:
+            graph.outputs = self.graph_outputs
         for s in reversed(graph.scopes()):
-            namespace.name_children(s.children, s.kind == "sequence", s.explicit)
+            namespace.name_children(s.children, s.numbered, s.explicit)
         root.out_shape = graph.output_shape
         graph.diagnostics = self.reporter.diagnostics
         graph.omitted = self.reporter.omitted
@@ -157,6 +164,13 @@ class Walk:
                                 help=("declare it before the first layer, e.g. `input [3, 224, 224]`",
                                       "or pass one on the command line: --input 3x224x224"))
                     return
+            if isinstance(stmt, A.Output):
+                if stmt is not d.body[-1]:
+                    self.report(ERROR, E0315, "`return(...)` must be the last statement of the network",
+                                stmt.span, help=("move it to the end: it says what the network returns",))
+                    continue
+                self.outputs(stmt, frame)
+                continue
             self.statement(stmt, frame)
         if frame.flow is None:
             if input_override is not None:
@@ -170,7 +184,35 @@ class Walk:
         node.name, node.shape = "input", shape
         frame.scope.in_shape = shape
         frame.env.in_shape = ShapeValue(shape, node.id) if shape is not None else UNKNOWN
+        frame.refs["in"] = node            # `@in`: the network's input, from anywhere in it
         frame.flow = node
+
+    def outputs(self, stmt: A.Output, frame: Frame) -> None:
+        """`output(@x)`, `output(@p3, @p4)` or `output(out=@x, aux=@y)`: what the network returns."""
+        named = {a.name is not None for a in stmt.args}
+        if not stmt.args or len(named) > 1:
+            self.report(ERROR, E0315, "`return(...)` names its tensors all by position or all by keyword",
+                        stmt.span, help=("write return(@a, @b) for a tuple, return(out=@a, aux=@b) for a dict",))
+            return
+        found = []
+        for arg in stmt.args:
+            try:
+                value = evaluate(arg.value, frame.env)
+            except EvalError as e:
+                self.reporter.eval_error(e)
+                return
+            if value is UNKNOWN:
+                return
+            if not isinstance(value, ShapeValue) or value.node is None:
+                self.report(ERROR, E0315, f"`return` takes tensors like `@name`, got {type_name(value)} {show(value)}",
+                            arg.value.span)
+                return
+            found.append((arg.name, value.node))
+        if len({name for name, _ in found}) != len(found) and named == {True}:
+            self.report(ERROR, E0213, "an output name is given twice", stmt.span)
+            return
+        self.graph_outputs = tuple(found)
+        frame.flow = self.nodes[found[0][1]]
 
     def input_shape(self, stmt: A.Input, env: Env) -> tuple | None:
         try:
@@ -201,6 +243,8 @@ class Walk:
             return
         params = []
         for p in d.params:
+            if p.type == "tensor":          # a forward argument, not a constructor argument
+                continue
             default = NO_DEFAULT
             if p.default is not None:
                 try:    # evaluated where the definition stands: no other parameters, no `in`
@@ -210,7 +254,8 @@ class Walk:
                 if not depends_on_unknown(value):
                     default = value
             params.append(Parameter(p.name, default, p.default.span if p.default is not None else p.span))
-        self.signatures[d.name] = Signature(d.name, d.kind, tuple(params))
+        self.signatures[d.name] = Signature(d.name, d.kind, tuple(params),
+                                            tuple(p.name for p in d.params if p.type == "tensor"))
 
     # ---- nodes and scopes -------------------------------------------------------
     def new_node(self, spec: LayerSpec | None, args, inputs, frame: Frame, span: Span, label: str | None = None,
@@ -224,9 +269,9 @@ class Walk:
             frame.scope.children.append(node)
         return node
 
-    def new_scope(self, kind: str, definition: str, parent: Scope, span: Span) -> Scope:
+    def new_scope(self, kind: str, definition: str, parent: Scope, span: Span, numbered: bool = False) -> Scope:
         self.scope_count += 1
-        s = Scope(self.scope_count, kind, definition, parent, span)
+        s = Scope(self.scope_count, kind, definition, parent, span, numbered=numbered)
         parent.children.append(s)
         return s
 
@@ -261,6 +306,8 @@ class Walk:
     # ---- statements and items -----------------------------------------------------
     def statement(self, stmt, frame: Frame):
         if isinstance(stmt, A.Chain):
+            if stmt.guard is not None and not self.guard_holds(stmt, frame):
+                return
             for item in stmt.items:
                 self.item(item, frame, None)
         elif isinstance(stmt, A.Let):
@@ -269,10 +316,30 @@ class Walk:
             except EvalError as e:
                 self.reporter.eval_error(e, frame.origin)
                 frame.env.vars[stmt.name] = UNKNOWN
+        elif isinstance(stmt, A.Function):
+            frame.env.vars[stmt.name] = Function(stmt, frame.env)
         elif isinstance(stmt, A.Input):
             self.report(ERROR, E0314, "`input` belongs at the top of a network", stmt.span,
                         help=("a block takes its input from where it is used; declare accepted shapes "
                               "with `block Name(...) : [c, h, w] -> [...]`",), origin=frame.origin)
+        elif isinstance(stmt, A.Output):
+            self.report(ERROR, E0315, "`return(...)` belongs at the end of a network", stmt.span,
+                        help=("a block returns the tensor its last item makes",), origin=frame.origin)
+
+    def guard_holds(self, stmt: A.Chain, frame: Frame) -> bool | None:
+        """`... when cond`: True, False, or None when the condition reads an unknown shape."""
+        try:
+            test = evaluate(stmt.guard, frame.env)
+        except EvalError as e:
+            self.reporter.eval_error(e, frame.origin)
+            return False
+        if test is UNKNOWN:
+            return None
+        if not isinstance(test, bool):
+            self.report(ERROR, E0218, f"`when` needs a bool, got {type_name(test)} {show(test)}", stmt.guard.span,
+                        help=("compare explicitly, e.g. `identity when stride == 1`",), origin=frame.origin)
+            return False
+        return test
 
     def body(self, stmts, frame: Frame):
         saved = frame.env
@@ -337,9 +404,9 @@ class Walk:
                             template.span, origin=frame.origin)
                 return None
         name = "".join(pieces)
-        if not (name.isidentifier() and name.isascii()):
-            self.report(ERROR, E0206, f"computed name `{name}` is not a valid name", template.span,
-                        "letters, digits and `_`, not starting with a digit", origin=frame.origin)
+        if not namespace.is_module_name(name):
+            self.report(ERROR, E0206, f"`{name}` is not a valid name", template.span,
+                        "letters, digits, `_` and `-`, starting with a letter", origin=frame.origin)
             return None
         return name
 
@@ -387,21 +454,36 @@ class Walk:
         if failure is None:
             values, spans, failure, unknown = self.layer_args.bind(spec, call, args, frame.origin)
         inputs = [frame.flow]
+        kept = call.branches
         if spec.inputs == "many":
             if not call.branches:
                 failure = failure or self.report(
                     ERROR, E0219, f"`{spec.name}` merges branches: write `{spec.name} {{ ... }}` "
                     "with one branch per line", call.span, origin=frame.origin)
             else:
-                inputs = self.branches(call, frame)
+                holder = None
+                if label is not None:       # a named merge: its branches are an nn.ModuleList
+                    holder = self.new_scope("list", "", frame.scope, call.span, numbered=True)
+                    if self.claim_name(frame.scope, label, label_span, frame.origin):
+                        holder.name = label
+                    holder.in_shape, holder.input = frame.flow.shape, frame.flow.id
+                inputs, kept = self.branches(call, frame, holder)
+                if not inputs:
+                    failure = failure or self.report(
+                        ERROR, E0219, f"every branch of `{spec.name}` is left out (`when`)", call.span,
+                        origin=frame.origin, help=("keep at least one branch",))
+                    inputs = [frame.flow]
+                elif len(inputs) == 1 and failure is None:
+                    frame.flow = inputs[0]      # one branch left: it is the merge's result
+                    return
         elif call.branches is not None:
             failure = failure or self.report(ERROR, E0219, f"`{spec.name}` does not take branches", call.span,
                                              help=("only merges (add, concat) take `{ ... }`",), origin=frame.origin)
         # Arguments that did not bind are not kept: nothing may read half a layer's settings.
         args_ns = self.layer_args.shared(spec, values) if failure is None else None
         node = self.new_node(spec, args_ns, [i.id for i in inputs], frame, call.span, label)
-        if label is not None and spec.torch is not None and self.claim_name(frame.scope, label, label_span,
-                                                                            frame.origin):
+        if label is not None and spec.torch is not None and spec.inputs != "many" and \
+                self.claim_name(frame.scope, label, label_span, frame.origin):
             node.name = label
         frame.flow = node
         if failure is not None or unknown:      # unknown: an argument reads a shape that could not be computed
@@ -414,19 +496,47 @@ class Walk:
             return
         if call.branches is not None and spec.inputs == "many":
             # Merge rules point at the branch at fault: `at="branch2"`.
-            spans = {**spans, **{f"branch{k}": b.span for k, b in enumerate(call.branches, 1)}}
+            spans = {**spans, **{f"branch{k}": b.span for k, b in enumerate(kept, 1)}}
         node.arg_spans = spans
         rules.apply(spec, node, shapes, self.reporter, spans, call.name_span)
 
-    def branches(self, call: A.Call, frame: Frame) -> list[Node]:
+    def branches(self, call: A.Call, frame: Frame, holder: Scope | None = None) -> tuple[list[Node], list]:
+        """The output of each branch that is not left out (`... when cond` false), and
+        its statement. With `holder` (a named merge's list), each branch is a numbered
+        sequence inside it; one that makes a single module is that module itself."""
         start = frame.flow
-        outs = []
+        outs, kept = [], []
         for stmt in call.branches:
             frame.flow = start
-            self.body((stmt,), frame)
+            if isinstance(stmt, A.Chain) and stmt.guard is not None:
+                holds = self.guard_holds(stmt, frame)
+                if holds is False:
+                    continue
+                if holds is None:           # the condition reads an unknown shape
+                    outs.append(self.stand_in(frame, stmt.span))
+                    kept.append(stmt)
+                    continue
+                stmt = A.Chain(stmt.items, stmt.span)
+            if holder is None:
+                self.body((stmt,), frame)
+            else:
+                scope = self.new_scope("sequence", "", holder, stmt.span, numbered=True)
+                outer, frame.scope = frame.scope, scope
+                try:
+                    self.body((stmt,), frame)
+                finally:
+                    frame.scope = outer
+                if len(scope.children) == 1:        # a lone module stands for its branch
+                    (only,) = scope.children
+                    holder.children[-1] = only
+                    if only.is_scope:
+                        only.parent = holder
+                    else:
+                        only.scope = holder
             outs.append(frame.flow)
+            kept.append(stmt)
         frame.flow = start
-        return outs
+        return outs, kept
 
     def block_call(self, block: Definition, call: A.Call, args, failure, frame: Frame, label, label_span):
         d = block.ast
@@ -448,16 +558,22 @@ class Walk:
             raise Stop()
         self.signature(block)
         in_node = frame.flow
-        scope = self.new_scope("block", d.name, frame.scope, call.span)
+        scope = self.new_scope("block", d.name, frame.scope, call.span, numbered=d.sequential)
         if label is not None and self.claim_name(frame.scope, label, label_span, frame.origin):
             scope.name = label
         origin = (call.span, *frame.origin)
         env = Env(block.env, in_shape=ShapeValue(in_node.shape, in_node.id) if in_node.shape is not None else UNKNOWN)
-        refs: dict[str, Node] = {}
+        refs: dict[str, Node] = {"in": in_node}        # `@in`: the block's input
         env.refs = self._ref_lookup(refs)
         if failure is None:
             failure = bind_params(self.reporter, d, args, {}, env, call.span, frame.origin)
-        scope.args = dict(env.vars)
+        for p in d.params:              # `skip: tensor` parameters: `@skip` inside, inputs of the use
+            value = env.vars.get(p.name)
+            if p.type == "tensor" and isinstance(value, ShapeValue) and value.node is not None:
+                refs[p.name] = self.nodes[value.node]
+                scope.inputs[p.name] = value.node
+        scope.args = {k: v for k, v in env.vars.items() if k not in scope.inputs}
+        scope.input = in_node.id
         scope.in_shape = in_node.shape
         inner = Frame(in_node, refs, origin, scope, env)
         if failure is not None:
@@ -511,10 +627,11 @@ class Walk:
         if label is None:
             self.body(seq.body, frame)
             return
-        scope = self.new_scope("sequence", "", frame.scope, seq.span)
+        scope = self.new_scope("sequence", "", frame.scope, seq.span, numbered=True)
         if self.claim_name(frame.scope, label, label_span, frame.origin):
             scope.name = label
         scope.in_shape = frame.flow.shape if frame.flow else None
+        scope.input = frame.flow.id if frame.flow else None
         outer = frame.scope
         frame.scope = scope
         try:

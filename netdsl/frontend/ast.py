@@ -125,18 +125,29 @@ Item = Call | Named | Sequence | If | For | Repeat | Ref | Expect
 
 
 class Chain(_Node):
-    __slots__ = ("items", "span")
+    __slots__ = ("items", "span", "guard")
+    _defaults = {"guard": None}
+    # guard: `relu when c > 1`: the statement runs only when it holds (a merge branch
+    # whose guard fails is left out of the merge)
 
 
 class Let(_Node):
     __slots__ = ("name", "value", "span")
 
 
+class Function(_Node):       # `let make_divisible(v, d) = ...`: a pure function of its arguments
+    __slots__ = ("name", "params", "body", "span")
+
+
+class Output(_Node):         # `output(out=@x, aux=@y)`: what the network returns
+    __slots__ = ("args", "span")
+
+
 class Input(_Node):
     __slots__ = ("shape", "span")
 
 
-Stmt = Chain | Let | Input
+Stmt = Chain | Let | Function | Input | Output
 
 
 # ---- definitions ------------------------------------------------------------
@@ -146,8 +157,9 @@ class Param(_Node):
 
 
 class Definition(_Node):     # a `network` or a `block`
-    __slots__ = ("kind", "name", "params", "accepts", "returns", "body", "span", "name_span")
-    # kind: "network" | "block"
+    __slots__ = ("kind", "name", "params", "accepts", "returns", "body", "span", "name_span", "sequential")
+    _defaults = {"sequential": False}
+    # kind: "network" | "block"; sequential: `sequential block`, numbered as nn.Sequential
 
 
 class Import(_Node):
@@ -156,3 +168,4 @@ class Import(_Node):
 
 class Module(_Node):         # one .net file
     __slots__ = ("imports", "definitions", "lets")
+    # lets: the file's constants and functions (Let, Function), in order

@@ -162,7 +162,7 @@ class _Builder:
     def start(self, items, start, end):
         imports = tuple(i for i in items if isinstance(i, A.Import))
         defs = tuple(i for i in items if isinstance(i, A.Definition))
-        lets = tuple(i for i in items if isinstance(i, A.Let))
+        lets = tuple(i for i in items if isinstance(i, (A.Let, A.Function)))
         return A.Module(imports, defs, lets)
 
     def import_stmt(self, children, start, end):
@@ -175,10 +175,10 @@ class _Builder:
                             self.span(start, end), self._span(name))
 
     def block_def(self, children, start, end):
-        name, params, sig, body = children
+        sequential, name, params, sig, body = children
         accepts, returns = sig if sig else (None, None)
         return A.Definition("block", name.value, params or (), accepts, returns, body,
-                            self.span(start, end), self._span(name))
+                            self.span(start, end), self._span(name), sequential is not None)
 
     def signature(self, children, start, end):
         return tuple(children)
@@ -203,11 +203,22 @@ class _Builder:
         name, value = children
         return A.Let(name.value, value, self.span(start, end))
 
+    def func_def(self, children, start, end):
+        name, *params, body = children
+        return A.Function(name.value, tuple(p.value for p in params if p is not None), body, self.span(start, end))
+
     def input_stmt(self, children, start, end):
         return A.Input(children[0], self.span(start, end))
 
+    def output_stmt(self, children, start, end):
+        return A.Output(children[0] or (), self.span(start, end))
+
     def chain(self, children, start, end):
-        return A.Chain(tuple(children), self.span(start, end))
+        *items, guard = children
+        return A.Chain(tuple(items), self.span(start, end), guard)
+
+    def guard(self, children, start, end):
+        return children[0]
 
     def named(self, children, start, end):
         name, item = children

@@ -17,16 +17,21 @@ from ..values import depends_on_unknown
 class Scope(Record):
     """A module of the torch tree: the network, a block use or a named sequence.
 
-    id: sequential (the root is 0); kind: "network" | "block" | "sequence";
-    definition: the block's or network's name ("" for a sequence); parent: Scope
-    or None; span: where it is used (the network's name for the root); name: its
-    name in the parent module (namespace.py gives it); args: the block's parameter
-    values; children: its Nodes and Scopes, in order; explicit: the child names
-    written in the spec -> their spans; in_shape, out_shape: what enters and leaves."""
+    id: sequential (the root is 0); kind: "network" | "block" | "sequence" | "list"
+    (a named merge's branches: an nn.ModuleList); definition: the block's or
+    network's name ("" otherwise); parent: Scope or None; span: where it is used
+    (the network's name for the root); name: its name in the parent module
+    (namespace.py gives it); args: the block's parameter values; children: its
+    Nodes and Scopes, in order; explicit: the child names written in the spec ->
+    their spans; in_shape, out_shape: what enters and leaves; numbered: its
+    children are numbered as in nn.Sequential (a sequence, a `sequential block`, a
+    list); inputs: a block's tensor parameters -> the node each one is; input: the
+    id of the node whose tensor flows in."""
     is_scope = True
     _fields = ("id", "kind", "definition", "parent", "span", "name", "args", "children", "explicit",
-               "in_shape", "out_shape")
-    _defaults = {"name": None, "args": dict, "children": list, "explicit": dict, "in_shape": None, "out_shape": None}
+               "in_shape", "out_shape", "numbered", "inputs", "input")
+    _defaults = {"name": None, "args": dict, "children": list, "explicit": dict, "in_shape": None, "out_shape": None,
+                 "numbered": False, "inputs": dict, "input": None}
 
     @property
     def path(self) -> tuple[str, ...]:
@@ -110,9 +115,12 @@ class Graph(Value):
     """A network expanded: its name, its parameter values, its nodes in topological
     order, its module tree (root), the id of the node it returns (output), its
     diagnostics (and how many more were counted but not kept: omitted), and the
-    Signature of the network and every block it uses (definitions, by name)."""
-    _fields = ("network", "params", "nodes", "root", "output", "diagnostics", "definitions", "omitted")
-    _defaults = {"output": None, "diagnostics": list, "definitions": dict, "omitted": 0}
+    Signature of the network and every block it uses (definitions, by name).
+    `outputs`: None when the network returns one tensor (`output`); else what an
+    `output(...)` statement names, as ((name or None, node id), ...), and `output`
+    is the first of them."""
+    _fields = ("network", "params", "nodes", "root", "output", "diagnostics", "definitions", "omitted", "outputs")
+    _defaults = {"output": None, "diagnostics": list, "definitions": dict, "omitted": 0, "outputs": None}
 
     @property
     def input(self) -> Node | None:
@@ -125,6 +133,13 @@ class Graph(Value):
     @property
     def output_shape(self):
         return self.nodes[self.output].shape if self.output is not None else None
+
+    @property
+    def returns(self) -> list[tuple[str | None, tuple | None]]:
+        """What the network returns: (name or None, shape) for each output."""
+        if self.outputs is None:
+            return [(None, self.output_shape)]
+        return [(name, self.nodes[node].shape) for name, node in self.outputs]
 
     @property
     def ok(self) -> bool:
@@ -167,8 +182,10 @@ class Parameter(Frozen):
 
 
 class Signature(Frozen):
-    """A block or network definition, as far as code generation needs it."""
-    __slots__ = _fields = ("name", "kind", "params")
+    """A block or network definition, as far as code generation needs it: its
+    constructor parameters, and its tensor parameters (inputs of its forward)."""
+    __slots__ = _fields = ("name", "kind", "params", "inputs")
+    _defaults = {"inputs": ()}
     # kind: "network" | "block"
 
     def param(self, name: str) -> Parameter | None:

@@ -11,7 +11,7 @@ from ..frontend import ast as A
 from ..frontend.source import Source, Span
 from ..frontend.syntax import parse
 from ..limits import LIMITS
-from ..values import Env, EvalError, evaluate
+from ..values import Env, EvalError, Function, evaluate
 from .definitions import Definition, Program
 from .files import BadBytes, NotReadable, decode, read_bytes
 from .imports import ImportNotFound, ImportPolicy, ImportRefused
@@ -41,6 +41,9 @@ class Loader:
             if imported is not None:  # a library's constants are visible to its importer
                 env.vars.update(imported.vars)
         for let in module.lets:
+            if isinstance(let, A.Function):
+                env.vars[let.name] = Function(let, env)
+                continue
             try:
                 env.vars[let.name] = evaluate(let.value, env)
             except EvalError as e:

@@ -1,0 +1,182 @@
+"""The constructs today's CNNs need (docs/language.md): conditional statements and
+branches (`when`), named merges as nn.ModuleList, `sequential block`s numbered like
+nn.Sequential, add_module-style names, tensor parameters and `@in`, several or
+named outputs (`return(...)`), and pure functions. Each is checked statically and
+compiled, with torchvision-style state_dict names."""
+from __future__ import annotations
+
+import pytest
+
+import netdsl
+from netdsl import check_source
+
+
+def codes(text):
+    return [d.code for d in check_source(text).diagnostics]
+
+
+def net(body: str, head: str = "", shape: str = "[8, 16, 16]") -> str:
+    lines = "\n".join("    " + line for line in body.strip("\n").split("\n"))
+    return f"{head}network N {{\n    input {shape}\n{lines}\n}}\n"
+
+
+def layers(text):
+    return [(n.qualname, n.kind, n.shape) for n in check_source(text).graph().layers]
+
+
+# ---- when -------------------------------------------------------------------------
+def test_a_statement_runs_only_when_its_condition_holds():
+    head = "block B(act: bool) {\n    conv2d(4, 1)\n    relu when act\n}\n"
+    assert [k for _, k, _ in layers(net("B(true) -> B(false)", head))] == ["conv2d", "relu", "conv2d"]
+
+
+def test_a_branch_whose_condition_fails_is_left_out_and_one_branch_is_no_merge():
+    head = """block IR(out: int, stride: int) {
+    add {
+        identity when stride == 1 and in.channels == out
+        conv: [conv2d(out, 3, stride=stride, padding=1) -> batchnorm2d]
+    }
+}
+"""
+    found = layers(net("a: IR(8, 1)\nb: IR(16, 2)", head))
+    assert ("a.?", "add", (8, 16, 16)) in found
+    assert not any(q.startswith("b.") and k == "add" for q, k, _ in found)
+    assert ("b.conv.1", "batchnorm2d", (16, 8, 8)) in found
+
+
+def test_when_errors():
+    assert codes(net("add {\n    identity when false\n    relu when 1 > 2\n}")) == ["E0219"]
+    assert codes(net("relu when 3")) == ["E0218"]
+    assert codes(net("relu when nope")) == ["E0202"]
+
+
+# ---- named merges: nn.ModuleList ------------------------------------------------------------
+ASPP = net("""convs: concat {
+    [conv2d(4, 1, bias=false) -> batchnorm2d -> relu]
+    conv2d(4, 3, padding=2, dilation=2)
+    [adaptive_avgpool2d(1) -> conv2d(4, 1) -> upsample(scale=16)]
+}
+project: [conv2d(4, 1) -> relu]""")
+
+
+def test_a_named_merge_numbers_its_branches():
+    names = [q for q, _, _ in layers(ASPP)]
+    assert names[:6] == ["convs.0.0", "convs.0.1", "convs.0.2", "convs.1", "convs.2.0", "convs.2.1"]
+
+
+def test_named_merges_compile_to_a_module_list():
+    torch = pytest.importorskip("torch")
+    model = netdsl.load(ASPP)
+    assert isinstance(model.convs, torch.nn.ModuleList)
+    assert list(model.state_dict())[:4] == ["convs.0.0.weight", "convs.0.1.weight", "convs.0.1.bias",
+                                            "convs.0.1.running_mean"]
+    assert tuple(model(torch.randn(2, 8, 16, 16)).shape) == (2, 4, 16, 16)
+
+
+# ---- sequential blocks ---------------------------------------------------------------------
+CNA = """sequential block Conv2dNormActivation(c: int, k: int = 3, act: bool = true) {
+    conv2d(c, k, padding=(k - 1) // 2, bias=false)
+    batchnorm2d
+    relu6 when act
+}
+"""
+
+
+def test_a_sequential_block_is_numbered_like_nn_sequential():
+    text = net("features: [\n    Conv2dNormActivation(16)\n    Conv2dNormActivation(8, 1, act=false)\n]", CNA)
+    assert [q for q, _, _ in layers(text)] == ["features.0.0", "features.0.1", "features.0.2", "features.1.0",
+                                               "features.1.1"]
+
+
+def test_a_sequential_block_compiles_to_an_nn_sequential():
+    torch = pytest.importorskip("torch")
+    text = net("features: [\n    Conv2dNormActivation(16)\n    Conv2dNormActivation(8, 1, act=false)\n]", CNA)
+    model = netdsl.load(text)
+    assert isinstance(model.features[0], torch.nn.Sequential)
+    assert [k for k in model.state_dict() if k.endswith("weight")] == ["features.0.0.weight", "features.0.1.weight",
+                                                                      "features.1.0.weight", "features.1.1.weight"]
+    assert tuple(model(torch.randn(2, 8, 16, 16)).shape) == (2, 8, 16, 16)
+    assert "class Conv2dNormActivation(nn.Sequential)" in netdsl.build_source(text)
+
+
+# ---- names as add_module takes them ------------------------------------------------------------
+def test_string_names_may_hold_hyphens():
+    text = net('stage: [\n    repeat 2 as i { "block1-{i}": conv2d(8, 1) }\n]\n"head-1": conv2d(4, 1)')
+    assert [q for q, _, _ in layers(text)] == ["stage.block1-0", "stage.block1-1", "head-1"]
+    assert codes(net('"9lives": relu')) == ["E0206"]
+    assert codes(net('"a.b": relu')) == ["E0206"]
+    torch = pytest.importorskip("torch")
+    model = netdsl.load(text)
+    assert list(model.state_dict())[:2] == ["stage.block1-0.weight", "stage.block1-0.bias"]
+    assert tuple(model(torch.randn(1, 8, 16, 16)).shape) == (1, 4, 16, 16)
+
+
+# ---- tensor parameters and @in -----------------------------------------------------------------
+UNET = """block Up(c: int, skip: tensor) {
+    conv_transpose2d(c, 2, stride=2)
+    concat {
+        identity
+        @skip
+    }
+    conv2d(c, 3, padding=1)
+}
+"""
+
+
+def test_a_block_takes_a_tensor_argument():
+    text = net("e1: conv2d(8, 3, padding=1)\nmaxpool2d(2)\nconv2d(16, 3, padding=1)\nUp(8, @e1)", UNET)
+    assert layers(text)[-1] == ("up.conv2d", "conv2d", (8, 16, 16))
+    assert codes(net("Up(8, 3)", UNET)) == ["E0214"]
+    torch = pytest.importorskip("torch")
+    model = netdsl.load(text)
+    assert tuple(model(torch.randn(2, 8, 16, 16)).shape) == (2, 8, 16, 16)
+    assert "def forward(self, x, skip):" in netdsl.build_source(text)
+
+
+def test_at_in_is_the_input_of_the_network_or_block():
+    head = "block Res {\n    conv2d(in.channels, 3, padding=1)\n    add {\n        identity\n        @in\n    }\n}\n"
+    text = net("Res\nconv2d(2, 1)\nadd {\n    identity\n    @in -> conv2d(2, 1)\n}", head)
+    assert layers(text)[-1][2] == (2, 16, 16)
+    torch = pytest.importorskip("torch")
+    assert tuple(netdsl.load(text)(torch.randn(1, 8, 16, 16)).shape) == (1, 2, 16, 16)
+
+
+# ---- return(...) -------------------------------------------------------------------------------
+def test_a_network_returns_a_dict_or_a_tuple():
+    text = net("a: conv2d(4, 1)\nb: conv2d(2, 3)\nreturn(out=@b, aux=@a)")
+    g = check_source(text).graph()
+    assert g.returns == [("out", (2, 14, 14)), ("aux", (4, 16, 16))]
+    torch = pytest.importorskip("torch")
+    result = netdsl.load(text)(torch.randn(1, 8, 16, 16))
+    assert set(result) == {"out", "aux"} and tuple(result["aux"].shape) == (1, 4, 16, 16)
+    pair = netdsl.load(net("a: conv2d(4, 1)\nb: conv2d(2, 3)\nreturn(@a, @b)"))(torch.randn(1, 8, 16, 16))
+    assert isinstance(pair, tuple) and [tuple(t.shape) for t in pair] == [(1, 4, 16, 16), (1, 2, 14, 14)]
+
+
+def test_return_errors():
+    assert codes(net("a: relu\nreturn(@a)\nrelu")) == ["E0315"]
+    assert codes(net("a: relu\nreturn(x=@a, @a)")) == ["E0315"]
+    assert codes(net("return(3)")) == ["E0315"]
+    assert codes("block B {\n    return(@in)\n}\n" + net("B")) == ["E0315"]
+
+
+# ---- functions ---------------------------------------------------------------------------------
+DIVISIBLE = """let rounded(v, d) = max(d, int(v + d / 2) // d * d)
+let make_divisible(v, d) = rounded(v, d) + (d if rounded(v, d) < 0.9 * v else 0)
+"""
+
+
+def test_pure_functions_compute_what_builders_compute():
+    text = net("conv2d(make_divisible(18, 8), 1)\nconv2d(make_divisible(37, 8), 1)", DIVISIBLE)
+    assert [s[0] for _, _, s in layers(text)] == [24, 40]          # torchvision's _make_divisible
+    text = net("conv2d(int(round(log(48 * 2.09 ** 2 / 48) / log(2.09))), 1)")
+    assert layers(text)[0][2][0] == 2
+
+
+def test_functions_are_total():
+    assert codes("let f(x) = g(x)\nlet g(x) = f(x)\n" + net("conv2d(f(1), 1)")) == ["E0216"]
+    assert codes(DIVISIBLE + net("conv2d(make_divisible(3), 1)")) == ["E0214"]
+    assert codes(net("let s = sqrt(-1)")) == ["E0216"]
+    assert codes(net("let s = log(0)")) == ["E0216"]
+    chain = "let f0(x) = x\n" + "".join(f"let f{i}(x) = f{i - 1}(x) + f{i - 1}(x)\n" for i in range(1, 40))
+    assert codes(chain + net("let y = f39(1)")) == ["E0320"]          # 2**39 calls: the budget stops it
