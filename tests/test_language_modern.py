@@ -180,3 +180,61 @@ def test_functions_are_total():
     assert codes(net("let s = log(0)")) == ["E0216"]
     chain = "let f0(x) = x\n" + "".join(f"let f{i}(x) = f{i - 1}(x) + f{i - 1}(x)\n" for i in range(1, 40))
     assert codes(chain + net("let y = f39(1)")) == ["E0320"]          # 2**39 calls: the budget stops it
+
+
+# ---- gates, broadcasting and learnable tensors ------------------------------------------------
+SE = """block SqueezeExcitation(squeeze: int) {
+    mul {
+        [avgpool: adaptive_avgpool2d(1) -> fc1: conv2d(squeeze, 1) -> activation: relu
+         -> fc2: conv2d(in.channels, 1) -> scale_activation: hardswish]
+        identity
+    }
+}
+"""
+
+
+def test_mul_gates_broadcast_as_torch_does():
+    g = check_source(net("SqueezeExcitation(4)", SE)).graph()
+    assert g.output_shape == (8, 16, 16)
+    assert [q for q, _, _ in layers(net("SqueezeExcitation(4)", SE)) if "fc" in q] == ["squeeze_excitation.fc1",
+                                                                                        "squeeze_excitation.fc2"]
+    assert codes(net("add {\n    identity\n    adaptive_avgpool2d(1)\n}")) == []          # [8,16,16] + [8,1,1]
+    assert codes(net("mul {\n    identity\n    maxpool2d(2)\n}")) == ["E0305"]           # 16 vs 8
+    assert codes(net("add {\n    identity\n    flatten\n}")) == ["E0305"]                # ranks differ
+    torch = pytest.importorskip("torch")
+    model = netdsl.load(net("SqueezeExcitation(4)", SE))
+    x = torch.randn(2, 8, 16, 16)
+    gate = model.squeeze_excitation
+    want = gate.scale_activation(gate.fc2(gate.activation(gate.fc1(gate.avgpool(x))))) * x
+    assert torch.equal(model(x), want)
+
+
+CNBLOCK = """block CNBlock {
+    add {
+        identity
+        mul {
+            layer_scale: parameter([in.channels, 1, 1], init=1e-6)
+            "block": [conv2d(in.channels, 7, padding=3, groups=in.channels) -> relu]
+        }
+    }
+}
+"""
+
+
+def test_a_parameter_is_a_tensor_of_its_module():
+    text = net("features: [CNBlock -> CNBlock]", CNBLOCK)
+    g = check_source(text).graph()
+    assert g.total_params == 2 * (8 + 8 * 49 + 8)
+    torch = pytest.importorskip("torch")
+    model = netdsl.load(text)
+    keys = list(model.state_dict())
+    assert keys[:3] == ["features.0.layer_scale", "features.0.block.0.weight", "features.0.block.0.bias"]
+    assert isinstance(model.features[0].layer_scale, torch.nn.Parameter)
+    assert torch.all(model.features[0].layer_scale == 1e-6)
+    assert tuple(model(torch.randn(2, 8, 16, 16)).shape) == (2, 8, 16, 16)
+
+
+def test_parameter_errors():
+    assert codes(net("parameter([0, 1])")) == ["E0215"]
+    assert codes(net("parameter(3)")) == ["E0214"]
+    assert codes(net("seq: [parameter([8, 1, 1])]")) == ["E0206"]      # nn.Sequential holds modules only

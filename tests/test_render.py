@@ -316,7 +316,7 @@ def test_invalid_spec_renders_with_the_failing_node_red_and_exit_1(tmp_path):
     nodes, edges, _ = parse_dot(out.read_text(encoding="utf-8"))
     red = [k for k, a in nodes.items() if a.get("fillcolor") == ERROR_FILL]
     assert len(red) == 1
-    assert nodes[red[0]]["label"].startswith("add\\nE0305: add needs equal shapes")
+    assert nodes[red[0]]["label"].startswith("add\\nE0305: add needs shapes that broadcast\\n")
     # Upstream shapes are known, downstream ones are "?".
     by_target = {v: edge_label(a) for u, v, a in edges if u == red[0]}
     assert set(by_target.values()) == {"?"}

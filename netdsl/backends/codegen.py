@@ -201,6 +201,9 @@ class _Writer:
 
     # ---- constructors
     def node_ctor(self, node: Node) -> str:
+        if node.spec.state is not None:         # a learnable tensor the module holds
+            shape, fill = node.spec.state(node.args)
+            return f"nn.Parameter(torch.full({literal(tuple(shape))}, {literal(float(fill))}))"
         nodes = self.an.graph.nodes
         shapes = [nodes[i].shape for i in node.inputs]
         cls, kwargs = node.spec.torch(node.args, shapes)
@@ -421,6 +424,8 @@ class _Writer:
                 if u.spec is None or u.spec.forward is None:
                     raise CodegenError(f"layer {u.kind!r} has neither a torch module nor a forward expression")
                 expr = u.spec.forward(u.args, args)
+            elif isinstance(u, Node) and u.spec.state is not None:
+                expr = self.access(c, self.path_to(c, u))       # a parameter is a value, not a call
             else:
                 expr = f"{self.access(c, self.path_to(c, u))}({', '.join(args)})"
             name = "x" if "x" not in live else next(f"x{k}" for k in range(1, 10 ** 6) if f"x{k}" not in live)

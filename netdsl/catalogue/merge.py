@@ -1,4 +1,4 @@
-"""Merges: the layers that take branches, `add { ... }` and `concat { ... }`."""
+"""Merges: the layers that take branches, `add { ... }`, `mul { ... }` and `concat { ... }`."""
 from __future__ import annotations
 
 from ..diagnostics.codes import E0215, E0305, E0306
@@ -6,35 +6,52 @@ from ..values import shape_text
 from .spec import INT, LayerSpec, Param
 
 
-def _add_shape(a, xs, ctx):
-    first = xs[0]
-    for i, x in enumerate(xs[1:], 1):
-        if x != first:
-            helps = []
-            if len(first) == 3 and len(x) == 3 and (x[1:] != first[1:] or x[0] != first[0]):
-                # The residual fix: a 1x1 conv (strided if the sizes differ) on the
-                # branch with the larger feature map, to the other branch's channels.
-                if x[1] > first[1] and x[1] % first[1] == 0 and x[2] == x[1] // first[1] * first[2]:
-                    big, small, s = i + 1, (1, first), x[1] // first[1]
-                elif first[1] >= x[1] and first[1] % x[1] == 0 and first[2] == first[1] // x[1] * x[2]:
-                    big, small, s = 1, (i + 1, x), first[1] // x[1]
-                else:
-                    big = None
-                if big is not None:
-                    other, target = small
-                    stride = f", stride={s}" if s > 1 else ""
-                    helps.append(f"put `conv2d({target[0]}, 1{stride})` on branch {big} (a 1\u00d71 projection, "
-                                 f"as ResNet's downsample) so it matches branch {other}'s {shape_text(target)}")
-            ctx.error(
-                E0305,
-                f"add needs equal shapes, but branch 1 is {shape_text(first)} and branch {i + 1} is {shape_text(x)}",
-                f"branch{i + 1}",
-                label=f"this branch gives {shape_text(x)}",
-                notes=(f"branch 1 gives {shape_text(first)}",),
-                help=tuple(helps),
-            )
+def _broadcast(a: tuple, b: tuple) -> tuple | None:
+    """torch's broadcasting of two per-sample shapes of one rank, or None. (Of
+    different ranks, the batch dim of one would meet a dim of the other: the result
+    would depend on the batch size, so netdsl refuses that.)"""
+    if len(a) != len(b):
+        return None
+    out = []
+    for x, y in zip(a, b):
+        if x != y and x != 1 and y != 1:
             return None
-    return first
+        out.append(y if x == 1 else x)
+    return tuple(out)
+
+
+def _elementwise(op: str):
+    """The shape rule of `add` and `mul`: the branches' shapes broadcast as torch's do."""
+    def rule(a, xs, ctx):
+        out = xs[0]
+        for i, x in enumerate(xs[1:], 1):
+            merged = _broadcast(out, x)
+            if merged is None:
+                ctx.error(E0305, f"{op} needs shapes that broadcast (each size equal, or 1), "
+                          f"but branch 1 is {shape_text(xs[0])} and branch {i + 1} is {shape_text(x)}",
+                          f"branch{i + 1}", label=f"this branch gives {shape_text(x)}",
+                          notes=(f"branch 1 gives {shape_text(xs[0])}",), help=_projection_help(xs[0], x, i))
+                return None
+            out = merged
+        return out
+    return rule
+
+
+def _projection_help(first: tuple, x: tuple, i: int) -> tuple:
+    """The residual fix: a 1x1 conv (strided if the sizes differ) on the branch with the
+    larger feature map, to the other branch's channels."""
+    if not (len(first) == 3 and len(x) == 3):
+        return ()
+    if x[1] > first[1] and x[1] % first[1] == 0 and x[2] == x[1] // first[1] * first[2]:
+        big, small, s = i + 1, (1, first), x[1] // first[1]
+    elif first[1] >= x[1] and first[1] % x[1] == 0 and first[2] == first[1] // x[1] * x[2]:
+        big, small, s = 1, (i + 1, x), first[1] // x[1]
+    else:
+        return ()
+    other, target = small
+    stride = f", stride={s}" if s > 1 else ""
+    return (f"put `conv2d({target[0]}, 1{stride})` on branch {big} (a 1\u00d71 projection, "
+            f"as ResNet's downsample) so it matches branch {other}'s {shape_text(target)}",)
 
 
 def _concat_shape(a, xs, ctx):
@@ -61,9 +78,16 @@ def _concat_shape(a, xs, ctx):
 
 ADD = LayerSpec(
     name="add", category="merge", inputs="many",
-    doc="Elementwise sum of its branches (ResNet's residual add). All branches must have the same shape.",
-    params=(), shape=_add_shape, label=lambda a: "add",
+    doc="Elementwise sum of its branches (ResNet's residual add); shapes broadcast as in torch.",
+    params=(), shape=_elementwise("add"), label=lambda a: "add",
     forward=lambda a, xs: " + ".join(xs),
+)
+
+MUL = LayerSpec(
+    name="mul", category="merge", inputs="many",
+    doc="Elementwise product of its branches, e.g. a squeeze-and-excitation gate; shapes broadcast as in torch.",
+    params=(), shape=_elementwise("mul"), label=lambda a: "mul",
+    forward=lambda a, xs: " * ".join(xs),
 )
 
 CONCAT = LayerSpec(
@@ -75,4 +99,4 @@ CONCAT = LayerSpec(
     aliases=("cat",),
 )
 
-LAYERS = (ADD, CONCAT)
+LAYERS = (ADD, MUL, CONCAT)

@@ -205,7 +205,7 @@ class LayerSpec(Frozen):
     name, doc, params (Params, in positional order), shape (the ShapeRule), category
     (a style and initialisation class: "convolution", "pooling", ...);
     rank: the per-sample rank the input(s) must have, None for any;
-    inputs: "one", or "many" for merges that take branches;
+    inputs: "one", "many" for merges that take branches, or "none";
     torch: (args, input shapes) -> (class name in torch.nn or a codegen helper,
       constructor kwargs); None for ops that are plain expressions in forward;
     forward: (args, input variable names) -> a Python expression, for those;
@@ -215,11 +215,15 @@ class LayerSpec(Frozen):
       kernel/2); run before `shape`, also when the input shape is unknown;
     window: per spatial axis (kernel extent, stride, padding) for receptive
       fields; None for pointwise layers;
-    label: the short diagram label; aliases: other DSL names for the kind."""
+    label: the short diagram label; aliases: other DSL names for the kind;
+    state: for a learnable tensor that is no layer (ConvNeXt's layer_scale), args ->
+      (shape, fill value): generated code holds it as an nn.Parameter of the module
+      around it and uses it as a value. `inputs` is then "none"."""
     __slots__ = _fields = ("name", "doc", "params", "shape", "category", "rank", "inputs", "torch", "forward",
-                           "count_params", "macs", "validate", "window", "label", "aliases")
+                           "count_params", "macs", "validate", "window", "label", "aliases", "state")
     _defaults = {"rank": None, "inputs": "one", "torch": None, "forward": None, "count_params": _no_params,
-                 "macs": _no_macs, "validate": None, "window": None, "label": _no_label, "aliases": ()}
+                 "macs": _no_macs, "validate": None, "window": None, "label": _no_label, "aliases": (),
+                 "state": None}
 
     def param(self, name: str) -> Param | None:
         for p in self.params:

@@ -453,8 +453,13 @@ class Walk:
         values, spans, unknown = {}, {}, False
         if failure is None:
             values, spans, failure, unknown = self.layer_args.bind(spec, call, args, frame.origin)
-        inputs = [frame.flow]
+        inputs = [frame.flow] if spec.inputs != "none" else []
         kept = call.branches
+        if spec.state is not None and frame.scope.numbered:
+            failure = failure or self.report(
+                ERROR, E0206, f"`{spec.name}` cannot be numbered in a sequence: an nn.Sequential holds modules only",
+                call.span, origin=frame.origin,
+                help=("name it inside a block, e.g. `layer_scale: parameter([c, 1, 1], init=1e-6)`",))
         if spec.inputs == "many":
             if not call.branches:
                 failure = failure or self.report(
@@ -482,8 +487,7 @@ class Walk:
         # Arguments that did not bind are not kept: nothing may read half a layer's settings.
         args_ns = self.layer_args.shared(spec, values) if failure is None else None
         node = self.new_node(spec, args_ns, [i.id for i in inputs], frame, call.span, label)
-        if label is not None and spec.torch is not None and spec.inputs != "many" and \
-                self.claim_name(frame.scope, label, label_span, frame.origin):
+        if label is not None and node.has_module and self.claim_name(frame.scope, label, label_span, frame.origin):
             node.name = label
         frame.flow = node
         if failure is not None or unknown:      # unknown: an argument reads a shape that could not be computed

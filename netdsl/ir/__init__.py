@@ -92,7 +92,9 @@ class Node(Record):
 
     @property
     def has_module(self) -> bool:
-        return self.spec is not None and self.spec.torch is not None and not self.stand_in
+        """It becomes a named child of its module: a layer, or a learnable tensor (spec.state)."""
+        return self.spec is not None and (self.spec.torch is not None or self.spec.state is not None) \
+            and not self.stand_in
 
     @property
     def path(self) -> tuple[str, ...]:
