@@ -99,6 +99,17 @@ def test_a_sequential_block_compiles_to_an_nn_sequential():
     assert "class Conv2dNormActivation(nn.Sequential)" in netdsl.build_source(text)
 
 
+def test_named_items_of_a_sequential_block_keep_their_names():
+    head = "sequential block S {\n    a: conv2d(8, 1)\n    b: relu\n    conv2d(4, 1)\n}\n"
+    text = net("s: S", head)
+    assert [q for q, _, _ in layers(text)] == ["s.a", "s.b", "s.2"]
+    torch = pytest.importorskip("torch")
+    model = netdsl.load(text)
+    assert isinstance(model.s, torch.nn.Sequential)
+    assert list(model.state_dict()) == ["s.a.weight", "s.a.bias", "s.2.weight", "s.2.bias"]
+    assert tuple(model(torch.randn(1, 8, 16, 16)).shape) == (1, 4, 16, 16)
+
+
 # ---- names as add_module takes them ------------------------------------------------------------
 def test_string_names_may_hold_hyphens():
     text = net('stage: [\n    repeat 2 as i { "block1-{i}": conv2d(8, 1) }\n]\n"head-1": conv2d(4, 1)')

@@ -221,23 +221,29 @@ class _Writer:
         return self.sequential(child, indent)
 
     def sequential(self, s: Scope, indent: int) -> str:
-        """A sequence as nn.Sequential (given names: from an OrderedDict), a named merge's
-        branches as nn.ModuleList."""
-        pad = " " * (indent + 4)
+        """A sequence as nn.Sequential, a named merge's branches as nn.ModuleList."""
         kind = "nn.ModuleList" if s.kind == "list" else "nn.Sequential"
+        return f"{kind}({self.sequential_items(s, indent)})"
+
+    def sequential_items(self, s: Scope, indent: int) -> str:
+        """The constructor arguments of a sequence's nn.Sequential (or of a `sequential
+        block`'s super().__init__): the items in order, from an OrderedDict when some
+        carry names of their own (`features.a`, not `features.0`); a list for a ModuleList."""
         if not s.children:
-            return f"{kind}()"
+            return ""
+        pad = " " * (indent + 4)
         indexed = all(c.name == str(i) for i, c in enumerate(s.children))
         lines = []
         for c in s.children:
             ctor = self.child_ctor(c, indent + 4)
             lines.append(f"{pad}{ctor}," if indexed else f"{pad}({literal(require_attribute(c.name))}, {ctor}),")
+        body = "\n" + "\n".join(lines) + "\n" + " " * indent
         if s.kind == "list":
-            return f"{kind}([\n" + "\n".join(lines) + "\n" + " " * indent + "])"
+            return f"[{body}]"
         if indexed:
-            return f"{kind}(\n" + "\n".join(lines) + "\n" + " " * indent + ")"
+            return body
         self.needs_ordered = True
-        return (f"{kind}(OrderedDict([\n" + "\n".join(lines) + "\n" + " " * indent + "]))")
+        return f"OrderedDict([{body}])"
 
     def call_args(self, s: Scope) -> str:
         """The arguments of a block class's constructor call: those not equal to their defaults."""
@@ -307,8 +313,7 @@ class _Writer:
                      f"            raise ValueError({literal(docstring_text(f'compiled for {what}; '))}",
                      f"                             {literal('recompile the spec for other values')})"]
         if numbered:
-            children = [f"            {self.child_ctor(child, 12)}," for child in s.children]
-            init += ["        super().__init__(", *children, "        )"] if children else ["        super().__init__()"]
+            init += [f"        super().__init__({self.sequential_items(s, 8)})"]
         else:
             for child in s.children:
                 attr = require_attribute(child.name)
