@@ -291,6 +291,21 @@ def _unary_num(fn, name):
     return f
 
 
+def _builtin_sum(args, span):
+    items = args[0] if len(args) == 1 and isinstance(args[0], tuple) else None
+    if items is None or not all(_num(x) for x in items):
+        raise EvalError(E0214, "sum takes one list of numbers", span)
+    return sum(items)
+
+
+def _truth_of_all(fn, name):
+    def f(args, span):
+        if len(args) != 1 or not isinstance(args[0], tuple) or not all(isinstance(x, bool) for x in args[0]):
+            raise EvalError(E0214, f"{name} takes one list of bools", span)
+        return fn(args[0])
+    return f
+
+
 BUILTINS: dict[str, Callable] = {
     "range": _builtin_range, "len": _builtin_len, "min": _minmax(min), "max": _minmax(max),
     "abs": _unary_num(abs, "abs"), "floor": _unary_num(math.floor, "floor"),
@@ -298,6 +313,7 @@ BUILTINS: dict[str, Callable] = {
     "int": _unary_num(int, "int"),
     "sqrt": _unary_num(lambda x: _real(math.sqrt, x, x >= 0, "sqrt of a negative number"), "sqrt"),
     "log": _unary_num(lambda x: _real(math.log, x, x > 0, "log of a number that is not positive"), "log"),
+    "sum": _builtin_sum, "any": _truth_of_all(any, "any"), "all": _truth_of_all(all, "all"),
 }
 
 
@@ -575,7 +591,45 @@ def _evaluate(e: A.Expr, env: Env) -> Any:
         if isinstance(fn, Function):
             return fn.call(args, e.span)
         return _check_size(fn(args, e.span), e.span)
+    if t is A.Comprehension:
+        return _comprehension(e, env)
     raise AssertionError(f"unhandled expression {t.__name__}")
+
+
+def _comprehension(e: A.Comprehension, env: Env) -> Any:
+    """`[element for x in iterable if condition]`, as Python's, over a tuple or a shape.
+    Each item is charged to the budget (charge), so nested comprehensions stay bounded."""
+    items = evaluate(e.iterable, env)
+    if depends_on_unknown(items):
+        return UNKNOWN
+    if isinstance(items, ShapeValue):
+        items = items.dims
+    if not isinstance(items, tuple):
+        raise EvalError(E0214, f"a comprehension needs a list or tuple to go through, got {type_name(items)}",
+                        e.iterable.span)
+    out = []
+    for v in items:
+        charge(1, e.span)
+        inner = Env(env)
+        if e.destructure:
+            if not isinstance(v, tuple) or len(v) != len(e.targets):
+                raise EvalError(E0214, f"cannot unpack {show(v)} into ({', '.join(e.targets)})", e.iterable.span)
+            inner.vars.update(zip(e.targets, v))
+        else:
+            inner.vars[e.targets[0]] = v
+        if e.condition is not None:
+            keep = evaluate(e.condition, inner)
+            if keep is UNKNOWN:
+                return UNKNOWN
+            if not isinstance(keep, bool):
+                raise EvalError(E0214, f"the condition must be a bool, got {type_name(keep)}", e.condition.span)
+            if not keep:
+                continue
+        value = evaluate(e.element, inner)
+        if value is UNKNOWN:
+            return UNKNOWN
+        out.append(value)
+    return _tuple_of(tuple(out), e.span)
 
 
 def _order(a, b, e) -> int:

@@ -249,3 +249,36 @@ def test_parameter_errors():
     assert codes(net("parameter([0, 1])")) == ["E0215"]
     assert codes(net("parameter(3)")) == ["E0214"]
     assert codes(net("seq: [parameter([8, 1, 1])]")) == ["E0206"]      # nn.Sequential holds modules only
+
+
+# ---- comprehensions and assertions -------------------------------------------------------------
+def test_comprehensions_build_lists_as_python_does():
+    text = net("let ws = [c * 2 for c in [4, 8, 16] if c > 4]\n"
+               "let pairs = [a + b for (a, b) in [(1, 2), (3, 4)]]\n"
+               "let dims = [d for d in in if d > 8]\n"
+               "conv2d(sum(ws) + sum(pairs) + len(dims), 1)\n"
+               "conv2d(1 if any([w > 30 for w in ws]) and not all([w > 30 for w in ws]) else 2, 1)")
+    assert [s[0] for _, _, s in layers(text)] == [48 + 10 + 2, 1]
+
+
+def test_comprehension_errors_are_located_and_bounded():
+    assert codes(net("let x = [c for c in 3]")) == ["E0214"]
+    assert codes(net("let x = [a for (a, b) in [1, 2]]")) == ["E0214"]
+    assert codes(net("let x = [c for c in [1] if c]")) == ["E0214"]
+    assert codes(net("let x = sum([true])")) == ["E0214"]
+    assert codes(net("let x = all([1])")) == ["E0214"]
+    assert codes(net("let x = [nope for c in [1]]")) == ["E0202"]
+    # 10^4 x 10^4 items: the expansion budget stops it rather than building 10^8 values
+    assert codes(net("let x = [[i * j for j in range(10000)] for i in range(10000)]")) == ["E0320"]
+
+
+def test_an_assertion_refuses_values_with_the_authors_message():
+    head = 'block G(c: int, groups: int) {\n    assert c % groups == 0, "groups must divide c"\n    conv2d(c, 1)\n}\n'
+    result = check_source(net("G(8, 4)\nG(8, 3)\nconv2d(2, 1)", head))
+    [d] = result.diagnostics
+    assert (d.code, d.message) == ("E0221", "assertion failed: groups must divide c")
+    assert d.notes == ["with c = 8, groups = 3"]
+    assert codes(net("assert in.c == 8")) == []
+    assert codes(net("assert in.c == 3")) == ["E0221"]
+    assert codes(net("assert 1")) == ["E0218"]
+    assert codes(net("assert nope")) == ["E0202"]

@@ -78,6 +78,7 @@ E0217 = _code("E0217", "value too large")
 E0218 = _code("E0218", "invalid condition, loop or repeat")
 E0219 = _code("E0219", "branches where none are allowed, or none where needed")
 E0220 = _code("E0220", "cannot be compiled to PyTorch")
+E0221 = _code("E0221", "assertion failed")
 
 # shapes
 E0301 = _code("E0301", "kernel or window larger than the padded input")

@@ -34,6 +34,7 @@ from ..diagnostics.codes import (
     E0217,
     E0218,
     E0219,
+    E0221,
     E0308,
     E0309,
     E0313,
@@ -325,6 +326,38 @@ class Walk:
         elif isinstance(stmt, A.Output):
             self.report(ERROR, E0315, "`return(...)` belongs at the end of a network", stmt.span,
                         help=("a block returns the tensor its last item makes",), origin=frame.origin)
+        elif isinstance(stmt, A.Assert):
+            self.assertion(stmt, frame)
+
+    def assertion(self, stmt: A.Assert, frame: Frame) -> None:
+        """`assert test, "message"`: the spec refuses values for which `test` is false (E0221),
+        showing the values of the names the test reads, as pytest does."""
+        try:
+            test = evaluate(stmt.test, frame.env)
+            message = evaluate(stmt.message, frame.env) if stmt.message is not None else None
+        except EvalError as e:
+            self.reporter.eval_error(e, frame.origin)
+            return
+        if test is UNKNOWN:
+            return
+        if not isinstance(test, bool):
+            self.report(ERROR, E0218, f"`assert` needs a bool, got {type_name(test)} {show(test)}", stmt.test.span,
+                        help=("compare explicitly, e.g. `assert groups > 0`",), origin=frame.origin)
+            return
+        if test:
+            return
+        text = message if isinstance(message, str) else (show(message) if message is not None else None)
+        values = []
+        names = sorted((n for n in A.walk(stmt.test) if isinstance(n, A.Var)), key=lambda n: n.span.start)
+        for name in dict.fromkeys(n.name for n in names):
+            try:
+                values.append(f"{name} = {show(frame.env.lookup(name))}")
+            except KeyError:
+                pass
+        d = self.report(ERROR, E0221, f"assertion failed: {text}" if text else "assertion failed", stmt.test.span,
+                        "this is false", notes=(f"with {', '.join(values)}",) if values else (), origin=frame.origin)
+        if frame.flow is not None:      # what follows was written for values that hold: no cascade from it
+            frame.flow = self.stand_in(frame, stmt.span, d)
 
     def guard_holds(self, stmt: A.Chain, frame: Frame) -> bool | None:
         """`... when cond`: True, False, or None when the condition reads an unknown shape."""

@@ -74,8 +74,13 @@ class TupleExpr(_Node):      # (a, b) and [a, b] alike: values are immutable tup
     _defaults = {"brackets": "()"}
 
 
+class Comprehension(_Node):  # `[f(x) for x in xs if x > 0]`: a list built from another
+    __slots__ = ("element", "targets", "destructure", "iterable", "condition", "span")
+    # targets, destructure: as For's; condition: an Expr or None
+
+
 Expr = (Const | Var | InShape | RefShape | BinOp | Unary | BoolOp | CondExpr | Attr
-        | Index | FunCall | TupleExpr)
+        | Index | FunCall | TupleExpr | Comprehension)
 
 
 # ---- chain items and statements ---------------------------------------------
@@ -147,7 +152,12 @@ class Input(_Node):
     __slots__ = ("shape", "span")
 
 
-Stmt = Chain | Let | Function | Input | Output
+class Assert(_Node):         # `assert w_m > 1, "w_m must exceed 1"`: the spec refuses other values
+    __slots__ = ("test", "message", "span")
+    # message: an Expr or None
+
+
+Stmt = Chain | Let | Function | Input | Output | Assert
 
 
 # ---- definitions ------------------------------------------------------------
@@ -169,3 +179,17 @@ class Import(_Node):
 class Module(_Node):         # one .net file
     __slots__ = ("imports", "definitions", "lets")
     # lets: the file's constants and functions (Let, Function), in order
+
+
+def walk(node: _Node):
+    """Every node under `node` (itself included), depth first, without recursion."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        for field in n._fields:
+            v = getattr(n, field)
+            if isinstance(v, _Node):
+                stack.append(v)
+            elif isinstance(v, tuple):
+                stack.extend(x for x in v if isinstance(x, _Node))

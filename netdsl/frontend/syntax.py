@@ -213,6 +213,10 @@ class _Builder:
     def output_stmt(self, children, start, end):
         return A.Output(children[0] or (), self.span(start, end))
 
+    def assert_stmt(self, children, start, end):
+        test, message = children
+        return A.Assert(test, message, self.span(start, end))
+
     def chain(self, children, start, end):
         *items, guard = children
         return A.Chain(tuple(items), self.span(start, end), guard)
@@ -378,6 +382,10 @@ class _Builder:
     def list_lit(self, children, start, end):
         return A.TupleExpr(tuple(c for c in children if c is not None), self.span(start, end), "[]")
 
+    def list_comp(self, children, start, end):
+        element, (names, destructure), iterable, condition = children
+        return A.Comprehension(element, names, destructure, iterable, condition, self.span(start, end))
+
 
 class _LiteralTooLarge(Exception):
     def __init__(self, tok: Token):
@@ -394,7 +402,7 @@ def _levels(children) -> int:
 
 
 _NESTING = {name: _levels for name in (
-    "unary", "power", "attr", "index", "cond_expr", "funcall", "list_lit", "tuple_lit", "compare",
+    "unary", "power", "attr", "index", "cond_expr", "funcall", "list_lit", "list_comp", "tuple_lit", "compare",
     "or_chain", "and_chain", "body", "sequence", "if_item", "for_item", "repeat_item", "named", "arglist")}
 _NESTING["not_expr"] = lambda children: 1
 _NESTING["arith"] = lambda children: max(1, len(children) // 2) if len(children) > 1 else 0
