@@ -133,3 +133,10 @@ def test_the_api_takes_pathlib_paths_and_tells_paths_from_text(tmp_path):
     assert result.ok and result.program.root.name == str(odd)
     with pytest.raises(TypeError, match="path or spec text"):
         netdsl.check(text.encode())
+    # A Path goes through as a str: diagnostics name the file as text, JSON takes them.
+    broken = tmp_path / "imp.net"
+    broken.write_text('import "missing.net"\n' + text)
+    [d] = netdsl.check(broken).diagnostics
+    assert d.code == "E0106" and d.to_json()["file"] == str(broken)
+    import json
+    json.dumps(d.to_json())

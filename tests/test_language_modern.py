@@ -282,3 +282,55 @@ def test_an_assertion_refuses_values_with_the_authors_message():
     assert codes(net("assert in.c == 3")) == ["E0221"]
     assert codes(net("assert 1")) == ["E0218"]
     assert codes(net("assert nope")) == ["E0202"]
+
+
+# ---- heads nothing uses ------------------------------------------------------------------------
+AUX = """block Head(n: int) {
+    c: conv2d(4, 1)
+    flatten
+    fc: linear(n)
+}
+""" + net("trunk: conv2d(8, 3, padding=1)\naux: Head(10)\n@trunk\nout: conv2d(8, 1)", shape="[8, 4, 4]")
+
+
+def test_a_head_nothing_uses_is_built_but_not_computed():
+    g = check_source(AUX).graph()
+    assert g.total_params == 584 + 36 + 650 + 72
+    assert g.total_macs == 8 * 16 * 72 + 8 * 16 * 8                 # trunk and out only
+    assert sorted(g.nodes[i].qualname for i in g.unused) == ["aux.c", "aux.fc", "aux.flatten"]
+    from netdsl.backends import summary
+    s = summary.build(g)
+    assert s.unused == ("aux",) and "not computed" in summary.to_text(s)
+    torch = pytest.importorskip("torch")
+    model = netdsl.load(AUX)
+    assert [k for k in model.state_dict() if k.startswith("aux.")] == ["aux.c.weight", "aux.c.bias",
+                                                                     "aux.fc.weight", "aux.fc.bias"]
+    calls = []
+    model.aux.register_forward_hook(lambda *a: calls.append(1))
+    assert tuple(model(torch.randn(2, 8, 4, 4)).shape) == (2, 8, 4, 4) and calls == []
+    assert tuple(model.aux(torch.randn(2, 8, 4, 4)).shape) == (2, 10)    # the head itself runs
+
+
+def test_the_first_return_whose_condition_holds_is_taken():
+    text = ("network N(aux = false) {\n    input [8, 16, 16]\n    a: conv2d(4, 1)\n    b: conv2d(2, 3)\n"
+            "    return(out=@b, aux=@a) when aux\n    return(out=@b)\n}\n")
+    assert check_source(text).graph().returns == [("out", (2, 14, 14))]
+    assert check_source(text, params={"aux": True}).graph().returns == [("out", (2, 14, 14)), ("aux", (4, 16, 16))]
+    assert codes(text.replace("when aux", "when 3")) == ["E0218"]
+    torch = pytest.importorskip("torch")
+    x = torch.randn(1, 8, 16, 16)
+    assert set(netdsl.load(text)(x)) == {"out"}
+    assert set(netdsl.load(text, aux=True)(x)) == {"out", "aux"}
+
+
+def test_a_loop_line_in_a_merge_gives_one_branch_per_iteration():
+    text = net("convs: concat {\n    conv2d(4, 1)\n    for r in [1, 2, 3] { [conv2d(4, 3, padding=r, dilation=r) -> relu] }\n"
+               "    repeat 2 { conv2d(2, 1) }\n}\nadd {\n    identity\n    [for i in range(2) { conv2d(20, 1) }]\n}")
+    found = layers(text)
+    assert [q for q, k, _ in found if k == "conv2d"][:6] == ["convs.0", "convs.1.0", "convs.2.0", "convs.3.0",
+                                                            "convs.4", "convs.5"]
+    assert found[-1][2] == (20, 16, 16)          # [for ...]: one branch, the loop's layers chained
+    torch = pytest.importorskip("torch")
+    model = netdsl.load(text)
+    assert len(model.convs) == 6
+    assert tuple(model(torch.randn(1, 8, 16, 16)).shape) == (1, 20, 16, 16)

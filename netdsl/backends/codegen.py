@@ -101,7 +101,7 @@ def _analyse(graph: Graph) -> _Analysis:
         an.users.setdefault(n.id, [])
         for i in n.inputs:
             an.users.setdefault(i, []).append(n.id)
-    for out in _outputs(graph):
+    for out in graph.output_ids():
         an.users[out].append(-1)
     for n in graph.nodes:
         s = n.scope
@@ -117,12 +117,6 @@ def _analyse(graph: Graph) -> _Analysis:
     return an
 
 
-def _outputs(graph: Graph) -> list[int]:
-    if graph.outputs is not None:
-        return [node for _, node in graph.outputs]
-    return [graph.output] if graph.output is not None else []
-
-
 def _unit_io(an: _Analysis, s: Scope) -> tuple | None:
     """((input ids), output id) when a scope can be called as one module: it reads
     one outside tensor (a block: its input and its tensor parameters) and yields one."""
@@ -131,6 +125,8 @@ def _unit_io(an: _Analysis, s: Scope) -> tuple | None:
         return None
     ins = {i for m in members for i in an.graph.nodes[m].inputs if i not in members}
     outs = {m for m in members if any(u not in members for u in an.users[m])}
+    if not outs:            # nothing reads it (an auxiliary head): its output is its one dead end
+        outs = {m for m in members if not an.users[m]}
     if len(outs) != 1:
         return None
     if s.kind == "block":
@@ -387,7 +383,7 @@ class _Writer:
         if c.kind == "network":
             start = g.input.id
             members = [m for m in members if m != start]
-            out_ids = _outputs(g)
+            out_ids = g.output_ids()
         elif not members:           # a block that expands to no layers passes its input through
             return ["        return x"]
         else:
@@ -408,8 +404,15 @@ class _Writer:
                 units.append((u, io[0], io[1]))
             else:
                 units.append((u, u.inputs, u.id))
-        # emit in order of the units' output ids (a topological order)
+        # emit in order of the units' output ids (a topological order), leaving out what no
+        # output needs: an auxiliary head is built in __init__ but not computed, as in eval mode
         units.sort(key=lambda t: t[2])
+        needed, kept = set(out_ids), []
+        for unit in reversed(units):
+            if unit[2] in needed:
+                kept.append(unit)
+                needed.update(unit[1])
+        units = kept[::-1]
         remaining = {}
         for _, ins, _ in units:
             for i in ins:

@@ -180,7 +180,10 @@ def layer_view(graph, node) -> Layer | None:
 
 
 def layer_macs(graph, node, convention: str = "torchvision") -> int | None:
-    """MACs of one node (per sample) under a convention; None if unknown."""
+    """MACs of one node (per sample) under a convention; None if unknown; 0 for a node
+    that no output depends on (the forward pass never computes it)."""
+    if node.id in graph.unused and node.shape is not None:
+        return 0
     if convention == "torchvision":
         return node.macs if node.shape is not None else None
     layer = layer_view(graph, node)

@@ -39,8 +39,10 @@ class Summary(Record):
     """The table and its totals. activations: elements of every layer output, per
     sample; truncated: the walk stopped at an error, so later layers are unknown."""
     __slots__ = _fields = ("network", "input_shape", "output_shape", "rows", "convention", "batch", "flops", "ok",
-                           "total_params", "buffers", "total_macs", "activations", "input_elements", "truncated")
-    _defaults = {"truncated": False}
+                           "total_params", "buffers", "total_macs", "activations", "input_elements", "truncated",
+                           "unused")
+    _defaults = {"truncated": False, "unused": ()}
+    # unused: the outermost modules no output depends on (built, never computed)
 
     @property
     def param_bytes(self) -> int:
@@ -114,13 +116,37 @@ def build(graph, convention: str = "torchvision", batch: int = 1, flops: bool = 
             head.known = head.known and row.known
     if depth is not None:
         rows = [r for r in rows if r.depth <= depth]
-    layer_rows = [n for n in graph.nodes if n.spec is not None]
+    layer_rows = [n for n in graph.nodes if n.spec is not None and n.id not in graph.unused]
     total_macs = None if any(m is None for m in macs_all) or not graph.ok else sum(macs_all)
     acts = sum(math.prod(n.shape) for n in layer_rows if n.shape is not None)
     inp = math.prod(graph.input_shape) if graph.input_shape else 0
     return Summary(graph.network, graph.input_shape, graph.output_shape, rows, convention, batch, flops,
                    graph.ok, graph.total_params, sum(n.buffers for n in graph.nodes), total_macs, acts, inp,
-                   truncated=failed or not graph.ok)
+                   truncated=failed or not graph.ok, unused=_unused_modules(graph))
+
+
+def _unused_modules(graph) -> tuple:
+    """The qualnames of the outermost modules whose every layer no output depends on."""
+    if not graph.unused:
+        return ()
+    live_scopes = set()
+    for n in graph.nodes:
+        if n.id not in graph.unused:
+            s = n.scope
+            while s is not None and s.id not in live_scopes:
+                live_scopes.add(s.id)
+                s = s.parent
+    out = []
+    for n in graph.nodes:
+        if n.id not in graph.unused or n.spec is None:
+            continue
+        top, s = n, n.scope
+        while s is not None and s.id not in live_scopes:
+            top, s = s, s.parent
+        name = top.qualname
+        if name not in out:
+            out.append(name)
+    return tuple(out)
 
 
 def _explain(node, macs, convention) -> list:
@@ -241,6 +267,9 @@ def _totals_lines(s: Summary) -> list:
         f"Params + buffers (float32): {mib(s.param_bytes)}",
         f"Estimated total: {mib(s.input_bytes + s.activation_bytes + s.param_bytes)}",
     ]
+    if s.unused:
+        shown = ", ".join(s.unused[:8]) + (f" and {len(s.unused) - 8} more" if len(s.unused) > 8 else "")
+        lines.append(f"Built but not computed (no output uses them; MACs and activations not counted): {shown}")
     return lines
 
 
@@ -287,6 +316,7 @@ def to_json(s: Summary, diagnostics=()) -> str:
         "total_macs": s.total_macs, "convention": s.convention, "batch": s.batch,
         "param_bytes": s.param_bytes, "activation_bytes": s.activation_bytes, "input_bytes": s.input_bytes,
         "layers": [_row_json(s, r) for r in s.rows],
+        "unused": list(s.unused),
     }
     if s.flops:
         out["total_flops"] = s.ops(s.total_macs)

@@ -118,6 +118,7 @@ class Walk:
         for s in reversed(graph.scopes()):
             namespace.name_children(s.children, s.numbered, s.explicit)
         root.out_shape = graph.output_shape
+        graph.unused = graph.find_unused()
         graph.diagnostics = self.reporter.diagnostics
         graph.omitted = self.reporter.omitted
         return graph
@@ -135,7 +136,8 @@ class Walk:
 
     def network_body(self, d: A.Definition, frame: Frame, input_override: tuple | None):
         seen_input: Span | None = None
-        for stmt in d.body:
+        returned = False
+        for i, stmt in enumerate(d.body):
             if isinstance(stmt, A.Input):
                 if seen_input is not None:
                     self.report(ERROR, E0314, "the network declares its input twice", stmt.span, "second input",
@@ -166,11 +168,17 @@ class Walk:
                                       "or pass one on the command line: --input 3x224x224"))
                     return
             if isinstance(stmt, A.Output):
-                if stmt is not d.body[-1]:
+                # The network ends with one or more returns; the first whose `when` holds is taken.
+                if not all(isinstance(s, A.Output) for s in d.body[i:]):
                     self.report(ERROR, E0315, "`return(...)` must be the last statement of the network",
                                 stmt.span, help=("move it to the end: it says what the network returns",))
                     continue
+                if returned or frame.flow is None:
+                    continue
+                if stmt.guard is not None and not self.guard_holds(stmt, frame):
+                    continue
                 self.outputs(stmt, frame)
+                returned = True
                 continue
             self.statement(stmt, frame)
         if frame.flow is None:
@@ -359,7 +367,7 @@ class Walk:
         if frame.flow is not None:      # what follows was written for values that hold: no cascade from it
             frame.flow = self.stand_in(frame, stmt.span, d)
 
-    def guard_holds(self, stmt: A.Chain, frame: Frame) -> bool | None:
+    def guard_holds(self, stmt: A.Chain | A.Output, frame: Frame) -> bool | None:
         """`... when cond`: True, False, or None when the condition reads an unknown shape."""
         try:
             test = evaluate(stmt.guard, frame.env)
@@ -539,8 +547,10 @@ class Walk:
 
     def branches(self, call: A.Call, frame: Frame, holder: Scope | None = None) -> tuple[list[Node], list]:
         """The output of each branch that is not left out (`... when cond` false), and
-        its statement. With `holder` (a named merge's list), each branch is a numbered
-        sequence inside it; one that makes a single module is that module itself."""
+        its statement. A branch line that is a `for` or `repeat` gives one branch per
+        iteration (torchvision's ASPP builds its ModuleList with such a loop). With
+        `holder` (a named merge's list), each branch is a numbered sequence inside it;
+        one that makes a single module is that module itself."""
         start = frame.flow
         outs, kept = [], []
         for stmt in call.branches:
@@ -554,26 +564,40 @@ class Walk:
                     kept.append(stmt)
                     continue
                 stmt = A.Chain(stmt.items, stmt.span)
-            if holder is None:
-                self.body((stmt,), frame)
-            else:
-                scope = self.new_scope("sequence", "", holder, stmt.span, numbered=True)
-                outer, frame.scope = frame.scope, scope
-                try:
-                    self.body((stmt,), frame)
-                finally:
-                    frame.scope = outer
-                if len(scope.children) == 1:        # a lone module stands for its branch
-                    (only,) = scope.children
-                    holder.children[-1] = only
-                    if only.is_scope:
-                        only.parent = holder
-                    else:
-                        only.scope = holder
-            outs.append(frame.flow)
+            loop = stmt.items[0] if isinstance(stmt, A.Chain) and len(stmt.items) == 1 else None
+            if isinstance(loop, (A.For, A.Repeat)):
+                def branch(body, loop=loop):
+                    frame.flow = start
+                    outs.append(self.branch(A.Chain((A.Sequence(body, loop.span),), loop.span), frame, start, holder))
+                    kept.append(loop)
+                self.loop_item(loop, frame, branch)
+                continue
+            outs.append(self.branch(stmt, frame, start, holder))
             kept.append(stmt)
         frame.flow = start
         return outs, kept
+
+    def branch(self, stmt, frame: Frame, start: Node, holder: Scope | None) -> Node:
+        """Run one merge branch from `start`; its output."""
+        if holder is None:
+            self.body((stmt,), frame)
+            return frame.flow
+        scope = self.new_scope("sequence", "", holder, stmt.span, numbered=True)
+        scope.in_shape, scope.input = start.shape, start.id
+        outer, frame.scope = frame.scope, scope
+        try:
+            self.body((stmt,), frame)
+        finally:
+            frame.scope = outer
+        scope.out_shape = frame.flow.shape if frame.flow else None
+        if len(scope.children) == 1:        # a lone module stands for its branch
+            (only,) = scope.children
+            holder.children[-1] = only
+            if only.is_scope:
+                only.parent = holder
+            else:
+                only.scope = holder
+        return frame.flow
 
     def block_call(self, block: Definition, call: A.Call, args, failure, frame: Frame, label, label_span):
         d = block.ast
@@ -648,15 +672,7 @@ class Walk:
         the signature check."""
         names = self._names_used.get(block.ast.name)
         if names is None:
-            found, todo = set(), list(block.ast.body)
-            while todo:
-                node = todo.pop()
-                if isinstance(node, A.Var):
-                    found.add(node.name)
-                elif isinstance(node, tuple):
-                    todo.extend(node)
-                elif hasattr(node, "_fields"):
-                    todo.extend(getattr(node, f) for f in node._fields if f != "span")
+            found = {n.name for stmt in block.ast.body for n in A.walk(stmt) if isinstance(n, A.Var)}
             names = self._names_used[block.ast.name] = frozenset(found)
         return names
 
@@ -698,20 +714,33 @@ class Walk:
             self.body(chosen, frame)
 
     def for_item(self, item: A.For, frame: Frame):
+        self.loop_item(item, frame)
+
+    def repeat_item(self, item: A.Repeat, frame: Frame):
+        self.loop_item(item, frame)
+
+    def loop_item(self, item: A.For | A.Repeat, frame: Frame, each=None):
+        """A `for` or `repeat`: its body once per item, chained; with `each`, each
+        iteration's body is handed to `each` instead (one merge branch per iteration)."""
+        values, bind = self.for_values(item, frame) if isinstance(item, A.For) else self.repeat_values(item, frame)
+        if values is not None:
+            self.loop(item.span, values, bind, item.body, frame, each)
+
+    def for_values(self, item: A.For, frame: Frame):
         try:
             values = evaluate(item.iterable, frame.env)
         except EvalError as e:
             frame.flow = self.stand_in(frame, item.span, self.reporter.eval_error(e, frame.origin))
-            return
+            return None, None
         if depends_on_unknown(values):
             frame.flow = self.stand_in(frame, item.span)
-            return
+            return None, None
         if not isinstance(values, tuple):
             d = self.report(ERROR, E0218, f"`for` needs a list or tuple, got {type_name(values)} {show(values)}",
                             item.iterable.span, origin=frame.origin,
                             help=("loop over a list, e.g. `for c in [64, 128]`, or use `repeat n { ... }`",))
             frame.flow = self.stand_in(frame, item.span, d)
-            return
+            return None, None
 
         def bind(env, v):
             if not item.destructure:
@@ -723,31 +752,31 @@ class Walk:
                 return False
             env.vars.update(zip(item.targets, v))
             return True
-        self.loop(item.span, values, bind, item.body, frame)
+        return values, bind
 
-    def repeat_item(self, item: A.Repeat, frame: Frame):
+    def repeat_values(self, item: A.Repeat, frame: Frame):
         try:
             count = evaluate(item.count, frame.env)
         except EvalError as e:
             frame.flow = self.stand_in(frame, item.span, self.reporter.eval_error(e, frame.origin))
-            return
+            return None, None
         if count is UNKNOWN:
             frame.flow = self.stand_in(frame, item.span)
-            return
+            return None, None
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             d = self.report(ERROR, E0218, f"`repeat` needs a count of 0 or more, got {show(count)}", item.count.span,
                             origin=frame.origin)
             frame.flow = self.stand_in(frame, item.span, d)
-            return
+            return None, None
         self.budget.check_repeat_count(count, item.count.span, frame.origin)
 
         def bind(env, i):
             if item.index:
                 env.vars[item.index] = i
             return True
-        self.loop(item.span, range(count), bind, item.body, frame)
+        return range(count), bind
 
-    def loop(self, span: Span, values, bind, body, frame: Frame):
+    def loop(self, span: Span, values, bind, body, frame: Frame, each=None):
         with self.budget.loop(span, len(values), body, frame.origin):
             self.loop_count += 1
             loop = Loop(self.loop_count, span, frame.scope, len(values))
@@ -760,7 +789,10 @@ class Walk:
                 frame.env = env
                 self.loop_frames.append((loop, i))
                 try:
-                    self.body(body, frame)
+                    if each is None:
+                        self.body(body, frame)
+                    else:
+                        each(body)
                 finally:
                     frame.env = outer
                     self.loop_frames.pop()

@@ -144,8 +144,10 @@ class Function(_Node):       # `let make_divisible(v, d) = ...`: a pure function
     __slots__ = ("name", "params", "body", "span")
 
 
-class Output(_Node):         # `output(out=@x, aux=@y)`: what the network returns
-    __slots__ = ("args", "span")
+class Output(_Node):         # `return(out=@x, aux=@y)`: what the network returns
+    __slots__ = ("args", "span", "guard")
+    _defaults = {"guard": None}
+    # guard: `return(...) when aux`: the first trailing return whose guard holds is taken
 
 
 class Input(_Node):

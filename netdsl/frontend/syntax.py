@@ -211,7 +211,8 @@ class _Builder:
         return A.Input(children[0], self.span(start, end))
 
     def output_stmt(self, children, start, end):
-        return A.Output(children[0] or (), self.span(start, end))
+        args, guard = children
+        return A.Output(args or (), self.span(start, end), guard)
 
     def assert_stmt(self, children, start, end):
         test, message = children

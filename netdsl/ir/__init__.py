@@ -120,9 +120,13 @@ class Graph(Value):
     Signature of the network and every block it uses (definitions, by name).
     `outputs`: None when the network returns one tensor (`output`); else what an
     `output(...)` statement names, as ((name or None, node id), ...), and `output`
-    is the first of them."""
-    _fields = ("network", "params", "nodes", "root", "output", "diagnostics", "definitions", "omitted", "outputs")
-    _defaults = {"output": None, "diagnostics": list, "definitions": dict, "omitted": 0, "outputs": None}
+    is the first of them. `unused`: the ids of nodes no output depends on (an
+    auxiliary head that is built, and whose parameters count, but that the
+    forward pass never computes: its MACs are not counted)."""
+    _fields = ("network", "params", "nodes", "root", "output", "diagnostics", "definitions", "omitted", "outputs",
+               "unused")
+    _defaults = {"output": None, "diagnostics": list, "definitions": dict, "omitted": 0, "outputs": None,
+                 "unused": frozenset}
 
     @property
     def input(self) -> Node | None:
@@ -157,7 +161,24 @@ class Graph(Value):
 
     @property
     def total_macs(self) -> int:
-        return sum(n.macs for n in self.nodes)
+        """Per sample, over what the forward pass computes (not the `unused` nodes)."""
+        return sum(n.macs for n in self.nodes if n.id not in self.unused)
+
+    def output_ids(self) -> list[int]:
+        if self.outputs is not None:
+            return [node for _, node in self.outputs]
+        return [self.output] if self.output is not None else []
+
+    def find_unused(self) -> frozenset:
+        """The nodes no output depends on (nodes are in topological order)."""
+        outs = self.output_ids()
+        if not outs:
+            return frozenset()
+        needed = set(outs)
+        for n in reversed(self.nodes):
+            if n.id in needed:
+                needed.update(n.inputs)
+        return frozenset(n.id for n in self.nodes if n.id not in needed)
 
     def scopes(self) -> list[Scope]:
         out, stack = [], [self.root]

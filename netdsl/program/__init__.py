@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..frontend.source import Source
@@ -33,7 +34,9 @@ def load(source: Source, include=()) -> Program:
 
 
 def load_path(path: str, include=()) -> Program:
-    """Read and load a file ("-" is stdin); I/O problems raise SpecIOError, bad bytes are E0100."""
+    """Read and load a file ("-" is stdin); I/O problems raise SpecIOError, bad bytes are E0100.
+    `path` may be a str or a pathlib.Path: file names in diagnostics are strs either way."""
+    path = os.fspath(path)
     try:
         src = read_source(path)
     except BadBytes as e:
