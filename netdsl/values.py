@@ -306,6 +306,18 @@ def _truth_of_all(fn, name):
     return f
 
 
+def _builtin_zip(args, span):
+    if not args or not all(isinstance(a, tuple) for a in args):
+        raise EvalError(E0214, "zip takes one or more lists", span)
+    return _tuple_of(tuple(_tuple_of(t, span) for t in zip(*args)), span)
+
+
+def _builtin_enumerate(args, span):
+    if len(args) != 1 or not isinstance(args[0], tuple):
+        raise EvalError(E0214, "enumerate takes one list", span)
+    return _tuple_of(tuple(_tuple_of((i, v), span) for i, v in enumerate(args[0])), span)
+
+
 BUILTINS: dict[str, Callable] = {
     "range": _builtin_range, "len": _builtin_len, "min": _minmax(min), "max": _minmax(max),
     "abs": _unary_num(abs, "abs"), "floor": _unary_num(math.floor, "floor"),
@@ -314,6 +326,7 @@ BUILTINS: dict[str, Callable] = {
     "sqrt": _unary_num(lambda x: _real(math.sqrt, x, x >= 0, "sqrt of a negative number"), "sqrt"),
     "log": _unary_num(lambda x: _real(math.log, x, x > 0, "log of a number that is not positive"), "log"),
     "sum": _builtin_sum, "any": _truth_of_all(any, "any"), "all": _truth_of_all(all, "all"),
+    "zip": _builtin_zip, "enumerate": _builtin_enumerate,
 }
 
 

@@ -334,3 +334,20 @@ def test_a_loop_line_in_a_merge_gives_one_branch_per_iteration():
     model = netdsl.load(text)
     assert len(model.convs) == 6
     assert tuple(model(torch.randn(1, 8, 16, 16)).shape) == (1, 20, 16, 16)
+
+
+def test_zip_and_enumerate_pair_up_lists_as_python_does():
+    text = net("let ws = [8, 8, 16]\n"
+               "let splits = [i for (i, p) in enumerate(zip(ws + [0], [0] + ws)) if p[0] != p[1]]\n"
+               "conv2d(sum(splits) * 10 + len(zip([1, 2], [3])), 1)")
+    assert layers(text)[0][2][0] == (0 + 2 + 3) * 10 + 1           # splits [0, 2, 3]: RegNet's stages
+    assert codes(net("let z = zip(1, [2])")) == ["E0214"]
+    assert codes(net("let e = enumerate([1], [2])")) == ["E0214"]
+
+
+def test_nothing_after_a_failed_assertion_is_evaluated():
+    text = "network N(w_m = 1.0) {\n    input [3, 8, 8]\n    assert w_m > 1, \"w_m must exceed 1\"\n" \
+           "    let k = 1 / log(w_m)\n    conv2d(8, 1)\n}\n"
+    assert codes(text) == ["E0221"]
+    head = "block B(w: int) {\n    assert w > 0\n    conv2d(w, 1)\n}\n"
+    assert codes(net("B(0)\nB(4)\nconv2d(2, 1)", head)) == ["E0221"]

@@ -128,8 +128,9 @@ def _thop_conv(l: Layer) -> int:
 
 
 def _thop_adaptive(l: Layer) -> int:
-    (_, h, w), (_, oh, ow) = l.xs[0], l.y
-    return int((h / oh * w / ow + 1) * _numel(l.y))
+    # thop: (prod(input spatial / output spatial) + 1) * output elements, over every spatial dim
+    kernel = math.prod(i / o for i, o in zip(l.xs[0][1:], l.y[1:]))
+    return int((kernel + 1) * _numel(l.y))
 
 
 def _thop_softmax(l: Layer) -> int:
@@ -230,7 +231,8 @@ def receptive_fields(graph) -> dict:
         if node.spec is None:
             out[node.id] = Field((1, 1), (1, 1))
             continue
-        ins = [out.get(i) for i in node.inputs]
+        # A layer's other inputs (`center_crop(@up)`) give it only their size: its field is its first input's.
+        ins = [out.get(i) for i in (node.inputs if node.spec.inputs == "many" else node.inputs[:1])]
         if not ins or any(f is None for f in ins):
             continue
         if len(ins) > 1:     # merges: the widest field; the jump of the coarsest branch

@@ -1,4 +1,4 @@
-"""Elementwise activations: shape-preserving, parameter-free."""
+"""Elementwise activations: shape-preserving, parameter-free, any rank."""
 from __future__ import annotations
 
 from ..diagnostics.codes import E0215
@@ -48,6 +48,10 @@ LAYERS = (
          lambda a, xs: dict(approximate=a.approximate)),
     _act("silu", "SiLU", "Sigmoid linear unit, a.k.a. swish (nn.SiLU).", label=lambda a: "silu"),
     _act("hardswish", "Hardswish", "Hard swish (nn.Hardswish)."),
-    _act("identity", "Identity", "Passes its input through unchanged (nn.Identity)."),
+    _act("hardsigmoid", "Hardsigmoid", "Hard sigmoid (nn.Hardsigmoid), MobileNetV3's squeeze-and-excitation gate."),
+    # No module: an identity branch (a residual's skip, a concat's pass-through) is the
+    # tensor itself in forward, as hand-written torch code has it, not an nn.Identity.
+    LayerSpec(name="identity", category="activation", doc="Passes its input through unchanged (no module).",
+              params=(), shape=_same, label=lambda a: "identity", forward=lambda a, xs: xs[0]),
     SOFTMAX,
 )

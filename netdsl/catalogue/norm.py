@@ -1,10 +1,10 @@
-"""Normalisation and dropout."""
+"""Normalisation, dropout and stochastic depth."""
 from __future__ import annotations
 
 import math
 
 from ..diagnostics.codes import E0215, E0303
-from .spec import BOOL, FLOAT, INT, LayerSpec, Optional_, Param, positive, probability
+from .spec import ANY_RANK, BOOL, FLOAT, INT, Choice, LayerSpec, Optional_, Param, positive, probability, require_rank
 
 
 def _same(a, xs, ctx):
@@ -17,15 +17,25 @@ def bn_params(a, xs, y):
 
 
 _EPS = Param("eps", FLOAT, 1e-5, "added to the variance for stability", check=positive)
-_MOMENTUM = Param("momentum", FLOAT, 0.1, "running-statistics momentum")
+_MOMENTUM = Param("momentum", Optional_(FLOAT), 0.1,
+                  "running-statistics momentum (none: a cumulative moving average)")
 _AFFINE = Param("affine", BOOL, True, "learnable scale and shift")
 _TRACK = Param("track_running_stats", BOOL, True, "keep running mean and variance (buffers, not parameters)")
 
 
-def _bn(name, rank, cls, doc):
+def _bn1d_shape(a, xs, ctx):
+    x = xs[0]
+    if not require_rank(ctx, "batchnorm1d", x, (1, 2), "a [C] or [C, L] input",
+                        help=("use batchnorm2d for a [C, H, W] input" if len(x) == 3 else
+                              "add `flatten` before it, or use layernorm or groupnorm, which take any rank",)):
+        return None
+    return x
+
+
+def _bn(name, rank, cls, doc, shape=_same):
     return LayerSpec(
         name=name, category="normalization", rank=rank, doc=doc,
-        params=(_EPS, _MOMENTUM, _AFFINE, _TRACK), shape=_same, count_params=bn_params,
+        params=(_EPS, _MOMENTUM, _AFFINE, _TRACK), shape=shape, count_params=bn_params,
         label=lambda a: "batch norm",
         torch=lambda a, xs: (cls, dict(num_features=xs[0][0], eps=a.eps, momentum=a.momentum,
                                        affine=a.affine, track_running_stats=a.track_running_stats)),
@@ -33,7 +43,8 @@ def _bn(name, rank, cls, doc):
 
 
 BATCHNORM2D = _bn("batchnorm2d", 3, "BatchNorm2d", "Batch normalisation over [C, H, W] (nn.BatchNorm2d).")
-BATCHNORM1D = _bn("batchnorm1d", 1, "BatchNorm1d", "Batch normalisation over [features] (nn.BatchNorm1d).")
+BATCHNORM1D = _bn("batchnorm1d", None, "BatchNorm1d",
+                  "Batch normalisation of [C] or [C, L] (nn.BatchNorm1d), per channel.", _bn1d_shape)
 
 
 def _ln_shape(a, xs, ctx):
@@ -72,24 +83,41 @@ def _gn_shape(a, xs, ctx):
                   notes=(f"{c} % {a.groups} = {c % a.groups}",),
                   help=(f"use groups from {divisors[-6:]}",))
         return None
+    per_group = c // a.groups * math.prod(xs[0][1:])
+    if per_group == 1:      # torch normalises each group of each sample, and refuses a single value
+        ctx.error(E0215, f"each of the {a.groups} groups holds one value of {list(xs[0])}", "groups",
+                  notes=("torch's GroupNorm refuses this: \"Expected more than 1 value per channel\"",),
+                  help=("use fewer groups" if a.groups > 1 else "normalise before `flatten` or pooling, "
+                        "where each channel still has more than one value",))
+        return None
     return xs[0]
 
 
 GROUPNORM = LayerSpec(
-    name="groupnorm", category="normalization", rank=3,
-    doc="Group normalisation (nn.GroupNorm); the groups must divide the channels.",
+    name="groupnorm", category="normalization",
+    doc="Group normalisation (nn.GroupNorm) of [C, *], any rank; the groups must divide the channels.",
     params=(Param("groups", INT, doc="number of groups", aliases=("num_groups",), check=positive), _EPS, _AFFINE),
     shape=_gn_shape, count_params=lambda a, xs, y: (2 * xs[0][0] if a.affine else 0, 0),
     label=lambda a: f"group norm, {a.groups}",
     torch=lambda a, xs: ("GroupNorm", dict(num_groups=a.groups, num_channels=xs[0][0], eps=a.eps, affine=a.affine)),
 )
 
+def _lrn_shape(a, xs, ctx):
+    x = xs[0]
+    if not require_rank(ctx, "lrn", x, range(2, ANY_RANK.stop), "an input with channels and at least one more axis",
+                        help=("torch's LocalResponseNorm needs [C, L], [C, H, W] or more: "
+                              "move it before `flatten`",)):
+        return None
+    return x
+
+
 LRN = LayerSpec(
-    name="lrn", category="normalization", rank=3,
-    doc="Local response normalisation across channels (nn.LocalResponseNorm), as in the original AlexNet.",
+    name="lrn", category="normalization",
+    doc=("Local response normalisation across channels (nn.LocalResponseNorm), as in the original AlexNet; "
+         "[C, L], [C, H, W] or more."),
     params=(Param("size", INT, doc="neighbouring channels", check=positive),
             Param("alpha", FLOAT, 1e-4), Param("beta", FLOAT, 0.75), Param("k", FLOAT, 1.0)),
-    shape=_same, label=lambda a: f"LRN, {a.size}",
+    shape=_lrn_shape, label=lambda a: f"LRN, {a.size}",
     torch=lambda a, xs: ("LocalResponseNorm", dict(size=a.size, alpha=a.alpha, beta=a.beta, k=a.k)),
     aliases=("local_response_norm",),
 )
@@ -105,6 +133,30 @@ def _dropout(name, cls, doc):
 
 
 DROPOUT = _dropout("dropout", "Dropout", "Dropout (nn.Dropout); no effect on shapes.")
-DROPOUT2D = _dropout("dropout2d", "Dropout2d", "Channel dropout (nn.Dropout2d).")
+DROPOUT2D = _dropout("dropout2d", "Dropout2d", (
+    "Channel dropout (nn.Dropout2d): zeroes whole channels of [C, H, W]. Torch takes any rank "
+    "([C] drops elements, [C, L] whole channels), with a deprecation warning but for [C, H, W]."))
 
-LAYERS = (BATCHNORM2D, BATCHNORM1D, LAYERNORM, GROUPNORM, LRN, DROPOUT, DROPOUT2D)
+
+STOCHASTIC_DEPTH = LayerSpec(
+    name="stochastic_depth", category="regularization",
+    doc=("Stochastic depth (torchvision.ops.StochasticDepth), on a residual branch: in training it zeroes the "
+         "input of a sample (mode 'row') or of the whole batch ('batch') with probability p and scales the rest "
+         "by 1/(1 - p); identity in eval. No effect on shapes."),
+    params=(Param("p", FLOAT, doc="probability of zeroing", check=probability),
+            Param("mode", Choice("row", "batch"), "row", "'row': per sample; 'batch': the whole batch at once")),
+    shape=_same, label=lambda a: f"stochastic depth {a.p:g}" + (", batch" if a.mode == "batch" else ""),
+    torch=lambda a, xs: ("StochasticDepth", dict(p=a.p, mode=a.mode)),
+)
+
+LAYERNORM2D = LayerSpec(
+    name="layernorm2d", category="normalization", rank=3,
+    doc=("Layer normalisation over the channels of [C, H, W] at each position (torchvision's LayerNorm2d, "
+         "ConvNeXt's): an nn.LayerNorm(C) with weight and bias of shape (C,)."),
+    params=(_EPS,), shape=_same,
+    count_params=lambda a, xs, y: (2 * xs[0][0], 0),
+    label=lambda a: "layer norm 2d",
+    torch=lambda a, xs: ("LayerNorm2d", dict(normalized_shape=xs[0][0], eps=a.eps)),
+)
+
+LAYERS = (BATCHNORM2D, BATCHNORM1D, LAYERNORM, LAYERNORM2D, GROUPNORM, LRN, DROPOUT, DROPOUT2D, STOCHASTIC_DEPTH)

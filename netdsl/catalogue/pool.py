@@ -1,10 +1,12 @@
 """Pooling: max, average, adaptive and global."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from ..diagnostics.codes import E0301, E0304, W0402
 from .arith import fold_axes, unused_tail, warn_lost_rows, window_out
 from .conv import AXES, _one, _x
-from .spec import BOOL, INT, PAIR, LayerSpec, Optional_, Param, non_negative, positive
+from .spec import BOOL, INT, PAIR, LayerSpec, Optional_, Param, non_negative, positive, require_rank
 
 
 def _stride(a):
@@ -125,29 +127,56 @@ def adaptive_shape(a, xs, ctx):
     return (c, oh, ow)
 
 
+def _flat_help(x) -> tuple:
+    if len(x) == 1:
+        return ("a flat input has no height or width: move this layer before `flatten`",)
+    return ("2-D pooling needs a per-sample [C, H, W] input",)
+
+
+def _mean_shortcut(kind, a, xs, ctx):
+    """Torch's adaptive_avg_pool2d to 1×1 (after none is resolved) is `x.mean((-2, -1), keepdim=True)`
+    whatever the rank,
+    so it also takes [C, D, H, W] (to [C, D, 1, 1]); other output sizes need [C, H, W]."""
+    x = xs[0]
+    resolved = tuple(n if o is None else o for o, n in zip(a.output, x[-2:]))   # none keeps that size
+    if len(x) == 4 and resolved == (1, 1):
+        ctx.explain("h = 1, w = 1 (the mean over the last two dims)")
+        return (*x[:2], 1, 1)
+    want = "a [C, H, W] or [C, D, H, W] input" if kind == "global_avgpool" else \
+        "a [C, H, W] input (or [C, D, H, W] with an output of 1)"
+    if not require_rank(ctx, kind, x, (3,), want, help=_flat_help(x)):
+        return None
+    return adaptive_shape(a, xs, ctx)
+
+
 def adaptive_window(a):
     return None  # depends on the input size; netdsl/costs.py treats it as a global window
 
 
-def _adaptive(name, word, cls, doc):
+def _adaptive(name, word, cls, doc, rank=3, shape=adaptive_shape):
     return LayerSpec(
-        name=name, category="pooling", rank=3, doc=doc,
+        name=name, category="pooling", rank=rank, doc=doc,
         params=(Param("output", _OptPair(), doc="output size (h, w)", aliases=("output_size",), check=positive),),
-        shape=adaptive_shape, window=adaptive_window,
+        shape=shape, window=adaptive_window,
         label=lambda a: f"{word} \u2192 {a.output[0]}\u00d7{a.output[1]}",
         torch=lambda a, xs: (cls, dict(output_size=a.output)),
     )
 
 
-ADAPTIVE_AVGPOOL2D = _adaptive("adaptive_avgpool2d", "adaptive avg pool", "AdaptiveAvgPool2d",
-                               "Adaptive average pooling to a fixed output size (nn.AdaptiveAvgPool2d).")
+ADAPTIVE_AVGPOOL2D = _adaptive(
+    "adaptive_avgpool2d", "adaptive avg pool", "AdaptiveAvgPool2d",
+    "Adaptive average pooling of [C, H, W] to a fixed output size (nn.AdaptiveAvgPool2d); to 1×1, "
+    "[C, D, H, W] too, as torch takes it.", None, lambda a, xs, ctx: _mean_shortcut("adaptive_avgpool2d", a, xs, ctx))
 ADAPTIVE_MAXPOOL2D = _adaptive("adaptive_maxpool2d", "adaptive max pool", "AdaptiveMaxPool2d",
                                "Adaptive max pooling to a fixed output size (nn.AdaptiveMaxPool2d).")
 
+_ONE = SimpleNamespace(output=(1, 1))
+
 GLOBAL_AVGPOOL = LayerSpec(
-    name="global_avgpool", category="pooling", rank=3,
-    doc="Global average pooling: [C, H, W] -> [C, 1, 1] (nn.AdaptiveAvgPool2d(1)). Follow it with flatten.",
-    params=(), shape=lambda a, xs, ctx: (xs[0][0], 1, 1), window=adaptive_window,
+    name="global_avgpool", category="pooling",
+    doc=("Global average pooling: [C, H, W] -> [C, 1, 1] (nn.AdaptiveAvgPool2d(1)); follow it with flatten. "
+         "Like torch, it takes [C, D, H, W] too (to [C, D, 1, 1])."),
+    params=(), shape=lambda a, xs, ctx: _mean_shortcut("global_avgpool", _ONE, xs, ctx), window=adaptive_window,
     label=lambda a: "global avg pool",
     torch=lambda a, xs: ("AdaptiveAvgPool2d", dict(output_size=(1, 1))),
 )

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any, Protocol
 
+from ..diagnostics.codes import E0307
 from ..record import Frozen
 
 Shape = tuple  # per-sample shape, e.g. (3, 224, 224) or (4096,)
@@ -26,9 +27,13 @@ class TypeMismatch(Exception):
 
 
 class ParamType:
-    """Checks and normalises one argument value. `describe` is shown to users."""
+    """Checks and normalises one argument value. `describe` is shown to users.
+    `tensor`: the parameter may also be a tensor reference (`@name`, `in`), read at run
+    time: the layer then takes that tensor as one more input, and the argument
+    is a TensorRef to it (the shape rule finds its shape among the input shapes)."""
 
     describe = "a value"
+    tensor = False
 
     def coerce(self, value: Any) -> Any:
         raise NotImplementedError
@@ -106,6 +111,7 @@ class _Optional(ParamType):
     def __init__(self, inner: ParamType):
         self.inner = inner
         self.describe = f"{inner.describe} or none"
+        self.tensor = inner.tensor
 
     def coerce(self, v):
         return None if v is None else self.inner.coerce(v)
@@ -126,22 +132,59 @@ class _Ints(ParamType):
         raise TypeMismatch(self.describe)
 
 
+class TensorRef(Frozen):
+    """An argument that is another tensor, read at run time (`center_crop(@up)`): the
+    layer's input number `index` (0 is the tensor flowing in); `text`: as written."""
+    __slots__ = _fields = ("index", "text")
+
+
 class _SizeOrShape(ParamType):
     """A size (int or pair), or a tensor reference `@name` whose H and W are used."""
     describe = "an integer, a pair of integers or a reference like `@name`"
+    tensor = True
+
+    def coerce(self, v):
+        if isinstance(v, TensorRef):
+            return v
+        return PAIR.coerce(v)
+
+
+class _IntList(ParamType):
+    """A list of integers (a shape, or dims), at most `most` of them; a single int is a
+    list of one, and a reference `@name` (or `in`) gives that tensor's shape."""
+
+    def __init__(self, most: int, least: int = 0):
+        self.most, self.least = most, least
+        self.describe = f"an integer or a list of {least} to {most} integers"
 
     def coerce(self, v):
         from ..values import ShapeValue
         if isinstance(v, ShapeValue):
-            if v.rank < 2:
-                raise TypeMismatch("a reference to a tensor with height and width")
-            return tuple(v.dims[-2:])
-        return PAIR.coerce(v)
+            v = tuple(v.dims)
+        if _is_int(v):
+            v = (v,)
+        if isinstance(v, tuple) and self.least <= len(v) <= self.most and all(_is_int(x) for x in v):
+            return v
+        raise TypeMismatch(self.describe)
+
+
+class _Size(ParamType):
+    """An output size: an int (every spatial axis, kept an int as torch takes it), a
+    tuple of 1 to 3 ints, one per spatial axis, or a tensor reference to match."""
+    describe = "an integer, a list of 1 to 3 integers or a reference like `@name`"
+    tensor = True
+
+    def coerce(self, v):
+        if isinstance(v, TensorRef) or _is_int(v):
+            return v
+        if isinstance(v, tuple) and 1 <= len(v) <= 3 and all(_is_int(x) for x in v):
+            return v
+        raise TypeMismatch(self.describe)
 
 
 INT, FLOAT, BOOL, PAIR, PADDING = _Int(), _Float(), _Bool(), _Pair(), _Padding()
-SIZE_OR_SHAPE = _SizeOrShape()
-Choice, Optional_, Ints = _Choice, _Optional, _Ints
+SIZE_OR_SHAPE, SIZE = _SizeOrShape(), _Size()
+Choice, Optional_, Ints, IntList = _Choice, _Optional, _Ints, _IntList
 
 
 # ---- validation helpers: return an error text or None ------------------------
@@ -218,15 +261,39 @@ class LayerSpec(Frozen):
     label: the short diagram label; aliases: other DSL names for the kind;
     state: for a learnable tensor that is no layer (ConvNeXt's layer_scale), args ->
       (shape, fill value): generated code holds it as an nn.Parameter of the module
-      around it and uses it as a value. `inputs` is then "none"."""
+      around it and uses it as a value. `inputs` is then "none";
+    functional: args -> whether this use is a `forward` expression rather than a
+      module (upsample to another tensor's run-time size is F.interpolate, as
+      torchvision writes it: nn.Upsample only takes a fixed size);
+    broadcasts: a merge whose branches broadcast as torch's do (add, mul): a
+      `parameter` branch needs no batch dimension there."""
     __slots__ = _fields = ("name", "doc", "params", "shape", "category", "rank", "inputs", "torch", "forward",
-                           "count_params", "macs", "validate", "window", "label", "aliases", "state")
+                           "count_params", "macs", "validate", "window", "label", "aliases", "state", "functional",
+                           "broadcasts")
     _defaults = {"rank": None, "inputs": "one", "torch": None, "forward": None, "count_params": _no_params,
                  "macs": _no_macs, "validate": None, "window": None, "label": _no_label, "aliases": (),
-                 "state": None}
+                 "state": None, "functional": None, "broadcasts": False}
 
     def param(self, name: str) -> Param | None:
         for p in self.params:
             if p.name == name or name in p.aliases:
                 return p
         return None
+
+
+def require_rank(ctx, kind: str, x: tuple, ranks, want: str, help: tuple = ()) -> bool:
+    """The rank check of a kind that accepts several per-sample ranks (LayerSpec.rank
+    takes one): E0307 unless len(x) is in `ranks` (a tuple, or a range for "r and up").
+    `want` says what is accepted, e.g. "a [C] or [C, L] input"."""
+    if len(x) in ranks:
+        return True
+    if isinstance(ranks, range):
+        takes = f"ranks {ranks.start} and up"
+    else:
+        takes = f"rank {ranks[0]} only" if len(ranks) == 1 else "ranks " + " and ".join(map(str, ranks))
+    ctx.error(E0307, f"`{kind}` needs {want}, but its input is [{', '.join(map(str, x))}]", None,
+              notes=(f"it takes per-sample {takes}; this input has rank {len(x)}",), help=help)
+    return False
+
+
+ANY_RANK = range(1, 1 << 30)      # every per-sample rank netdsl has (shapes have at least one dim)

@@ -11,13 +11,24 @@ from types import SimpleNamespace
 from typing import Any
 
 from ..catalogue import LayerSpec, TypeMismatch
-from ..catalogue.spec import REQUIRED
+from ..catalogue.spec import REQUIRED, TensorRef
 from ..diagnostics import Diagnostic
 from ..diagnostics.codes import E0210, E0211, E0212, E0213, E0214, E0215
 from ..diagnostics.suggest import suggest
 from ..frontend import ast as A
 from ..frontend.source import Span
-from ..values import UNKNOWN, Env, EvalError, conforms, depends_on_unknown, describe_type, evaluate, show, type_name
+from ..values import (
+    UNKNOWN,
+    Env,
+    EvalError,
+    ShapeValue,
+    conforms,
+    depends_on_unknown,
+    describe_type,
+    evaluate,
+    show,
+    type_name,
+)
 from .report import Reporter
 
 # A concrete fix for the catalogue's validation messages (spec.positive, ...).
@@ -124,8 +135,10 @@ class LayerArgs:
         self._shared: dict = {}
 
     def bind(self, spec: LayerSpec, call: A.Call, args: list, origin):
-        """-> (values, spans, first error or None, unknown). `unknown`: an argument
-        depends on a shape that could not be computed, so the layer cannot be checked."""
+        """-> (values, spans, first error or None, unknown, refs). `unknown`: an argument
+        depends on a shape that could not be computed, so the layer cannot be checked;
+        refs: the ids of the tensors passed to parameters that take one (ParamType.tensor),
+        which become the layer's inputs 1, 2, ... (its arguments hold TensorRefs)."""
         report = self.reporter.error
         values: dict[str, Any] = {}
         spans: dict[str, Span] = {}
@@ -165,7 +178,13 @@ class LayerArgs:
                 p.name: p.type.coerce(p.default) if p.default is not None else None
                 for p in spec.params if not p.required}
         unknown = False
+        refs = []
         for p in spec.params:
+            if p.name in values and getattr(p.type, "tensor", False) and isinstance(values[p.name], ShapeValue) \
+                    and values[p.name].node is not None:
+                refs.append(values[p.name].node)
+                values[p.name] = TensorRef(len(refs), spans[p.name].text().split("=", 1)[-1].strip())
+                continue
             if p.name not in values:
                 if p.required:
                     failure = _first(failure, report(E0211, f"`{spec.name}` needs `{p.name}` ({p.doc})", call.span,
@@ -193,7 +212,7 @@ class LayerArgs:
                                                      spans[p.name], help=(hint,) if hint else (), origin=origin))
                     continue
             values[p.name] = value
-        return values, spans, failure, unknown
+        return values, spans, failure, unknown, refs
 
     def shared(self, spec: LayerSpec, values: dict) -> SimpleNamespace:
         """Layers repeated by `repeat`/loops mostly have equal arguments; they share one

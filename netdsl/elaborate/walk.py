@@ -71,6 +71,9 @@ from .report import Reporter, Stop
 STAND_IN = lookup("identity")       # what a stand-in node computes: its input, unchanged
 
 
+_REFUSED = object()      # what `statement` returns after a failed assert: stop that body
+
+
 class Walk:
     """Expands one network. `check_expects`: whether `expect` statements are checked
     (a size scan turns them off: they state the shapes at the declared input size)."""
@@ -180,7 +183,8 @@ class Walk:
                 self.outputs(stmt, frame)
                 returned = True
                 continue
-            self.statement(stmt, frame)
+            if self.statement(stmt, frame) is _REFUSED:
+                return
         if frame.flow is None:
             if input_override is not None:
                 self.input_node(frame, d.name_span, input_override)
@@ -335,9 +339,10 @@ class Walk:
             self.report(ERROR, E0315, "`return(...)` belongs at the end of a network", stmt.span,
                         help=("a block returns the tensor its last item makes",), origin=frame.origin)
         elif isinstance(stmt, A.Assert):
-            self.assertion(stmt, frame)
+            return self.assertion(stmt, frame)
+        return None
 
-    def assertion(self, stmt: A.Assert, frame: Frame) -> None:
+    def assertion(self, stmt: A.Assert, frame: Frame):
         """`assert test, "message"`: the spec refuses values for which `test` is false (E0221),
         showing the values of the names the test reads, as pytest does."""
         try:
@@ -366,6 +371,7 @@ class Walk:
                         "this is false", notes=(f"with {', '.join(values)}",) if values else (), origin=frame.origin)
         if frame.flow is not None:      # what follows was written for values that hold: no cascade from it
             frame.flow = self.stand_in(frame, stmt.span, d)
+        return _REFUSED
 
     def guard_holds(self, stmt: A.Chain | A.Output, frame: Frame) -> bool | None:
         """`... when cond`: True, False, or None when the condition reads an unknown shape."""
@@ -387,7 +393,8 @@ class Walk:
         frame.env = Env(saved)
         try:
             for stmt in stmts:
-                self.statement(stmt, frame)
+                if self.statement(stmt, frame) is _REFUSED:
+                    break           # a failed assert: the rest was written for values that hold
         finally:
             frame.env = saved
 
@@ -491,10 +498,11 @@ class Walk:
             self.register_ref(frame, label)
 
     def layer_call(self, spec: LayerSpec, call: A.Call, args, failure, frame: Frame, label, label_span):
-        values, spans, unknown = {}, {}, False
+        values, spans, unknown, refs = {}, {}, False, []
         if failure is None:
-            values, spans, failure, unknown = self.layer_args.bind(spec, call, args, frame.origin)
-        inputs = [frame.flow] if spec.inputs != "none" else []
+            values, spans, failure, unknown, refs = self.layer_args.bind(spec, call, args, frame.origin)
+        # tensors passed as arguments (`center_crop(@up)`) are inputs after the one flowing in
+        inputs = ([frame.flow] if spec.inputs != "none" else []) + [self.nodes[r] for r in refs]
         kept = call.branches
         if spec.state is not None and frame.scope.numbered:
             failure = failure or self.report(

@@ -93,8 +93,12 @@ class Node(Record):
     @property
     def has_module(self) -> bool:
         """It becomes a named child of its module: a layer, or a learnable tensor (spec.state)."""
-        return self.spec is not None and (self.spec.torch is not None or self.spec.state is not None) \
-            and not self.stand_in
+        spec = self.spec
+        if spec is None or self.stand_in:
+            return False
+        if spec.functional is not None and self.args is not None and spec.functional(self.args):
+            return False
+        return spec.torch is not None or spec.state is not None
 
     @property
     def path(self) -> tuple[str, ...]:
