@@ -34,3 +34,25 @@ def test_compiled_spec_is_torchvision_s_model(claim):
     pytest.importorskip("torch")
     spec, name, params = claim
     assert zoo_reference.module_problems(spec, zoo_reference.reference(name), params) == []
+
+
+def test_readme_zoo_table_lists_every_spec_with_its_numbers():
+    """The README's zoo table is what `check` says of each spec, and names the claims."""
+    import re
+
+    from netdsl import check_file
+
+    root = zoo_reference.REFERENCE.parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    rows = {m[0]: m for m in re.findall(r"^\| (\w+\.net)[^|]* \| (\S+) → (\S+) \| ([\d,]+) \| ([^|]*) \|$",
+                                          readme, re.MULTILINE)}
+    specs = sorted((root / "specs").glob("*.net"))
+    assert sorted(rows) == [p.name for p in specs]
+    for path in specs:
+        g = check_file(str(path)).graph()
+        _, shown_in, shown_out, shown_params, refs = rows[path.name]
+        assert shown_in == "×".join(map(str, g.input_shape)), path.name
+        assert shown_out == "×".join(map(str, g.output_shape)), path.name
+        assert int(shown_params.replace(",", "")) == g.total_params, path.name
+        claimed = {name for spec, name, _ in CLAIMS if spec.resolve() == path.resolve()}
+        assert set(re.findall(r"`(\w+)`", refs)) == claimed, path.name

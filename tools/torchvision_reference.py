@@ -4,7 +4,9 @@ For each model it records the torchvision and torch versions, the constructor ca
 and effective configuration, the input shape, the parameter count, MACs (torch's
 FlopCounterMode total / 2 at batch 1), the state_dict as [key, shape] in order,
 every named module with its class (and extra_repr), the default weights' published
-meta (which is read from torchvision's tables, never downloaded), and the digests of
+meta (which is read from torchvision's tables, never downloaded), the smallest square
+input the eval model runs on (tried upwards from 1x1: the published min_size is what
+the weights were validated at, not what the architecture needs), and the digests of
 the eval-mode output (and of coarse intermediate outputs) for
 reference_weights.fixed_input under reference_weights.fill_ weights, so tests
 can compare netdsl's models with torchvision's with nothing but torch.
@@ -216,6 +218,21 @@ def _digests(rw, model, x) -> tuple[dict, dict]:
     return out, stages
 
 
+def _smallest_input(model, shape) -> int | None:
+    """The smallest n for which the eval model runs on a 1 x C x n x n input (what
+    `netdsl sizes` must find); None if nothing up to the reference size runs."""
+    import torch
+    for n in range(1, shape[-1] + 1):
+        try:
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model(torch.zeros(1, shape[0], n, n))
+            return n
+        except (RuntimeError, ValueError, IndexError):
+            continue
+    return None
+
+
 def _spread(y) -> float:
     """std(y[0] - y[1]) / std(y): how much the two samples' outputs differ, relative to the outputs' spread."""
     y = y["out"] if isinstance(y, dict) else y
@@ -273,6 +290,7 @@ def reference(name: str, rw) -> tuple[dict, dict]:
         "macs": macs,
         "macs_by_op": macs_by_op,
         "published": _meta(weights_name),
+        "smallest_input": _smallest_input(model, shape),
         "fill": {"gain": rw.GAIN, "probe": rw.probe()},
         "output_spread": spread,
         "output": output,
