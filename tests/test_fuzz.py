@@ -240,8 +240,10 @@ def test_generated_specs_parse_and_check_without_crashing():
         seen["clean"] += result.ok
 
     run()
-    # Guard against a strategy that only ever produces early errors.
-    assert seen["graphs"] > 15 and seen["clean"] > 20, seen
+    # Guard against a strategy that only ever produces early errors. Hypothesis draws
+    # differently with other modules loaded (torch imported first: 51 graphs, 49 clean;
+    # alone: 22 and 99; after the catalogue tests: 14 and 89), so the bar is a floor.
+    assert seen["graphs"] >= 10 and seen["clean"] >= 40, seen
 
 
 # ---- mutation fuzzing ----------------------------------------------------------

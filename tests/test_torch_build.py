@@ -80,7 +80,11 @@ def test_runtime_shapes_and_params_match_static(path):
     assert returned(y) == graph.returns
     layers = [n for n in graph.layers if n.has_module and n.id not in graph.unused]   # unused: never called
     assert layers
+    state = dict(model.named_parameters())
     for node in layers:
+        if node.spec.state is not None:     # a learnable tensor: no module, and no batch until it meets one
+            assert tuple(state[node.qualname].shape) == node.shape, node.qualname
+            continue
         assert seen.get(node.qualname) == node.shape, node.qualname
     # each block use and each named sequence called as a whole yields its scope's shape
     for scope in graph.scopes()[1:]:

@@ -24,6 +24,8 @@ import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:       # run from a checkout, installed or not
+    sys.path.insert(0, str(ROOT))
 CORPUS = ROOT / "tests" / "fuzz_corpus"
 
 

@@ -165,6 +165,11 @@ def _is_chain(an: _Analysis, s: Scope) -> bool:
 
 
 # ---- the generator -------------------------------------------------------------
+# Sequences nested deeper than this (in columns of __init__) are built into a local
+# variable first: each level opens up to four brackets, and Python refuses 200.
+_HOIST_INDENT = 8 + 4 * 16
+
+
 class _Writer:
     def __init__(self, graphs: list[Graph], source_name: str, init: str | None):
         self.graphs = graphs
@@ -181,6 +186,8 @@ class _Writer:
         self.needs_ordered = False
         self.xavier_classes: set[str] = set()
         self.init_fn: str | None = None
+        self.hoisted: list[str] = []            # `nestedK = ...` lines for the class being written
+        self.hoisted_avoid: list[str] = []      # its constructor's parameters
 
     # ---- names
     def module_class(self, cls: str, node: Node) -> str:
@@ -214,11 +221,20 @@ class _Writer:
         if child.kind == "block":
             cls = self.block_class(child)
             return f"{cls}({self.call_args(child)})"
+        if indent >= _HOIST_INDENT:     # Python's parser takes 200 nested brackets: name the inner ones
+            taken = {require_argument(p) for p in self.hoisted_avoid}
+            name = next(f"nested{k}" for k in range(len(self.hoisted) + 1, 10 ** 6) if f"nested{k}" not in taken)
+            self.hoisted.append(f"        {name} = {self.sequential(child, 8)}")
+            return name
         return self.sequential(child, indent)
 
     def sequential(self, s: Scope, indent: int) -> str:
-        """A sequence as nn.Sequential, a named merge's branches as nn.ModuleList."""
-        kind = "nn.ModuleList" if s.kind == "list" else "nn.Sequential"
+        """A sequence as nn.Sequential; a named merge's branches as nn.ModuleList, or as
+        nn.ModuleDict when the branches carry names of their own (`m.p.weight`)."""
+        kind = "nn.Sequential"
+        if s.kind == "list":
+            indexed = all(c.name == str(i) for i, c in enumerate(s.children))
+            kind = "nn.ModuleList" if indexed else "nn.ModuleDict"
         return f"{kind}({self.sequential_items(s, indent)})"
 
     def sequential_items(self, s: Scope, indent: int) -> str:
@@ -298,6 +314,8 @@ class _Writer:
                    f"-> {_dims_x(s.out_shape)}.")
         head.append(f'    """{doc}"""')
         head.append("")
+        saved = self.hoisted, self.hoisted_avoid         # a block's class is written while in another's
+        self.hoisted, self.hoisted_avoid = [], [p.name for p in self.signatures[s.definition].params]
         init = [f"    def __init__({sig}):"]
         if not numbered:
             init.append("        super().__init__()")
@@ -309,13 +327,17 @@ class _Writer:
                      f"            raise ValueError({literal(docstring_text(f'compiled for {what}; '))}",
                      f"                             {literal('recompile the spec for other values')})"]
         if numbered:
-            init += [f"        super().__init__({self.sequential_items(s, 8)})"]
+            items = self.sequential_items(s, 8)
+            init += self.hoisted + [f"        super().__init__({items})"]
         else:
             for child in s.children:
                 attr = require_attribute(child.name)
                 ctor = self.child_ctor(child, 8)
+                init += self.hoisted
+                self.hoisted = []
                 init.append(f"        self.{attr} = {ctor}" if is_identifier(attr) else
                             f"        self.add_module({literal(attr)}, {ctor})")
+        self.hoisted, self.hoisted_avoid = saved
         if is_net:
             init += self.init_lines(s)
         if numbered and self.an.chain.get(s.id):
@@ -341,6 +363,8 @@ class _Writer:
         for owner, name in path:
             if owner.numbered and name.isdigit():
                 out += f"[{name}]"
+            elif owner.kind == "list":  # an nn.ModuleDict: its methods (keys, items...) hide attributes
+                out += f"[{literal(require_attribute(name))}]"
             elif is_identifier(name):
                 out += f".{require_attribute(name)}"
             else:                   # an add_module name such as `block1-0`
@@ -374,6 +398,23 @@ class _Writer:
             if memo is not None:
                 memo[node.scope.id] = unit
         return node if unit is None else unit
+
+    @staticmethod
+    def unbatched_parameters(g: Graph, units: list) -> set:
+        """Ids of the `parameter` nodes among `units` that need the batch dimension made
+        explicit: those not consumed only by broadcasting merges that also take a batch."""
+        params = {u.id for u in units if isinstance(u, Node) and u.spec is not None and u.spec.state is not None}
+        if not params:
+            return set()
+        fine = set(params)
+        for n in g.nodes:
+            for i in n.inputs:
+                if i in params:
+                    batched = n.spec is not None and n.spec.broadcasts and any(j not in params for j in n.inputs)
+                    if not batched:
+                        fine.discard(i)
+        outputs = set(g.output_ids())
+        return {p for p in params if p not in fine or p in outputs}
 
     def forward_lines(self, c: Scope) -> list[str]:
         an = self.an
@@ -422,9 +463,21 @@ class _Writer:
         var[start] = "x"
         live = {name: node for node, name in var.items()}
         lines = []
+        # A parameter has no batch dimension: where it meets a batch in an add or mul,
+        # torch broadcasts it; anywhere else it takes the batch size of the input
+        expand = self.unbatched_parameters(g, [u for u, _, _ in units])
+        batch = next(b for b in ("batch", "n_batch", "batch_size") if b not in c.inputs)
+        if expand:
+            lines.append(f"        {batch} = x.shape[0]")
+        alias: dict = {}        # an id passed through unchanged -> the id that now holds its variable
+
+        def holder(i):
+            while i in alias:
+                i = alias[i]
+            return i
         for u, ins, out in units:
             args = [var[i] for i in ins]
-            for i in ins:
+            for i in map(holder, ins):
                 remaining[i] -= 1
                 if remaining[i] == 0 and live.get(var[i]) == i:
                     del live[var[i]]
@@ -432,8 +485,20 @@ class _Writer:
                 if u.spec is None or u.spec.forward is None:
                     raise CodegenError(f"layer {u.kind!r} has neither a torch module nor a forward expression")
                 expr = u.spec.forward(u.args, args)
+                if len(ins) == 1 and expr == args[0]:   # `identity`: the same tensor, no line
+                    src = holder(ins[0])
+                    remaining[out] = remaining.get(out, 0) + remaining.get(src, 0)
+                    remaining[src] = 0
+                    alias[src] = out
+                    var[out] = args[0]
+                    live[args[0]] = out
+                    continue
             elif isinstance(u, Node) and u.spec.state is not None:
-                expr = self.access(c, self.path_to(c, u))       # a parameter is a value, not a call
+                # a parameter is a value, not a call; given the batch of its input (a view, as
+                # ViT's class_token.expand) so that it is a batch wherever it flows
+                expr = self.access(c, self.path_to(c, u))
+                if u.id in expand:
+                    expr += f".expand({batch}, {', '.join(['-1'] * len(u.shape))})"
             else:
                 expr = f"{self.access(c, self.path_to(c, u))}({', '.join(args)})"
             name = "x" if "x" not in live else next(f"x{k}" for k in range(1, 10 ** 6) if f"x{k}" not in live)

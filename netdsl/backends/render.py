@@ -77,6 +77,11 @@ def _esc(text: str) -> str:
     return terminal_safe(str(text)).replace("\\", "\\\\")
 
 
+def _clip(name: str, width: int = 80) -> str:
+    """A name as a diagram shows it: Graphviz refuses very long IDs, and nobody reads them."""
+    return name if len(name) <= width else name[:width - 1] + "\u2026"
+
+
 def _wrap(text: str, width: int = 38) -> list[str]:
     return textwrap.wrap(text, width, break_long_words=True) or [""]
 
@@ -108,10 +113,11 @@ def dot_source(G, *, depth: int | None = None, direction: str = "TB", show_param
     import graphviz
     H = collapse(G, depth)
     scopes = G.graph["scopes"]
-    title = f"{G.graph['network']}  {shape_text(G.graph['input_shape'])} \u2192 {shape_text(G.graph['output_shape'])}"
+    network = _clip(G.graph["network"])
+    title = f"{network}  {shape_text(G.graph['input_shape'])} \u2192 {shape_text(G.graph['output_shape'])}"
     if show_params:
         title += f"  ({G.graph['total_params']:,} params)"
-    dot = graphviz.Digraph(name=_esc(G.graph["network"]))
+    dot = graphviz.Digraph(name=_esc(network))
     dot.attr("graph", rankdir=direction.upper(), fontname=FONT, fontsize="14", label=_esc(title),
              labelloc="t", nodesep="0.3", ranksep="0.32", newrank="true", outputorder="edgesfirst",
              bgcolor="white", pad="0.2")

@@ -80,14 +80,14 @@ ADD = LayerSpec(
     name="add", category="merge", inputs="many",
     doc="Elementwise sum of its branches (ResNet's residual add); shapes broadcast as in torch.",
     params=(), shape=_elementwise("add"), label=lambda a: "add",
-    forward=lambda a, xs: " + ".join(xs),
+    forward=lambda a, xs: " + ".join(xs), broadcasts=True,
 )
 
 MUL = LayerSpec(
     name="mul", category="merge", inputs="many",
     doc="Elementwise product of its branches, e.g. a squeeze-and-excitation gate; shapes broadcast as in torch.",
     params=(), shape=_elementwise("mul"), label=lambda a: "mul",
-    forward=lambda a, xs: " * ".join(xs),
+    forward=lambda a, xs: " * ".join(xs), broadcasts=True,
 )
 
 CONCAT = LayerSpec(

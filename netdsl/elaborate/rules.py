@@ -95,6 +95,12 @@ def apply(spec: LayerSpec, node: Node, shapes: list, reporter: Reporter, spans: 
     node.shape = tuple(shape)
     node.params, node.buffers = spec.count_params(node.args, shapes, node.shape)
     node.macs = spec.macs(node.args, shapes, node.shape)
+    if 4 * max(node.params, node.buffers) > LIMITS.max_value:     # torch cannot size the storage
+        ctx.error(E0217, f"`{spec.name}` has {node.params:,} parameters: more float32 bytes than torch can "
+                  "address", notes=("torch refuses: \"Storage size calculation overflowed\"",),
+                  help=("check the input size: is a flatten or pooling missing?",))
+        node.shape = None
+        return
     if node.params > LIMITS.max_layer_params:
         ctx.warn(W0405, f"`{spec.name}` has {node.params:,} parameters",
                  notes=(f"that is {node.params * 4 / 2 ** 30:.1f} GiB in float32",),
