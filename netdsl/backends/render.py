@@ -128,10 +128,11 @@ def dot_source(G, *, depth: int | None = None, direction: str = "TB", show_param
     # Clusters: block uses and named sequences ("s", id), and repeat/for runs ("l", id)
     # inside them. Each drawn node sits in the innermost cluster of its chain.
     loops = G.graph["loops"]
+    home = _loop_homes(G)
     members: dict = {}
     children: dict = {}
     for key, a in sorted(H.nodes(data=True), key=lambda kv: _order(H, kv[0])):
-        chain = _chain(a, loops)
+        chain = _chain(a, home)
         members.setdefault(chain[-1] if chain else None, []).append(key)
         for parent, child in zip([None, *chain], chain):
             children.setdefault(parent, {})[child] = None     # an ordered set
@@ -193,12 +194,46 @@ def _spine(H, last) -> set:
     return spine
 
 
-def _chain(a: dict, loops: dict) -> list:
-    """The clusters around a node, outermost first: each scope, then the loops run in it."""
-    chain = [("l", lid) for lid, _ in a["loops"] if loops[lid]["scope"] == 0]
+def _loop_homes(G) -> dict:
+    """loop id -> the scope whose cluster holds the loop's cluster (0: the network).
+
+    The scope the loop runs in, unless all its iterations land in one scope that
+    also holds other nodes (a `for` line in a named merge: its branches share the
+    merge's ModuleList with the branches written out): then that scope. A cluster
+    drawn under two parents makes Graphviz crash, so each loop has one home."""
+    loops = G.graph["loops"]
+    common: dict = {}           # loop id -> the scopes every node of the loop is in, outermost first
+    all_in: dict = {}           # scope id -> the loops every node of the scope runs in
+    for _, a in G.nodes(data=True):
+        mine = {lid for lid, _ in a.get("loops", ())}
+        scopes = list(a.get("scopes", ()))
+        for sid in scopes:
+            all_in[sid] = all_in[sid] & mine if sid in all_in else set(mine)
+        for lid in mine:
+            prev = common.get(lid)
+            n = len(scopes) if prev is None else 0
+            if prev is not None:
+                while n < min(len(prev), len(scopes)) and prev[n] == scopes[n]:
+                    n += 1
+            common[lid] = scopes[:n]
+    home = {}
+    for lid, scopes in common.items():
+        at = loops[lid]["scope"]
+        rest = scopes if at == 0 else scopes[scopes.index(at) + 1:] if at in scopes else []
+        for sid in rest:
+            if lid in all_in.get(sid, ()):      # made by the loop (an iteration's scope): stop outside it
+                break
+            at = sid
+        home[lid] = at
+    return home
+
+
+def _chain(a: dict, home: dict) -> list:
+    """The clusters around a node, outermost first: each scope, then the loops at home in it."""
+    chain = [("l", lid) for lid, _ in a["loops"] if home[lid] == 0]
     for sid in a["scopes"]:
         chain.append(("s", sid))
-        chain.extend(("l", lid) for lid, _ in a["loops"] if loops[lid]["scope"] == sid)
+        chain.extend(("l", lid) for lid, _ in a["loops"] if home[lid] == sid)
     return chain
 
 
