@@ -32,6 +32,7 @@ from ..ir import INIT_CHOICES, NO_DEFAULT, Graph, Node, Scope
 from ..namespace import ClassNames, NameRefused, is_identifier, require_argument, require_attribute
 from ..record import Record
 from .helpers import HELPERS
+from .input_bound import bound_input
 
 # LayerSpec.category values whose weights Xavier-uniform initialises (the notes' init_cnn)
 XAVIER_CATEGORIES = ("convolution", "linear")
@@ -400,6 +401,27 @@ class _Writer:
         return node if unit is None else unit
 
     @staticmethod
+    def input_check(g: Graph) -> list[str]:
+        """For a network whose modules fit only the declared input size (a linear after
+        flatten), a first forward line that says so, instead of torch's matmul error."""
+        bound = bound_input(g)
+        if bound is None:
+            return []
+        built = "x".join(map(str, bound.shape))
+        axes = [f"{lo} <= x.shape[{i + 2}] <= {hi}" if lo < hi else f"x.shape[{i + 2}] == {lo}"
+                for i, (lo, hi) in enumerate(bound.ranges)]
+        names = ("heights", "widths") if len(bound.ranges) == 2 else ("lengths",) if len(bound.ranges) == 1 else \
+            tuple(f"dim {i + 1} sizes" for i in range(len(bound.ranges)))
+        fit = " and ".join(f"{name} {lo} to {hi}" if lo < hi else f"{name} {lo}"
+                           for name, (lo, hi) in zip(names, bound.ranges))
+        return [f"        if not ({' and '.join(axes)}):",
+                f"            raise ValueError({literal(docstring_text(f'{g.network} was built for {built} inputs '))}",
+                f"                             {literal(f'(its layers fit {fit}), got ')}",
+                f"                             + {literal('x')}.join([str(d) for d in x.shape[1:]])",
+                f"                             + {literal(': recompile the spec for that size (netdsl compile --input, ')}",
+                f"                             {literal('or netdsl.load(spec, input_shape=...))')})"]
+
+    @staticmethod
     def unbatched_parameters(g: Graph, units: list) -> set:
         """Ids of the `parameter` nodes among `units` that need the batch dimension made
         explicit: those not consumed only by broadcasting merges that also take a batch."""
@@ -462,7 +484,7 @@ class _Writer:
             remaining[out_id] = remaining.get(out_id, 0) + 1
         var[start] = "x"
         live = {name: node for node, name in var.items()}
-        lines = []
+        lines = self.input_check(g) if c.kind == "network" else []
         # A parameter has no batch dimension: where it meets a batch in an add or mul,
         # torch broadcasts it; anywhere else it takes the batch size of the input
         expand = self.unbatched_parameters(g, [u for u, _, _ in units])

@@ -43,11 +43,13 @@ class Replay:
         self.memo: list[dict] = [{} for _ in graph.nodes]
         self.evaluated = 0                      # rule runs (memo misses), for the caller's budget
 
-    def run(self, input_shape: tuple) -> tuple[Diagnostic, Node] | None:
+    def run(self, input_shape: tuple, shapes: list | None = None) -> tuple[Diagnostic, Node] | None:
         """The first diagnostic rejecting `input_shape` and the node it belongs to, or
-        None if none does. Raises Diverged if the expansion would differ."""
+        None if none does. Raises Diverged if the expansion would differ. `shapes`, a
+        list as long as the graph's nodes, receives every node's shape at that size."""
         nodes = self.graph.nodes
-        shapes: list = [None] * len(nodes)
+        if shapes is None:
+            shapes = [None] * len(nodes)
         shapes[0] = input_shape
         self._guard(0, input_shape)
         for node in nodes[1:]:

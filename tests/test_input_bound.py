@@ -1,0 +1,48 @@
+"""A compiled network whose modules fit only some input sizes (a linear after
+flatten) checks its input first, with a message that says what to do; the sizes
+it lets through are exactly those torch runs. Size-generic networks get no check."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import netdsl
+from netdsl.backends.input_bound import bound_input
+
+torch = pytest.importorskip("torch")
+SPECS = Path(__file__).resolve().parent.parent / "specs"
+
+
+def test_lenet_is_bound_to_the_sizes_its_linear_layers_fit():
+    bound = bound_input(netdsl.check(str(SPECS / "lenet.net")).graph())
+    assert bound is not None and bound.shape == (1, 28, 28) and bound.ranges == [(28, 31), (28, 31)]
+
+
+@pytest.mark.parametrize("name", ["resnet18", "alexnet", "unet", "mobilenet_v3_small", "densenet121", "nin"])
+def test_size_generic_networks_get_no_input_check(name):
+    graph = netdsl.check(str(SPECS / f"{name}.net")).graph()
+    assert bound_input(graph) is None
+    assert "was built for" not in netdsl.build_source(str(SPECS / f"{name}.net"))
+
+
+def test_the_check_lets_through_exactly_the_sizes_torch_runs():
+    model = netdsl.load(str(SPECS / "lenet.net")).eval()
+    layers = torch.nn.Sequential(*model.children())        # the same modules, without the check
+    for n in range(20, 40):
+        x = torch.randn(1, 1, n, n)
+        try:
+            layers(x)
+            torch_runs = True
+        except RuntimeError:
+            torch_runs = False
+        if torch_runs:
+            assert model(x).shape == (1, 10), n
+        else:
+            with pytest.raises(ValueError, match=rf"LeNet was built for 1x28x28 inputs .*got 1x{n}x{n}: recompile"):
+                model(x)
+
+
+def test_a_flat_input_is_never_bound():
+    graph = netdsl.check("network Flat {\n    input [64]\n    linear(10)\n}\n").graphs[0]
+    assert bound_input(graph) is None
