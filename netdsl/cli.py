@@ -174,8 +174,11 @@ def cli():
 @click.argument("files", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "short", "json"]), default="text", show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="Print only problems.")
+@click.option("--fix", is_flag=True, help="Apply the fixes that are unambiguous (each verified), writing the file "
+                                          "atomically; then check again.")
+@click.option("--diff", is_flag=True, help="Print the fixes as a unified diff instead of writing them.")
 @with_common
-def check(files, fmt, quiet, network, input_shape, params, max_layers, include, color):
+def check(files, fmt, quiet, fix, diff, network, input_shape, params, max_layers, include, color):
     """Check FILES (`-` reads stdin): every layer's shape, before any tensor exists."""
     from .errors import SpecIOError
     color = _use_color(color)
@@ -185,6 +188,9 @@ def check(files, fmt, quiet, network, input_shape, params, max_layers, include, 
     for path in files:
         try:
             result = run_check(path, network, input_shape, params, max_layers, include)
+            if fix or diff:
+                result = _apply_fixes(path, result, diff, lambda p=path: run_check(p, network, input_shape, params,
+                                                                                   max_layers, include))
         except SpecIOError as e:
             out(f"error: {e}", err=True)
             json_out["errors"].append({"file": path, "message": str(e)})
@@ -214,6 +220,39 @@ def check(files, fmt, quiet, network, input_shape, params, max_layers, include, 
         import json  # only for --format json (bench/README.md: start-up)
         out(json.dumps(json_out, indent=2), raw=True)
     sys.exit(worst)
+
+
+def _apply_fixes(path: str, result, diff: bool, recheck):
+    """`check --fix` / `--diff` for one file: the unambiguous fixes whose edits are all in
+    it. Returns the check result to report (of the fixed file when it was written)."""
+    from .diagnostics.fixes import apply, unambiguous
+    from .errors import SpecIOError
+    root = result.program.root
+    chosen = [f for f in unambiguous(result.diagnostics) if all(e.span.source is root for e in f.edits)]
+    if not chosen or root is None:
+        if not diff:
+            out(f"{path}: nothing to fix automatically")
+        return result
+    text = apply(root.text, [e for f in chosen for e in f.edits])
+    if text is None:
+        return result
+    if diff:
+        import difflib
+        import os
+        names = (path, path) if os.path.isabs(path) else (f"a/{path}", f"b/{path}")    # `patch -p1` reads these
+        out("".join(difflib.unified_diff(root.text.splitlines(True), text.splitlines(True), *names)), nl=False)
+        return result
+    if path == "-":
+        raise SpecIOError("cannot --fix standard input: use --diff")
+    from .output import OutputError, write_file
+    try:
+        write_file(path, text)
+    except OutputError as e:
+        raise SpecIOError(str(e)) from None
+    for f in chosen:
+        e = f.edits[0]
+        out(f"{path}:{e.span.line}:{e.span.column}: fixed: {f.message}")
+    return recheck()
 
 
 def _print_networks(path, result, color):

@@ -7,6 +7,7 @@ from .collector import paused
 from .diagnostics import Diagnostic, error
 from .diagnostics.allow import Allowances
 from .diagnostics.codes import E0104, E0208
+from .diagnostics.fixes import keep_working
 from .elaborate import elaborate
 from .elaborate.replay import Diverged, Replay  # noqa: F401  (for backends/sizes.py)
 from .frontend.source import Source
@@ -67,7 +68,20 @@ def expand_with_guards(program: Program, network: str, params: dict | None, inpu
 
 
 def check_program(program: Program, network: str | None = None, params: dict | None = None,
-                  input_shape: tuple | None = None) -> CheckResult:
+                  input_shape: tuple | None = None, verify_fixes: bool = True) -> CheckResult:
+    result = _check_program(program, network, params, input_shape)
+    if verify_fixes and any(d.fixes for d in result.diagnostics):
+        def recheck(source, text):
+            if source is not program.root:      # an edit in an imported file: not re-checked here
+                return None
+            edited = load(Source.from_text(source.name, text), program.include)
+            return check_program(edited, network, params, input_shape, verify_fixes=False).diagnostics
+        keep_working(result.diagnostics, recheck)
+    return result
+
+
+def _check_program(program: Program, network: str | None, params: dict | None,
+                   input_shape: tuple | None) -> CheckResult:
     result = CheckResult(program, diagnostics=list(program.diagnostics))
     if not program.ok:
         return result

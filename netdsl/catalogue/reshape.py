@@ -50,12 +50,27 @@ FLATTEN = LayerSpec(
 )
 
 
+def _after_a_linear(ctx, rows: tuple) -> bool:
+    """The input comes from another linear on the same rows, through layers that keep
+    them (activations, dropout): the forgotten flatten was before that one."""
+    n, steps = ctx.producer(0), 0
+    while n is not None and n.spec is not None and n.shape is not None and steps < 16:
+        if tuple(n.shape[:-1]) != rows:
+            return False
+        if n.spec is LINEAR:
+            return True
+        if len(n.inputs) != 1:
+            return False
+        n, steps = (ctx.nodes[n.inputs[0]] if ctx.nodes is not None else None), steps + 1
+    return False
+
+
 def _linear_shape(a, xs, ctx):
     x = xs[0]
-    if len(x) > 1:
+    if len(x) > 1 and not _after_a_linear(ctx, tuple(x[:-1])):     # one warning per forgotten flatten
         ctx.warn(W0404, f"linear acts on the last axis only, but its input is {shape_text(x)}",
                  notes=(f"torch applies it to each of the {math.prod(x[:-1])} rows of length {x[-1]}",),
-                 help=("add `flatten` before it to use every feature",))
+                 help=(ctx.insert_before("flatten -> ", "add `flatten` before it to use every feature"),))
     return (*x[:-1], a.features)
 
 

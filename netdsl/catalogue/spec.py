@@ -226,6 +226,12 @@ class RuleContext(Protocol):
 
     def explain(self, text: str) -> None: ...
 
+    def insert_before(self, text: str, message: str):
+        """A help line that carries its edit: insert `text` before this layer's call."""
+
+    def producer(self, i: int = 0):
+        """The IR node input `i` comes from, or None when the rule runs without a graph."""
+
 
 ShapeRule = Callable[[SimpleNamespace, list, RuleContext], Shape | None]
 

@@ -21,10 +21,11 @@ class Label(Frozen):
 
 class Diagnostic(Value):
     """One problem: severity, code, message, labelled spans, notes and help."""
-    _fields = ("severity", "code", "message", "labels", "notes", "help", "file")
+    _fields = ("severity", "code", "message", "labels", "notes", "help", "file", "fixes")
 
-    _defaults = {"labels": list, "notes": list, "help": list, "file": None}
-    # file: for diagnostics without a span (e.g. I/O)
+    _defaults = {"labels": list, "notes": list, "help": list, "file": None, "fixes": list}
+    # file: for diagnostics without a span (e.g. I/O); fixes: the help lines that
+    # propose an edit, as data (diagnostics/fixes.py), each verified to work
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -58,6 +59,7 @@ class Diagnostic(Value):
             "file": name, "line": line, "column": col,
             "end_line": end_line, "end_column": end_col,
             "notes": list(self.notes), "help": list(self.help),
+            "fixes": [f.to_json() for f in self.fixes],
             "labels": [{"file": lab.span.source.name, "line": lab.span.line,
                         "column": lab.span.column, "message": lab.message,
                         "primary": lab.primary} for lab in self.labels],

@@ -5,11 +5,21 @@ import functools
 from collections.abc import Iterable
 
 
-def suggest(name: str, candidates: Iterable[str], otherwise: str = "", sigil: str = "") -> tuple:
-    """The help for an unknown name: "did you mean `x`?" when one is close, else `otherwise`."""
+def suggest(name: str, candidates: Iterable[str], otherwise: str = "", sigil: str = "", span=None,
+            prefer: dict | None = None) -> tuple:
+    """The help for an unknown name: "did you mean `x`?" when one is close, else `otherwise`.
+    With the `span` the name was written at, the help carries the rename as a Fix.
+    `prefer` maps an alias to its canonical name: `conv` misspelt suggests `conv2d`."""
     guess = did_you_mean(name, candidates)
     if guess:
-        return (f"did you mean `{sigil}{guess}`?",)
+        guess = (prefer or {}).get(guess, guess)
+        message = f"did you mean `{sigil}{guess}`?"
+        if span is not None:
+            from .fixes import rename
+            skip = len(sigil) if span.source.text.startswith(sigil, span.start) else 0
+            from ..frontend.source import Span
+            return (rename(Span(span.source, span.start + skip, span.end), name, guess, message),)
+        return (message,)
     return (otherwise,) if otherwise else ()
 
 

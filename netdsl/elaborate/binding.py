@@ -14,6 +14,7 @@ from ..catalogue import LayerSpec, TypeMismatch
 from ..catalogue.spec import REQUIRED, TensorRef
 from ..diagnostics import Diagnostic
 from ..diagnostics.codes import E0210, E0211, E0212, E0213, E0214, E0215
+from ..diagnostics.fixes import Edit, Fix
 from ..diagnostics.suggest import suggest
 from ..frontend import ast as A
 from ..frontend.source import Span
@@ -84,7 +85,8 @@ def bind_params(reporter: Reporter, d: A.Definition, args: list | None, override
                 if key not in names:
                     failure = _first(failure, reporter.error(
                         E0210, f"`{d.name}` has no parameter `{key}`", span, "unknown parameter",
-                        help=suggest(key, names, f"parameters: {', '.join(names) or 'none'}"), origin=origin))
+                        help=suggest(key, names, f"parameters: {', '.join(names) or 'none'}", span=span),
+                        origin=origin))
                     continue
             if key in given:
                 failure = _first(failure, reporter.error(E0213, f"argument `{key}` is given twice", span,
@@ -126,6 +128,28 @@ def bind_params(reporter: Reporter, d: A.Definition, args: list | None, override
     return failure
 
 
+def _floor_division(call: A.Call, span: Span, value) -> tuple:
+    """A float where an integer is wanted, made by `/`: the fix writes `//` (Python's
+    floor division) for each `/` of that argument, in the words of the spec's source."""
+    if type(value) is not float:
+        return ()
+    arg = next((a for a in call.args if a.span == span), None)
+    if arg is None:
+        return ()
+    edits = []
+    text = span.source.text
+    for node in A.walk(arg.value):
+        if isinstance(node, A.BinOp) and node.op == "/":
+            gap = text.find("/", node.left.span.end, node.right.span.start)
+            if gap < 0 or text.startswith("//", gap):
+                return ()
+            edits.append(Edit(Span(span.source, gap, gap + 1), "//"))
+    if not edits:
+        return ()
+    return (Fix("`/` is true division and gives a float: write `//` to divide and round down",
+                tuple(sorted(edits, key=lambda e: e.span.start))),)
+
+
 class LayerArgs:
     """Binds calls to layer kinds; keeps each kind's coerced defaults (they never change)."""
 
@@ -158,9 +182,11 @@ class LayerArgs:
                 p = spec.param(name)
                 if p is None:
                     names = [q.name for q in spec.params] + [a for q in spec.params for a in q.aliases]
+                    canonical = {a: q.name for q in spec.params for a in q.aliases}
                     failure = _first(failure, report(E0210, f"`{spec.name}` has no parameter `{name}`", span,
                                                      "unknown parameter",
-                                                     help=suggest(name, names, f"signature: {signature(spec)}"),
+                                                     help=suggest(name, names, f"signature: {signature(spec)}",
+                                                                  span=span, prefer=canonical),
                                                      origin=origin))
                     continue
             if p.name in values:
@@ -202,7 +228,8 @@ class LayerArgs:
                 value = p.type.coerce(value)
             except TypeMismatch as e:
                 failure = _first(failure, report(E0214, f"`{p.name}` must be {e.expected}, got {show(value)}",
-                                                 spans[p.name], f"expected {e.expected}", origin=origin))
+                                                 spans[p.name], f"expected {e.expected}", origin=origin,
+                                                 help=_floor_division(call, spans[p.name], value)))
                 continue
             if p.check is not None and value is not None:
                 problem = p.check(value)

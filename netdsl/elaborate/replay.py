@@ -81,7 +81,7 @@ class Replay:
         probe = Node(node.id, node.spec, node.args, node.inputs, node.scope, node.span, origin=node.origin,
                      arg_spans=node.arg_spans)
         reporter = Reporter()
-        rules.apply(node.spec, probe, shapes, reporter, node.arg_spans or {}, node.span)
+        rules.apply(node.spec, probe, shapes, reporter, node.arg_spans or {}, node.span, self.graph.nodes)
         rejection = next((d for d in reporter.diagnostics if self.rejects(d)), None)
         return probe.shape, rejection
 

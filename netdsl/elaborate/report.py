@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from ..diagnostics import ERROR, Diagnostic, Label
 from ..diagnostics.codes import Code
+from ..diagnostics.fixes import Fix
 from ..frontend.source import Span
 from ..limits import LIMITS
 from ..values import EvalError
@@ -49,7 +50,9 @@ class Reporter:
         labels = [Label(span, label)] if span is not None else []
         for i, use in enumerate(origin[:3]):
             labels.append(Label(use, "in this use of the block" if i == 0 else "used from here", primary=False))
-        d = Diagnostic(severity, code, message, labels, list(notes), list(help))
+        fixes = [h for h in help if isinstance(h, Fix)]         # a help line that carries its edit
+        d = Diagnostic(severity, code, message, labels, list(notes), [getattr(h, "message", h) for h in help],
+                       fixes=fixes)
         self._seen[key] = d
         _link(d, node)          # before add(), whose policy may end the walk
         return self.add(d)

@@ -13,6 +13,8 @@ import sys
 from ..catalogue import LayerSpec
 from ..diagnostics import ERROR, WARNING
 from ..diagnostics.codes import E0216, E0217, E0307, W0405
+from ..diagnostics.fixes import Edit, Fix
+from ..frontend.source import Span
 from ..ir import Node
 from ..limits import LIMITS
 from ..values import shape_text, show_shape
@@ -23,10 +25,23 @@ class RuleContext:
     """What a shape rule reports through (catalogue.spec.RuleContext). `at` names the
     argument at fault (`"kernel"`, or `"branch2"` for a merge) so the caret lands on it."""
 
-    __slots__ = ("reporter", "node", "arg_spans", "failed")
+    __slots__ = ("reporter", "node", "arg_spans", "failed", "nodes")
 
-    def __init__(self, reporter: Reporter, node: Node, arg_spans: dict):
+    def __init__(self, reporter: Reporter, node: Node, arg_spans: dict, nodes=None):
         self.reporter, self.node, self.arg_spans, self.failed = reporter, node, arg_spans, False
+        self.nodes = nodes          # the graph's nodes so far (for producer), when the caller has them
+
+    def insert_before(self, text: str, message: str):
+        span = self.node.span
+        if span is None:
+            return message
+        return Fix(message, (Edit(Span(span.source, span.start, span.start), text),))
+
+    def producer(self, i: int = 0):
+        if self.nodes is None or i >= len(self.node.inputs):
+            return None
+        j = self.node.inputs[i]
+        return self.nodes[j] if j < len(self.nodes) else None
 
     def _span(self, at):
         if at is not None and at in self.arg_spans:
@@ -66,7 +81,8 @@ def validate(spec: LayerSpec, node: Node, reporter: Reporter, spans: dict) -> bo
     return not ctx.failed
 
 
-def apply(spec: LayerSpec, node: Node, shapes: list, reporter: Reporter, spans: dict, name_span) -> None:
+def apply(spec: LayerSpec, node: Node, shapes: list, reporter: Reporter, spans: dict, name_span,
+          nodes=None) -> None:
     """Compute the node's shape and costs from known input shapes, or record its failure."""
     if spec.rank is not None:
         for s in shapes:
@@ -76,7 +92,7 @@ def apply(spec: LayerSpec, node: Node, shapes: list, reporter: Reporter, spans: 
                     ERROR, E0307, f"`{spec.name}` needs a {want} input, but its input is {show_shape(s, 'unknown')}",
                     name_span, help=_rank_help(spec.rank, s), origin=node.origin, node=node)
                 return
-    ctx = RuleContext(reporter, node, spans)
+    ctx = RuleContext(reporter, node, spans, nodes)
     try:
         shape = spec.shape(node.args, shapes, ctx)
     except (ZeroDivisionError, OverflowError, ValueError) as e:     # rule guard: report, never crash

@@ -21,7 +21,7 @@ def load(source: Source, include=()) -> Program:
     """Load spec text. Imports resolve against the file's directory (the working
     directory for text without a file) and `include`, the search path."""
     reset_work()            # the budget for building values (values.charge)
-    prog = Program(source)
+    prog = Program(source, include=tuple(include))
     tree = Path.cwd()
     if source.name not in ("<stdin>", "<string>"):
         path = Path(source.name).resolve()

@@ -13,8 +13,9 @@ class Program(Value):
     """A file and everything it imports: blocks and networks by name. `own_networks`:
     the root file's, in order; `files`: every file read, by resolved path, with the
     text that was parsed (what a cache of compiled output must be checked against)."""
-    _fields = ("root", "blocks", "networks", "own_networks", "diagnostics", "files")
-    _defaults = {"blocks": dict, "networks": dict, "own_networks": list, "diagnostics": list, "files": dict}
+    _fields = ("root", "blocks", "networks", "own_networks", "diagnostics", "files", "include")
+    _defaults = {"blocks": dict, "networks": dict, "own_networks": list, "diagnostics": list, "files": dict,
+                 "include": tuple}
 
     @property
     def ok(self) -> bool:
