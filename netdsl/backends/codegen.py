@@ -408,18 +408,20 @@ class _Writer:
         if bound is None:
             return []
         built = "x".join(map(str, bound.shape))
-        axes = [f"{lo} <= x.shape[{i + 2}] <= {hi}" if lo < hi else f"x.shape[{i + 2}] == {lo}"
-                for i, (lo, hi) in enumerate(bound.ranges)]
+        # torch._assert rather than `if ...: raise`: symbolic tracing (torch.fx), export and
+        # TorchScript all take it, and it costs a comparison per axis
+        tests = []
+        for i, (lo, hi) in enumerate(bound.ranges):
+            tests += [f"(x.shape[{i + 2}] == {lo})"] if lo == hi else [f"(x.shape[{i + 2}] >= {lo})",
+                                                                       f"(x.shape[{i + 2}] <= {hi})"]
         names = ("heights", "widths") if len(bound.ranges) == 2 else ("lengths",) if len(bound.ranges) == 1 else \
             tuple(f"dim {i + 1} sizes" for i in range(len(bound.ranges)))
         fit = " and ".join(f"{name} {lo} to {hi}" if lo < hi else f"{name} {lo}"
                            for name, (lo, hi) in zip(names, bound.ranges))
-        return [f"        if not ({' and '.join(axes)}):",
-                f"            raise ValueError({literal(docstring_text(f'{g.network} was built for {built} inputs '))}",
-                f"                             {literal(f'(its layers fit {fit}), got ')}",
-                f"                             + {literal('x')}.join([str(d) for d in x.shape[1:]])",
-                f"                             + {literal(': recompile the spec for that size (netdsl compile --input, ')}",
-                f"                             {literal('or netdsl.load(spec, input_shape=...))')})"]
+        return [f"        torch._assert({' & '.join(tests)},",
+                f"                      {literal(docstring_text(f'{g.network} was built for {built} inputs '))}",
+                f"                      {literal(f'(its layers fit {fit}): recompile the spec for another size ')}",
+                f"                      {literal('(netdsl compile --input, or netdsl.load(spec, input_shape=...))')})"]
 
     @staticmethod
     def unbatched_parameters(g: Graph, units: list) -> set:

@@ -3,6 +3,7 @@
 Generated code: edit the spec and recompile rather than editing this file.
 Its only dependency is PyTorch."""
 
+import torch
 from torch import nn
 
 __all__ = ['LeNet']
@@ -30,12 +31,10 @@ class LeNet(nn.Module):
         self.linear_2 = nn.Linear(in_features=84, out_features=10)
 
     def forward(self, x):
-        if not (28 <= x.shape[2] <= 31 and 28 <= x.shape[3] <= 31):
-            raise ValueError('LeNet was built for 1x28x28 inputs '
-                             '(its layers fit heights 28 to 31 and widths 28 to 31), got '
-                             + 'x'.join([str(d) for d in x.shape[1:]])
-                             + ': recompile the spec for that size (netdsl compile --input, '
-                             'or netdsl.load(spec, input_shape=...))')
+        torch._assert((x.shape[2] >= 28) & (x.shape[2] <= 31) & (x.shape[3] >= 28) & (x.shape[3] <= 31),
+                      'LeNet was built for 1x28x28 inputs '
+                      '(its layers fit heights 28 to 31 and widths 28 to 31): recompile the spec for another size '
+                      '(netdsl compile --input, or netdsl.load(spec, input_shape=...))')
         x = self.conv2d(x)  # [6, 28, 28]
         x = self.sigmoid(x)  # [6, 28, 28]
         x = self.avgpool2d(x)  # [6, 14, 14]
