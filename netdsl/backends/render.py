@@ -91,9 +91,9 @@ def _dot_id(key) -> str:
 
 
 def _node_label(a: dict, show_params: bool) -> str:
-    lines = [a["label"]]
+    lines = [_clip(a["label"], 200)]
     if a["kind"] in ("block", "sequence"):
-        lines = _wrap(a["label"], 40)
+        lines = _wrap(_clip(a["label"], 200), 40)
         lines.append(f"{shape_text(a['in_shapes'][0])} \u2192 {shape_text(a['shape'])}")
     if show_params and a["params"]:
         lines.append(f"{a['params']:,} params")
@@ -104,7 +104,7 @@ def _node_label(a: dict, show_params: bool) -> str:
 
 def _tooltip(a: dict) -> str:
     where = f"{os.path.basename(a['file'])}:{a['line']}:{a['column']}" if a["file"] else ""
-    name = a["qualname"] if a["name"] else ""
+    name = _clip(a["qualname"], 200) if a["name"] else ""
     return _esc(" ".join(p for p in (name, where) if p))
 
 
@@ -154,7 +154,7 @@ def dot_source(G, *, depth: int | None = None, direction: str = "TB", show_param
             info = scopes[cid] if what == "s" else loops[cid]
             with container.subgraph(name=f"cluster_{what}{cid}") as sub:
                 style = {"block": "rounded", "sequence": "rounded,dashed"}.get(info["kind"], "dotted")
-                sub.attr(label=_esc(info["label"]), labeljust="l", fontsize="10", fontcolor="#444444",
+                sub.attr(label=_esc(_clip(info["label"], 200)), labeljust="l", fontsize="10", fontcolor="#444444",
                          style=style, color="#8da0b6" if what == "s" else "#b07d3a", penwidth="1", margin="10")
                 emit(sub, k)
 

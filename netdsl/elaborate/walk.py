@@ -486,7 +486,8 @@ class Walk:
             else:
                 d = self.report(ERROR, E0201, f"unknown layer or block `{call.name}`", call.name_span, "not defined",
                                 help=suggest(call.name, set(LAYERS) | set(ALIASES) | set(self.program.blocks),
-                                             "`netdsl layers` lists the layer kinds"), origin=frame.origin)
+                                             "`netdsl layers` lists the layer kinds", span=call.name_span,
+                                             prefer=ALIASES), origin=frame.origin)
             frame.flow = self.stand_in(frame, call.span, d)
             return
         args, failure = eval_args(call, frame.env, self.reporter, frame.origin)
@@ -551,7 +552,7 @@ class Walk:
             # Merge rules point at the branch at fault: `at="branch2"`.
             spans = {**spans, **{f"branch{k}": b.span for k, b in enumerate(kept, 1)}}
         node.arg_spans = spans
-        rules.apply(spec, node, shapes, self.reporter, spans, call.name_span)
+        rules.apply(spec, node, shapes, self.reporter, spans, call.name_span, self.nodes)
 
     def branches(self, call: A.Call, frame: Frame, holder: Scope | None = None) -> tuple[list[Node], list]:
         """The output of each branch that is not left out (`... when cond` false), and
@@ -593,6 +594,7 @@ class Walk:
         scope = self.new_scope("sequence", "", holder, stmt.span, numbered=True)
         scope.in_shape, scope.input = start.shape, start.id
         outer, frame.scope = frame.scope, scope
+        first = len(self.nodes)
         try:
             self.body((stmt,), frame)
         finally:
@@ -603,8 +605,9 @@ class Walk:
             holder.children[-1] = only
             if only.is_scope:
                 only.parent = holder
-            else:
-                only.scope = holder
+            for n in self.nodes[first:]:    # the module, and any layer without one (identity)
+                if n.scope is scope:
+                    n.scope = holder
         return frame.flow
 
     def block_call(self, block: Definition, call: A.Call, args, failure, frame: Frame, label, label_span):
