@@ -45,9 +45,35 @@ class CheckResult(Value):
                 return g
         raise LookupError(f"no network named {network!r}; the file has {[g.network for g in self.graphs]}")
 
+    def __repr__(self) -> str:
+        from .record import short
+        name = self.program.root.name if self.program is not None and self.program.root is not None else "?"
+        nets = ", ".join(short(g.network, 40) for g in self.graphs[:3]) + (", ..." if len(self.graphs) > 3 else "")
+        errors = len(self.errors)
+        warnings = len(self.diagnostics) - errors
+        return (f"<CheckResult {short(name, 60)}: {nets or 'no networks'}; {errors} error{'s' if errors != 1 else ''}, "
+                f"{warnings} warning{'s' if warnings != 1 else ''}>")
+
+    def _repr_html_(self):      # Jupyter: the summary table (or the diagnostics)
+        import html
+        if not self.ok or len(self.graphs) != 1:
+            from .diagnostics.render import render_all
+            return "<pre>" + html.escape(render_all(self.diagnostics)) + "</pre>"
+        from .backends import summary
+        return "<pre>" + html.escape(summary.to_text(summary.build(self.graphs[0]))) + "</pre>"
+
     def _repr_svg_(self):       # Jupyter: show the diagram
-        from .backends.render import to_svg
-        return to_svg(self.graph()) if len(self.graphs) == 1 else None
+        return _graph_svg(self.graph()) if len(self.graphs) == 1 else None
+
+
+def _graph_svg(graph) -> str:
+    from .backends.render import to_svg
+    return to_svg(graph)
+
+
+# The IR's notebook display, given here with CheckResult's: the one place that may reach
+# up to the backends (the renderer, when a notebook asks), so the IR itself never does.
+Graph._repr_svg_ = _graph_svg
 
 
 def elaborate_network(program: Program, network: str, params: dict | None = None,

@@ -55,6 +55,13 @@ class Record:
         return f"{type(self).__qualname__}({fields})"
 
 
+def short(text: str, width: int = 80) -> str:
+    """`text` cut to `width` characters with a `…`: public objects' reprs stay one short
+    line whatever a spec names its layers (notebooks print every repr they are given)."""
+    text = str(text)
+    return text if len(text) <= width else text[:width - 1] + "\u2026"
+
+
 class Immutable(Record):
     """Fields cannot be set or deleted once __init__ has written them."""
     __slots__ = ()

@@ -214,6 +214,9 @@ class Param(Frozen):
     def required(self) -> bool:
         return self.default is REQUIRED
 
+    def __repr__(self) -> str:
+        return f"<Param {self.name}>"
+
 
 class RuleContext(Protocol):
     """What a shape rule may do besides returning a shape."""
@@ -279,6 +282,9 @@ class LayerSpec(Frozen):
     _defaults = {"rank": None, "inputs": "one", "torch": None, "forward": None, "count_params": _no_params,
                  "macs": _no_macs, "validate": None, "window": None, "label": _no_label, "aliases": (),
                  "state": None, "functional": None, "broadcasts": False}
+
+    def __repr__(self) -> str:
+        return f"<LayerSpec {self.name}>"
 
     def param(self, name: str) -> Param | None:
         for p in self.params:

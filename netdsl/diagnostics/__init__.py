@@ -34,6 +34,12 @@ class Diagnostic(Value):
         if self.severity != self.code.severity:
             raise ValueError(f"{self.code} is a code for {self.code.severity}s, not {self.severity}s")
 
+    def __repr__(self) -> str:
+        from ..record import short
+        name, line, col, _, _ = self.location()
+        where = f" {short(name, 60)}:{line}:{col}" if name else ""
+        return f"<Diagnostic {self.severity} {self.code}{where}: {short(self.message, 100)}>"
+
     @property
     def primary(self) -> Span | None:
         for label in self.labels:

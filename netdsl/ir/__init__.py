@@ -10,8 +10,8 @@ What a valid graph is: netdsl/ir/validate.py.
 """
 from __future__ import annotations
 
-from ..record import Frozen, Record, Value
-from ..values import depends_on_unknown
+from ..record import Frozen, Record, Value, short
+from ..values import depends_on_unknown, shape_text
 
 
 class Scope(Record):
@@ -46,6 +46,11 @@ class Scope(Record):
     @property
     def qualname(self) -> str:
         return ".".join(self.path)
+
+    def __repr__(self) -> str:     # one line: a scope holds the whole tree below it
+        what = f"{self.kind} {self.definition}" if self.kind in ("block", "network") else self.kind
+        return (f"<Scope {short(self.qualname) or '(root)'}: {short(what)}, "
+                f"{shape_text(self.in_shape)} -> {shape_text(self.out_shape)}, {len(self.children)} children>")
 
 
 class Loop(Record):
@@ -108,6 +113,9 @@ class Node(Record):
     def qualname(self) -> str:
         return ".".join(self.path)
 
+    def __repr__(self) -> str:
+        return f"<Node {self.id} {short(self.qualname)}: {self.kind} -> {shape_text(self.shape)}>"
+
     def describe(self) -> str:
         """The diagram label (`conv 3×3, 64, p1`); the kind alone when the arguments did not
         bind or read an unknown shape (the label rule would format nonsense)."""
@@ -131,6 +139,12 @@ class Graph(Value):
                "unused")
     _defaults = {"output": None, "diagnostics": list, "definitions": dict, "omitted": 0, "outputs": None,
                  "unused": frozenset}
+
+    def __repr__(self) -> str:
+        errors = sum(d.is_error for d in self.diagnostics)
+        state = f", {errors} error{'s' if errors != 1 else ''}" if errors else ""
+        return (f"<Graph {short(self.network)}: {shape_text(self.input_shape)} -> {shape_text(self.output_shape)}, "
+                f"{len(self.layers)} layers, {self.total_params:,} parameters{state}>")
 
     @property
     def input(self) -> Node | None:
