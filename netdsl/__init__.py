@@ -14,7 +14,7 @@ from . import collector as _collector
 
 # Importing netdsl creates some 6,000 long-lived objects (see netdsl/collector.py).
 with _collector.paused(lasting=True):
-    from .api import build_source, check, graph, load
+    from .api import build_source, check, graph, load, render, sizes, summary
     from .diagnostics import Diagnostic
     from .errors import NetdslError, SpecError, SpecIOError
     from .pipeline import CheckResult, check_file, check_source
@@ -46,4 +46,7 @@ __all__ = [
     "generate",
     "graph",
     "load",
+    "render",
+    "sizes",
+    "summary",
 ]

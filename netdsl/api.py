@@ -31,13 +31,82 @@ def graph(spec, network: str | None = None, *, params: dict | None = None, input
     or unknown, and SpecIOError when the file cannot be read.
     """
     from .backends.digraph import to_networkx
+    return to_networkx(_one_graph(spec, network, params, input_shape, include)[1])
+
+
+def _one_graph(spec, network, params, input_shape, include):
+    """The checked graph of one network (with its errors, if any), as `graph` documents."""
     from .errors import SpecError
     result = check(spec, network=network, params=params, input_shape=input_shape, include=include)
     if not result.graphs:
         if not result.ok:
             raise SpecError(result.diagnostics)
         raise LookupError(f"{'the spec' if is_source_text(spec) else spec} defines no networks")
-    return to_networkx(result.graph(network))
+    return result, result.graph(network)
+
+
+def summary(spec, network: str | None = None, *, convention: str = "torchvision", batch: int = 1,
+            flops: bool = False, depth: int | None = None, explain: bool = False, params: dict | None = None,
+            input_shape: tuple | None = None, include=()):
+    """`netdsl summary` as an object: `.rows`, `.total_params`, `.total_macs`, ...;
+    `str()` is the table; `.to_dict()`, `.to_json()`, `.to_markdown()`, `.to_csv()`.
+    A spec with shape errors is summarised up to them (`.ok` is False, `.truncated`
+    says whether rows are missing); no graph at all raises SpecError. No torch."""
+    from .backends import summary as S
+    _, g = _one_graph(spec, network, params, input_shape, include)
+    from .backends.costs import CONVENTIONS
+    if convention not in CONVENTIONS:
+        raise ValueError(f"unknown convention {convention!r}; choose from {', '.join(CONVENTIONS)}")
+    return S.build(g, convention=convention, batch=batch, flops=flops, depth=depth, explain=explain)
+
+
+def sizes(spec, network: str | None = None, *, min: int = 1, max: int = 1024, height: int | None = None,  # noqa: A002
+          width: int | None = None, params: dict | None = None, include=()):
+    """`netdsl sizes` as an object: which square input sizes from `min` to `max` the
+    network accepts (`.accepted`, `.rejected` size -> reason, `.smallest`); with
+    `height` fixed the width is scanned, and vice versa. `str()` is the CLI's text,
+    `.to_dict()` its JSON. Raises SpecError for a spec with errors before any shape."""
+    from .backends import sizes as Z
+    from .errors import SpecError
+    from .frontend.source import Source
+    from .program import load, load_path
+    if min > max:
+        raise ValueError(f"min {min} is larger than max {max}")
+    program = load(Source.from_text("<string>", spec), include) if is_source_text(spec) else load_path(spec, include)
+    if not program.ok:
+        raise SpecError(program.diagnostics)
+    names = [network] if network else program.own_networks
+    if not names or (network and network not in program.networks):
+        raise LookupError(f"no network named {network!r}" if network else "the spec defines no networks")
+    if len(names) > 1:
+        raise LookupError(f"the spec has several networks ({', '.join(names)}); name one")
+    try:
+        return Z.scan(program, names[0], params or None, min, max, height=height, width=width)
+    except Z.NoImageInput as e:
+        if e.diagnostics:
+            raise SpecError(list(e.diagnostics)) from None
+        raise ValueError(str(e)) from None
+
+
+def render(spec, path=None, format: str | None = None, *, network: str | None = None,  # noqa: A002
+           depth: int | None = None, direction: str = "TB", show_params: bool = False, params: dict | None = None,
+           input_shape: tuple | None = None, include=()):
+    """`netdsl render` as a function: the diagram as text (svg, dot) or bytes (png, pdf)
+    when no `path` is given; else written to `path` (atomically, never over the spec
+    or a file it imports) and `path` is returned. `format` defaults to the path's
+    extension, else svg. A spec with shape errors is drawn with the failing layer in
+    red. Raises RenderError (a NetdslError) when Graphviz is missing or fails."""
+    from .backends import render as R
+    result, g = _one_graph(spec, network, params, input_shape, include)
+    fmt = R.output_format(str(path), format) if path is not None else (format or "svg").lower()
+    if fmt not in ("svg", "png", "pdf", "dot"):
+        raise ValueError(f"unknown format {format!r}: svg, png, pdf or dot")
+    kw = {"depth": depth, "direction": direction, "show_params": show_params}
+    if path is None:
+        data = R.render_bytes(g, fmt, **kw)
+        return data.decode("utf-8") if fmt in ("svg", "dot") else data
+    R.render_file(g, str(path), fmt, inputs=list(result.program.files), **kw)
+    return path
 
 
 def load(spec, network: str | None = None, init: str | None = None, input_shape: tuple | None = None, include=(),

@@ -15,6 +15,7 @@ import shutil
 import textwrap
 
 from ..diagnostics.render import terminal_safe
+from ..errors import NetdslError
 from ..limits import LIMITS
 from ..values import shape_text
 from .digraph import collapse, to_networkx
@@ -47,7 +48,7 @@ FILL = {
 ERROR_FILL, ERROR_LINE = "#ffd9d9", "#d62728"
 
 
-class RenderError(Exception):
+class RenderError(NetdslError):
     """Rendering could not finish (bad output name, `dot` failed, cannot write)."""
 
 

@@ -70,6 +70,25 @@ class Scan(Value):
             return None
         return min(self.accepted, key=lambda a: (abs(a - n), a))
 
+    # The Python API's view (netdsl.sizes): what `netdsl sizes` prints.
+    def __repr__(self) -> str:
+        from ..record import short
+        return (f"<Scan {short(self.network)}: {self.axis} {self.lo}..{self.hi}, {len(self.accepted)} accepted, "
+                f"smallest {self.smallest}>")
+
+    def __str__(self) -> str:
+        return to_text(self)
+
+    def to_text(self) -> str:
+        return to_text(self)
+
+    def to_dict(self) -> dict:
+        return to_json(self)
+
+    def to_json(self) -> str:
+        import json
+        return json.dumps(to_json(self), indent=2)
+
 
 def _layer_of(graph: Graph, diag) -> str:
     """The layer a diagnostic belongs to: the node it failed or warned about, else

@@ -59,6 +59,35 @@ class Summary(Record):
     def ops(self, macs: int | None) -> int | None:
         return None if macs is None else macs * (2 if self.flops else 1)
 
+    # The Python API's view (netdsl.summary): the same texts `netdsl summary --format` prints.
+    def __repr__(self) -> str:
+        from ..record import short
+        return (f"<Summary {short(self.network)}: {len(self.rows)} rows, {self.total_params:,} parameters, "
+                f"{self.total_macs:,} MACs ({self.convention})>")
+
+    def __str__(self) -> str:
+        return to_text(self)
+
+    def to_text(self) -> str:
+        return to_text(self)
+
+    def to_json(self) -> str:
+        return to_json(self)
+
+    def to_dict(self) -> dict:
+        import json
+        return json.loads(to_json(self))
+
+    def to_csv(self) -> str:
+        return to_csv(self)
+
+    def to_markdown(self) -> str:
+        return to_markdown(self)
+
+    def _repr_html_(self) -> str:         # Jupyter
+        import html
+        return "<pre>" + html.escape(to_text(self)) + "</pre>"
+
 
 
 def _scope_chain(scope) -> list:
