@@ -68,15 +68,16 @@ def parse_params(items: tuple) -> dict:
     return out
 
 
-def emit_diagnostics(diags, fmt: str, color: bool):
+def emit_diagnostics(diags, fmt: str, color: bool, err: bool = False):
+    """Print diagnostics; `err`: on stderr (when stdout carries the command's output)."""
     from .diagnostics.render import render, render_short
     for d in diags:
         if fmt == "short":
-            out(render_short(d), raw=True)
+            out(render_short(d), raw=True, err=err)
         else:
             # color= stops click stripping the codes when --color always meets a pipe.
-            out(render(d, color), color=color, raw=True)
-            out()
+            out(render(d, color), color=color, raw=True, err=err)
+            out(err=err)
 
 
 def _counts(diags) -> str:
@@ -148,6 +149,17 @@ def one_graph_or_exit(file, result, verb: str, fmt: str = "text"):
 
 
 class _Group(click.Group):
+    def format_commands(self, ctx, formatter):
+        """Each command's first sentence whole (click cuts it at 45 characters: "e.g.")."""
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit=200)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
     def invoke(self, ctx):
         # Here, before click's own handler, which turns a closed pipe into exit 1
         # (netdsl's code for "the spec has errors").
@@ -286,10 +298,29 @@ def _returns(g) -> str:
     return "{" + ", ".join(f"{n}: {show_shape(s)}" for n, s in shown) + "}"
 
 
+def _terminal_markdown(text: str) -> str:
+    """An explanation page for a terminal: headings underlined, code indented, no
+    Markdown punctuation (`--markdown` prints the page as written)."""
+    lines, fenced = [], False
+    for line in text.rstrip().splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+            continue
+        if fenced:
+            lines.append("    " + line)
+        elif line.startswith("#"):
+            title = line.lstrip("#").strip().replace("`", "")
+            lines += [title, ("=" if line.startswith("# ") else "-") * len(title)]
+        else:
+            lines.append(line.replace("`", ""))
+    return "\n".join(lines)
+
+
 @cli.command()
 @click.argument("code", required=False)
-def explain(code):
-    """Explain a diagnostic code, e.g. `netdsl explain E0301`. Without a code, list them."""
+@click.option("--markdown", is_flag=True, help="Print the page as Markdown.")
+def explain(code, markdown):
+    """Explain a diagnostic code (for example `netdsl explain E0301`); without one, list the codes."""
     from .diagnostics.codes import REGISTRY, lookup
     if code is None:
         for c in REGISTRY.values():
@@ -300,7 +331,7 @@ def explain(code):
     if text is None:
         out(f"error: unknown code {code!r}; `netdsl explain` lists them", err=True)
         sys.exit(EXIT_USAGE)
-    out(text.rstrip())
+    out(text.rstrip() if markdown else _terminal_markdown(text))
 
 
 @cli.command()
@@ -331,7 +362,8 @@ def layers(kind):
 
 @cli.command()
 @click.argument("file")
-@click.option("--output", "-o", required=True, help="Output file: .svg, .png, .pdf or .dot.")
+@click.option("--output", "-o", default=None,
+              help="Output file: .svg, .png, .pdf or .dot (default: SVG, or --format dot, on standard output).")
 @click.option("--format", "fmt", type=click.Choice(["svg", "png", "pdf", "dot"], case_sensitive=False),
               default=None, help="Output format (default: from the -o extension).")
 @click.option("--depth", type=click.IntRange(0), default=None,
@@ -348,19 +380,29 @@ def render(file, output, fmt, depth, direction, show_params, timeout, network, i
 
     A spec with errors still renders, with the failing layer in red (exit 1)."""
     from .backends import render as R
-    try:
-        fmt = R.output_format(output, fmt)
-    except R.RenderError as e:
-        raise click.BadParameter(str(e), param_hint="'--output'") from None
+    if output is None or output == "-":
+        fmt = (fmt or "svg").lower()
+        if fmt not in ("svg", "dot"):
+            raise click.BadParameter(f"{fmt} is binary: write it to a file with -o", param_hint="'--format'")
+        output = None
+    else:
+        try:
+            fmt = R.output_format(output, fmt)
+        except R.RenderError as e:
+            raise click.BadParameter(str(e), param_hint="'--output'") from None
     if fmt != "dot" and not R.have_dot():
         out(R.DOT_MISSING, err=True)
         sys.exit(EXIT_USAGE)
     result = check_or_exit(file, network, input_shape, parse_params(params), max_layers, include)
-    emit_diagnostics(result.diagnostics, "text", _use_color(color))
+    emit_diagnostics(result.diagnostics, "text", _use_color(color), err=output is None)
     g = one_graph_or_exit(file, result, "draw")
     from .limits import LIMITS
     try:
         with LIMITS.override(dot_timeout=timeout):
+            if output is None:          # text on standard output, as `dot -Tsvg` does
+                out(R.render_bytes(g, fmt, depth=depth, direction=direction, show_params=show_params).decode(),
+                    nl=False, raw=True)
+                sys.exit(EXIT_OK if result.ok else EXIT_SPEC)
             warnings = R.render_file(g, output, fmt, inputs=[file, *result.program.files], depth=depth,
                                      direction=direction, show_params=show_params)
     except R.RenderError as e:
@@ -374,7 +416,7 @@ def render(file, output, fmt, depth, direction, show_params, timeout, network, i
 
 @cli.command("compile")
 @click.argument("file")
-@click.option("--output", "-o", required=True, help="The .py file to write (`-` prints it).")
+@click.option("--output", "-o", default="-", help="The .py file to write (default, or `-`: print it).")
 @click.option("--init", type=click.Choice(["default", "xavier"]), default=None,
               help="Weight initialisation (default: the spec's `init` parameter, else torch's).")
 @with_common
@@ -493,6 +535,32 @@ def sizes(file, lo, hi, height, width, fmt, network, params, include, color):
     else:
         out(Z.to_text(result))
     sys.exit(EXIT_OK if result.accepted else EXIT_SPEC)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def zoo(fmt):
+    """List the model zoo shipped with netdsl.
+
+    Use a spec as `zoo:NAME`: `netdsl check zoo:resnet18`, `netdsl.load("zoo:resnet18")`,
+    `import "zoo:lib/ops.net"` in your own spec."""
+    from .pipeline import check_file
+    from .program.zoo import names
+    from .values import show_shape
+    rows = []
+    for name in names():
+        result = check_file(f"zoo:{name}")
+        for g in result.graphs:
+            rows.append({"spec": f"zoo:{name}", "network": g.network, "input_shape": list(g.input_shape or []),
+                         "output_shape": list(g.output_shape or []), "params": g.total_params, "ok": g.ok})
+    if fmt == "json":
+        import json
+        out(json.dumps(rows, indent=2), raw=True)
+        return
+    width = max((len(r["spec"]) for r in rows), default=0)
+    for r in rows:
+        out(f"{r['spec']:{width}}  {r['network']}  {show_shape(r['input_shape'])} \u2192 "
+            f"{show_shape(r['output_shape'])}  {r['params']:,} params")
 
 
 def main(argv: list | None = None):

@@ -74,11 +74,15 @@ def test_example_emits_exactly_its_code(code, tmp_path, monkeypatch):
     assert codes and set(codes) == {code}, codes
 
 
-def test_explain_prints_the_explanation():
+def test_explain_prints_the_explanation_for_a_terminal():
     result = CliRunner().invoke(cli, ["explain", "E0301"])
     assert result.exit_code == 0
-    assert result.output.startswith("# E0301: ")
-    assert "## Fix" in result.output
+    title = "E0301: kernel or window larger than the padded input"
+    assert result.output.startswith(f"{title}\n{'=' * len(title)}\n")
+    assert "\nFix\n---\n" in result.output and "```" not in result.output and "#" not in result.output
+    assert "\n    network Small {\n" in result.output          # the example, indented
+    raw = CliRunner().invoke(cli, ["explain", "E0301", "--markdown"])
+    assert raw.output.startswith("# E0301: ") and "## Fix" in raw.output
 
 
 def test_explain_accepts_lower_case():

@@ -35,7 +35,7 @@ def _run(cmd, **kw):
 def wheel(tmp_path_factory) -> Path:
     src = tmp_path_factory.mktemp("src")
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build", "dist")
-    for name in ("netdsl", "grammars"):
+    for name in ("netdsl", "grammars", "specs"):
         shutil.copytree(ROOT / name, src / name, ignore=ignore)
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         if (ROOT / name).exists():
@@ -67,16 +67,23 @@ def test_wheel_contains_grammar_and_package(wheel):
     assert shipped == (ROOT / "grammars" / "netdsl.lark").read_bytes()
 
 
-def test_installed_wheel_checks_from_another_directory(wheel, tmp_path):
+@pytest.fixture(scope="module")
+def installed(wheel, tmp_path_factory):
+    """(venv, its python, a directory outside the checkout) with the wheel installed."""
+    tmp_path = tmp_path_factory.mktemp("installed")
     venv = tmp_path / "venv"
     # Without pip: the system pip (visible through --system-site-packages) installs
     # into whichever interpreter runs it, and skipping ensurepip saves seconds.
     _run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)])
     py = venv / "bin" / "python"
     _run([str(py), "-m", "pip", "install", "--no-deps", "--force-reinstall", "--no-index", str(wheel)])
-
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
+    return venv, py, elsewhere
+
+
+def test_installed_wheel_checks_from_another_directory(installed):
+    venv, py, elsewhere = installed
     probe = "import netdsl, netdsl.frontend.syntax as s; print(netdsl.__file__); print(len(s.grammar_text()))"
     where = _run([str(py), "-c", probe], cwd=elsewhere).stdout.split()
     installed = Path(where[0]).resolve()
@@ -92,8 +99,25 @@ def test_installed_wheel_checks_from_another_directory(wheel, tmp_path):
     assert "LeNet" in proc.stdout
     assert "[1, 28, 28] → [10]" in proc.stdout
     assert "61,706 params" in proc.stdout
-    # Explanations are package data too; check one ships once the repository has them.
-    explanation = ROOT / "netdsl" / "explanations" / "E0301.md"
-    if explanation.exists():
-        explained = _run([str(script), "explain", "E0301"], cwd=elsewhere).stdout
-        assert explained.strip() == explanation.read_text(encoding="utf-8").strip()
+    # Explanations are package data too.
+    explanation = ROOT / "netdsl" / "diagnostics" / "explanations" / "E0301.md"
+    explained = _run([str(script), "explain", "E0301", "--markdown"], cwd=elsewhere).stdout
+    assert explained.strip() == explanation.read_text(encoding="utf-8").strip()
+
+
+def test_the_zoo_ships_in_the_wheel_and_works_from_another_directory(wheel, installed):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for spec in (ROOT / "specs").rglob("*.net"):
+        assert f"netdsl/_zoo/{spec.relative_to(ROOT / 'specs')}" in names, spec
+    venv, py, elsewhere = installed
+    script = str(venv / "bin" / "netdsl")
+    assert "11,689,512 params" in _run([script, "check", "zoo:resnet18"], cwd=elsewhere).stdout
+    listing = _run([script, "zoo"], cwd=elsewhere).stdout
+    assert "zoo:convnext_tiny" in listing and "28,589,128 params" in listing
+    mine = elsewhere / "mine.net"
+    mine.write_text('import "zoo:lib/ops.net"\nnetwork Mine {\n    input [3, 32, 32]\n'
+                    '    Conv2dNormActivation(16, 3, stride=2)\n}\n')
+    assert "Mine" in _run([script, "check", str(mine)], cwd=elsewhere).stdout
+    probe = "import netdsl, netdsl.program.zoo as z; print(z.zoo_dir()); print(netdsl.check('zoo:lenet').graph().total_params)"
+    where, params = _run([str(py), "-c", probe], cwd=elsewhere).stdout.split()
+    assert Path(where).resolve().is_relative_to(venv.resolve()) and params == "61706"

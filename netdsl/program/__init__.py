@@ -37,6 +37,9 @@ def load_path(path: str, include=()) -> Program:
     """Read and load a file ("-" is stdin); I/O problems raise SpecIOError, bad bytes are E0100.
     `path` may be a str or a pathlib.Path: file names in diagnostics are strs either way."""
     path = os.fspath(path)
+    if path.startswith("zoo:"):             # a spec of the zoo shipped with netdsl (program/zoo.py)
+        from .zoo import resolve
+        path = resolve(path)
     try:
         src = read_source(path)
     except BadBytes as e:

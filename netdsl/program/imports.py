@@ -47,7 +47,22 @@ class ImportPolicy:
                 continue
 
     def resolve(self, written: str, importing_dir: Path) -> Path:
-        """The real path of the file `import "written"` names, from a file in `importing_dir`."""
+        """The real path of the file `import "written"` names, from a file in `importing_dir`.
+        `zoo:lib/ops.net` names a file of the zoo shipped with netdsl (program/zoo.py)."""
+        if written.startswith("zoo:"):
+            from .zoo import zoo_dir
+            zoo = zoo_dir()
+            if zoo is None:
+                raise ImportRefused("this installation of netdsl has no zoo")
+            root = Path(os.path.realpath(zoo))
+            real = Path(os.path.realpath(root / written[len("zoo:"):]))
+            if not written.endswith(".net") or not _inside(real, [root]):
+                raise ImportRefused("`zoo:` imports name a `.net` file of the zoo, like \"zoo:lib/ops.net\"")
+            if not os.path.lexists(real):
+                raise ImportNotFound([real])
+            if root not in self.roots:      # the zoo's own imports (lib/...) stay inside it
+                self.roots.append(root)
+            return real
         if not written.endswith(".net"):
             raise ImportRefused("only `.net` files can be imported")
         candidate = Path(written)
