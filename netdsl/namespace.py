@@ -93,13 +93,29 @@ def legal_alternative(name: str) -> str:
     return better if module_name_problem(better) is None else f"{better}_layer"
 
 
+# CNN terms written in mixed case that are one word in snake_case (the casing rules
+# below would split them: MB|Conv, Goog|Le|Net).
+_ONE_WORD = {"MBConv": "Mbconv", "GoogLeNet": "Googlenet"}
+
+
 def snake_case(name: str) -> str:
-    """The automatic module name of a block use: `BasicBlock` -> `basic_block`."""
+    """The automatic module name of a block use: `BasicBlock` -> `basic_block`,
+    `NiNBlock` -> `nin_block`, `ConvBNReLU` -> `conv_bn_relu`, `SEBlock` -> `se_block`,
+    `MBConv` -> `mbconv`. A word starts at a capital after two or more lower-case
+    letters or digits (`Conv|BN`, `Conv2d|Norm`), at a capital followed by a
+    lower-case letter after capitals or a digit (`SE|Block`, `V3|Features`), never
+    after a lone lower-case letter (`NiN`, `ReLU` stay whole)."""
+    for term, word in _ONE_WORD.items():
+        name = name.replace(term, word)
     out = []
+    run = 0             # lower-case letters and digits just before this character
     for i, ch in enumerate(name):
-        if ch.isupper() and i and (not name[i - 1].isupper() or (i + 1 < len(name) and name[i + 1].islower())):
-            out.append("_")
+        if ch.isupper() and i:
+            prev, nxt = name[i - 1], name[i + 1:i + 2]
+            if (run >= 2 and not prev.isupper()) or ((prev.isupper() or prev.isdigit()) and nxt.islower()):
+                out.append("_")
         out.append(ch.lower())
+        run = run + 1 if ch.islower() or ch.isdigit() else 0
     return "".join(out)
 
 

@@ -133,6 +133,16 @@ def test_unnamed_block_uses_are_named_in_snake_case():
     assert _names(g) == ["basic_block.relu", "basic_block_1.relu"]
 
 
+@pytest.mark.parametrize("block,name", [
+    ("BasicBlock", "basic_block"), ("NiNBlock", "nin_block"), ("ConvBNReLU", "conv_bn_relu"), ("MBConv", "mbconv"),
+    ("SEBlock", "se_block"), ("FusedMBConv", "fused_mbconv"), ("Conv2dNormActivation", "conv2d_norm_activation"),
+    ("MobileNetV3Features", "mobile_net_v3_features"), ("InceptionA", "inception_a"), ("VGGBlock", "vgg_block"),
+    ("GoogLeNetAux", "googlenet_aux"), ("ASPPConv", "aspp_conv")])
+def test_automatic_names_read_as_people_write_them(block, name):
+    g = _graph(f"block {block} {{\n relu\n}}\nnetwork N {{\n input [3, 8, 8]\n {block}\n}}\n")
+    assert _names(g) == [f"{name}.relu"]
+
+
 def test_a_name_covers_only_the_next_item():
     g = _graph("network N {\n input [3, 8, 8]\n stem: conv2d(4, 1) -> relu\n}\n")
     assert _names(g) == ["stem", "relu"]
