@@ -30,6 +30,7 @@ EXPECTED = {
     "misspelt_block": [("ConvBNRelu(32)", "ConvBNReLU(32)")],
     "several_at_once": [("strde=2", "stride=2"), ("-> rellu", "-> relu"), ("conv2d(64 / 2", "conv2d(64 // 2")],
     "fix_would_break": [],
+    "batch_dimension_in_input": [("input [1, 1, 28, 28]", "input [1, 28, 28]")],
 }
 
 

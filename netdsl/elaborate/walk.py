@@ -42,6 +42,7 @@ from ..diagnostics.codes import (
     E0315,
     E0321,
 )
+from ..diagnostics.fixes import Edit, Fix
 from ..diagnostics.suggest import suggest
 from ..frontend import ast as A
 from ..frontend.source import Span
@@ -235,10 +236,17 @@ class Walk:
             return None
         if isinstance(v, ShapeValue):
             v = v.dims
-        if not (isinstance(v, tuple) and 1 <= len(v) <= 3
-                and all(isinstance(x, int) and not isinstance(x, bool) for x in v)):
+        ints = isinstance(v, tuple) and all(isinstance(x, int) and not isinstance(x, bool) for x in v)
+        if not (ints and 1 <= len(v) <= 3):
+            hint = "write `input [channels, height, width]` or `input [features]`"
+            if ints and len(v) == 4:            # torch's (N, C, H, W): the batch is not part of a spec's shapes
+                per_sample = "[" + ", ".join(map(str, v[1:])) + "]"
+                hint = Fix(f"drop the batch dimension: shapes are per sample, `input {per_sample}` "
+                           "(the batch comes with the tensor at run time)",
+                           (Edit(stmt.shape.span, per_sample),)) if stmt.shape.span.text().startswith("[") else \
+                    f"drop the batch dimension: shapes are per sample, `input {per_sample}`"
             self.report(ERROR, E0214, f"an input shape is a list of 1 to 3 integers, got {show(v)}", stmt.shape.span,
-                        help=("write `input [channels, height, width]` or `input [features]`",))
+                        help=(hint,))
             return None
         for x in v:
             if x < 1:
