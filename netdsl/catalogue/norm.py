@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import math
 
-from ..diagnostics.codes import E0215, E0303
+from ..diagnostics.codes import E0215, E0217, E0303
+from ..limits import LIMITS
 from .spec import ANY_RANK, BOOL, FLOAT, INT, Choice, LayerSpec, Optional_, Param, positive, probability, require_rank
 
 
@@ -107,6 +108,14 @@ def _lrn_shape(a, xs, ctx):
     if not require_rank(ctx, "lrn", x, range(2, ANY_RANK.stop), "an input with channels and at least one more axis",
                         help=("torch's LocalResponseNorm needs [C, L], [C, H, W] or more: "
                               "move it before `flatten`",)):
+        return None
+    # torch pads the squared input by size - 1 channels: that tensor must fit in one storage
+    padded = (x[0] + a.size - 1) * math.prod(x[1:])
+    if 4 * padded > LIMITS.max_value:
+        ctx.error(E0217, f"lrn size={a.size} is too large for torch: it pads the channels to {x[0] + a.size - 1}",
+                  "size", notes=(f"{padded:,} float32 values per sample; torch refuses (\"Storage size calculation "
+                                 "overflowed\")",),
+                  help=(f"use a size up to the {x[0]} channels: neighbours beyond them are zero padding",))
         return None
     return x
 
