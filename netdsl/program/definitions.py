@@ -20,3 +20,9 @@ class Program(Value):
     @property
     def ok(self) -> bool:
         return not any(d.is_error for d in self.diagnostics)
+
+    def __repr__(self) -> str:
+        from ..record import short
+        name = self.root.name if self.root is not None else "?"
+        counts = [(len(self.own_networks), "network"), (len(self.blocks), "block"), (len(self.files), "file")]
+        return f"<Program {short(name, 60)}: " + ", ".join(f"{n} {w}{'s' if n != 1 else ''}" for n, w in counts) + ">"
