@@ -31,6 +31,8 @@ EXPECTED = {
     "several_at_once": [("strde=2", "stride=2"), ("-> rellu", "-> relu"), ("conv2d(64 / 2", "conv2d(64 // 2")],
     "fix_would_break": [],
     "batch_dimension_in_input": [("input [1, 1, 28, 28]", "input [1, 28, 28]")],
+    "groups_divide_neither": [("groups=4", "groups=2")],
+    "error_in_a_loop_names_the_iteration": [],
 }
 
 
@@ -103,3 +105,25 @@ def test_fix_refuses_stdin():
 def test_one_warning_per_forgotten_flatten():
     result = netdsl.check(str(CORPUS / "forgotten_flatten.net"))
     assert [d.code for d in result.diagnostics] == ["W0404"]
+
+
+def test_one_mistake_one_error_for_groups():
+    (d,) = netdsl.check(str(CORPUS / "groups_divide_neither.net")).errors
+    assert d.message == "groups=4 divides neither the 6 input channels nor the 10 output channels"
+    assert d.notes == ["6 % 4 = 2", "10 % 4 = 2"]
+
+
+def test_an_error_in_a_loop_says_which_iteration():
+    (d,) = netdsl.check(str(CORPUS / "error_in_a_loop_names_the_iteration.net")).errors
+    assert "in iteration 5 of 5 of the loop at line 7 (c = 1024)" in d.notes
+
+
+def test_concat_help_names_the_odd_branch_and_torch_s_dim():
+    text = ("network N {\n    input [3, 32, 32]\n    concat {\n        conv2d(8, 3, padding=1)\n"
+            "        conv2d(8, 3, stride=2, padding=1)\n        conv2d(8, 1)\n        conv2d(8, 1)\n    }\n}\n")
+    (d,) = netdsl.check(text).errors
+    assert d.code == "E0306" and "concat along the channels (dim 0, torch.cat's dim=1)" in d.message
+    assert "branch 2 is 8\u00d716\u00d716" in d.message
+    assert d.notes == ["branch 1 gives 8\u00d732\u00d732, as do branches 3 and 4"]
+    assert d.help == ["branch 2 makes the map 2\u00d7 smaller than the others: if that is a stray stride, remove it "
+                      "there; if intended, downsample branches 1, 3 and 4 by 2 too"]

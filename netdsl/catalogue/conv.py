@@ -17,18 +17,26 @@ def _one(pair) -> str:
 
 
 def check_groups(a, c_in, ctx) -> bool:
-    ok = True
-    for what, n, at in (("input channels", c_in, "groups"), ("output channels", a.channels, "groups")):
-        if n % a.groups:
-            divisors = [g for g in range(1, n + 1) if n % g == 0 and (a.channels % g == 0) and c_in % g == 0]
-            fits = ", ".join(map(str, divisors[-6:]))
-            ctx.error(E0303, f"groups={a.groups} does not divide the {n} {what}", at,
-                      notes=(f"{n} % {a.groups} = {n % a.groups}",),
-                      help=(f"use groups={divisors[-1]}: no larger value divides both {c_in} and {a.channels}"
-                            if len(divisors) == 1 else
-                            f"use one of groups={fits}, which divide both {c_in} and {a.channels}",))
-            ok = False
-    return ok
+    """E0303 once, whether the groups fail to divide the input channels, the output
+    channels or both (one mistake, one error), with the groups that would fit."""
+    failing = [(what, n) for what, n in (("input", c_in), ("output", a.channels)) if n % a.groups]
+    if not failing:
+        return True
+    if len(failing) == 2:
+        message = (f"groups={a.groups} divides neither the {c_in} input channels nor the {a.channels} "
+                   "output channels")
+    else:
+        message = f"groups={a.groups} does not divide the {failing[0][1]} {failing[0][0]} channels"
+    divisors = [g for g in range(1, min(c_in, a.channels) + 1) if a.channels % g == 0 and c_in % g == 0]
+    fits = ", ".join(map(str, divisors[-6:]))
+    words = (f"use groups={divisors[-1]}: no larger value divides both {c_in} and {a.channels}"
+             if len(divisors) == 1 else f"use one of groups={fits}, which divide both {c_in} and {a.channels}")
+    best = max(g for g in divisors if g <= a.groups)
+    fix = (f"use groups={best}, the largest value below {a.groups} that divides both {c_in} and {a.channels}"
+           + (f" (also: {', '.join(map(str, [g for g in divisors if g != best][-5:]))})" if len(divisors) > 1 else ""))
+    ctx.error(E0303, message, "groups", notes=tuple(f"{n} % {a.groups} = {n % a.groups}" for _, n in failing),
+              help=(ctx.replace_argument("groups", f"groups={best}", fix) if best > 1 else words,))
+    return False
 
 
 def conv2d_validate(a, ctx):

@@ -54,23 +54,49 @@ def _projection_help(first: tuple, x: tuple, i: int) -> tuple:
             f"as ResNet's downsample) so it matches branch {other}'s {shape_text(target)}",)
 
 
+def _numbers(indices: list) -> str:
+    names = [str(i + 1) for i in indices]
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+
+
+def _concat_help(xs: list, odd: int, ref: int, dim: int) -> tuple:
+    """What to change so that branch `odd` of a channel concat matches the others."""
+    x, y = xs[odd], xs[ref]
+    others = [i for i in range(len(xs)) if i != odd]
+    if x[1] < y[1] and y[1] % x[1] == 0 and y[1] // x[1] == y[2] // x[2] and y[2] % x[2] == 0:
+        s = y[1] // x[1]
+        return (f"branch {odd + 1} makes the map {s}× smaller than the others: if that is a stray stride, "
+                f"remove it there; if intended, downsample branch{'es' if len(others) > 1 else ''} "
+                f"{_numbers(others)} by {s} too",)
+    th, tw = min(x[1], y[1]), min(x[2], y[2])
+    if x[1] >= y[1] and x[2] >= y[2]:
+        return (f"crop branch {odd + 1} with `center_crop(({th}, {tw}))`, or pad the others",)
+    return (f"crop branch{'es' if len(others) > 1 else ''} {_numbers(others)} with `center_crop(({th}, {tw}))`, "
+            f"or pad branch {odd + 1}",)
+
+
 def _concat_shape(a, xs, ctx):
     rank = len(xs[0])
     dim = a.dim if a.dim >= 0 else rank + a.dim
     if not 0 <= dim < rank:
         ctx.error(E0215, f"dim={a.dim} is out of range for {rank}-dimensional branches", "dim")
         return None
-    for i, x in enumerate(xs[1:], 1):
-        if len(x) != rank or any(x[j] != xs[0][j] for j in range(rank) if j != dim):
-            helps = ()
-            if rank == 3 and len(x) == 3 and dim == 0:
-                th, tw = min(x[1], xs[0][1]), min(x[2], xs[0][2])
-                helps = (f"crop the larger branch with `center_crop(({th}, {tw}))`, or pad the smaller one",)
-            ctx.error(E0306, f"concat along dim {a.dim} needs the other dimensions to match, "
-                      f"but branch 1 is {shape_text(xs[0])} and branch {i + 1} is {shape_text(x)}",
-                      f"branch{i + 1}", label=f"this branch gives {shape_text(x)}",
-                      notes=(f"branch 1 gives {shape_text(xs[0])}",), help=helps)
-            return None
+    # The branch that differs from the others (the majority), not merely from branch 1.
+    keys = [tuple(x[j] for j in range(rank) if j != dim) if len(x) == rank else None for x in xs]
+    common = max(set(keys), key=lambda k: (keys.count(k), -keys.index(k)))
+    ref = keys.index(common) if keys.count(common) > 1 else 0
+    odd = next((i for i, k in enumerate(keys) if k != keys[ref]), None)
+    if odd is not None:
+        x, y = xs[odd], xs[ref]
+        what = "the channels (dim 0, torch.cat's dim=1)" if dim == 0 else f"dim {dim} (torch.cat's dim={dim + 1})"
+        ctx.error(E0306, f"concat along {what} needs the other dimensions to match, "
+                  f"but branch {ref + 1} is {shape_text(y)} and branch {odd + 1} is {shape_text(x)}",
+                  f"branch{odd + 1}", label=f"this branch gives {shape_text(x)}",
+                  notes=(f"branch {ref + 1} gives {shape_text(y)}"
+                         + (f", as do branches {_numbers([i for i, k in enumerate(keys) if k == common and i != ref])}"
+                            if keys.count(common) > 2 else ""),),
+                  help=_concat_help(xs, odd, ref, dim) if rank == 3 and len(x) == 3 and dim == 0 else ())
+        return None
     total = sum(x[dim] for x in xs)
     ctx.explain(f"concat: {' + '.join(str(x[dim]) for x in xs)} = {total}")
     return (*xs[0][:dim], total, *xs[0][dim + 1:])

@@ -232,6 +232,9 @@ class RuleContext(Protocol):
     def insert_before(self, text: str, message: str):
         """A help line that carries its edit: insert `text` before this layer's call."""
 
+    def replace_argument(self, at: str, text: str, message: str):
+        """A help line carrying the edit that rewrites a literal keyword argument."""
+
     def producer(self, i: int = 0):
         """The IR node input `i` comes from, or None when the rule runs without a graph."""
 

@@ -34,6 +34,7 @@ class Reporter:
         self.omitted = 0
         self.stop_when = stop_when
         self._seen: dict = {}
+        self.where: list[str] = []      # the loop iterations being expanded, outermost first (a note each)
 
     def report(self, severity: str, code: Code, message: str, span: Span | None, label: str = "",
                notes=(), help=(), origin=(), node=None) -> Diagnostic:
@@ -51,8 +52,8 @@ class Reporter:
         for i, use in enumerate(origin[:3]):
             labels.append(Label(use, "in this use of the block" if i == 0 else "used from here", primary=False))
         fixes = [h for h in help if isinstance(h, Fix)]         # a help line that carries its edit
-        d = Diagnostic(severity, code, message, labels, list(notes), [getattr(h, "message", h) for h in help],
-                       fixes=fixes)
+        d = Diagnostic(severity, code, message, labels, [*notes, *self.where],
+                       [getattr(h, "message", h) for h in help], fixes=fixes)
         self._seen[key] = d
         _link(d, node)          # before add(), whose policy may end the walk
         return self.add(d)

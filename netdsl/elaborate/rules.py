@@ -37,6 +37,15 @@ class RuleContext:
             return message
         return Fix(message, (Edit(Span(span.source, span.start, span.start), text),))
 
+    def replace_argument(self, at: str, text: str, message: str):
+        """A help line carrying the edit that rewrites argument `at` as `text`, when the
+        argument was written as a literal keyword argument (`groups=4`); else the words."""
+        import re
+        span = self.arg_spans.get(at)
+        if span is None or not re.fullmatch(rf"{re.escape(at)}\s*=\s*-?\d+", span.text()):
+            return message
+        return Fix(message, (Edit(span, text),))
+
     def producer(self, i: int = 0):
         if self.nodes is None or i >= len(self.node.inputs):
             return None

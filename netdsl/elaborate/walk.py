@@ -807,6 +807,9 @@ class Walk:
                 outer = frame.env
                 frame.env = env
                 self.loop_frames.append((loop, i))
+                bound = ", ".join(f"{k} = {show(x)}" for k, x in env.vars.items())
+                self.reporter.where.append(f"in iteration {i + 1} of {len(values)} of the loop at line {span.line}"
+                                           + (f" ({bound})" if bound else ""))
                 try:
                     if each is None:
                         self.body(body, frame)
@@ -815,6 +818,7 @@ class Walk:
                 finally:
                     frame.env = outer
                     self.loop_frames.pop()
+                    self.reporter.where.pop()
 
     # ---- shapes stated in the spec ----------------------------------------------------
     def expect(self, item: A.Expect, frame: Frame):
