@@ -19,7 +19,8 @@ from ..pipeline import Replay
 # Offsets tried on every spatial dim at once, each one replay (ResNet-18: ~0.4 ms, on
 # the path of every netdsl.load). Floor division hides small ones (LeNet runs at 28 to
 # 31; a VGG without its adaptive pool at 224 to 255), so a large one comes first: 64
-# changes the map after any downsampling by up to 64; 1 and -1 cover the rest.
+# changes the map after any downsampling by up to 64; 1 and -1 cover the rest. Two
+# accepted sizes with the same modules decide "not bound".
 _OFFSETS = (64, 1, -1)
 
 
@@ -56,11 +57,15 @@ def bound_input(graph: Graph) -> Bound | None:
         return None
     nodes = [n for n in graph.nodes if n.has_module and n.spec is not None and n.spec.torch is not None]
     replay = Replay(graph, [], lambda d: d.is_error)
-    bound = False
+    bound, accepted = False, 0
     for d in _OFFSETS:
         other = (shape[0], *(x + d for x in shape[1:]))
-        if min(other) >= 1 and _fits(graph, nodes, replay, other) is False:
+        fits = _fits(graph, nodes, replay, other) if min(other) >= 1 else None
+        if fits is False:
             bound = True
+            break
+        accepted += fits is True
+        if accepted == 2:       # the same modules at +64 and +1: not bound
             break
     if not bound:
         return None
