@@ -44,6 +44,7 @@ import pytest
 torch = pytest.importorskip("torch")
 from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+from netdsl_literals import lit  # noqa: E402  (tests/ is on sys.path under pytest)
 from torch import nn  # noqa: E402
 
 import netdsl  # noqa: E402
@@ -77,20 +78,6 @@ class _Omit:
 
 
 OMIT = _Omit()
-
-
-def lit(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if v is None:
-        return "none"
-    if isinstance(v, str):
-        return f"'{v}'"
-    if isinstance(v, tuple):
-        return "(" + ", ".join(lit(x) for x in v) + ("," if len(v) == 1 else "") + ")"
-    if isinstance(v, list):
-        return "[" + ", ".join(lit(x) for x in v) + "]"
-    return repr(v)
 
 
 class Case:

@@ -27,6 +27,7 @@ import pytest
 torch = pytest.importorskip("torch")
 from hypothesis import HealthCheck, assume, given, seed, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+from netdsl_literals import lit  # noqa: E402  (tests/ is on sys.path under pytest)
 
 from netdsl import check_source  # noqa: E402
 
@@ -66,19 +67,6 @@ def int_or_pair(values):
 
 def as_pair(v):
     return v if isinstance(v, tuple) else (v, v)
-
-
-def lit(v) -> str:
-    """A Python value as netdsl source."""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if v is None:
-        return "none"
-    if isinstance(v, str):
-        return f"'{v}'"
-    if isinstance(v, tuple):
-        return "(" + ", ".join(lit(x) for x in v) + ")"
-    return repr(v)
 
 
 def netdsl_outcome(layer: str, kwargs: dict, shape: tuple):
