@@ -354,10 +354,18 @@ def layers(kind):
     out(f"{spec.name}: {spec.doc}")
     if spec.aliases:
         out(f"  aliases: {', '.join(spec.aliases)}")
+    # Parameters alike in all but name (permute's d1 ... d7) are one line.
+    lines: list = []
     for p in spec.params:
         default = "required" if p.required else f"default {show(p.default)}"
         alias = f" (also {', '.join(p.aliases)})" if p.aliases else ""
-        out(f"  {p.name}{alias}: {p.type.describe}; {default}. {p.doc}")
+        text = f"{alias}: {p.type.describe}; {default}. {p.doc}"
+        if lines and lines[-1][2] == text and not alias:
+            lines[-1][1] = p.name
+        else:
+            lines.append([p.name, None, text])
+    for first, last, text in lines:
+        out(f"  {first}{f' ... {last}' if last else ''}{text}")
 
 
 @cli.command()

@@ -259,6 +259,12 @@ def test_layers_shows_one_kind_with_its_parameters():
     assert "kernel_size" in out                      # torch's keyword is accepted as an alias
 
 
+def test_layers_folds_parameters_alike_in_all_but_name():
+    out = netdsl("layers", "permute").stdout.splitlines()
+    assert out[1].startswith("  d0: ") and out[2].startswith("  d1 ... d7: an integer or none; default none.")
+    assert len(out) == 3
+
+
 def test_layers_unknown_kind_suggests_and_exits_2():
     proc = netdsl("layers", "conv2")
     assert proc.returncode == 2
