@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 
-from ..diagnostics.codes import E0215, E0303
-from .spec import INT, IntList, LayerSpec, Optional_, Param, positive
+from ..diagnostics.codes import E0215
+from .spec import INT, IntList, LayerSpec, Optional_, Param, positive, require_groups_divide
 
 SLOTS = 8   # dims given one by one: d0, d1, ... (or all of them as a list in d0)
 
@@ -176,12 +176,7 @@ RESHAPE = LayerSpec(
 # ---- channel_shuffle -----------------------------------------------------------
 def _shuffle_shape(a, xs, ctx):
     x = xs[0]
-    c = x[0]
-    if c % a.groups:
-        fits = [g for g in range(1, c + 1) if c % g == 0]
-        ctx.error(E0303, f"groups={a.groups} does not divide the {c} channels", "groups",
-                  notes=(f"{c} % {a.groups} = {c % a.groups}: the shuffle views [C] as [groups, C / groups]",),
-                  help=(f"use groups from {fits[-6:]}",))
+    if not require_groups_divide(ctx, a.groups, x[0], ": the shuffle views [C] as [groups, C / groups]"):
         return None
     return x
 

@@ -3,9 +3,22 @@ from __future__ import annotations
 
 import math
 
-from ..diagnostics.codes import E0215, E0217, E0303
+from ..diagnostics.codes import E0215, E0217
 from ..limits import LIMITS
-from .spec import ANY_RANK, BOOL, FLOAT, INT, Choice, LayerSpec, Optional_, Param, positive, probability, require_rank
+from .spec import (
+    ANY_RANK,
+    BOOL,
+    FLOAT,
+    INT,
+    Choice,
+    LayerSpec,
+    Optional_,
+    Param,
+    positive,
+    probability,
+    require_groups_divide,
+    require_rank,
+)
 
 
 def _same(a, xs, ctx):
@@ -78,11 +91,7 @@ LAYERNORM = LayerSpec(
 
 def _gn_shape(a, xs, ctx):
     c = xs[0][0]
-    if c % a.groups:
-        divisors = [g for g in range(1, c + 1) if c % g == 0]
-        ctx.error(E0303, f"groups={a.groups} does not divide the {c} channels", "groups",
-                  notes=(f"{c} % {a.groups} = {c % a.groups}",),
-                  help=(f"use groups from {divisors[-6:]}",))
+    if not require_groups_divide(ctx, a.groups, c):
         return None
     per_group = c // a.groups * math.prod(xs[0][1:])
     if per_group == 1:      # torch normalises each group of each sample, and refuses a single value

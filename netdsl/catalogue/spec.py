@@ -10,7 +10,7 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any, Protocol
 
-from ..diagnostics.codes import E0307
+from ..diagnostics.codes import E0303, E0307
 from ..record import Frozen
 
 Shape = tuple  # per-sample shape, e.g. (3, 224, 224) or (4096,)
@@ -294,6 +294,17 @@ class LayerSpec(Frozen):
             if p.name == name or name in p.aliases:
                 return p
         return None
+
+
+def require_groups_divide(ctx, groups: int, c: int, why: str = "") -> bool:
+    """E0303 unless `groups` divides the `c` channels (groupnorm, channel_shuffle; a
+    convolution checks both of its channel counts itself), with the groups that would."""
+    if c % groups == 0:
+        return True
+    fits = [g for g in range(1, c + 1) if c % g == 0]
+    ctx.error(E0303, f"groups={groups} does not divide the {c} channels", "groups",
+              notes=(f"{c} % {groups} = {c % groups}{why}",), help=(f"use groups from {fits[-6:]}",))
+    return False
 
 
 def require_rank(ctx, kind: str, x: tuple, ranks, want: str, help: tuple = ()) -> bool:
