@@ -490,7 +490,7 @@ class _Writer:
         # A parameter has no batch dimension: where it meets a batch in an add or mul,
         # torch broadcasts it; anywhere else it takes the batch size of the input
         expand = self.unbatched_parameters(g, [u for u, _, _ in units])
-        batch = next(b for b in ("batch", "n_batch", "batch_size") if b not in c.inputs)
+        batch = next(b for b in ("batch", *(f"batch_{k}" for k in range(1, len(c.inputs) + 2))) if b not in c.inputs)
         if expand:
             lines.append(f"        {batch} = x.shape[0]")
         alias: dict = {}        # an id passed through unchanged -> the id that now holds its variable

@@ -109,9 +109,7 @@ def unambiguous(diagnostics: list) -> list[Fix]:
         fix = d.fixes[0]
         spans = [(e.span.source.name, e.span.start, e.span.end) for e in fix.edits]
         if any(f == g and s < e2 and s2 < e for f, s, e in spans for g, s2, e2 in taken):
-            continue
-        if fix in chosen:
-            continue
+            continue        # overlaps a chosen fix (an identical fix overlaps itself)
         chosen.append(fix)
         taken.extend(spans)
     return chosen
