@@ -229,6 +229,28 @@ def test_syntax_error_writes_nothing(tmp_path):
     assert not out.exists()
 
 
+def test_every_diagnostics_case_draws_without_a_traceback():
+    # The golden diagnostics corpus: one broken spec per code. Each network draws, as
+    # far as its shapes go; one whose errors left no layers draws the first error.
+    drawn = 0
+    for spec in sorted((ROOT / "tests" / "diagnostics").glob("*.net")):
+        for g in netdsl.check(str(spec)).graphs:
+            root = ET.fromstring(F.render_bytes(g, "svg"))
+            parse_pdf(F.render_bytes(g, "pdf"))
+            if not g.ok:
+                assert any(texts(m, "error") for m in maps(root)) or g.output_shape is not None, spec.name
+            drawn += 1
+    assert drawn > 40
+
+
+def test_a_network_without_layers_shows_its_first_error():
+    text = "network Late {\n    conv2d(4, 3)\n    input [3, 8, 8]\n}\n"
+    g = netdsl.check(text).graph()
+    assert not g.nodes
+    root = ET.fromstring(F.render_bytes(g, "svg"))
+    assert " ".join(texts(maps(root)[0], "error")).startswith("E0314")
+
+
 def test_hostile_names_stay_well_formed_xml_and_pdf():
     text = 'network N {\n    input [3, 8, 8]\n    s: [conv2d(4, 3) -> relu]\n}\n'
     g = netdsl.check(text).graph()
@@ -376,3 +398,22 @@ def test_blocks_import_neither_torch_nor_graphviz_nor_networkx():
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
                        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert r.stdout.strip() == "[]"
+
+
+# ---------------------------------------------------------------- docs/figure.md
+
+DOC_FIGURES = {"lenet": SPECS / "lenet.net", "alexnet": SPECS / "alexnet.net", "resnet18": SPECS / "resnet18.net",
+               "googlenet": SPECS / "googlenet.net", "alexnet_notes": NOTES_ALEXNET}
+
+
+@pytest.mark.parametrize("name", sorted(DOC_FIGURES))
+def test_docs_figures_are_what_netdsl_draws(name):
+    # The committed SVGs were looked at by hand; NETDSL_UPDATE_GOLDEN=1 rewrites them.
+    import os
+    page = (ROOT / "docs" / "figure.md").read_text(encoding="utf-8")
+    assert f"(figure/{name}.svg)" in page
+    path = ROOT / "docs" / "figure" / f"{name}.svg"
+    now = netdsl.render(str(DOC_FIGURES[name]), style="blocks")
+    if os.environ.get("NETDSL_UPDATE_GOLDEN"):
+        path.write_text(now, encoding="utf-8")
+    assert path.read_text(encoding="utf-8") == now

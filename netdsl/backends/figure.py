@@ -49,6 +49,7 @@ A, B = 4.0, 11.0                # an edge of n elements is A + B·ln(n)
 OBLIQUE = 0.5                   # the depth axis: 45° at 1/√2 of its length, i.e. 0.5 across and 0.5 up
 BAR = 6.0                       # thickness and depth of a dense layer's bar
 GAP = 30.0                      # the least space between two boxes (the kernel's lines run there)
+ROW_WIDTH = 1400.0              # a wider figure wraps into rows of about equal width
 MARGIN = 16.0
 FONT, SMALL, TITLE = 9.0, 8.0, 11.0
 LINE = "#4d4d4d"
@@ -126,7 +127,7 @@ def _failure_text(g: Graph, upto: int) -> str:
     for n in g.nodes[:upto + 1]:
         text = node_failure(n)
         if text:
-            return text
+            return " ".join(terminal_safe(text).split())
     return "the shape is unknown here"
 
 
@@ -134,7 +135,10 @@ def plan(g: Graph, depth: int | None = None) -> list[Map]:
     """The maps of the figure at `depth` (None: every layer), before any bound."""
     path = spine(g)
     if not path:
-        return []
+        # No layers at all (the spec's errors stopped them): one unknown map with the first error.
+        first = next((d for d in g.diagnostics if d.is_error), None)
+        why = terminal_safe(f"{first.code}: {first.message}") if first is not None else "the network has no layers"
+        return [Map(None, ["nothing to draw"], error=why)]
     first = g.nodes[path[0]]
     cur = Map(first.shape, ["input"] if first.spec is None else [first.describe()],
               category="input" if first.spec is None else first.spec.category)
@@ -350,8 +354,25 @@ def _shade(hex_colour: str, factor: float) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
+def rows_of(columns: list[float], limit: float = ROW_WIDTH) -> list[range]:
+    """Maps per row: one row when it fits in `limit`, else rows of about equal width
+    (a 22-map ResNet-18 is two rows of 11, not a 2,200 pt strip)."""
+    total = sum(columns) + GAP * max(len(columns) - 1, 0)
+    if total <= limit:
+        return [range(len(columns))]
+    target = total / math.ceil(total / limit)
+    rows, start, width = [], 0, 0.0
+    for i, col in enumerate(columns):
+        if i > start and width + GAP + col > target * 1.08:
+            rows.append(range(start, i))
+            start, width = i, 0.0
+        width += col if i == start else GAP + col
+    rows.append(range(start, len(columns)))
+    return rows
+
+
 def layout(g: Graph, maps: list[Map]) -> Scene:
-    """Place the maps left to right, centred on one line, and draw them."""
+    """Place the maps left to right in rows, each row centred on one line, and draw them."""
     dims = [box_dims(m) for m in maps]
     captions = [_caption(m) for m in maps]
     errors = [_wrap(m.error, 34)[:4] if m.error else [] for m in maps]
@@ -361,46 +382,59 @@ def layout(g: Graph, maps: list[Map]) -> Scene:
         columns.append(max([t + OBLIQUE * d, *texts]))
     title = _clean(f"{g.network} \u00b7 {shape_text(g.input_shape)} \u2192 {shape_text(g.output_shape)}"
                    f" \u00b7 {g.total_params:,} parameters")
-    tallest = max((h + OBLIQUE * d for _, h, d in dims), default=0.0)
-    top = MARGIN + TITLE + 12 + FONT + 6           # title, then the size labels above the boxes
-    mid = top + tallest / 2                        # boxes are centred on this line
-    cap_top = top + tallest + 14
-    lines = max((len(c) + len(e) for c, e in zip(captions, errors)), default=0)
-    width = MARGIN * 2 + sum(columns) + GAP * max(len(maps) - 1, 0)
-    width = max(width, MARGIN * 2 + text_width(title, TITLE))
-    height = cap_top + lines * (SMALL + 3) + MARGIN
-    scene = Scene(round(width, 1), round(height, 1), title)
+    rows = rows_of(columns)
+    indent = GAP if len(rows) > 1 else 0.0         # room for the arrow that continues a row
+    width = max([MARGIN * 2 + indent * 2 + sum(columns[i] for i in r) + GAP * (len(r) - 1) for r in rows]
+                + [MARGIN * 2 + text_width(title, TITLE)])
+    placed = []     # per row: (mid line, caption top)
+    y = MARGIN + TITLE + 12
+    for r in rows:
+        tallest = max(dims[i][1] + OBLIQUE * dims[i][2] for i in r)
+        top = y + FONT + 6                         # the size labels sit above the boxes
+        lines = max(len(captions[i]) + len(errors[i]) for i in r)
+        placed.append((top + tallest / 2, top + tallest + 14))
+        y = top + tallest + 14 + lines * (SMALL + 3) + 10
+    scene = Scene(round(width, 1), round(y + MARGIN - 10, 1), title)
     scene.text(MARGIN, MARGIN + TITLE, title, TITLE, anchor="start", bold=True, role="title")
 
-    x = MARGIN
-    boxes = []      # per map: the corners needed for kernels, or None
-    for m, (t, h, d), cap, err, col in zip(maps, dims, captions, errors, columns):
-        cx = x + col / 2
-        bw, bh = t + OBLIQUE * d, h + OBLIQUE * d
-        x0, y0 = cx - bw / 2, mid + bh / 2          # front face, bottom left
-        scene.group({"class": "gap" if m.omitted else "map", "data-shape": "x".join(map(str, m.shape or ()))})
-        if m.omitted:
-            scene.text(cx, mid + FONT / 2, "\u22ef", 16, role="gap")
-            boxes.append(None)
-        else:
-            _draw_box(scene, m, x0, y0, t, h, d)
-            boxes.append((x0, y0, t, h, d))
-        scene.text(cx, mid - bh / 2 - 6, map_label(m), FONT, bold=m.error is None and not m.omitted, role="size")
-        y = cap_top
-        for c in cap:
-            scene.text(cx, y, c, SMALL, color="#333333", role="caption")
-            y += SMALL + 3
-        for e in err:
-            scene.text(cx, y, e, SMALL, color="#a00000", role="error")
-            y += SMALL + 3
-        scene.end()
-        x += col + GAP
+    boxes: list = [None] * len(maps)       # per map: (x0, y0, t, h, d) of its box, None for a gap
+    for r, (mid, cap_top) in zip(rows, placed):
+        x = MARGIN + indent
+        for i in r:
+            m, (t, h, d), col = maps[i], dims[i], columns[i]
+            cx = x + col / 2
+            bw, bh = t + OBLIQUE * d, h + OBLIQUE * d
+            x0, y0 = cx - bw / 2, mid + bh / 2          # front face, bottom left
+            scene.group({"class": "gap" if m.omitted else "map", "data-shape": "x".join(map(str, m.shape or ()))})
+            if m.omitted:
+                scene.text(cx, mid + FONT / 2, "\u22ef", 16, role="gap")
+            else:
+                _draw_box(scene, m, x0, y0, t, h, d)
+                boxes[i] = (x0, y0, t, h, d)
+            scene.text(cx, mid - bh / 2 - 6, map_label(m), FONT, bold=m.error is None and not m.omitted, role="size")
+            yy = cap_top
+            for c in captions[i]:
+                scene.text(cx, yy, c, SMALL, color="#333333", role="caption")
+                yy += SMALL + 3
+            for e in errors[i]:
+                scene.text(cx, yy, e, SMALL, color="#a00000", role="error")
+                yy += SMALL + 3
+            scene.end()
+            x += col + GAP
 
+    starts = {r.start for r in rows}
     for i in range(1, len(maps)):
-        if maps[i].kernel and boxes[i - 1] and boxes[i] and maps[i - 1].shape and len(maps[i - 1].shape) == 3:
-            _draw_kernel(scene, maps[i - 1], boxes[i - 1], boxes[i], maps[i].kernel)
-        elif boxes[i - 1] and boxes[i]:
-            _draw_arrow(scene, boxes[i - 1], boxes[i], mid)
+        a, b = boxes[i - 1], boxes[i]
+        if i in starts:         # a new row: the path leaves one row on the right, enters the next on the left
+            if a:
+                _draw_arrow(scene, a[0] + a[2] + OBLIQUE * a[4] + 3, a[1] - a[3] / 2, width - MARGIN)
+            if b:
+                _draw_arrow(scene, MARGIN, b[1] - b[3] / 2, b[0] - 3, maps[i].kernel)
+        elif maps[i].kernel and a and b and maps[i - 1].shape and len(maps[i - 1].shape) == 3:
+            _draw_kernel(scene, maps[i - 1], a, b, maps[i].kernel)
+        elif a and b:
+            _draw_arrow(scene, a[0] + a[2] + OBLIQUE * a[4] + 3, (a[1] - a[3] / 2 + b[1] - b[3] / 2) / 2, b[0] - 3,
+                        maps[i].kernel)
     return scene
 
 
@@ -449,14 +483,15 @@ def _draw_kernel(scene: Scene, src: Map, a, b, kernel):
     scene.end()
 
 
-def _draw_arrow(scene: Scene, a, b, mid):
-    x1 = a[0] + a[2] + OBLIQUE * a[4] + 3
-    x2 = b[0] - 3
+def _draw_arrow(scene: Scene, x1, y, x2, kernel=None):
+    """A plain connection (no window: dense layers, folded blocks, a row's end), at height y."""
     if x2 - x1 < 6:
         return
     scene.group({"class": "arrow"})
-    scene.line((x1, mid), (x2, mid), "#777777", 0.8)
-    scene.poly([(x2, mid), (x2 - 5, mid - 2.5), (x2 - 5, mid + 2.5)], "#777777", "#777777", 0.5)
+    scene.line((x1, y), (x2, y), "#777777", 0.8)
+    scene.poly([(x2, y), (x2 - 5, y - 2.5), (x2 - 5, y + 2.5)], "#777777", "#777777", 0.5)
+    if kernel:
+        scene.text((x1 + x2) / 2, y - 4, kernel_label(kernel), SMALL - 0.5, color=KERNEL, role="kernel")
     scene.end()
 
 
@@ -473,7 +508,8 @@ def _xml(text: str) -> str:
 
 
 def to_svg_text(scene: Scene) -> str:
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{_num(scene.width)}pt" height="{_num(scene.height)}pt" '
+    out = ['<?xml version="1.0" encoding="UTF-8" standalone="no"?>',
+           f'<svg xmlns="http://www.w3.org/2000/svg" width="{_num(scene.width)}pt" height="{_num(scene.height)}pt" '
            f'viewBox="0 0 {_num(scene.width)} {_num(scene.height)}" font-family="Helvetica, Arial, sans-serif">',
            f"<title>{_xml(scene.title)}</title>",
            f'<rect width="{_num(scene.width)}" height="{_num(scene.height)}" fill="white"/>']
