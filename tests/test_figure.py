@@ -59,7 +59,7 @@ def texts(el: ET.Element, role: str) -> list[str]:
 
 
 def sizes(root):
-    return [texts(m, "size")[0] for m in maps(root)]
+    return [(texts(m, "size") or ["\u22ef"])[0] for m in maps(root)]
 
 
 def kernels(root):

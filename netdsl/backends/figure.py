@@ -157,10 +157,10 @@ def plan(g: Graph, depth: int | None = None) -> list[Map]:
             i += 1
             last = group[-1]
             if any(n.shape is None for n in group):
-                maps.append(Map(None, [_clean(scope_label(unit))], category="block",
+                maps.append(Map(None, [_folded_label(unit)], category="block",
                                 error=_failure_text(g, last.id)))
                 break
-            cur = Map(last.shape, [*pending, _clean(scope_label(unit))], category=unit.kind)
+            cur = Map(last.shape, [*pending, _folded_label(unit)], category=unit.kind)
             pending = []
             maps.append(cur)
             continue
@@ -184,6 +184,17 @@ def plan(g: Graph, depth: int | None = None) -> list[Map]:
     if maps[-1].error is None and g.output_shape is not None and maps[-1].shape != g.output_shape:
         maps.append(Map(g.output_shape, pending or ["output"], category="reshape"))
     return maps
+
+
+def _folded_label(scope: Scope) -> str:
+    """A folded scope's caption: the block as used (`3: InvertedResidual(24, 2, 6)`);
+    a sequence inside a block is named with it (`... › conv`), since its name alone
+    says little."""
+    text = scope_label(scope)
+    parent = scope.parent
+    if scope.kind != "block" and parent is not None and parent.kind == "block":
+        text = f"{scope_label(parent)} \u203a {text}"
+    return _clean(text)
 
 
 def _clean(text: str) -> str:
@@ -306,7 +317,7 @@ def box_dims(m: Map) -> tuple[float, float, float]:
     return edge(s[0]), edge(math.prod(s[1:-1])), edge(s[-1])
 
 
-_WIDTHS = {" ": 278, "!": 278, '"': 355, "#": 556, "$": 556, "%": 889, "&": 667, "'": 191, "(": 333, ")": 333,
+_WIDTHS = {"\u203a": 333, " ": 278, "!": 278, '"': 355, "#": 556, "$": 556, "%": 889, "&": 667, "'": 191, "(": 333, ")": 333,
            "*": 389, "+": 584, ",": 278, "-": 333, ".": 278, "/": 278, ":": 278, ";": 278, "<": 584, "=": 584,
            ">": 584, "?": 556, "@": 1015, "[": 278, "\\": 278, "]": 278, "^": 469, "_": 556, "`": 333, "{": 334,
            "|": 260, "}": 334, "~": 584, "\u00d7": 584, "\u00b7": 278, "\u2026": 1000, "\u22ef": 1000,
@@ -411,7 +422,8 @@ def layout(g: Graph, maps: list[Map]) -> Scene:
             else:
                 _draw_box(scene, m, x0, y0, t, h, d)
                 boxes[i] = (x0, y0, t, h, d)
-            scene.text(cx, mid - bh / 2 - 6, map_label(m), FONT, bold=m.error is None and not m.omitted, role="size")
+            if not m.omitted:
+                scene.text(cx, mid - bh / 2 - 6, map_label(m), FONT, bold=m.error is None, role="size")
             yy = cap_top
             for c in captions[i]:
                 scene.text(cx, yy, c, SMALL, color="#333333", role="caption")
