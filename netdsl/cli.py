@@ -446,15 +446,19 @@ def _render_figure(file, output, fmt, depth, network, input_shape, params, max_l
     emit_diagnostics(result.diagnostics, "text", _use_color(color), err=output is None)
     g = one_graph_or_exit(file, result, "draw")
     try:
+        notes: list = []
         if output is None:
-            out(F.render_bytes(g, fmt, depth).decode(), nl=False, raw=True)
-            sys.exit(EXIT_OK if result.ok else EXIT_SPEC)
-        notes = F.render_file(g, output, fmt, inputs=[file, *result.program.files], depth=depth)
+            data = F.render_bytes(g, fmt, depth, notes).decode()
+        else:
+            notes = F.render_file(g, output, fmt, inputs=[file, *result.program.files], depth=depth)
     except RenderError as e:
         out(f"error: {e}", err=True)
         sys.exit(EXIT_USAGE)
     for note in notes:
         out(f"note: {note}", err=True)
+    if output is None:          # the SVG on standard output, as the graph style does
+        out(data, nl=False, raw=True)
+        sys.exit(EXIT_OK if result.ok else EXIT_SPEC)
     out(f"{file}: {g.network} \u2192 {output}" + ("" if g.ok else "  (has errors: drawn in red)"))
     sys.exit(EXIT_OK if result.ok else EXIT_SPEC)
 

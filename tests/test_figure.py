@@ -362,6 +362,18 @@ def test_cli_svg_on_stdout_and_formats(tmp_path):
     assert r.exit_code == 2 and "binary" in r.output
 
 
+def test_cli_says_which_depth_it_chose_and_obeys_depth(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "r50.svg"
+    r = runner.invoke(cli, ["render", str(SPECS / "resnet50.net"), "--style", "blocks", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "note: drew blocks nested deeper than 1 as single maps" in r.output
+    assert len(maps(ET.fromstring(out.read_text(encoding="utf-8")))) <= F.FIT_MAPS
+    r = runner.invoke(cli, ["render", str(SPECS / "resnet18.net"), "--style", "blocks", "--depth", "0"])
+    assert r.exit_code == 0 and "note:" not in r.output
+    assert [c[0] for c in captions(ET.fromstring(r.output))[3:7]] == ["layer1", "layer2", "layer3", "layer4"]
+
+
 def test_cli_never_writes_over_the_spec(tmp_path):
     spec = tmp_path / "n.net"
     spec.write_text("network N {\n    input [3, 8, 8]\n    conv2d(4, 3)\n}\n")
