@@ -111,6 +111,29 @@ def test_alexnet_as_the_notes_build_it():
         "flatten", "linear 4096", "linear 10"]
 
 
+def test_kernels_are_squares_on_the_map_they_read_with_lines_to_the_map_they_make():
+    root = svg_of(SPECS / "lenet.net")
+    boxes = [bbox(m) for m in maps(root)]
+    groups = [g for g in root.iter(f"{SVG}g") if g.get("class") == "kernel"]
+    assert len(groups) == 4
+    for k, g in enumerate(groups):
+        src, dst = boxes[k], boxes[k + 1]         # maps 0..4 are each made by a window from the one before
+        (square,) = g.iter(f"{SVG}polygon")
+        corners = [tuple(map(float, p.split(","))) for p in square.get("points").split()]
+        assert len(corners) == 4
+        assert all(src[0] - 0.01 <= x <= src[2] + 0.01 and src[1] - 0.01 <= y <= src[3] + 0.01 for x, y in corners)
+        lines = list(g.iter(f"{SVG}line"))
+        assert len(lines) == 4
+        ends = {(float(ln.get("x2")), float(ln.get("y2"))) for ln in lines}
+        assert len(ends) == 1                       # a pyramid: one apex
+        (x, y), = ends
+        assert dst[0] - 0.01 <= x <= dst[2] and dst[1] <= y <= dst[3]
+    # Windows are drawn to scale on the face they read: conv1's 5×5 on a 28×28 face is larger
+    # than pool1's 2×2 on a 28×28 face.
+    side = [bbox(g)[3] - bbox(g)[1] for g in groups]
+    assert side[0] > side[1]
+
+
 def test_zoo_alexnet_draws_conv4_and_conv5_and_skips_the_6x6_adaptive_pool():
     root = svg_of(SPECS / "alexnet.net")
     # torchvision's channels: (224 + 4 - 11) // 4 + 1 = 55, 27, 27, 13; conv4 and conv5 are both
