@@ -381,13 +381,18 @@ def layers(kind):
 @click.option("--params", "show_params", is_flag=True, help="Show parameter counts on the nodes.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
               help="How long Graphviz may take to lay out the diagram (default 60).")
+@click.option("--style", type=click.Choice(["graph", "blocks"], case_sensitive=False), default="graph",
+              show_default=True, help="graph: every layer, laid out by Graphviz. blocks: the paper figure, "
+              "feature maps as 3-D boxes (svg or pdf, no Graphviz needed; docs/figure.md).")
 @with_common
 def render(file, output, fmt, depth, direction, show_params, timeout, network, input_shape, params, max_layers,
-           include, color):
+           include, color, style):
     """Draw FILE as a diagram: layers, tensor shapes on the edges, blocks as clusters.
 
     A spec with errors still renders, with the failing layer in red (exit 1)."""
     from .backends import render as R
+    if style.lower() == "blocks":
+        _render_figure(file, output, fmt, depth, network, input_shape, params, max_layers, include, color)
     if output is None or output == "-":
         fmt = (fmt or "svg").lower()
         if fmt not in ("svg", "dot"):
@@ -418,6 +423,42 @@ def render(file, output, fmt, depth, direction, show_params, timeout, network, i
         sys.exit(EXIT_USAGE)
     for w in warnings:
         out(f"warning: {w}", err=True)
+    out(f"{file}: {g.network} \u2192 {output}" + ("" if g.ok else "  (has errors: drawn in red)"))
+    sys.exit(EXIT_OK if result.ok else EXIT_SPEC)
+
+
+def _render_figure(file, output, fmt, depth, network, input_shape, params, max_layers, include, color):
+    """`render --style blocks`: as the graph style, but svg or pdf, and no Graphviz."""
+    from .backends import figure as F
+    from .backends.render import RenderError, output_format
+    if output is None or output == "-":
+        fmt, output = (fmt or "svg").lower(), None
+        if fmt == "pdf":
+            raise click.BadParameter("pdf is binary: write it to a file with -o", param_hint="'--format'")
+    else:
+        try:
+            fmt = output_format(output, fmt)
+        except RenderError as e:
+            raise click.BadParameter(str(e), param_hint="'--output'") from None
+    if fmt not in F.FORMATS:
+        raise click.BadParameter(f"the blocks figure is svg or pdf, not {fmt}", param_hint="'--format'")
+    result = check_or_exit(file, network, input_shape, parse_params(params), max_layers, include)
+    emit_diagnostics(result.diagnostics, "text", _use_color(color), err=output is None)
+    g = one_graph_or_exit(file, result, "draw")
+    try:
+        notes: list = []
+        if output is None:
+            data = F.render_bytes(g, fmt, depth, notes).decode()
+        else:
+            notes = F.render_file(g, output, fmt, inputs=[file, *result.program.files], depth=depth)
+    except RenderError as e:
+        out(f"error: {e}", err=True)
+        sys.exit(EXIT_USAGE)
+    for note in notes:
+        out(f"note: {note}", err=True)
+    if output is None:          # the SVG on standard output, as the graph style does
+        out(data, nl=False, raw=True)
+        sys.exit(EXIT_OK if result.ok else EXIT_SPEC)
     out(f"{file}: {g.network} \u2192 {output}" + ("" if g.ok else "  (has errors: drawn in red)"))
     sys.exit(EXIT_OK if result.ok else EXIT_SPEC)
 
