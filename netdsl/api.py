@@ -105,7 +105,8 @@ def render(spec, path=None, format: str | None = None, *, network: str | None = 
     if path is None:
         data = R.render_bytes(g, fmt, **kw)
         return data.decode("utf-8") if fmt in ("svg", "dot") else data
-    R.render_file(g, str(path), fmt, inputs=list(result.program.files), **kw)
+    R.render_file(g, str(path), fmt, inputs=list(result.program.files),
+                  source="<string>" if is_source_text(spec) else str(spec), **kw)
     return path
 
 
