@@ -36,15 +36,18 @@ def text_of(cell) -> str:
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="the tutorial renders a diagram: Graphviz `dot` is needed")
-def test_the_tutorial_runs_and_trains(tmp_path):
+def test_the_tutorial_runs_and_trains(tmp_path, monkeypatch):
+    # The kernel keeps its history and connection files under tmp_path, not in $HOME.
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
+    cwd = tmp_path / "cwd"          # not docs/: the notebook must neither need nor write files beside it
+    cwd.mkdir()
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    # The cwd is a temporary directory: the notebook must not rely on, or write into, docs/.
-    client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                                     resources={"metadata": {"path": str(tmp_path)}})
+    client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
     client.execute()            # raises CellExecutionError, with the cell and its traceback, if a cell fails
+    assert list(cwd.iterdir()) == []
     executed = tmp_path / "tutorial.ipynb"
     nbformat.write(nb, executed)
-    assert list(tmp_path.iterdir()) == [executed]
     assert executed.stat().st_size < 200_000          # outputs stay small: no repr in proportion to the network
 
     code = [c for c in nb.cells if c.cell_type == "code"]
