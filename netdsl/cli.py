@@ -165,7 +165,8 @@ def output_path(spec: str, output: str | None, fmt: str, force: bool) -> str | N
         refuse_inputs(path, [spec], "the spec")
     except OutputError as e:
         stop(f"error: {e}; name the output with -o", EXIT_USAGE)
-    if os.path.lexists(path) and not force and not generated_by_netdsl(path, fmt):
+    readable = spec.startswith("zoo:") or os.path.exists(spec)      # else reading it fails first, and says why
+    if readable and os.path.lexists(path) and not force and not generated_by_netdsl(path, fmt):
         stop(f"error: {path} exists and netdsl did not write it, so it is left alone; "
              "--force replaces it, -o names another file", EXIT_USAGE)
     return path

@@ -68,6 +68,13 @@ def test_compile_leaves_a_hand_written_file_alone_unless_forced(spec):
     assert target.read_text().startswith('"""Tiny: PyTorch modules compiled by netdsl from ')
 
 
+def test_a_missing_spec_is_reported_as_missing_even_beside_a_hand_written_file(spec):
+    spec.with_name("gone.py").write_text(HAND_WRITTEN)
+    res = run("compile", spec.with_name("gone.net"))
+    assert res.exit_code == 2 and "gone.net" in res.stderr and "did not write" not in res.stderr, res.output
+    assert spec.with_name("gone.py").read_text() == HAND_WRITTEN
+
+
 def test_a_file_mentioning_netdsl_below_its_first_line_is_not_netdsls(spec):
     target = spec.with_name("tiny.py")
     target.write_text('"""My notes.\nPyTorch modules compiled by netdsl from tiny.net, then edited by hand."""\n')
