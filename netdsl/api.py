@@ -104,26 +104,27 @@ def render(spec, path=None, format: str | None = None, *, network: str | None = 
         raise ValueError(f"unknown style {style!r}: graph or blocks")
     result, g = _one_graph(spec, network, params, input_shape, include)
     fmt = R.output_format(str(path), format) if path is not None else (format or "svg").lower()
+    source = "<string>" if is_source_text(spec) else str(spec)
     if style == "blocks":
-        return _render_figure(result, g, path, fmt, depth)
+        return _render_figure(result, g, path, fmt, depth, source)
     if fmt not in ("svg", "png", "pdf", "dot"):
         raise ValueError(f"unknown format {format!r}: svg, png, pdf or dot")
     kw = {"depth": depth, "direction": direction, "show_params": show_params}
     if path is None:
         data = R.render_bytes(g, fmt, **kw)
         return data.decode("utf-8") if fmt in ("svg", "dot") else data
-    R.render_file(g, str(path), fmt, inputs=list(result.program.files), **kw)
+    R.render_file(g, str(path), fmt, inputs=list(result.program.files), source=source, **kw)
     return path
 
 
-def _render_figure(result, g, path, fmt, depth):
+def _render_figure(result, g, path, fmt, depth, source):
     from .backends import figure as F
     if fmt not in F.FORMATS:
         raise ValueError(f"unknown format {fmt!r} for the blocks figure: svg or pdf")
     if path is None:
         data = F.render_bytes(g, fmt, depth)
         return data.decode("utf-8") if fmt == "svg" else data
-    F.render_file(g, str(path), fmt, inputs=list(result.program.files), depth=depth)
+    F.render_file(g, str(path), fmt, inputs=list(result.program.files), depth=depth, source=source)
     return path
 
 

@@ -642,14 +642,15 @@ def render_bytes(g: Graph, fmt: str = "svg", depth: int | None = None, notes: li
     return to_svg_text(scene).encode("utf-8") if fmt == "svg" else to_pdf_bytes(scene)
 
 
-def render_file(g: Graph, path: str, fmt: str, inputs=(), depth: int | None = None) -> list[str]:
-    """Write the figure to `path` atomically, never over one of `inputs`; returns notes
-    on what was folded to fit."""
-    from ..output import OutputError, refuse_inputs, write_file
+def render_file(g: Graph, path: str, fmt: str, inputs=(), depth: int | None = None,
+                source: str = "<string>") -> list[str]:
+    """Write the figure to `path` atomically, never over one of `inputs`, marked as
+    generated from `source` (netdsl/output.py); returns notes on what was folded to fit."""
+    from ..output import OutputError, mark, refuse_inputs, write_file
     notes: list[str] = []
     try:
         refuse_inputs(path, inputs, "a file the spec was read from")
-        write_file(path, render_bytes(g, fmt, depth, notes), inputs)
+        write_file(path, mark(render_bytes(g, fmt, depth, notes), fmt, source), inputs)
     except OutputError as e:
         raise RenderError(str(e)) from None
     return notes
