@@ -11,6 +11,12 @@ to `@skip`'s size), the replay says so and the caller expands that size in full.
 Up to that point the replay is exact, so a size rejected earlier is rejected for
 the same reason. Each node's result is remembered per input shape, so sizes that
 meet the same shapes deep in the network (after downsampling) cost nothing there.
+
+Two things are re-checked as a whole rather than guarded: a block's `accepts ->
+returns` signature (values.Relation) and an `expect` (values.ExpectRelation),
+whose sizes are evaluated again with `in` and `@name` reading the replayed shapes,
+and judged as Walk.expect judges them (an error, or W0406 for one written for the
+declared input). Their reads would otherwise pin every size they look at.
 """
 from __future__ import annotations
 
@@ -53,6 +59,7 @@ class Replay:
                 node, axis, value = guard
                 self.guards.setdefault(node, []).append((axis, value))
         self.memo: list[dict] = [{} for _ in graph.nodes]
+        self.signatures: dict = {}              # (relation id, input shape, output shape) -> it holds
         self.evaluated = 0                      # rule runs (memo misses), for the caller's budget
 
     def run(self, input_shape: tuple, shapes: list | None = None,
@@ -68,29 +75,44 @@ class Replay:
             notes = []
         shapes[0] = input_shape
         self._guard(0, input_shape)
-        found = self._expects(0, shapes, notes)
-        if found is not None:
-            return found
+        expects, relations, memo = self.expects, self.relations, self.memo
+        if 0 in expects:
+            found = self._expects(0, shapes, notes)
+            if found is not None:
+                return found
         for node in nodes[1:]:
             ins = tuple(shapes[i] for i in node.inputs)
-            if any(s is None for s in ins):
+            if None in ins:
                 continue
-            hit = self.memo[node.id].get(ins)
+            hit = memo[node.id].get(ins)
             if hit is None:
-                hit = self.memo[node.id][ins] = self._evaluate(node, list(ins))
+                hit = memo[node.id][ins] = self._evaluate(node, list(ins))
             shape, rejection, noted = hit
-            notes.extend((d, node) for d in noted)
+            if noted:
+                notes.extend((d, node) for d in noted)
             if rejection is not None:
                 return rejection, node
             shapes[node.id] = shape
-            self._guard(node.id, shape)
-            for relation in self.relations.get(node.id, ()):
-                if not _signature_holds(relation, shapes):
-                    raise Diverged()
-            found = self._expects(node.id, shapes, notes)
-            if found is not None:
-                return found
+            if node.id in self.guards:
+                self._guard(node.id, shape)
+            if node.id in relations:
+                for relation in relations[node.id]:
+                    if not self._signature_holds(relation, shapes):
+                        raise Diverged()
+            if node.id in expects:
+                found = self._expects(node.id, shapes, notes)
+                if found is not None:
+                    return found
         return None
+
+    def _signature_holds(self, relation: Relation, shapes: list) -> bool:
+        """_signature_holds, remembered per (input, output) shape: a block used at many
+        sizes meets the same shapes deep in the network."""
+        key = (id(relation), shapes[relation.input], shapes[relation.output])
+        held = self.signatures.get(key)
+        if held is None:
+            held = self.signatures[key] = _signature_holds(relation, shapes)
+        return held
 
     def _guard(self, node_id: int, shape: tuple) -> None:
         for axis, value in self.guards.get(node_id, ()):
