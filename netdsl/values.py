@@ -138,6 +138,10 @@ def unguarded():
         _GUARDS = saved
 
 
+def recording_guards() -> bool:
+    return _GUARDS is not None
+
+
 def note_guard(guard) -> None:
     if _GUARDS is not None:
         _GUARDS.append(guard)

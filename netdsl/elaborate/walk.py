@@ -63,6 +63,7 @@ from ..values import (
     evaluate,
     flat_vars,
     note_guard,
+    recording_guards,
     show,
     show_shape,
     type_name,
@@ -89,8 +90,8 @@ class Declared(Value):
 class Walk:
     """Expands one network. `check_expects`: whether `expect` statements are checked.
     `declared`: with an input other than the declared one, what held at the declared
-    input: an `expect` that held there with the same sizes is written for it, and a
-    mismatch is warning W0406 rather than error E0308."""
+    input: an `expect` with literal sizes that held there with the same sizes is
+    written for it, and a mismatch is warning W0406 rather than error E0308."""
 
     def __init__(self, program: Program, reporter: Reporter, check_expects: bool = True,
                  declared: Declared | None = None):
@@ -860,7 +861,7 @@ class Walk:
         relative = bool(reads) or self.reads_signature(item)
         held = wants is not None and expect_holds(wants, node.shape)
         key = (item.span.source.name, item.span.start, wants)
-        if wants is not None:
+        if wants is not None and recording_guards():
             in_shape = frame.env.in_shape
             note_guard(ExpectRelation(item, flat_vars(frame.env),
                                       in_shape.node if isinstance(in_shape, ShapeValue) else None,
