@@ -63,7 +63,9 @@ def summary(spec, network: str | None = None, *, convention: str = "torchvision"
 def sizes(spec, network: str | None = None, *, min: int = 1, max: int = 1024, height: int | None = None,  # noqa: A002
           width: int | None = None, params: dict | None = None, include=()):
     """`netdsl sizes` as an object: which square input sizes from `min` to `max` the
-    network accepts (`.accepted`, `.rejected` size -> reason, `.smallest`); with
+    network accepts, exactly those `check(..., input_shape=...)` finds no error at
+    (`.accepted`, `.rejected` size -> reason, `.warned` accepted size -> its warnings,
+    such as lost rows, `.smallest`); with
     `height` fixed the width is scanned, and vice versa. `str()` is the CLI's text,
     `.to_dict()` its JSON. Raises SpecError for a spec with errors before any shape."""
     from .backends import sizes as Z

@@ -228,7 +228,7 @@ def check(files, fmt, quiet, fix, diff, network, input_shape, params, max_layers
     color = _use_color(color)
     params = parse_params(params)
     worst = EXIT_OK
-    json_out = {"diagnostics": [], "networks": [], "errors": []}
+    json_out = {"diagnostics": [], "networks": [], "files": [], "errors": []}
     for path in files:
         try:
             result = run_check(path, network, input_shape, params, max_layers, include)
@@ -242,14 +242,7 @@ def check(files, fmt, quiet, fix, diff, network, input_shape, params, max_layers
             continue
         omitted = sum(g.omitted for g in result.graphs)
         if fmt == "json":
-            json_out["diagnostics"].extend(d.to_json() for d in result.diagnostics)
-            json_out["omitted_diagnostics"] = json_out.get("omitted_diagnostics", 0) + omitted
-            json_out["networks"].extend(
-                {"file": path, "network": g.network, "input_shape": list(g.input_shape or []) or None,
-                 "output_shape": list(g.output_shape) if g.output_shape else None,
-                 **({"outputs": [{"name": n, "shape": list(s) if s else None} for n, s in g.returns]}
-                    if g.outputs is not None else {}),
-                 "params": g.total_params, "ok": g.ok} for g in result.graphs)
+            _json_result(json_out, path, result, omitted)
         else:
             emit_diagnostics(result.diagnostics, fmt, color)
             if omitted:
@@ -264,6 +257,26 @@ def check(files, fmt, quiet, fix, diff, network, input_shape, params, max_layers
         import json  # only for --format json (bench/README.md: start-up)
         out(json.dumps(json_out, indent=2), raw=True)
     sys.exit(worst)
+
+
+def _json_result(json_out: dict, path: str, result, omitted: int) -> None:
+    """One file's part of `check --format json` (the schema: docs/formats.md): every
+    diagnostic in the flat list, and again under the network it belongs to; those of no
+    network (syntax, imports, an unknown --network) under the file."""
+    json_out["diagnostics"].extend(d.to_json() for d in result.diagnostics)
+    json_out["omitted_diagnostics"] = json_out.get("omitted_diagnostics", 0) + omitted
+    of_networks = {id(d) for g in result.graphs for d in g.diagnostics}
+    json_out["files"].append({"file": path, "ok": result.ok, "networks": [g.network for g in result.graphs],
+                              "diagnostics": [d.to_json() for d in result.diagnostics if id(d) not in of_networks]})
+    for g in result.graphs:
+        errors = sum(d.is_error for d in g.diagnostics)
+        json_out["networks"].append(
+            {"file": path, "network": g.network, "input_shape": list(g.input_shape or []) or None,
+             "output_shape": list(g.output_shape) if g.output_shape else None,
+             **({"outputs": [{"name": n, "shape": list(s) if s else None} for n, s in g.returns]}
+                if g.outputs is not None else {}),
+             "params": g.total_params, "ok": g.ok, "errors": errors, "warnings": len(g.diagnostics) - errors,
+             "diagnostics": [d.to_json() for d in g.diagnostics], "omitted_diagnostics": g.omitted})
 
 
 def _apply_fixes(path: str, result, diff: bool, recheck):
