@@ -7,6 +7,7 @@ person would make (written here by hand, not produced by netdsl)."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -18,50 +19,132 @@ import netdsl
 from netdsl.cli import cli
 
 CORPUS = Path(__file__).resolve().parent / "fix_corpus"
+CASES = sorted(CORPUS.glob("*.net"))
 
-# file -> [(text before, text after)]: the edits --fix must make, and nothing else.
-EXPECTED = {
-    "misspelt_layer": [("maxpol2d(2)", "maxpool2d(2)")],
-    "misspelt_keyword": [("paddin=1", "padding=1")],
-    "alias_suggests_canonical": [("conx(16, 3)", "conv2d(16, 3)")],
-    "true_division_in_block": [("conv2d(c / 4, 1)", "conv2d(c // 4, 1)")],
-    "forgotten_flatten": [("    linear(120) -> sigmoid", "    flatten -> linear(120) -> sigmoid")],
-    "misspelt_norm_keyword": [("momentun=0.01", "momentum=0.01")],
-    "misspelt_block": [("ConvBNRelu(32)", "ConvBNReLU(32)")],
-    "several_at_once": [("strde=2", "stride=2"), ("-> rellu", "-> relu"), ("conv2d(64 / 2", "conv2d(64 // 2")],
-    "fix_would_break": [],
-    "batch_dimension_in_input": [("input [1, 1, 28, 28]", "input [1, 28, 28]")],
-    "groups_divide_neither": [("groups=4", "groups=2")],
-    "error_in_a_loop_names_the_iteration": [],
-}
+# Each corpus file states, in comments at its top, written by hand (never produced by netdsl):
+#   # error[E0210] 4:19          every diagnostic, in order: severity, code, line:column of its caret
+#   # fix: paddin=1 => padding=1 an edit `check --fix` must make (the text before occurs once in the
+#                                body); several lines for several edits
+#   # fix: none                  no fix may be offered: the help stays in words
+#   # input: 3x32x32             check with this input shape (`check --input`)
+#   # help: smallest             some help line contains this text
+#   # label: 1:17                some secondary label starts there
+# Files it imports live in fix_corpus/lib/.
+EXPECT = re.compile(r"^# (error|warning)\[([EW]\d{4})\] (\d+):(\d+)$")
 
 
-def test_every_corpus_file_has_its_expectation():
-    assert sorted(p.stem for p in CORPUS.glob("*.net")) == sorted(EXPECTED)
+class Case:
+    def __init__(self, path: Path):
+        self.path, self.name = path, path.stem
+        self.text = path.read_text()
+        self.diagnostics, self.edits, self.helps, self.labels = [], [], [], []
+        self.no_fix, self.input = False, None
+        lines = self.text.split("\n")
+        n = 0
+        while n < len(lines) and lines[n].startswith("#"):
+            line = lines[n]
+            m = EXPECT.match(line)
+            if m:
+                self.diagnostics.append((m[1], m[2], int(m[3]), int(m[4])))
+            elif line == "# fix: none":
+                self.no_fix = True
+            elif line.startswith("# fix: "):
+                old, new = line[len("# fix: "):].split(" => ")
+                self.edits.append((old, new))
+            elif line.startswith("# input: "):
+                self.input = tuple(int(x) for x in line[len("# input: "):].split("x"))
+            elif line.startswith("# help: "):
+                self.helps.append(line[len("# help: "):])
+            elif line.startswith("# label: "):
+                ln, col = line[len("# label: "):].split(":")
+                self.labels.append((int(ln), int(col)))
+            n += 1
+        self.header, self.body = "\n".join(lines[:n]) + "\n", "\n".join(lines[n:])
+
+    def fixed_text(self) -> str:
+        body = self.body
+        for old, new in self.edits:
+            assert body.count(old) == 1, f"{self.name}: `{old}` must occur once"
+            body = body.replace(old, new)
+        return self.header + body
+
+    def check(self, path: Path):
+        return netdsl.check(str(path), input_shape=self.input)
+
+
+def _copy(tmp_path: Path, case: Case) -> Path:
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    return tmp_path / "corpus" / case.path.name
 
 
 def _codes(result, errors=True):
     return Counter(d.code for d in result.diagnostics if d.is_error == errors)
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_fix_applies_the_expected_edit_and_really_fixes(name, tmp_path):
-    src = CORPUS / f"{name}.net"
-    spec = tmp_path / src.name
-    shutil.copy(src, spec)
-    before = netdsl.check(str(spec))
-    res = CliRunner().invoke(cli, ["check", str(spec), "--fix"])
-    text = spec.read_text()
-    want = src.read_text()
-    for old, new in EXPECTED[name]:
-        assert want.count(old) == 1, old
-        want = want.replace(old, new)
-    assert text == want, res.output
-    after = netdsl.check(str(spec))
-    if EXPECTED[name]:
+def test_the_corpus_is_large_and_every_case_states_its_expectations():
+    assert len(CASES) >= 100
+    for path in CASES:
+        case = Case(path)
+        assert case.diagnostics, f"{case.name} states no diagnostics"
+        assert case.no_fix != bool(case.edits), f"{case.name}: say `# fix: none` or give the edits"
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
+def test_diagnostics_are_located_as_expected(path):
+    case = Case(path)
+    result = case.check(path)
+    got = [(d.severity, str(d.code), *d.location()[1:3]) for d in result.diagnostics]
+    assert got == case.diagnostics
+    helps = [h for d in result.diagnostics for h in d.help]
+    for words in case.helps:
+        assert any(words in h for h in helps), (words, helps)
+    secondary = {(lb.span.line, lb.span.column) for d in result.diagnostics for lb in d.labels if not lb.primary}
+    for at in case.labels:
+        assert at in secondary, (at, secondary)
+    if case.no_fix:
+        assert not [f for d in result.diagnostics for f in d.fixes]
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
+def test_every_offered_fix_works(path, tmp_path):
+    """Requirement 2, checked from outside: each fix offered, applied on disk (in whichever
+    file it edits) and the spec checked afresh, removes its diagnostic and adds no error."""
+    case = Case(path)
+    spec = _copy(tmp_path, case)
+    before = case.check(spec)
+    for d in before.diagnostics:
+        for fix in d.fixes:
+            files = {e.span.source.name for e in fix.edits}
+            originals = {name: Path(name).read_text() for name in files}
+            try:
+                for name in files:
+                    text = originals[name]
+                    for e in sorted((e for e in fix.edits if e.span.source.name == name),
+                                    key=lambda e: -e.span.start):
+                        text = text[:e.span.start] + e.text + text[e.span.end:]
+                    Path(name).write_text(text)
+                after = case.check(spec)
+            finally:
+                for name, text in originals.items():
+                    Path(name).write_text(text)
+            counts_before, counts_after = _codes(before, d.is_error), _codes(after, d.is_error)
+            assert counts_after[d.code] < counts_before[d.code], (fix.message, after.diagnostics)
+            assert all(n <= _codes(before)[c] for c, n in _codes(after).items()), (fix.message, after.diagnostics)
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
+def test_fix_applies_the_expected_edit_and_really_fixes(path, tmp_path):
+    case = Case(path)
+    spec = _copy(tmp_path, case)
+    before = case.check(spec)
+    args = ["check", str(spec), "--fix"] + (["--input", "x".join(map(str, case.input))] if case.input else [])
+    res = CliRunner().invoke(cli, args)
+    assert spec.read_text() == case.fixed_text(), res.output
+    if case.edits:
         assert "fixed:" in res.output
+        after = case.check(spec)
         # requirement 2: the fixed diagnostics are gone and nothing new appeared
-        assert all(after_n <= _codes(before)[c] for c, after_n in _codes(after).items())
+        assert all(n <= _codes(before)[c] for c, n in _codes(after).items())
         assert sum(_codes(after).values()) + sum(_codes(after, False).values()) < \
             sum(_codes(before).values()) + sum(_codes(before, False).values())
     else:
@@ -73,7 +156,7 @@ def test_json_carries_fixes_with_their_edits():
     d = json.loads(res.output)["diagnostics"][0]
     assert d["code"] == "E0210" and d["help"] == ["did you mean `padding`?"]
     assert d["fixes"] == [{"message": "did you mean `padding`?", "edits": [
-        {"file": str(CORPUS / "misspelt_keyword.net"), "line": 4, "column": 19, "end_line": 4, "end_column": 25,
+        {"file": str(CORPUS / "misspelt_keyword.net"), "line": 6, "column": 19, "end_line": 6, "end_column": 25,
          "text": "padding"}]}]
 
 
@@ -115,7 +198,7 @@ def test_one_mistake_one_error_for_groups():
 
 def test_an_error_in_a_loop_says_which_iteration():
     (d,) = netdsl.check(str(CORPUS / "error_in_a_loop_names_the_iteration.net")).errors
-    assert "in iteration 5 of 5 of the loop at line 7 (c = 1024)" in d.notes
+    assert "in iteration 5 of 5 of the loop at line 9 (c = 1024)" in d.notes
 
 
 def test_concat_help_names_the_odd_branch_and_torch_s_dim():
