@@ -135,7 +135,7 @@ CONV2D = LayerSpec(
             Param("padding", PADDING, 0, "zero padding per side, or 'same' / 'valid'", check=non_negative),
             _DILATION, _GROUPS, _BIAS),
     shape=conv2d_shape, validate=conv2d_validate, torch=conv2d_torch, count_params=conv2d_params, macs=conv2d_macs,
-    window=conv_window, label=conv2d_label, aliases=("conv",),
+    window=conv_window, label=conv2d_label, aliases=("conv",), infers=("in_channels",),
 )
 
 
@@ -209,7 +209,7 @@ CONV_TRANSPOSE2D = LayerSpec(
             Param("output_padding", PAIR, 0, "extra size added to one side of the output", check=non_negative),
             _GROUPS, _BIAS, _DILATION),
     shape=convt_shape, validate=convt_validate, torch=convt_torch, count_params=convt_params, macs=convt_macs,
-    window=convt_window, label=convt_label, aliases=("convtranspose2d", "deconv2d"),
+    window=convt_window, label=convt_label, aliases=("convtranspose2d", "deconv2d"), infers=("in_channels",),
 )
 
 LAYERS = (CONV2D, CONV_TRANSPOSE2D)

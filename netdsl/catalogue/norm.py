@@ -53,6 +53,7 @@ def _bn(name, rank, cls, doc, shape=_same):
         label=lambda a: "batch norm",
         torch=lambda a, xs: (cls, dict(num_features=xs[0][0], eps=a.eps, momentum=a.momentum,
                                        affine=a.affine, track_running_stats=a.track_running_stats)),
+        infers=("num_features",),
     )
 
 
@@ -110,6 +111,7 @@ GROUPNORM = LayerSpec(
     shape=_gn_shape, count_params=lambda a, xs, y: (2 * xs[0][0] if a.affine else 0, 0),
     label=lambda a: f"group norm, {a.groups}",
     torch=lambda a, xs: ("GroupNorm", dict(num_groups=a.groups, num_channels=xs[0][0], eps=a.eps, affine=a.affine)),
+    infers=("num_channels",),
 )
 
 def _lrn_shape(a, xs, ctx):

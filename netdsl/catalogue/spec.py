@@ -278,13 +278,17 @@ class LayerSpec(Frozen):
       module (upsample to another tensor's run-time size is F.interpolate, as
       torchvision writes it: nn.Upsample only takes a fixed size);
     broadcasts: a merge whose branches broadcast as torch's do (add, mul): a
-      `parameter` branch needs no batch dimension there."""
+      `parameter` branch needs no batch dimension there;
+    infers: torch's names for what netdsl takes from the incoming shape
+      (conv2d's in_channels): written as arguments, they are a torch habit, and the
+      fix removes them."""
     __slots__ = _fields = ("name", "doc", "params", "shape", "category", "rank", "inputs", "torch", "forward",
                            "count_params", "macs", "validate", "window", "label", "aliases", "state", "functional",
-                           "broadcasts")
+                           "broadcasts", "infers")
     _defaults = {"rank": None, "inputs": "one", "torch": None, "forward": None, "count_params": _no_params,
                  "macs": _no_macs, "validate": None, "window": None, "label": _no_label, "aliases": (),
-                 "state": None, "functional": None, "broadcasts": False}
+                 "state": None, "functional": None, "broadcasts": False,
+                 "infers": ()}
 
     def __repr__(self) -> str:
         return f"<LayerSpec {self.name}>"

@@ -150,6 +150,57 @@ def _floor_division(call: A.Call, span: Span, value) -> tuple:
                 tuple(sorted(edits, key=lambda e: e.span.start))),)
 
 
+def _drop_argument(call: A.Call, span: Span, message: str):
+    """A Fix removing the argument written at `span`, with the comma that joins it to its
+    neighbour (the words alone when the call's text is not as expected)."""
+    text = span.source.text
+    end = span.end
+    tail = text[end:call.span.end]
+    stripped = tail.lstrip(" \t")
+    if stripped.startswith(","):
+        end += len(tail) - len(stripped) + 1
+        while end < len(text) and text[end] in " \t":
+            end += 1
+        return Fix(message, (Edit(Span(span.source, span.start, end), ""),))
+    start = span.start
+    head = text[call.span.start:start].rstrip(" \t")
+    if head.endswith(","):
+        return Fix(message, (Edit(Span(span.source, call.span.start + len(head) - 1, span.end), ""),))
+    return message
+
+
+def _torch_positional(spec: LayerSpec, call: A.Call, args: list, bad: Span) -> tuple:
+    """torch's `nn.Linear(16, 10)` written as `linear(16, 10)`: the first positional
+    argument is what netdsl takes from the input (spec.infers), and every positional
+    argument after it lands one parameter too far. The fix drops the first one."""
+    positional = [(v, s) for name, v, s in args if name is None]
+    if not spec.infers or len(positional) < 2 or not any(s == bad for _, s in positional[1:]):
+        return ()
+    shifted = spec.params[:len(positional) - 1]
+    for p, (v, _) in zip(shifted, positional[1:]):
+        try:
+            p.type.coerce(v)
+        except TypeMismatch:
+            return ()
+    first = positional[0][1]
+    return (_drop_argument(call, first, f"`{spec.name}` takes `{spec.infers[0]}` from its input's shape, as torch "
+                                        f"needs it written: remove the first argument `{first.text()}`"),)
+
+
+def _quoted_number(span: Span, value) -> tuple:
+    """`conv2d("16", 3)`: a number in quotes is a string; the fix unquotes it."""
+    if not isinstance(value, str) or not value.strip().lstrip("-").isdigit():
+        return ()
+    text = span.text()
+    for quote in "'\"":
+        q = f"{quote}{value}{quote}"
+        if text.endswith(q):
+            start = span.start + len(text) - len(q)
+            return (Fix(f"a number in quotes is a string: write {value.strip()}",
+                        (Edit(Span(span.source, start, span.end), value.strip()),)),)
+    return ()
+
+
 class LayerArgs:
     """Binds calls to layer kinds; keeps each kind's coerced defaults (they never change)."""
 
@@ -183,11 +234,11 @@ class LayerArgs:
                 if p is None:
                     names = [q.name for q in spec.params] + [a for q in spec.params for a in q.aliases]
                     canonical = {a: q.name for q in spec.params for a in q.aliases}
+                    help = ((_drop_argument(call, span, f"`{spec.name}` takes `{name}` from its input's shape: "
+                                            f"remove `{span.text()}`"),) if name in spec.infers else
+                            suggest(name, names, f"signature: {signature(spec)}", span=span, prefer=canonical))
                     failure = _first(failure, report(E0210, f"`{spec.name}` has no parameter `{name}`", span,
-                                                     "unknown parameter",
-                                                     help=suggest(name, names, f"signature: {signature(spec)}",
-                                                                  span=span, prefer=canonical),
-                                                     origin=origin))
+                                                     "unknown parameter", help=help, origin=origin))
                     continue
             if p.name in values:
                 failure = _first(failure, report(
@@ -229,7 +280,9 @@ class LayerArgs:
             except TypeMismatch as e:
                 failure = _first(failure, report(E0214, f"`{p.name}` must be {e.expected}, got {show(value)}",
                                                  spans[p.name], f"expected {e.expected}", origin=origin,
-                                                 help=_floor_division(call, spans[p.name], value)))
+                                                 help=_floor_division(call, spans[p.name], value)
+                                                 or _torch_positional(spec, call, args, spans[p.name])
+                                                 or _quoted_number(spans[p.name], value)))
                 continue
             if p.check is not None and value is not None:
                 problem = p.check(value)
