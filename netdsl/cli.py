@@ -111,9 +111,13 @@ def with_common(f):
 def run_check(path: str, network, input_shape, params, max_layers, include=()):
     from .limits import LIMITS
     from .pipeline import check_file
+    shape = parse_shape(input_shape) if input_shape else None
     with LIMITS.override(max_layers=max_layers):     # for this run only
-        return check_file(path, include, network=network, params=params or None,
-                          input_shape=parse_shape(input_shape) if input_shape else None)
+        result = check_file(path, include, network=network, params=params or None, input_shape=shape)
+        if shape is not None and not result.ok:
+            from .backends.advice import input_too_small
+            input_too_small(result, shape, params or None)
+    return result
 
 
 def stop(message: str, code: int, fmt: str = "text", diagnostics=()):

@@ -238,6 +238,13 @@ class RuleContext(Protocol):
     def producer(self, i: int = 0):
         """The IR node input `i` comes from, or None when the rule runs without a graph."""
 
+    @property
+    def in_block(self) -> bool:
+        """The layer is inside a block use: help must hold for every use."""
+
+    def written(self, value: int, dim: int = 0) -> str:
+        """`value` as help should write it: inside a block, the name that holds it."""
+
 
 ShapeRule = Callable[[SimpleNamespace, list, RuleContext], Shape | None]
 

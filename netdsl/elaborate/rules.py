@@ -25,11 +25,36 @@ class RuleContext:
     """What a shape rule reports through (catalogue.spec.RuleContext). `at` names the
     argument at fault (`"kernel"`, or `"branch2"` for a merge) so the caret lands on it."""
 
-    __slots__ = ("reporter", "node", "arg_spans", "failed", "nodes")
+    __slots__ = ("reporter", "node", "arg_spans", "failed", "nodes", "env")
 
-    def __init__(self, reporter: Reporter, node: Node, arg_spans: dict, nodes=None):
+    def __init__(self, reporter: Reporter, node: Node, arg_spans: dict, nodes=None, env=None):
         self.reporter, self.node, self.arg_spans, self.failed = reporter, node, arg_spans, False
         self.nodes = nodes          # the graph's nodes so far (for producer), when the caller has them
+        self.env = env              # the names in reach, inside a block use (None outside blocks)
+
+    @property
+    def in_block(self) -> bool:
+        return self.env is not None
+
+    def written(self, value: int, dim: int = 0) -> str:
+        """`value` as help should write it here. Inside a block, help in one use's numbers
+        would break the other uses: the name in reach that holds `value` (a parameter, a
+        loop variable, a constant) when exactly one does, else `in.c` / `in.h` / `in.w`
+        when the block's input has it at `dim`; the number when nothing names it."""
+        if self.env is None:
+            return str(value)
+        names = set()
+        env = self.env
+        while env is not None:
+            names.update(n for n, v in env.vars.items()
+                         if type(v) is int and v == value and n not in names)
+            env = env.parent
+        if len(names) == 1:
+            return names.pop()
+        dims = getattr(self.env.in_shape, "dims", None)
+        if not names and dims is not None and dim < len(dims) and dims[dim] == value:
+            return f"in.{'chw'[dim]}" if len(dims) == 3 else str(value)
+        return str(value)
 
     def insert_before(self, text: str, message: str):
         span = self.node.span
@@ -91,7 +116,7 @@ def validate(spec: LayerSpec, node: Node, reporter: Reporter, spans: dict) -> bo
 
 
 def apply(spec: LayerSpec, node: Node, shapes: list, reporter: Reporter, spans: dict, name_span,
-          nodes=None) -> None:
+          nodes=None, env=None) -> None:
     """Compute the node's shape and costs from known input shapes, or record its failure."""
     if spec.rank is not None:
         for s in shapes:
@@ -101,7 +126,7 @@ def apply(spec: LayerSpec, node: Node, shapes: list, reporter: Reporter, spans: 
                     ERROR, E0307, f"`{spec.name}` needs a {want} input, but its input is {show_shape(s, 'unknown')}",
                     name_span, help=_rank_help(spec.rank, s), origin=node.origin, node=node)
                 return
-    ctx = RuleContext(reporter, node, spans, nodes)
+    ctx = RuleContext(reporter, node, spans, nodes, env)
     try:
         shape = spec.shape(node.args, shapes, ctx)
     except (ZeroDivisionError, OverflowError, ValueError) as e:     # rule guard: report, never crash
