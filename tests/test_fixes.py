@@ -22,10 +22,11 @@ CORPUS = Path(__file__).resolve().parent / "fix_corpus"
 CASES = sorted(CORPUS.glob("*.net"))
 
 # Each corpus file states, in comments at its top, written by hand (never produced by netdsl):
-#   # error[E0210] 4:19          every diagnostic, in order: severity, code, line:column of its caret
+#   # error[E0210] 4:19          every diagnostic (any order): severity, code, line:column of its caret
 #   # fix: paddin=1 => padding=1 an edit `check --fix` must make (the text before occurs once in the
-#                                body); several lines for several edits
+#                                body; `\n` is a newline); several lines for several edits
 #   # fix: none                  no fix may be offered: the help stays in words
+#   # fix: imported              the one fix edits an imported file: --fix lists it, writes nothing
 #   # input: 3x32x32             check with this input shape (`check --input`)
 #   # help: smallest             some help line contains this text
 #   # label: 1:17                some secondary label starts there
@@ -38,7 +39,7 @@ class Case:
         self.path, self.name = path, path.stem
         self.text = path.read_text()
         self.diagnostics, self.edits, self.helps, self.labels = [], [], [], []
-        self.no_fix, self.input = False, None
+        self.no_fix, self.imported, self.input = False, False, None
         lines = self.text.split("\n")
         n = 0
         while n < len(lines) and lines[n].startswith("#"):
@@ -48,8 +49,10 @@ class Case:
                 self.diagnostics.append((m[1], m[2], int(m[3]), int(m[4])))
             elif line == "# fix: none":
                 self.no_fix = True
+            elif line == "# fix: imported":
+                self.imported = True
             elif line.startswith("# fix: "):
-                old, new = line[len("# fix: "):].split(" => ")
+                old, new = line[len("# fix: "):].replace("\\n", "\n").split(" => ")
                 self.edits.append((old, new))
             elif line.startswith("# input: "):
                 self.input = tuple(int(x) for x in line[len("# input: "):].split("x"))
@@ -86,7 +89,8 @@ def test_the_corpus_is_large_and_every_case_states_its_expectations():
     for path in CASES:
         case = Case(path)
         assert case.diagnostics, f"{case.name} states no diagnostics"
-        assert case.no_fix != bool(case.edits), f"{case.name}: say `# fix: none` or give the edits"
+        assert [case.no_fix, case.imported, bool(case.edits)].count(True) == 1, \
+            f"{case.name}: say `# fix: none`, `# fix: imported` or give the edits"
 
 
 @pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
@@ -94,15 +98,18 @@ def test_diagnostics_are_located_as_expected(path):
     case = Case(path)
     result = case.check(path)
     got = [(d.severity, str(d.code), *d.location()[1:3]) for d in result.diagnostics]
-    assert got == case.diagnostics
+    assert sorted(got) == sorted(case.diagnostics)        # as a multiset: the order is not the point
     helps = [h for d in result.diagnostics for h in d.help]
     for words in case.helps:
         assert any(words in h for h in helps), (words, helps)
     secondary = {(lb.span.line, lb.span.column) for d in result.diagnostics for lb in d.labels if not lb.primary}
     for at in case.labels:
         assert at in secondary, (at, secondary)
+    fixes = [f for d in result.diagnostics for f in d.fixes]
     if case.no_fix:
-        assert not [f for d in result.diagnostics for f in d.fixes]
+        assert not fixes
+    if case.imported:
+        assert fixes and all(e.span.source is not result.program.root for f in fixes for e in f.edits)
 
 
 @pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
@@ -149,6 +156,7 @@ def test_fix_applies_the_expected_edit_and_really_fixes(path, tmp_path):
             sum(_codes(before).values()) + sum(_codes(before, False).values())
     else:
         assert "nothing to fix" in res.output
+        assert ("not written (an imported file)" in res.output) == case.imported
 
 
 def test_json_carries_fixes_with_their_edits():

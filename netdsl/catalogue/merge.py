@@ -49,6 +49,14 @@ def _projection_help(ctx, first: tuple, x: tuple, i: int) -> tuple:
         big, small, s = 1, (i + 1, x), first[1] // x[1]
     else:
         return ()
+    a, b = ctx.producer(0), ctx.producer(i)
+    if s == 1 and a is not None and b is not None:
+        # Only the channels differ: the projection belongs on the shortcut, a branch that
+        # passes on (without parameters) a tensor from before the other branch.
+        if b.params == 0 and b.inputs and b.inputs[0] < a.id:
+            big, small = i + 1, (1, first)
+        elif a.params == 0 and a.inputs and a.inputs[0] < b.id:
+            big, small = 1, (i + 1, x)
     other, target = small
     stride = f", stride={ctx.written(s)}" if s > 1 else ""
     return (f"put `conv2d({ctx.written(target[0])}, 1{stride})` on branch {big} (a 1\u00d71 projection, "

@@ -150,9 +150,16 @@ def _floor_division(call: A.Call, span: Span, value) -> tuple:
                 tuple(sorted(edits, key=lambda e: e.span.start))),)
 
 
+def name_of(span: Span) -> str | None:
+    """The keyword of an argument written `name=value`, else None."""
+    import re
+    m = re.match(r"([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)", span.text())
+    return m[1] if m else None
+
+
 def _drop_argument(call: A.Call, span: Span, message: str):
     """A Fix removing the argument written at `span`, with the comma that joins it to its
-    neighbour (the words alone when the call's text is not as expected)."""
+    neighbour."""
     text = span.source.text
     end = span.end
     tail = text[end:call.span.end]
@@ -166,7 +173,7 @@ def _drop_argument(call: A.Call, span: Span, message: str):
     head = text[call.span.start:start].rstrip(" \t")
     if head.endswith(","):
         return Fix(message, (Edit(Span(span.source, call.span.start + len(head) - 1, span.end), ""),))
-    return message
+    return Fix(message, (Edit(span, ""),))         # the only argument
 
 
 def _torch_positional(spec: LayerSpec, call: A.Call, args: list, bad: Span) -> tuple:
@@ -278,8 +285,16 @@ class LayerArgs:
             try:
                 value = p.type.coerce(value)
             except TypeMismatch as e:
-                failure = _first(failure, report(E0214, f"`{p.name}` must be {e.expected}, got {show(value)}",
+                written_as = spans[p.name].text().split("=", 1)[-1].strip() if name_of(spans[p.name]) else \
+                    spans[p.name].text()
+                # An expression's value differs between uses and iterations; the mistake does not:
+                # one message for all of them (the Reporter then labels each use once).
+                message = (f"`{p.name}` must be {e.expected}, got {show(value)}" if written_as == show(value) else
+                           f"`{p.name}` must be {e.expected}, but `{written_as}` is a {type_name(value)}")
+                failure = _first(failure, report(E0214, message,
                                                  spans[p.name], f"expected {e.expected}", origin=origin,
+                                                 notes=() if written_as == show(value) else
+                                                 (f"`{written_as}` = {show(value)}" + (" in the first use" if origin else ""),),
                                                  help=_floor_division(call, spans[p.name], value)
                                                  or _torch_positional(spec, call, args, spans[p.name])
                                                  or _quoted_number(spans[p.name], value)))

@@ -894,7 +894,8 @@ class Walk:
                     return ()
                 name = ("channels", "height", "width")[axis] if len(node.shape) == 3 else f"dim {axis}"
                 text = node.span.text() if "\n" not in node.span.text() else node.kind
-                return (f"the {name} becomes {size} at `{text}` on line {node.span.line}",)
+                verb = "become" if name == "channels" else "becomes"
+                return (f"the {name} {verb} {size} at `{text}` on line {node.span.line}",)
             node = self.nodes[node.inputs[0]]
             seen += 1
         return ()
