@@ -235,6 +235,12 @@ class RuleContext(Protocol):
     def replace_argument(self, at: str, text: str, message: str):
         """A help line carrying the edit that rewrites a literal keyword argument."""
 
+    def remove_argument(self, at: str, message: str):
+        """A help line carrying the edit that removes a positional argument."""
+
+    def positional(self, at: str) -> bool:
+        """Was argument `at` written without its name?"""
+
     def producer(self, i: int = 0):
         """The IR node input `i` comes from, or None when the rule runs without a graph."""
 

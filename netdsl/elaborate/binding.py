@@ -14,7 +14,7 @@ from ..catalogue import LayerSpec, TypeMismatch
 from ..catalogue.spec import REQUIRED, TensorRef
 from ..diagnostics import Diagnostic
 from ..diagnostics.codes import E0210, E0211, E0212, E0213, E0214, E0215
-from ..diagnostics.fixes import Edit, Fix
+from ..diagnostics.fixes import Edit, Fix, drop_argument
 from ..diagnostics.suggest import suggest
 from ..frontend import ast as A
 from ..frontend.source import Span
@@ -157,23 +157,8 @@ def name_of(span: Span) -> str | None:
     return m[1] if m else None
 
 
-def _drop_argument(call: A.Call, span: Span, message: str):
-    """A Fix removing the argument written at `span`, with the comma that joins it to its
-    neighbour."""
-    text = span.source.text
-    end = span.end
-    tail = text[end:call.span.end]
-    stripped = tail.lstrip(" \t")
-    if stripped.startswith(","):
-        end += len(tail) - len(stripped) + 1
-        while end < len(text) and text[end] in " \t":
-            end += 1
-        return Fix(message, (Edit(Span(span.source, span.start, end), ""),))
-    start = span.start
-    head = text[call.span.start:start].rstrip(" \t")
-    if head.endswith(","):
-        return Fix(message, (Edit(Span(span.source, call.span.start + len(head) - 1, span.end), ""),))
-    return Fix(message, (Edit(span, ""),))         # the only argument
+def _drop_argument(call: A.Call, span: Span, message: str) -> Fix:
+    return drop_argument(span, call.span, message)
 
 
 def _torch_positional(spec: LayerSpec, call: A.Call, args: list, bad: Span) -> tuple:

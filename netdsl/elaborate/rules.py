@@ -13,7 +13,7 @@ import sys
 from ..catalogue import LayerSpec
 from ..diagnostics import ERROR, WARNING
 from ..diagnostics.codes import E0216, E0217, E0307, W0405
-from ..diagnostics.fixes import Edit, Fix
+from ..diagnostics.fixes import Edit, Fix, drop_argument
 from ..frontend.source import Span
 from ..ir import Node
 from ..limits import LIMITS
@@ -71,6 +71,19 @@ class RuleContext:
             return message
         return Fix(message, (Edit(span, text),))
 
+    def remove_argument(self, at: str, message: str):
+        """A help line carrying the edit that removes argument `at` (when it was written
+        positionally: a keyword argument was chosen by name), else the words."""
+        span = self.arg_spans.get(at)
+        if span is None or self.node.span is None or positional(span) is False:
+            return message
+        return drop_argument(span, self.node.span, message)
+
+    def positional(self, at: str) -> bool:
+        """Was argument `at` written without its name?"""
+        span = self.arg_spans.get(at)
+        return span is not None and positional(span)
+
     def producer(self, i: int = 0):
         if self.nodes is None or i >= len(self.node.inputs):
             return None
@@ -91,6 +104,12 @@ class RuleContext:
 
     def explain(self, text):
         self.node.explain.append(sys.intern(text))     # repeated layers repeat their formulas
+
+
+def positional(span) -> bool:
+    """An argument written without `name=`."""
+    import re
+    return re.match(r"[A-Za-z_][A-Za-z0-9_]*\s*=(?!=)", span.text()) is None
 
 
 def _rank_help(rank: int, shape: tuple) -> tuple:

@@ -886,16 +886,21 @@ class Walk:
         if axis is None or node.shape is None:
             return ()
         size = node.shape[axis]
+        name = ("channels", "height", "width")[axis] if len(node.shape) == 3 else f"dim {axis}"
+        plural = name == "channels"
         seen = 0
         while node.spec is not None and node.inputs and seen < 10_000:
             before = self.nodes[node.inputs[0]].shape
             if before is None or len(before) != len(node.shape) or before[axis] != node.shape[axis]:
                 if node.span is None:
                     return ()
-                name = ("channels", "height", "width")[axis] if len(node.shape) == 3 else f"dim {axis}"
                 text = node.span.text() if "\n" not in node.span.text() else node.kind
-                verb = "become" if name == "channels" else "becomes"
-                return (f"the {name} {verb} {size} at `{text}` on line {node.span.line}",)
+                return (f"the {name} {'become' if plural else 'becomes'} {size} at `{text}` on line "
+                        f"{node.span.line}",)
             node = self.nodes[node.inputs[0]]
             seen += 1
+        if node.spec is None and not node.inputs and node.span is not None and "\n" not in node.span.text():
+            # Nothing on the way changed it: it is the network's input size (an empty repeat, say).
+            return (f"the {name} {'are' if plural else 'is'} {size} from `{node.span.text()}` on line "
+                    f"{node.span.line}: no layer before this point changes {'them' if plural else 'it'}",)
         return ()
