@@ -218,3 +218,36 @@ def test_concat_help_names_the_odd_branch_and_torch_s_dim():
     assert d.notes == ["branch 1 gives 8\u00d732\u00d732, as do branches 3 and 4"]
     assert d.help == ["branch 2 makes the map 2\u00d7 smaller than the others: if that is a stray stride, remove it "
                       "there; if intended, downsample branches 1, 3 and 4 by 2 too"]
+
+
+def test_diff_shows_a_fix_in_an_imported_file_and_fix_does_not_write_it(tmp_path):
+    spec = _copy(tmp_path, Case(CORPUS / "import_misspelt_keyword.net"))
+    lib = spec.parent / "lib" / "stem.net"
+    before = lib.read_text()
+    res = CliRunner().invoke(cli, ["check", str(spec), "--diff"])
+    assert "-    conv2d(c, 3, paddin=1) -> relu" in res.output.splitlines()
+    assert "+    conv2d(c, 3, padding=1) -> relu" in res.output.splitlines()
+    res = CliRunner().invoke(cli, ["check", str(spec), "--fix"])
+    assert "not written (an imported file): did you mean `padding`?" in res.output
+    assert lib.read_text() == before
+
+
+def test_a_fix_in_an_imported_file_that_would_break_is_not_offered(tmp_path):
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "b.net").write_text("block B {\n    conv2dd(8)\n}\n")
+    (tmp_path / "main.net").write_text('import "lib/b.net"\nnetwork N {\n    input [3, 8, 8]\n    B\n}\n')
+    (d,) = netdsl.check(str(tmp_path / "main.net")).errors
+    assert d.help == ["did you mean `conv2d`?"] and d.fixes == []      # conv2d(8) would lack its kernel
+
+
+def test_help_inside_a_block_holds_for_every_use():
+    """Following the projection help of a BasicBlock used at three widths fixes all three
+    (the help is in the block's names, not one use's numbers)."""
+    text = ("block Basic(c: int, stride: int = 1) {\n    add {\n"
+            "        [conv2d(c, 3, stride=stride, padding=1) -> relu -> conv2d(c, 3, padding=1)]\n"
+            "        identity\n    }\n}\n\nnetwork N {\n    input [64, 32, 32]\n"
+            "    Basic(64)\n    Basic(128, stride=2)\n    Basic(256, stride=2)\n}\n")
+    (d,) = netdsl.check(text).errors
+    assert d.help[0].startswith("put `conv2d(c, 1, stride=stride)` on branch 2")
+    fixed = text.replace("        identity\n", "        conv2d(c, 1, stride=stride)\n")
+    assert netdsl.check(fixed).ok

@@ -43,6 +43,15 @@ def _projection_help(ctx, first: tuple, x: tuple, i: int) -> tuple:
     the block's names (`conv2d(c, 1, stride=stride)`), so that it fits every use."""
     if not (len(first) == 3 and len(x) == 3):
         return ()
+    gates = [(k, y) for k, y in ((0, first), (i, x)) if y[1:] == (1, 1)]
+    if len(gates) == 1:
+        # A [C, 1, 1] branch broadcasts over the map (squeeze-and-excitation): only its
+        # channels are wrong, and its last convolution sets them.
+        g, gate = gates[0]
+        k, other = (i, x) if g == 0 else (0, first)
+        channels = ctx.written(other[0], 0) if ctx.in_block else str(other[0])
+        return (f"branch {g + 1} is a [C, 1, 1] gate that broadcasts over the map, but it has {gate[0]} channels "
+                f"and branch {k + 1} has {other[0]}: end the gate with `conv2d({channels}, 1)`",)
     if x[1] > first[1] and x[1] % first[1] == 0 and x[2] == x[1] // first[1] * first[2]:
         big, small, s = i + 1, (1, first), x[1] // first[1]
     elif first[1] >= x[1] and first[1] % x[1] == 0 and first[2] == first[1] // x[1] * x[2]:
@@ -58,9 +67,41 @@ def _projection_help(ctx, first: tuple, x: tuple, i: int) -> tuple:
         elif a.params == 0 and a.inputs and a.inputs[0] < b.id:
             big, small = 1, (i + 1, x)
     other, target = small
-    stride = f", stride={ctx.written(s)}" if s > 1 else ""
-    return (f"put `conv2d({ctx.written(target[0])}, 1{stride})` on branch {big} (a 1\u00d71 projection, "
+    stride = f", stride={_as_written(ctx, other - 1, big - 1, 'stride', s)}" if s > 1 else ""
+    channels = _as_written(ctx, other - 1, big - 1, "channels", target[0])
+    return (f"put `conv2d({channels}, 1{stride})` on branch {big} (a 1\u00d71 projection, "
             f"as ResNet's downsample) so it matches branch {other}'s {shape_text(target)}",)
+
+
+def _chain(ctx, i: int, limit: int = 64) -> list:
+    """Branch `i`'s output and the layers it comes from, one input each, newest first."""
+    out, n = [], ctx.producer(i)
+    while n is not None and len(out) < limit:
+        out.append(n)
+        if n.spec is None or len(n.inputs) != 1 or ctx.nodes is None:
+            break
+        n = ctx.nodes[n.inputs[0]]
+    return out
+
+
+def _as_written(ctx, i: int, other: int, arg: str, value: int) -> str:
+    """`value` as branch `i` itself writes it: the text of the `arg` argument of its
+    nearest layer with that value (`stride=stride` gives `stride`, `conv2d(c * 4, 1)`
+    gives `c * 4`), which holds in every use of a block; else ctx.written(value).
+    Only the branch's own layers count: the walk stops where branch `other` joins it."""
+    import re
+    if ctx.in_block:
+        shared = {n.id for n in _chain(ctx, other)}
+        for n in _chain(ctx, i):
+            if n.id in shared or n.origin != ctx.node.origin:
+                break
+            span = (n.arg_spans or {}).get(arg)
+            got = getattr(n.args, arg, None) if n.args is not None else None
+            if span is not None and got in (value, (value, value)):
+                text = span.text()
+                keyword = re.match(r"[A-Za-z_][A-Za-z0-9_]*\s*=(?!=)\s*", text)
+                return text[keyword.end():] if keyword else text
+    return ctx.written(value)
 
 
 def _numbers(indices: list) -> str:
