@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..diagnostics.codes import E0215, E0305, E0306
+from ..record import short
 from ..values import shape_text
 from .spec import INT, LayerSpec, Param
 
@@ -100,7 +101,7 @@ def _as_written(ctx, i: int, other: int, arg: str, value: int) -> str:
             if span is not None and got in (value, (value, value)):
                 text = span.text()
                 keyword = re.match(r"[A-Za-z_][A-Za-z0-9_]*\s*=(?!=)\s*", text)
-                return text[keyword.end():] if keyword else text
+                return short(text[keyword.end():] if keyword else text, 60)
     return ctx.written(value)
 
 

@@ -5,6 +5,7 @@ import math
 
 from ..diagnostics.codes import E0215, E0217, W0406
 from ..limits import LIMITS
+from ..record import short
 from .spec import (
     ANY_RANK,
     BOOL,
@@ -41,7 +42,7 @@ def _bn_eps(a, ctx):
     """`batchnorm2d(64)`, torch's BatchNorm2d(num_features): netdsl's first argument is
     eps, and an eps of 64 trains nothing like a batch norm. (An eps is far below 1.)"""
     if a.eps >= 1 and ctx.positional("eps"):
-        text = ctx.arg_spans["eps"].text()
+        text = short(ctx.arg_spans["eps"].text(), 60)
         # The message names the argument as written, so a block's `batchnorm2d(c)` is one
         # warning for all its uses; this use's value is a note.
         ctx.warn(W0406, f"the first argument of a batch norm is its eps, and `{text}` is not a small number: "

@@ -18,6 +18,7 @@ from ..diagnostics.fixes import Edit, Fix, drop_argument
 from ..diagnostics.suggest import suggest
 from ..frontend import ast as A
 from ..frontend.source import Span
+from ..record import short
 from ..values import (
     UNKNOWN,
     Env,
@@ -176,7 +177,7 @@ def _torch_positional(spec: LayerSpec, call: A.Call, args: list, bad: Span) -> t
             return ()
     first = positional[0][1]
     return (_drop_argument(call, first, f"`{spec.name}` takes `{spec.infers[0]}` from its input's shape, as torch "
-                                        f"needs it written: remove the first argument `{first.text()}`"),)
+                                        f"needs it written: remove the first argument `{short(first.text(), 60)}`"),)
 
 
 def _quoted_number(span: Span, value) -> tuple:
@@ -188,7 +189,7 @@ def _quoted_number(span: Span, value) -> tuple:
         q = f"{quote}{value}{quote}"
         if text.endswith(q):
             start = span.start + len(text) - len(q)
-            return (Fix(f"a number in quotes is a string: write {value.strip()}",
+            return (Fix(f"a number in quotes is a string: write {short(value.strip(), 30)}",
                         (Edit(Span(span.source, start, span.end), value.strip()),)),)
     return ()
 
@@ -227,7 +228,7 @@ class LayerArgs:
                     names = [q.name for q in spec.params] + [a for q in spec.params for a in q.aliases]
                     canonical = {a: q.name for q in spec.params for a in q.aliases}
                     help = ((_drop_argument(call, span, f"`{spec.name}` takes `{name}` from its input's shape: "
-                                            f"remove `{span.text()}`"),) if name in spec.infers else
+                                            f"remove `{short(span.text(), 60)}`"),) if name in spec.infers else
                             suggest(name, names, f"signature: {signature(spec)}", span=span, prefer=canonical))
                     failure = _first(failure, report(E0210, f"`{spec.name}` has no parameter `{name}`", span,
                                                      "unknown parameter", help=help, origin=origin))
@@ -275,11 +276,11 @@ class LayerArgs:
                 # An expression's value differs between uses and iterations; the mistake does not:
                 # one message for all of them (the Reporter then labels each use once).
                 message = (f"`{p.name}` must be {e.expected}, got {show(value)}" if written_as == show(value) else
-                           f"`{p.name}` must be {e.expected}, but `{written_as}` is a {type_name(value)}")
+                           f"`{p.name}` must be {e.expected}, but `{short(written_as, 60)}` is a {type_name(value)}")
                 failure = _first(failure, report(E0214, message,
                                                  spans[p.name], f"expected {e.expected}", origin=origin,
                                                  notes=() if written_as == show(value) else
-                                                 (f"`{written_as}` = {show(value)}" + (" in the first use" if origin else ""),),
+                                                 (f"`{short(written_as, 60)}` = {show(value)}" + (" in the first use" if origin else ""),),
                                                  help=_floor_division(call, spans[p.name], value)
                                                  or _torch_positional(spec, call, args, spans[p.name])
                                                  or _quoted_number(spans[p.name], value)))

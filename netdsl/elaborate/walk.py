@@ -49,6 +49,7 @@ from ..frontend.source import Span
 from ..ir import INIT_CHOICES, INIT_PARAMETER, NO_DEFAULT, Graph, Loop, Node, Parameter, Scope, Signature
 from ..limits import LIMITS
 from ..program import Definition, Program
+from ..record import short
 from ..values import (
     UNKNOWN,
     Env,
@@ -894,13 +895,13 @@ class Walk:
             if before is None or len(before) != len(node.shape) or before[axis] != node.shape[axis]:
                 if node.span is None:
                     return ()
-                text = node.span.text() if "\n" not in node.span.text() else node.kind
+                text = short(node.span.text(), 60) if "\n" not in node.span.text() else node.kind
                 return (f"the {name} {'become' if plural else 'becomes'} {size} at `{text}` on line "
                         f"{node.span.line}",)
             node = self.nodes[node.inputs[0]]
             seen += 1
         if node.spec is None and not node.inputs and node.span is not None and "\n" not in node.span.text():
             # Nothing on the way changed it: it is the network's input size (an empty repeat, say).
-            return (f"the {name} {'are' if plural else 'is'} {size} from `{node.span.text()}` on line "
+            return (f"the {name} {'are' if plural else 'is'} {size} from `{short(node.span.text(), 60)}` on line "
                     f"{node.span.line}: no layer before this point changes {'them' if plural else 'it'}",)
         return ()
