@@ -16,9 +16,11 @@ def check(spec, **kw) -> CheckResult:
     Keywords: network, params (dict), input_shape (tuple), include (directories
     imports may come from besides the spec's own; see docs/limits.md). Raises
     SpecIOError (an OSError) when a path cannot be read."""
-    if is_source_text(spec):
-        return check_source(spec, **kw)
-    return check_file(spec, **kw)
+    result = check_source(spec, **kw) if is_source_text(spec) else check_file(spec, **kw)
+    if kw.get("input_shape") is not None and not result.ok:      # an input size tried: is it too small?
+        from .backends.advice import input_too_small
+        input_too_small(result, tuple(kw["input_shape"]), kw.get("params"))
+    return result
 
 
 def graph(spec, network: str | None = None, *, params: dict | None = None, input_shape: tuple | None = None,

@@ -111,9 +111,13 @@ def with_common(f):
 def run_check(path: str, network, input_shape, params, max_layers, include=()):
     from .limits import LIMITS
     from .pipeline import check_file
+    shape = parse_shape(input_shape) if input_shape else None
     with LIMITS.override(max_layers=max_layers):     # for this run only
-        return check_file(path, include, network=network, params=params or None,
-                          input_shape=parse_shape(input_shape) if input_shape else None)
+        result = check_file(path, include, network=network, params=params or None, input_shape=shape)
+        if shape is not None and not result.ok:
+            from .backends.advice import input_too_small
+            input_too_small(result, shape, params or None)
+    return result
 
 
 def stop(message: str, code: int, fmt: str = "text", diagnostics=()):
@@ -280,24 +284,38 @@ def _json_result(json_out: dict, path: str, result, omitted: int) -> None:
 
 
 def _apply_fixes(path: str, result, diff: bool, recheck):
-    """`check --fix` / `--diff` for one file: the unambiguous fixes whose edits are all in
-    it. Returns the check result to report (of the fixed file when it was written)."""
+    """`check --fix` / `--diff` for one file: the unambiguous fixes. --diff shows them all,
+    in imported files too; --fix writes only the file named (an edit in an imported file
+    is listed, not written: other specs may import it). Returns the check result to
+    report (of the fixed file when it was written)."""
     from .diagnostics.fixes import apply, unambiguous
     from .errors import SpecIOError
     root = result.program.root
-    chosen = [f for f in unambiguous(result.diagnostics) if all(e.span.source is root for e in f.edits)]
-    if not chosen or root is None:
-        if not diff:
-            out(f"{path}: nothing to fix automatically")
-        return result
-    text = apply(root.text, [e for f in chosen for e in f.edits])
-    if text is None:
-        return result
+    every = unambiguous(result.diagnostics)
+    chosen = [f for f in every if all(e.span.source is root for e in f.edits)]
+    elsewhere = [f for f in every if f not in chosen and len({e.span.source for e in f.edits}) == 1]
     if diff:
         import difflib
         import os
-        names = (path, path) if os.path.isabs(path) else (f"a/{path}", f"b/{path}")    # `patch -p1` reads these
-        out("".join(difflib.unified_diff(root.text.splitlines(True), text.splitlines(True), *names)), nl=False)
+        by_source = {}
+        for f in chosen + elsewhere:
+            by_source.setdefault(f.edits[0].span.source, []).extend(f.edits)
+        for source, edits in by_source.items():
+            text = apply(source.text, edits)
+            if text is None:
+                continue
+            name = path if source is root else source.name
+            names = (name, name) if os.path.isabs(name) else (f"a/{name}", f"b/{name}")   # `patch -p1` reads these
+            out("".join(difflib.unified_diff(source.text.splitlines(True), text.splitlines(True), *names)), nl=False)
+        return result
+    for f in elsewhere:
+        e = f.edits[0]
+        out(f"{e.span.source.name}:{e.span.line}:{e.span.column}: not written (an imported file): {f.message}")
+    if not chosen or root is None:
+        out(f"{path}: nothing to fix automatically")
+        return result
+    text = apply(root.text, [e for f in chosen for e in f.edits])
+    if text is None:
         return result
     if path == "-":
         raise SpecIOError("cannot --fix standard input: use --diff")

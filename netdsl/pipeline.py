@@ -105,9 +105,14 @@ def check_program(program: Program, network: str | None = None, params: dict | N
     result = _check_program(program, network, params, input_shape)
     if verify_fixes and any(d.fixes for d in result.diagnostics):
         def recheck(source, text):
-            if source is not program.root:      # an edit in an imported file: not re-checked here
-                return None
-            edited = load(Source.from_text(source.name, text), program.include)
+            if source is program.root:
+                edited = load(Source.from_text(source.name, text), program.include)
+            else:                   # an edit in an imported file: the root loaded with that file's new text
+                path = next((p for p, s in program.files.items() if s is source), None)
+                if path is None or program.root is None:
+                    return None
+                from pathlib import Path
+                edited = load(program.root, program.include, texts={Path(path): text})
             return check_program(edited, network, params, input_shape, verify_fixes=False).diagnostics
         keep_working(result.diagnostics, recheck)
     return result

@@ -545,6 +545,22 @@ def evaluate(e: A.Expr, env: Env) -> Any:
         raise EvalError(E0104, "the expression is nested too deeply to evaluate", e.span) from None
 
 
+# Python's spellings of netdsl's constants, and the string values people forget to quote.
+_PYTHON_CONSTANTS = {"True": "true", "False": "false", "None": "none"}
+_UNQUOTED_STRINGS = frozenset({"same", "valid", "nearest", "bilinear", "bicubic", "trilinear"})
+
+
+def _unknown_name_help(e: A.Var, env: Env) -> tuple:
+    from .diagnostics.fixes import Edit, Fix, rename
+    if e.name in _PYTHON_CONSTANTS:
+        lower = _PYTHON_CONSTANTS[e.name]
+        return (rename(e.span, e.name, lower, f"netdsl writes `{lower}` in lower case"),)
+    if e.name in _UNQUOTED_STRINGS and e.name not in env.names():
+        return (Fix(f"`{e.name}` is a string here: write '{e.name}'", (Edit(e.span, f"'{e.name}'"),)),)
+    from .diagnostics.suggest import suggest
+    return suggest(e.name, env.names() | set(BUILTINS))
+
+
 def _evaluate(e: A.Expr, env: Env) -> Any:
     t = type(e)
     if t is A.Const:
@@ -553,9 +569,7 @@ def _evaluate(e: A.Expr, env: Env) -> Any:
         try:
             return env.lookup(e.name)
         except KeyError:
-            from .diagnostics.suggest import suggest
-            raise EvalError(E0202, f"unknown name `{e.name}`", e.span,
-                            help=suggest(e.name, env.names() | set(BUILTINS))) from None
+            raise EvalError(E0202, f"unknown name `{e.name}`", e.span, help=_unknown_name_help(e, env)) from None
     if t is A.BinOp:
         a = evaluate(e.left, env)
         b = evaluate(e.right, env)

@@ -197,8 +197,10 @@ def test_did_you_mean_finds_the_nearest_name_among_many(count):
         if not query:
             continue
         limit = 1 if len(query) <= 3 else 2
-        near = sorted((_levenshtein(query.lower(), n.lower()), n) for n in names)
-        expected = near[0][1] if near[0][0] <= limit else None
+        low = query.lower()
+        near = sorted((_levenshtein(low, n.lower()), sorted(n.lower()) != sorted(low), n[:1].lower() != low[:1], n)
+                      for n in names)
+        expected = near[0][-1] if near[0][0] <= limit else None
         assert did_you_mean(query, names) == expected, query
 
 

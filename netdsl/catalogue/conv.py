@@ -1,7 +1,7 @@
 """Convolutions: conv2d and conv_transpose2d."""
 from __future__ import annotations
 
-from ..diagnostics.codes import E0301, E0302, E0303, E0310, E0312, W0403
+from ..diagnostics.codes import E0301, E0302, E0303, E0310, E0312, W0403, W0407
 from .arith import M, fold_axes, same_padding, transpose_out, unused_tail, warn_lost_rows, window_out
 from .spec import BOOL, INT, PADDING, PAIR, LayerSpec, Param, non_negative, positive
 
@@ -47,8 +47,27 @@ def conv2d_validate(a, ctx):
                         f"instead: the output is then about the input size divided by the stride",))
 
 
+# Larger than any kernel of the classic CNNs (AlexNet's is 11): as the second argument
+# it is an output channel count, written in torch's order.
+_LARGEST_KERNEL = 11
+
+
+def torch_order(a, c: int, ctx) -> None:
+    """torch's Conv2d(3, 16, 3) written as conv2d(3, 16, 3): netdsl reads 3 output
+    channels, a 16×16 kernel and stride 3, which often checks. Said when the first
+    argument is the input's channel count and the kernel is larger than CNNs use."""
+    if a.channels == c and ctx.positional("channels") and ctx.positional("kernel") \
+            and max(a.kernel) > _LARGEST_KERNEL:
+        ctx.warn(W0407, f"this reads as {a.channels} output channels and a {_x(a.kernel)} kernel: are the "
+                 f"arguments in torch's order (in_channels, out_channels, kernel_size)?", "kernel",
+                 notes=(f"{a.channels} is the input's channel count; netdsl takes it from the input, and "
+                        "its arguments are (channels, kernel, stride, ...)",),
+                 help=(ctx.remove_argument("channels", f"remove the first argument `{a.channels}`"),))
+
+
 def conv2d_shape(a, xs, ctx):
     c, h, w = xs[0]
+    torch_order(a, c, ctx)
     ok = check_groups(a, c, ctx)
     if a.padding == "same":
         uneven = [(axis, k, *same_padding(k, d)) for axis, k, d in zip(AXES, a.kernel, a.dilation)]
@@ -135,7 +154,7 @@ CONV2D = LayerSpec(
             Param("padding", PADDING, 0, "zero padding per side, or 'same' / 'valid'", check=non_negative),
             _DILATION, _GROUPS, _BIAS),
     shape=conv2d_shape, validate=conv2d_validate, torch=conv2d_torch, count_params=conv2d_params, macs=conv2d_macs,
-    window=conv_window, label=conv2d_label, aliases=("conv",),
+    window=conv_window, label=conv2d_label, aliases=("conv",), infers=("in_channels",),
 )
 
 
@@ -150,6 +169,7 @@ def convt_validate(a, ctx):
 
 def convt_shape(a, xs, ctx):
     c, h, w = xs[0]
+    torch_order(a, c, ctx)
     ok = check_groups(a, c, ctx)
     out, not_positive = [], []
     for i, (axis, n) in enumerate(zip(AXES, (h, w))):
@@ -209,7 +229,7 @@ CONV_TRANSPOSE2D = LayerSpec(
             Param("output_padding", PAIR, 0, "extra size added to one side of the output", check=non_negative),
             _GROUPS, _BIAS, _DILATION),
     shape=convt_shape, validate=convt_validate, torch=convt_torch, count_params=convt_params, macs=convt_macs,
-    window=convt_window, label=convt_label, aliases=("convtranspose2d", "deconv2d"),
+    window=convt_window, label=convt_label, aliases=("convtranspose2d", "deconv2d"), infers=("in_channels",),
 )
 
 LAYERS = (CONV2D, CONV_TRANSPOSE2D)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..diagnostics.codes import E0215, E0305, E0306
+from ..record import short
 from ..values import shape_text
 from .spec import INT, LayerSpec, Param
 
@@ -30,28 +31,78 @@ def _elementwise(op: str):
                 ctx.error(E0305, f"{op} needs shapes that broadcast (each size equal, or 1), "
                           f"but branch 1 is {shape_text(xs[0])} and branch {i + 1} is {shape_text(x)}",
                           f"branch{i + 1}", label=f"this branch gives {shape_text(x)}",
-                          notes=(f"branch 1 gives {shape_text(xs[0])}",), help=_projection_help(xs[0], x, i))
+                          notes=(f"branch 1 gives {shape_text(xs[0])}",), help=_projection_help(ctx, xs[0], x, i))
                 return None
             out = merged
         return out
     return rule
 
 
-def _projection_help(first: tuple, x: tuple, i: int) -> tuple:
+def _projection_help(ctx, first: tuple, x: tuple, i: int) -> tuple:
     """The residual fix: a 1x1 conv (strided if the sizes differ) on the branch with the
-    larger feature map, to the other branch's channels."""
+    larger feature map, to the other branch's channels. Inside a block it is written in
+    the block's names (`conv2d(c, 1, stride=stride)`), so that it fits every use."""
     if not (len(first) == 3 and len(x) == 3):
         return ()
+    gates = [(k, y) for k, y in ((0, first), (i, x)) if y[1:] == (1, 1)]
+    if len(gates) == 1:
+        # A [C, 1, 1] branch broadcasts over the map (squeeze-and-excitation): only its
+        # channels are wrong, and its last convolution sets them.
+        g, gate = gates[0]
+        k, other = (i, x) if g == 0 else (0, first)
+        channels = ctx.written(other[0], 0) if ctx.in_block else str(other[0])
+        return (f"branch {g + 1} is a [C, 1, 1] gate that broadcasts over the map, but it has {gate[0]} channels "
+                f"and branch {k + 1} has {other[0]}: end the gate with `conv2d({channels}, 1)`",)
     if x[1] > first[1] and x[1] % first[1] == 0 and x[2] == x[1] // first[1] * first[2]:
         big, small, s = i + 1, (1, first), x[1] // first[1]
     elif first[1] >= x[1] and first[1] % x[1] == 0 and first[2] == first[1] // x[1] * x[2]:
         big, small, s = 1, (i + 1, x), first[1] // x[1]
     else:
         return ()
+    a, b = ctx.producer(0), ctx.producer(i)
+    if s == 1 and a is not None and b is not None:
+        # Only the channels differ: the projection belongs on the shortcut, a branch that
+        # passes on (without parameters) a tensor from before the other branch.
+        if b.params == 0 and b.inputs and b.inputs[0] < a.id:
+            big, small = i + 1, (1, first)
+        elif a.params == 0 and a.inputs and a.inputs[0] < b.id:
+            big, small = 1, (i + 1, x)
     other, target = small
-    stride = f", stride={s}" if s > 1 else ""
-    return (f"put `conv2d({target[0]}, 1{stride})` on branch {big} (a 1\u00d71 projection, "
+    stride = f", stride={_as_written(ctx, other - 1, big - 1, 'stride', s)}" if s > 1 else ""
+    channels = _as_written(ctx, other - 1, big - 1, "channels", target[0])
+    return (f"put `conv2d({channels}, 1{stride})` on branch {big} (a 1\u00d71 projection, "
             f"as ResNet's downsample) so it matches branch {other}'s {shape_text(target)}",)
+
+
+def _chain(ctx, i: int, limit: int = 64) -> list:
+    """Branch `i`'s output and the layers it comes from, one input each, newest first."""
+    out, n = [], ctx.producer(i)
+    while n is not None and len(out) < limit:
+        out.append(n)
+        if n.spec is None or len(n.inputs) != 1 or ctx.nodes is None:
+            break
+        n = ctx.nodes[n.inputs[0]]
+    return out
+
+
+def _as_written(ctx, i: int, other: int, arg: str, value: int) -> str:
+    """`value` as branch `i` itself writes it: the text of the `arg` argument of its
+    nearest layer with that value (`stride=stride` gives `stride`, `conv2d(c * 4, 1)`
+    gives `c * 4`), which holds in every use of a block; else ctx.written(value).
+    Only the branch's own layers count: the walk stops where branch `other` joins it."""
+    import re
+    if ctx.in_block:
+        shared = {n.id for n in _chain(ctx, other)}
+        for n in _chain(ctx, i):
+            if n.id in shared or n.origin != ctx.node.origin:
+                break
+            span = (n.arg_spans or {}).get(arg)
+            got = getattr(n.args, arg, None) if n.args is not None else None
+            if span is not None and got in (value, (value, value)):
+                text = span.text()
+                keyword = re.match(r"[A-Za-z_][A-Za-z0-9_]*\s*=(?!=)\s*", text)
+                return short(text[keyword.end():] if keyword else text, 60)
+    return ctx.written(value)
 
 
 def _numbers(indices: list) -> str:
@@ -59,20 +110,38 @@ def _numbers(indices: list) -> str:
     return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
 
 
-def _concat_help(xs: list, odd: int, ref: int, dim: int) -> tuple:
+def _ratio(big: tuple, small: tuple) -> int | None:
+    """s when `big`'s map is exactly s times `small`'s along both axes (s > 1)."""
+    if small[1] and small[2] and big[1] % small[1] == 0 and big[2] % small[2] == 0:
+        s = big[1] // small[1]
+        if s > 1 and big[2] // small[2] == s:
+            return s
+    return None
+
+
+def _concat_help(ctx, xs: list, odd: int, ref: int) -> tuple:
     """What to change so that branch `odd` of a channel concat matches the others."""
     x, y = xs[odd], xs[ref]
     others = [i for i in range(len(xs)) if i != odd]
-    if x[1] < y[1] and y[1] % x[1] == 0 and y[1] // x[1] == y[2] // x[2] and y[2] % x[2] == 0:
-        s = y[1] // x[1]
+    plural = "es" if len(others) > 1 else ""
+    s = _ratio(y, x)
+    if s:
         return (f"branch {odd + 1} makes the map {s}× smaller than the others: if that is a stray stride, "
-                f"remove it there; if intended, downsample branch{'es' if len(others) > 1 else ''} "
-                f"{_numbers(others)} by {s} too",)
+                f"remove it there; if intended, downsample branch{plural} {_numbers(others)} by {s} too",)
+    s = _ratio(x, y)
+    if s:
+        return (f"branch {odd + 1}'s map is {s}× larger than branch{plural} {_numbers(others)}'s: upsample "
+                f"branch{plural} {_numbers(others)} by {s} more (`upsample(scale={ctx.written(s)})`), or downsample "
+                f"branch {odd + 1} by {s}",)
     th, tw = min(x[1], y[1]), min(x[2], y[2])
     if x[1] >= y[1] and x[2] >= y[2]:
-        return (f"crop branch {odd + 1} with `center_crop(({th}, {tw}))`, or pad the others",)
-    return (f"crop branch{'es' if len(others) > 1 else ''} {_numbers(others)} with `center_crop(({th}, {tw}))`, "
-            f"or pad branch {odd + 1}",)
+        crop, pad = f"branch {odd + 1}", f"the other{'s' if len(others) > 1 else ''}"
+    else:
+        crop, pad = f"branch{plural} {_numbers(others)}", f"branch {odd + 1}"
+    if ctx.in_block:        # sizes differ between uses: crop to a tensor, not to numbers
+        return (f"crop {crop} to the size of the smaller branch with `center_crop(@name)`, naming that "
+                f"branch `name: ...`, or pad {pad}",)
+    return (f"crop {crop} with `center_crop(({th}, {tw}))`, or pad {pad}",)
 
 
 def _concat_shape(a, xs, ctx):
@@ -95,7 +164,7 @@ def _concat_shape(a, xs, ctx):
                   notes=(f"branch {ref + 1} gives {shape_text(y)}"
                          + (f", as do branches {_numbers([i for i, k in enumerate(keys) if k == common and i != ref])}"
                             if keys.count(common) > 2 else ""),),
-                  help=_concat_help(xs, odd, ref, dim) if rank == 3 and len(x) == 3 and dim == 0 else ())
+                  help=_concat_help(ctx, xs, odd, ref) if rank == 3 and len(x) == 3 and dim == 0 else ())
         return None
     total = sum(x[dim] for x in xs)
     ctx.explain(f"concat: {' + '.join(str(x[dim]) for x in xs)} = {total}")

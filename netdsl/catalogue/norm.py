@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import math
 
-from ..diagnostics.codes import E0215, E0217
+from ..diagnostics.codes import E0215, E0217, W0407
 from ..limits import LIMITS
+from ..record import short
 from .spec import (
     ANY_RANK,
     BOOL,
@@ -37,6 +38,20 @@ _AFFINE = Param("affine", BOOL, True, "learnable scale and shift")
 _TRACK = Param("track_running_stats", BOOL, True, "keep running mean and variance (buffers, not parameters)")
 
 
+def _bn_eps(a, ctx):
+    """`batchnorm2d(64)`, torch's BatchNorm2d(num_features): netdsl's first argument is
+    eps, and an eps of 64 trains nothing like a batch norm. (An eps is far below 1.)"""
+    if a.eps >= 1 and ctx.positional("eps"):
+        text = short(ctx.arg_spans["eps"].text(), 60)
+        # The message names the argument as written, so a block's `batchnorm2d(c)` is one
+        # warning for all its uses; this use's value is a note.
+        ctx.warn(W0407, f"the first argument of a batch norm is its eps, and `{text}` is not a small number: "
+                 "is it the number of channels?", "eps",
+                 notes=(*((f"here eps = {a.eps:g}",) if text != f"{a.eps:g}" else ()),
+                        "torch's BatchNorm2d takes the channels first; netdsl takes them from the input"),
+                 help=(ctx.remove_argument("eps", f"remove `{text}`: the channels come from the input"),))
+
+
 def _bn1d_shape(a, xs, ctx):
     x = xs[0]
     if not require_rank(ctx, "batchnorm1d", x, (1, 2), "a [C] or [C, L] input",
@@ -49,10 +64,11 @@ def _bn1d_shape(a, xs, ctx):
 def _bn(name, rank, cls, doc, shape=_same):
     return LayerSpec(
         name=name, category="normalization", rank=rank, doc=doc,
-        params=(_EPS, _MOMENTUM, _AFFINE, _TRACK), shape=shape, count_params=bn_params,
+        params=(_EPS, _MOMENTUM, _AFFINE, _TRACK), shape=shape, count_params=bn_params, validate=_bn_eps,
         label=lambda a: "batch norm",
         torch=lambda a, xs: (cls, dict(num_features=xs[0][0], eps=a.eps, momentum=a.momentum,
                                        affine=a.affine, track_running_stats=a.track_running_stats)),
+        infers=("num_features",),
     )
 
 
@@ -110,6 +126,7 @@ GROUPNORM = LayerSpec(
     shape=_gn_shape, count_params=lambda a, xs, y: (2 * xs[0][0] if a.affine else 0, 0),
     label=lambda a: f"group norm, {a.groups}",
     torch=lambda a, xs: ("GroupNorm", dict(num_groups=a.groups, num_channels=xs[0][0], eps=a.eps, affine=a.affine)),
+    infers=("num_channels",),
 )
 
 def _lrn_shape(a, xs, ctx):

@@ -85,7 +85,7 @@ LINEAR = LayerSpec(
     window=lambda a: "global",
     label=lambda a: f"linear {a.features}",
     torch=lambda a, xs: ("Linear", dict(in_features=xs[0][-1], out_features=a.features, bias=a.bias)),
-    aliases=("fc", "dense"),
+    aliases=("fc", "dense"), infers=("in_features",),
 )
 
 

@@ -235,8 +235,21 @@ class RuleContext(Protocol):
     def replace_argument(self, at: str, text: str, message: str):
         """A help line carrying the edit that rewrites a literal keyword argument."""
 
+    def remove_argument(self, at: str, message: str):
+        """A help line carrying the edit that removes a positional argument."""
+
+    def positional(self, at: str) -> bool:
+        """Was argument `at` written without its name?"""
+
     def producer(self, i: int = 0):
         """The IR node input `i` comes from, or None when the rule runs without a graph."""
+
+    @property
+    def in_block(self) -> bool:
+        """The layer is inside a block use: help must hold for every use."""
+
+    def written(self, value: int, dim: int = 0) -> str:
+        """`value` as help should write it: inside a block, the name that holds it."""
 
 
 ShapeRule = Callable[[SimpleNamespace, list, RuleContext], Shape | None]
@@ -278,13 +291,17 @@ class LayerSpec(Frozen):
       module (upsample to another tensor's run-time size is F.interpolate, as
       torchvision writes it: nn.Upsample only takes a fixed size);
     broadcasts: a merge whose branches broadcast as torch's do (add, mul): a
-      `parameter` branch needs no batch dimension there."""
+      `parameter` branch needs no batch dimension there;
+    infers: torch's names for what netdsl takes from the incoming shape
+      (conv2d's in_channels): written as arguments, they are a torch habit, and the
+      fix removes them."""
     __slots__ = _fields = ("name", "doc", "params", "shape", "category", "rank", "inputs", "torch", "forward",
                            "count_params", "macs", "validate", "window", "label", "aliases", "state", "functional",
-                           "broadcasts")
+                           "broadcasts", "infers")
     _defaults = {"rank": None, "inputs": "one", "torch": None, "forward": None, "count_params": _no_params,
                  "macs": _no_macs, "validate": None, "window": None, "label": _no_label, "aliases": (),
-                 "state": None, "functional": None, "broadcasts": False}
+                 "state": None, "functional": None, "broadcasts": False,
+                 "infers": ()}
 
     def __repr__(self) -> str:
         return f"<LayerSpec {self.name}>"

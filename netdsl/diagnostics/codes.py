@@ -108,6 +108,7 @@ W0403 = _code("W0403", "uneven 'same' padding")
 W0404 = _code("W0404", "linear on a non-flat input")
 W0405 = _code("W0405", "very large layer")
 W0406 = _code("W0406", "expect written for the declared input")
+W0407 = _code("W0407", "arguments in torch's order")
 
 
 def lookup(code: str) -> Code | None:

@@ -45,6 +45,23 @@ def rename(span: Span | None, old: str, new: str, message: str) -> Fix | str:
     return Fix(message, (Edit(Span(span.source, span.start, span.start + len(old)), new),))
 
 
+def drop_argument(span: Span, call: Span, message: str) -> Fix:
+    """A fix removing the argument written at `span` inside the call written at `call`,
+    with the comma that joins it to its neighbour."""
+    text = span.source.text
+    tail = text[span.end:call.end]
+    stripped = tail.lstrip(" \t")
+    if stripped.startswith(","):
+        end = span.end + len(tail) - len(stripped) + 1
+        while end < len(text) and text[end] in " \t":
+            end += 1
+        return Fix(message, (Edit(Span(span.source, span.start, end), ""),))
+    head = text[call.start:span.start].rstrip(" \t")
+    if head.endswith(","):
+        return Fix(message, (Edit(Span(span.source, call.start + len(head) - 1, span.end), ""),))
+    return Fix(message, (Edit(span, ""),))         # the only argument
+
+
 def apply(text: str, edits) -> str | None:
     """`text` with `edits` applied, or None if two of them overlap."""
     ordered = sorted(edits, key=lambda e: (e.span.start, e.span.end))

@@ -40,11 +40,15 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
             pool = {c for key in _deletions(low, limit) for c in index.get(key, ())}
         else:                   # too many to index: a bounded look at the nearest lengths
             pool = sorted(names, key=lambda c: (abs(len(c) - len(name)), c))[:_SCAN_ALL]
-    best, best_d = None, limit + 1
+    best, best_key = None, (limit + 1,)
+    letters = sorted(low)
     for cand in sorted(pool):
-        dist = _edit_distance(low, cand.lower(), best_d)
-        if dist < best_d:
-            best, best_d = cand, dist
+        dist = _edit_distance(low, cand.lower(), best_key[0] + 1)
+        # Between equally near names, the one with the same letters wins (`reul` is
+        # `relu` with two letters swapped, not `mul`), then the one starting alike.
+        key = (dist, sorted(cand.lower()) != letters, cand[:1].lower() != low[:1])
+        if dist <= limit and key < best_key:
+            best, best_key = cand, key
     return best
 
 

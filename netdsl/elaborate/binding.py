@@ -14,10 +14,11 @@ from ..catalogue import LayerSpec, TypeMismatch
 from ..catalogue.spec import REQUIRED, TensorRef
 from ..diagnostics import Diagnostic
 from ..diagnostics.codes import E0210, E0211, E0212, E0213, E0214, E0215
-from ..diagnostics.fixes import Edit, Fix
+from ..diagnostics.fixes import Edit, Fix, drop_argument
 from ..diagnostics.suggest import suggest
 from ..frontend import ast as A
 from ..frontend.source import Span
+from ..record import short
 from ..values import (
     UNKNOWN,
     Env,
@@ -150,6 +151,49 @@ def _floor_division(call: A.Call, span: Span, value) -> tuple:
                 tuple(sorted(edits, key=lambda e: e.span.start))),)
 
 
+def name_of(span: Span) -> str | None:
+    """The keyword of an argument written `name=value`, else None."""
+    import re
+    m = re.match(r"([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)", span.text())
+    return m[1] if m else None
+
+
+def _drop_argument(call: A.Call, span: Span, message: str) -> Fix:
+    return drop_argument(span, call.span, message)
+
+
+def _torch_positional(spec: LayerSpec, call: A.Call, args: list, bad: Span) -> tuple:
+    """torch's `nn.Linear(16, 10)` written as `linear(16, 10)`: the first positional
+    argument is what netdsl takes from the input (spec.infers), and every positional
+    argument after it lands one parameter too far. The fix drops the first one."""
+    positional = [(v, s) for name, v, s in args if name is None]
+    if not spec.infers or len(positional) < 2 or not any(s == bad for _, s in positional[1:]):
+        return ()
+    shifted = spec.params[:len(positional) - 1]
+    for p, (v, _) in zip(shifted, positional[1:]):
+        try:
+            p.type.coerce(v)
+        except TypeMismatch:
+            return ()
+    first = positional[0][1]
+    return (_drop_argument(call, first, f"`{spec.name}` takes `{spec.infers[0]}` from its input's shape, as torch "
+                                        f"needs it written: remove the first argument `{short(first.text(), 60)}`"),)
+
+
+def _quoted_number(span: Span, value) -> tuple:
+    """`conv2d("16", 3)`: a number in quotes is a string; the fix unquotes it."""
+    if not isinstance(value, str) or not value.strip().lstrip("-").isdigit():
+        return ()
+    text = span.text()
+    for quote in "'\"":
+        q = f"{quote}{value}{quote}"
+        if text.endswith(q):
+            start = span.start + len(text) - len(q)
+            return (Fix(f"a number in quotes is a string: write {short(value.strip(), 30)}",
+                        (Edit(Span(span.source, start, span.end), value.strip()),)),)
+    return ()
+
+
 class LayerArgs:
     """Binds calls to layer kinds; keeps each kind's coerced defaults (they never change)."""
 
@@ -183,11 +227,11 @@ class LayerArgs:
                 if p is None:
                     names = [q.name for q in spec.params] + [a for q in spec.params for a in q.aliases]
                     canonical = {a: q.name for q in spec.params for a in q.aliases}
+                    help = ((_drop_argument(call, span, f"`{spec.name}` takes `{name}` from its input's shape: "
+                                            f"remove `{short(span.text(), 60)}`"),) if name in spec.infers else
+                            suggest(name, names, f"signature: {signature(spec)}", span=span, prefer=canonical))
                     failure = _first(failure, report(E0210, f"`{spec.name}` has no parameter `{name}`", span,
-                                                     "unknown parameter",
-                                                     help=suggest(name, names, f"signature: {signature(spec)}",
-                                                                  span=span, prefer=canonical),
-                                                     origin=origin))
+                                                     "unknown parameter", help=help, origin=origin))
                     continue
             if p.name in values:
                 failure = _first(failure, report(
@@ -227,9 +271,19 @@ class LayerArgs:
             try:
                 value = p.type.coerce(value)
             except TypeMismatch as e:
-                failure = _first(failure, report(E0214, f"`{p.name}` must be {e.expected}, got {show(value)}",
+                written_as = spans[p.name].text().split("=", 1)[-1].strip() if name_of(spans[p.name]) else \
+                    spans[p.name].text()
+                # An expression's value differs between uses and iterations; the mistake does not:
+                # one message for all of them (the Reporter then labels each use once).
+                message = (f"`{p.name}` must be {e.expected}, got {show(value)}" if written_as == show(value) else
+                           f"`{p.name}` must be {e.expected}, but `{short(written_as, 60)}` is a {type_name(value)}")
+                failure = _first(failure, report(E0214, message,
                                                  spans[p.name], f"expected {e.expected}", origin=origin,
-                                                 help=_floor_division(call, spans[p.name], value)))
+                                                 notes=() if written_as == show(value) else
+                                                 (f"`{short(written_as, 60)}` = {show(value)}" + (" in the first use" if origin else ""),),
+                                                 help=_floor_division(call, spans[p.name], value)
+                                                 or _torch_positional(spec, call, args, spans[p.name])
+                                                 or _quoted_number(spans[p.name], value)))
                 continue
             if p.check is not None and value is not None:
                 problem = p.check(value)

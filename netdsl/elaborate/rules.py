@@ -13,7 +13,7 @@ import sys
 from ..catalogue import LayerSpec
 from ..diagnostics import ERROR, WARNING
 from ..diagnostics.codes import E0216, E0217, E0307, W0405
-from ..diagnostics.fixes import Edit, Fix
+from ..diagnostics.fixes import Edit, Fix, drop_argument
 from ..frontend.source import Span
 from ..ir import Node
 from ..limits import LIMITS
@@ -25,11 +25,36 @@ class RuleContext:
     """What a shape rule reports through (catalogue.spec.RuleContext). `at` names the
     argument at fault (`"kernel"`, or `"branch2"` for a merge) so the caret lands on it."""
 
-    __slots__ = ("reporter", "node", "arg_spans", "failed", "nodes")
+    __slots__ = ("reporter", "node", "arg_spans", "failed", "nodes", "env")
 
-    def __init__(self, reporter: Reporter, node: Node, arg_spans: dict, nodes=None):
+    def __init__(self, reporter: Reporter, node: Node, arg_spans: dict, nodes=None, env=None):
         self.reporter, self.node, self.arg_spans, self.failed = reporter, node, arg_spans, False
         self.nodes = nodes          # the graph's nodes so far (for producer), when the caller has them
+        self.env = env              # the names in reach, inside a block use (None outside blocks)
+
+    @property
+    def in_block(self) -> bool:
+        return self.env is not None
+
+    def written(self, value: int, dim: int = 0) -> str:
+        """`value` as help should write it here. Inside a block, help in one use's numbers
+        would break the other uses: the name in reach that holds `value` (a parameter, a
+        loop variable, a constant) when exactly one does, else `in.c` / `in.h` / `in.w`
+        when the block's input has it at `dim`; the number when nothing names it."""
+        if self.env is None:
+            return str(value)
+        names = set()
+        env = self.env
+        while env is not None:
+            names.update(n for n, v in env.vars.items()
+                         if type(v) is int and v == value and n not in names)
+            env = env.parent
+        if len(names) == 1:
+            return names.pop()
+        dims = getattr(self.env.in_shape, "dims", None)
+        if not names and dims is not None and dim < len(dims) and dims[dim] == value:
+            return f"in.{'chw'[dim]}" if len(dims) == 3 else str(value)
+        return str(value)
 
     def insert_before(self, text: str, message: str):
         span = self.node.span
@@ -45,6 +70,19 @@ class RuleContext:
         if span is None or not re.fullmatch(rf"{re.escape(at)}\s*=\s*-?\d+", span.text()):
             return message
         return Fix(message, (Edit(span, text),))
+
+    def remove_argument(self, at: str, message: str):
+        """A help line carrying the edit that removes argument `at` (when it was written
+        positionally: a keyword argument was chosen by name), else the words."""
+        span = self.arg_spans.get(at)
+        if span is None or self.node.span is None or positional(span) is False:
+            return message
+        return drop_argument(span, self.node.span, message)
+
+    def positional(self, at: str) -> bool:
+        """Was argument `at` written without its name?"""
+        span = self.arg_spans.get(at)
+        return span is not None and positional(span)
 
     def producer(self, i: int = 0):
         if self.nodes is None or i >= len(self.node.inputs):
@@ -66,6 +104,12 @@ class RuleContext:
 
     def explain(self, text):
         self.node.explain.append(sys.intern(text))     # repeated layers repeat their formulas
+
+
+def positional(span) -> bool:
+    """An argument written without `name=`."""
+    import re
+    return re.match(r"[A-Za-z_][A-Za-z0-9_]*\s*=(?!=)", span.text()) is None
 
 
 def _rank_help(rank: int, shape: tuple) -> tuple:
@@ -91,7 +135,7 @@ def validate(spec: LayerSpec, node: Node, reporter: Reporter, spans: dict) -> bo
 
 
 def apply(spec: LayerSpec, node: Node, shapes: list, reporter: Reporter, spans: dict, name_span,
-          nodes=None) -> None:
+          nodes=None, env=None) -> None:
     """Compute the node's shape and costs from known input shapes, or record its failure."""
     if spec.rank is not None:
         for s in shapes:
@@ -101,7 +145,7 @@ def apply(spec: LayerSpec, node: Node, shapes: list, reporter: Reporter, spans: 
                     ERROR, E0307, f"`{spec.name}` needs a {want} input, but its input is {show_shape(s, 'unknown')}",
                     name_span, help=_rank_help(spec.rank, s), origin=node.origin, node=node)
                 return
-    ctx = RuleContext(reporter, node, spans, nodes)
+    ctx = RuleContext(reporter, node, spans, nodes, env)
     try:
         shape = spec.shape(node.args, shapes, ctx)
     except (ZeroDivisionError, OverflowError, ValueError) as e:     # rule guard: report, never crash

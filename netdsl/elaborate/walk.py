@@ -50,7 +50,7 @@ from ..frontend.source import Span
 from ..ir import INIT_CHOICES, INIT_PARAMETER, NO_DEFAULT, Graph, Loop, Node, Parameter, Scope, Signature
 from ..limits import LIMITS
 from ..program import Definition, Program
-from ..record import Value
+from ..record import Value, short
 from ..values import (
     UNKNOWN,
     Env,
@@ -578,7 +578,8 @@ class Walk:
             # Merge rules point at the branch at fault: `at="branch2"`.
             spans = {**spans, **{f"branch{k}": b.span for k, b in enumerate(kept, 1)}}
         node.arg_spans = spans
-        rules.apply(spec, node, shapes, self.reporter, spans, call.name_span, self.nodes)
+        rules.apply(spec, node, shapes, self.reporter, spans, call.name_span, self.nodes,
+                    frame.env if frame.origin else None)
 
     def branches(self, call: A.Call, frame: Frame, holder: Scope | None = None) -> tuple[list[Node], list]:
         """The output of each branch that is not left out (`... when cond` false), and
@@ -907,7 +908,7 @@ class Walk:
         shape = ShapeValue(node.shape, node.id if guarded is None else None)
         guard = ShapeValue(node.shape, node.id)
         if len(items) != shape.rank:
-            return self._mismatch(pattern, node.shape, what, use, origin,
+            return self._mismatch(pattern, node, what, use, origin,
                                   f"{len(items)} dimension{'s' if len(items) != 1 else ''} vs {shape.rank}")
         for i, elem in enumerate(items):
             if isinstance(elem, A.Var) and elem.name == "_":
@@ -931,16 +932,42 @@ class Walk:
                 text = elem.span.text()
                 note = (f"{text} expected, but the actual size is {actual}" if text == show(want) else
                         f"{text} is {show(want)} but the actual size is {actual}")
-                return self._mismatch(pattern, node.shape, what, use, origin, note, elem.span)
+                return self._mismatch(pattern, node, what, use, origin, note, elem.span, i)
         return None
 
-    def _mismatch(self, pattern, shape, what, use, origin, note, at=None) -> Diagnostic:
+    def _mismatch(self, pattern, node, what, use, origin, note, at=None, axis=None) -> Diagnostic:
         labels_origin = ((use,) if use is not None else ()) + tuple(origin)
+        shape = node.shape
         return self.report(ERROR, E0309 if use is not None else E0308,
                            f"shape mismatch: {what} {pattern.span.text()}, but the shape is "
                            f"{show_shape(shape, 'unknown')}",
                            at or pattern.span, "does not match", notes=(note,), origin=labels_origin,
-                           help=("fix the layers before this point, or update the declared shape",))
+                           help=self._mismatch_help(node, axis))
+
+    def _mismatch_help(self, node, axis) -> tuple:
+        """Where the size that does not match was made: the last layer upstream that
+        changed that axis (the one to look at first), by its line."""
+        if axis is None or node.shape is None:
+            return ()
+        size = node.shape[axis]
+        name = ("channels", "height", "width")[axis] if len(node.shape) == 3 else f"dim {axis}"
+        plural = name == "channels"
+        seen = 0
+        while node.spec is not None and node.inputs and seen < 10_000:
+            before = self.nodes[node.inputs[0]].shape
+            if before is None or len(before) != len(node.shape) or before[axis] != node.shape[axis]:
+                if node.span is None:
+                    return ()
+                text = short(node.span.text(), 60) if "\n" not in node.span.text() else node.kind
+                return (f"the {name} {'become' if plural else 'becomes'} {size} at `{text}` on line "
+                        f"{node.span.line}",)
+            node = self.nodes[node.inputs[0]]
+            seen += 1
+        if node.spec is None and not node.inputs and node.span is not None and "\n" not in node.span.text():
+            # Nothing on the way changed it: it is the network's input size (an empty repeat, say).
+            return (f"the {name} {'are' if plural else 'is'} {size} from `{short(node.span.text(), 60)}` on line "
+                    f"{node.span.line}: no layer before this point changes {'them' if plural else 'it'}",)
+        return ()
 
 
 def expect_holds(wants: tuple, shape: tuple) -> bool:

@@ -14,6 +14,7 @@ import sys
 
 from ..diagnostics import Diagnostic, Label, error
 from ..diagnostics.codes import E0101, E0104, E0105
+from ..diagnostics.fixes import Edit, Fix
 from ..limits import LIMITS
 from . import ast as A
 from . import lalr
@@ -123,7 +124,43 @@ def _syntax_error(source: Source, e: UnexpectedCharacter | UnexpectedToken) -> D
         helps.append("join layers with `->`, or start a new line for the next statement")
     elif tok.type == "EQUAL" and "COLON" in exp:
         helps.append("name a layer with `name: layer(...)`; bind a value with `let name = value`")
-    return Diagnostic("error", E0101, msg, [Label(span, "unexpected here")], help=helps)
+    labels = [Label(span, "unexpected here")]
+    fixes = []
+    unclosed = _unclosed_brace(source, tok.start_pos) if tok.value in _TOP_LEVEL_WORDS else None
+    if unclosed is not None:
+        # `network` (or `block`, `import`) can only start a file's top-level item: the
+        # body before it was never closed. Point at its `{` and offer the `}`.
+        labels.append(Label(Span(source, unclosed, unclosed + 1), "this `{` is never closed", primary=False))
+        at = len(before)
+        fix = Fix(f"close it with `}}` before line {span.line}", (Edit(Span(source, at, at), "\n}"),))
+        helps.append(fix.message)
+        fixes.append(fix)
+    return Diagnostic("error", E0101, msg, labels, help=helps, fixes=fixes)
+
+
+_TOP_LEVEL_WORDS = frozenset({"network", "block", "import", "sequential"})
+
+
+def _unclosed_brace(source: Source, end: int) -> int | None:
+    """The offset of the innermost `{` still open at `end` (strings and comments
+    skipped), or None."""
+    text, stack, i = source.text, [], 0
+    while i < end:
+        ch = text[i]
+        if ch == "#":
+            nl = text.find("\n", i)
+            i = end if nl < 0 else nl
+            continue
+        if ch in "'\"":
+            close = text.find(ch, i + 1)
+            i = end if close < 0 else close + 1
+            continue
+        if ch == "{":
+            stack.append(i)
+        elif ch == "}" and stack:
+            stack.pop()
+        i += 1
+    return stack[-1] if stack else None
 
 
 # ---- reductions -> AST ------------------------------------------------------------

@@ -17,9 +17,11 @@ from .files import BadBytes, read_source
 from .loader import Loader
 
 
-def load(source: Source, include=()) -> Program:
+def load(source: Source, include=(), texts=None) -> Program:
     """Load spec text. Imports resolve against the file's directory (the working
-    directory for text without a file) and `include`, the search path."""
+    directory for text without a file) and `include`, the search path. `texts`:
+    resolved path -> text to use for that imported file instead of reading it (a fix
+    in an imported file is re-checked in memory, diagnostics/fixes.py)."""
     reset_work()            # the budget for building values (values.charge)
     prog = Program(source, include=tuple(include))
     tree = Path.cwd()
@@ -27,7 +29,7 @@ def load(source: Source, include=()) -> Program:
         path = Path(source.name).resolve()
         prog.files[str(path)] = source
         tree = path.parent
-    loader = Loader(prog, tree, include)
+    loader = Loader(prog, tree, include, texts)
     loader.load_file(source, tree, (), True)
     loader.finish()
     return prog

@@ -18,8 +18,9 @@ from .imports import ImportNotFound, ImportPolicy, ImportRefused
 
 
 class Loader:
-    def __init__(self, prog: Program, tree: Path, include=()):
+    def __init__(self, prog: Program, tree: Path, include=(), texts=None):
         self.prog = prog
+        self.texts = texts or {}        # resolved path -> text that stands for the file
         self.policy = ImportPolicy(tree, include)
         self.loaded: dict[Path, Env | None] = {}
         self.where: dict[str, Span] = {}
@@ -130,7 +131,10 @@ class Loader:
             return self.loaded[path]
         self.loaded[path] = None
         try:
-            src = decode(_display_path(path), read_bytes(path))
+            if path in self.texts:
+                src = Source.from_text(_display_path(path), self.texts[path])
+            else:
+                src = decode(_display_path(path), read_bytes(path))
         except NotReadable as e:
             self.prog.diagnostics.append(error(E0106, f"cannot import \"{imp.path}\": {e}", imp.span,
                                                f"looked for {path}"))
