@@ -1,5 +1,6 @@
-"""Files netdsl keeps between runs (the parser tables, the import hook's compiled
-specs), and when it may trust what it reads back.
+"""Files netdsl keeps between runs (the parser tables, parsed spec files, compiled
+generated code, the import hook's compiled specs), and when it may trust what it
+reads back.
 
 A cache file is used only if it is a regular file (never followed through a symlink,
 never a FIFO or a device: opened non-blocking and checked on the descriptor) owned
@@ -16,6 +17,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
+import zlib
 
 from .output import OutputError, write_file
 
@@ -98,3 +100,23 @@ def store(path: str, data: bytes | str) -> bool:
     except OutputError:
         return False
     return True
+
+
+def checksum(data: bytes) -> int:
+    """64 bits against a damaged file (truncated, a flipped bit), not an attacker: the
+    directory is this user's alone. zlib is loaded anyway; hashlib would cost ~3 ms
+    of start-up."""
+    return zlib.crc32(data) << 32 | zlib.adler32(data)
+
+
+def read_checked(path: str) -> bytes | None:
+    """What store_checked wrote at `path`, if the file is trusted (see read) and intact."""
+    blob = read(path)
+    if blob is None or len(blob) < 8 or int.from_bytes(blob[:8], "big") != checksum(blob[8:]):
+        return None
+    return blob[8:]
+
+
+def store_checked(path: str, payload: bytes) -> bool:
+    """Write `payload` behind its checksum, for read_checked; False if it cannot be written."""
+    return store(path, checksum(payload).to_bytes(8, "big") + payload)

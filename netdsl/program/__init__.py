@@ -17,18 +17,19 @@ from .files import BadBytes, read_source
 from .loader import Loader
 
 
-def load(source: Source, include=()) -> Program:
+def load(source: Source, include=(), from_file: bool = False) -> Program:
     """Load spec text. Imports resolve against the file's directory (the working
-    directory for text without a file) and `include`, the search path."""
+    directory for text without a file) and `include`, the search path. `from_file`:
+    the text is the file's named by source.name, as read (then its parse may be cached)."""
     reset_work()            # the budget for building values (values.charge)
     prog = Program(source, include=tuple(include))
-    tree = Path.cwd()
+    tree, path = Path.cwd(), None
     if source.name not in ("<stdin>", "<string>"):
         path = Path(source.name).resolve()
         prog.files[str(path)] = source
         tree = path.parent
     loader = Loader(prog, tree, include)
-    loader.load_file(source, tree, (), True)
+    loader.load_file(source, tree, (), True, path if from_file else None)
     loader.finish()
     return prog
 
@@ -46,7 +47,7 @@ def load_path(path: str, include=()) -> Program:
         prog = Program(None)
         prog.diagnostics.append(e.diagnostic("<stdin>" if path == "-" else path))
         return prog
-    return load(src, include)
+    return load(src, include, from_file=path != "-")
 
 
 __all__ = ["Definition", "Program", "load", "load_path"]
