@@ -1,6 +1,6 @@
 """Forward and build time: netdsl's ResNet-18 against a hand-written torch ResNet-18.
 
-    python bench/bench_forward.py [--reps 40] [--batch 8] [--threads N]
+    python bench/bench_forward.py [--reps 40] [--batch 8] [--threads N] [--build-only] [--build-reps N]
 
 Forward: batch 8, 3x224x224, CPU, eval mode, no_grad. The models (netdsl.load, the
 file `netdsl compile` writes, the hand-written one with in-place and with copying
@@ -63,14 +63,22 @@ def ms(seconds: float) -> str:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--reps", type=int, default=40)
+    ap.add_argument("--reps", type=int, default=40, help="forward rounds")
+    ap.add_argument("--build-reps", type=int, default=None, help="build rounds (default: reps / 3, at least 5)")
+    ap.add_argument("--build-only", action="store_true", help="skip the forward timing")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-
     torch.manual_seed(0)
+    netdsl.load(str(SPEC))          # the disk caches as an earlier run leaves them
+    if not args.build_only:
+        forward(args)
+    build(args)
+
+
+def forward(args):
     hand = reference_resnet.resnet18().eval()
     loaded = netdsl.load(str(SPEC)).eval()
     generated = compiled_class()().eval()
@@ -120,12 +128,14 @@ def main():
           f"{'met' if worst <= 1.03 else 'NOT met'} ({worst:.3f}); "
           f"noise in this run (identical models): {noise:.3f}")
 
+
+def build(args):
     builds = {"netdsl.load cold": [], "cold, no disk cache": [], "netdsl.load warm": [], "compiled class()": [],
               "hand-written()": []}
     cls = compiled_class()
     empty_caches = tempfile.mkdtemp()
     own_cache = os.environ.get("NETDSL_CACHE_DIR")
-    for rep in range(max(5, args.reps // 3)):
+    for rep in range(args.build_reps or max(5, args.reps // 3)):
         netdsl_build._COMPILED.clear()          # cold: parse, check, generate, exec, construct
         netdsl_build._MODULES.clear()
         os.environ["NETDSL_CACHE_DIR"] = os.path.join(empty_caches, str(rep))

@@ -136,13 +136,21 @@ def _decoder(source: Source):
     classes = _CLASSES
 
     def decode(value):
-        kind = type(value)
-        if kind is tuple:
-            return tuple(map(decode, value))
-        if kind is list:
-            head = value[0]
-            if type(head) is str:
-                return classes[head](*map(decode, value[1:]))
+        # Leaves and a node's spans are handled in the loop rather than by a call each:
+        # this is most of the work of a hit (bench/README.md).
+        if type(value) is tuple:
+            return tuple([v if type(v) not in (list, tuple) else decode(v) for v in value])
+        head = value[0]
+        if type(head) is not str:
             return Span(source, head, value[1])
-        return value
+        fields = []
+        for v in value[1:]:
+            kind = type(v)
+            if kind is list and type(v[0]) is int:
+                fields.append(Span(source, v[0], v[1]))
+            elif kind is list or kind is tuple:
+                fields.append(decode(v))
+            else:
+                fields.append(v)
+        return classes[head](*fields)
     return decode
