@@ -120,3 +120,37 @@ def read_checked(path: str) -> bytes | None:
 def store_checked(path: str, payload: bytes) -> bool:
     """Write `payload` behind its checksum, for read_checked; False if it cannot be written."""
     return store(path, checksum(payload).to_bytes(8, "big") + payload)
+
+
+def store_entry(path: str, payload: bytes, keep: int) -> bool:
+    """store_checked, for caches with one entry per spec file (or network) named
+    `<prefix>-<key>.<ext>`: when the entry is new and more than `keep` of its kind are
+    in the directory, the least recently written go, so that specs read once (a test
+    suite's temporary files) cannot pile up for ever."""
+    new = not os.path.lexists(path)
+    if not store_checked(path, payload):
+        return False
+    if new:
+        folder, name = os.path.split(path)
+        _prune(folder, name.rpartition("-")[0] + "-", keep)
+    return True
+
+
+def _prune(folder: str, prefix: str, keep: int) -> None:
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(prefix)]
+        if len(names) <= keep:
+            return
+        aged = []
+        for n in names:
+            try:
+                aged.append((os.lstat(os.path.join(folder, n)).st_mtime_ns, n))
+            except OSError:
+                continue
+        for _, n in sorted(aged)[:len(aged) - keep]:
+            try:
+                os.unlink(os.path.join(folder, n))
+            except OSError:
+                continue
+    except OSError:
+        return

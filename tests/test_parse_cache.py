@@ -207,3 +207,20 @@ def test_without_a_usable_cache_directory_files_are_parsed_every_time(tmp_path, 
         assert result.ok and result.graphs[0].nodes[-1].shape == (10,)
     assert parses == ["lenet.net", "lenet.net"]
     assert not folder.exists() or entries(folder) == []
+
+
+def test_entries_are_bounded_the_least_recently_written_go(tmp_path, cache_dir, monkeypatch):
+    monkeypatch.setattr(parse_cache, "MAX_ENTRIES", 3)
+    specs = []
+    for i in range(5):
+        spec = tmp_path / f"n{i}.net"
+        spec.write_text(f"network N{i} {{\n    input [4]\n    linear({i + 1})\n}}\n", encoding="utf-8")
+        assert check_file(str(spec)).ok
+        entry = Path(parse_cache._path(str(spec.resolve())))
+        os.utime(entry, ns=(10 ** 9 * (i + 1), 10 ** 9 * (i + 1)))       # written in this order
+        specs.append(entry)
+    assert entries(cache_dir) == sorted(specs[2:])
+    # rewriting an existing entry (an edited file) removes nothing
+    (tmp_path / "n4.net").write_text("network N4 {\n    input [4]\n    linear(9)\n}\n", encoding="utf-8")
+    assert check_file(str(tmp_path / "n4.net")).graphs[0].nodes[-1].shape == (9,)
+    assert entries(cache_dir) == sorted(specs[2:])

@@ -89,13 +89,15 @@ def exec_source(source: str, filename_hint: str = "spec", slot: str | None = Non
 
 # Bump when the entry's layout changes.
 CODE_FORMAT = 1
+# Entries kept (the least recently written go first).
+MAX_CODE_ENTRIES = 200
 
 
 def compiled_code(source: str, filename: str, slot: str | None = None) -> types.CodeType:
     """compile(source, filename, "exec"), or the code object an earlier run compiled
     from exactly this text: compile() is a tenth of a cold netdsl.load (bench/README.md).
 
-    One entry per slot (a spec file and network) in this user's cache directory
+    One entry per slot (a spec file and network; at most MAX_CODE_ENTRIES) in this user's cache directory
     (netdsl/cache.py: trusted only if this user's and nobody else can write it),
     behind a checksum, holding the exact source and file name it was compiled from
     and the Python version and optimisation level that compiled it; anything else,
@@ -121,7 +123,7 @@ def compiled_code(source: str, filename: str, slot: str | None = None) -> types.
             pass
     code = compile(source, filename, "exec")
     if where is not None:
-        cache.store_checked(where, marshal.dumps((stamp, source, marshal.dumps(code))))
+        cache.store_entry(where, marshal.dumps((stamp, source, marshal.dumps(code))), MAX_CODE_ENTRIES)
     return code
 
 

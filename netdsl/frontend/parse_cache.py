@@ -2,7 +2,7 @@
 (`netdsl.load`, `netdsl check`) skips lexing and parsing it.
 
 One cache file per spec file (named after its real path, so editing a spec rewrites
-its entry instead of adding one), in this user's cache directory, read only if it is
+its entry instead of adding one; at most MAX_ENTRIES), in this user's cache directory, read only if it is
 this user's and nobody else can write it (netdsl/cache.py). An entry holds the exact
 text that was parsed, the stamp of what parsing depends on (the grammar, the
 frontend's own code, netdsl's and Lark's versions, Python) and the limits parsing
@@ -35,6 +35,8 @@ from .source import Source, Span
 FORMAT = 1
 # Larger files are parsed every time: their entries would be large, and rare.
 MAX_CACHED_TEXT = 2 ** 20
+# Entries kept (the least recently written go first): a few MB at most.
+MAX_ENTRIES = 1000
 
 _CLASSES = {cls.__name__: cls for cls in vars(A).values()
             if isinstance(cls, type) and issubclass(cls, A._Node) and cls is not A._Node}
@@ -110,7 +112,7 @@ def store(source: Source, real_path: str, module: A.Module) -> bool:
     except (_Unencodable, RecursionError):
         return False
     payload = marshal.dumps((FORMAT, current, _limits(), source.text, tree))
-    return cache.store_checked(where, payload)
+    return cache.store_entry(where, payload, MAX_ENTRIES)
 
 
 class _Unencodable(Exception):
