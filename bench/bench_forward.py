@@ -64,7 +64,7 @@ def ms(seconds: float) -> str:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--reps", type=int, default=40, help="forward rounds")
-    ap.add_argument("--build-reps", type=int, default=None, help="build rounds (default: reps / 3, at least 5)")
+    ap.add_argument("--build-reps", type=int, default=30, help="build rounds")
     ap.add_argument("--build-only", action="store_true", help="skip the forward timing")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--threads", type=int, default=None)
@@ -161,7 +161,7 @@ def build(args):
     }
     builds = {name: [] for name in steps}
     names = list(steps)
-    for rep in range(args.build_reps or max(5, args.reps // 3)):
+    for rep in range(args.build_reps):
         # rotating order, as for the forward rounds: neither drift nor a place in the
         # round favours one step; ratios are taken within each round
         for name in names[rep % len(names):] + names[:rep % len(names)]:
