@@ -1,5 +1,6 @@
-"""Files netdsl keeps between runs (the parser tables, the import hook's compiled
-specs), and when it may trust what it reads back.
+"""Files netdsl keeps between runs (the parser tables, parsed spec files, compiled
+generated code, the import hook's compiled specs), and when it may trust what it
+reads back.
 
 A cache file is used only if it is a regular file (never followed through a symlink,
 never a FIFO or a device: opened non-blocking and checked on the descriptor) owned
@@ -16,6 +17,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
+import zlib
 
 from .output import OutputError, write_file
 
@@ -98,3 +100,57 @@ def store(path: str, data: bytes | str) -> bool:
     except OutputError:
         return False
     return True
+
+
+def checksum(data: bytes) -> int:
+    """64 bits against a damaged file (truncated, a flipped bit), not an attacker: the
+    directory is this user's alone. zlib is loaded anyway; hashlib would cost ~3 ms
+    of start-up."""
+    return zlib.crc32(data) << 32 | zlib.adler32(data)
+
+
+def read_checked(path: str) -> bytes | None:
+    """What store_checked wrote at `path`, if the file is trusted (see read) and intact."""
+    blob = read(path)
+    if blob is None or len(blob) < 8 or int.from_bytes(blob[:8], "big") != checksum(blob[8:]):
+        return None
+    return blob[8:]
+
+
+def store_checked(path: str, payload: bytes) -> bool:
+    """Write `payload` behind its checksum, for read_checked; False if it cannot be written."""
+    return store(path, checksum(payload).to_bytes(8, "big") + payload)
+
+
+def store_entry(path: str, payload: bytes, keep: int) -> bool:
+    """store_checked, for caches with one entry per spec file (or network) named
+    `<prefix>-<key>.<ext>`: when the entry is new and more than `keep` of its kind are
+    in the directory, the least recently written go, so that specs read once (a test
+    suite's temporary files) cannot pile up for ever."""
+    new = not os.path.lexists(path)
+    if not store_checked(path, payload):
+        return False
+    if new:
+        folder, name = os.path.split(path)
+        _prune(folder, name.rpartition("-")[0] + "-", keep)
+    return True
+
+
+def _prune(folder: str, prefix: str, keep: int) -> None:
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(prefix)]
+        if len(names) <= keep:
+            return
+        aged = []
+        for n in names:
+            try:
+                aged.append((os.lstat(os.path.join(folder, n)).st_mtime_ns, n))
+            except OSError:
+                continue
+        for _, n in sorted(aged)[:len(aged) - keep]:
+            try:
+                os.unlink(os.path.join(folder, n))
+            except OSError:
+                continue
+    except OSError:
+        return

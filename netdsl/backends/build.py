@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import linecache
+import marshal
+import os
 import sys
 import types
 from pathlib import Path
 
+from .. import cache
 from ..collector import paused
 from ..diagnostics import error
 from ..diagnostics.codes import E0209, E0220
@@ -59,8 +62,10 @@ def source_for(result: CheckResult, network: str | None, source_name: str,
         raise SpecError([error(E0220, f"cannot generate PyTorch code: {e}", None)]) from None
 
 
-def exec_source(source: str, filename_hint: str = "spec") -> types.ModuleType:
-    """Run generated source as a real module, registered so inspect/jit.script can read its text."""
+def exec_source(source: str, filename_hint: str = "spec", slot: str | None = None) -> types.ModuleType:
+    """Run generated source as a real module, registered so inspect/jit.script can read its text.
+    `slot`: what the source was generated from (a spec file and network), naming its entry
+    in the cache of compiled code (compiled_code)."""
     cached = _MODULES.get(source)
     if cached is not None:
         return cached
@@ -74,12 +79,52 @@ def exec_source(source: str, filename_hint: str = "spec") -> types.ModuleType:
     sys.modules[name] = module
     try:
         # the text is our own codegen output: every name validated, every literal repr-safe
-        exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102
+        exec(compiled_code(source, filename, slot), module.__dict__)  # noqa: S102
     except BaseException:
         sys.modules.pop(name, None)
         raise
     _MODULES[source] = module
     return module
+
+
+# Bump when the entry's layout changes.
+CODE_FORMAT = 1
+# Entries kept (the least recently written go first).
+MAX_CODE_ENTRIES = 200
+
+
+def compiled_code(source: str, filename: str, slot: str | None = None) -> types.CodeType:
+    """compile(source, filename, "exec"), or the code object an earlier run compiled
+    from exactly this text: compile() is a tenth of a cold netdsl.load (bench/README.md).
+
+    One entry per slot (a spec file and network; at most MAX_CODE_ENTRIES) in this user's cache directory
+    (netdsl/cache.py: trusted only if this user's and nobody else can write it),
+    behind a checksum, holding the exact source and file name it was compiled from
+    and the Python version and optimisation level that compiled it; anything else,
+    or anything damaged, is compiled again. Unlike the import hook's cache beside the
+    spec, this one is written under `python -B` too: like the parser tables it lives
+    in netdsl's own directory, not among the user's files."""
+    where = None
+    if slot is not None:
+        folder = cache.directory()
+        if folder is not None:
+            key = hashlib.sha256(slot.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+            where = os.path.join(folder, f"netdsl-code-{key}.marshal")
+    stamp = (CODE_FORMAT, sys.implementation.cache_tag, sys.hexversion, sys.flags.optimize, filename)
+    payload = cache.read_checked(where) if where is not None else None
+    if payload is not None:
+        try:
+            stamped, text, blob = marshal.loads(payload)
+            if stamped == stamp and text == source:
+                code = marshal.loads(blob)
+                if isinstance(code, types.CodeType):
+                    return code
+        except Exception:       # marshal's errors, a malformed entry: compile instead
+            pass
+    code = compile(source, filename, "exec")
+    if where is not None:
+        cache.store_entry(where, marshal.dumps((stamp, source, marshal.dumps(code))), MAX_CODE_ENTRIES)
+    return code
 
 
 def spec_dependencies(result: CheckResult) -> dict:
@@ -109,6 +154,14 @@ def _cache_key(path_or_source, network, init, input_shape, params, include):
     return (*spec, network, init, input_shape, frozen, where)
 
 
+def _slot(key, network: str) -> str | None:
+    """The entry of compiled_code for a spec file's network; None for spec text, whose
+    entries would pile up (one per text)."""
+    if key is None or key[0] != "file":
+        return None
+    return f"{key[1]}\0{network}"
+
+
 def load(path_or_source: str, network: str | None = None, init: str | None = None,
          input_shape: tuple | None = None, include=(), **params):
     """Build a torch.nn.Module from a .net path or spec text.
@@ -124,7 +177,7 @@ def load(path_or_source: str, network: str | None = None, init: str | None = Non
     hit = _COMPILED.get(key) if key is not None else None
     if hit is not None and unchanged(hit[0]):
         source, net = hit[1], hit[2]
-        module = exec_source(source, name)
+        module = exec_source(source, name, _slot(key, net))
     else:
         # check_file pauses the cyclic collector while it builds; keep it paused through
         # codegen and compile too, which otherwise rescan that young heap again and again,
@@ -136,7 +189,7 @@ def load(path_or_source: str, network: str | None = None, init: str | None = Non
             if key is not None:
                 _COMPILED[key] = (spec_dependencies(result), source, net)
             del result, graphs
-            module = exec_source(source, name)
+            module = exec_source(source, name, _slot(key, net))
     return getattr(module, net)()
 
 

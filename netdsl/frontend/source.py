@@ -60,6 +60,13 @@ class Span(Frozen):
     """Character offsets [start, end) in a source; immutable, compared and hashed by value."""
     __slots__ = _fields = ("source", "start", "end")
 
+    # Written out rather than the generic Record constructor: one span is made per AST
+    # node, when parsing and when reading a cached parse back (bench/README.md).
+    def __init__(self, source: Source, start: int, end: int):
+        _set_source(self, source)
+        _set_start(self, start)
+        _set_end(self, end)
+
     # Written out rather than inherited: spans are compared and hashed often.
     def __eq__(self, other):
         if other.__class__ is Span:
@@ -86,3 +93,7 @@ class Span(Frozen):
 
     def __repr__(self) -> str:
         return f"{self.source.name}:{self.line}:{self.column}"
+
+
+# The slots' own setters, past Frozen's guard against assignment.
+_set_source, _set_start, _set_end = Span.source.__set__, Span.start.__set__, Span.end.__set__

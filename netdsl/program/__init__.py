@@ -17,20 +17,21 @@ from .files import BadBytes, read_source
 from .loader import Loader
 
 
-def load(source: Source, include=(), texts=None) -> Program:
+def load(source: Source, include=(), texts=None, from_file: bool = False) -> Program:
     """Load spec text. Imports resolve against the file's directory (the working
     directory for text without a file) and `include`, the search path. `texts`:
     resolved path -> text to use for that imported file instead of reading it (a fix
-    in an imported file is re-checked in memory, diagnostics/fixes.py)."""
+    in an imported file is re-checked in memory, diagnostics/fixes.py). `from_file`:
+    the text is the file's named by source.name, as read (then its parse may be cached)."""
     reset_work()            # the budget for building values (values.charge)
     prog = Program(source, include=tuple(include))
-    tree = Path.cwd()
+    tree, path = Path.cwd(), None
     if source.name not in ("<stdin>", "<string>"):
         path = Path(source.name).resolve()
         prog.files[str(path)] = source
         tree = path.parent
     loader = Loader(prog, tree, include, texts)
-    loader.load_file(source, tree, (), True)
+    loader.load_file(source, tree, (), True, path if from_file else None)
     loader.finish()
     return prog
 
@@ -48,7 +49,7 @@ def load_path(path: str, include=()) -> Program:
         prog = Program(None)
         prog.diagnostics.append(e.diagnostic("<stdin>" if path == "-" else path))
         return prog
-    return load(src, include)
+    return load(src, include, from_file=path != "-")
 
 
 __all__ = ["Definition", "Program", "load", "load_path"]

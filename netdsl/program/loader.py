@@ -8,6 +8,7 @@ from ..catalogue import lookup
 from ..diagnostics import ERROR, Diagnostic, Label, error
 from ..diagnostics.codes import E0101, E0104, E0106, E0107, E0109, E0203, E0206
 from ..frontend import ast as A
+from ..frontend import parse_cache
 from ..frontend.source import Source, Span
 from ..frontend.syntax import parse
 from ..limits import LIMITS
@@ -25,17 +26,23 @@ class Loader:
         self.loaded: dict[Path, Env | None] = {}
         self.where: dict[str, Span] = {}
 
-    def load_file(self, src: Source, base: Path, stack: tuple, is_root: bool):
+    def load_file(self, src: Source, base: Path, stack: tuple, is_root: bool, real_path: Path | None = None):
+        """`real_path`: where the text was read from, for the parse cache (frontend/parse_cache.py);
+        None for text that is not a file's (a string, stdin, a fix being verified)."""
         if "\x00" in src.text:
             pos = src.text.index("\x00")
             self.prog.diagnostics.append(error(E0101, "the file contains a NUL byte", Span(src, pos, pos + 1),
                                                "NUL here", notes=[f"at character offset {pos}"],
                                                help=["is this a binary file?"]))
             return
-        module, diags = parse(src)
-        self.prog.diagnostics.extend(diags)
+        module = parse_cache.load(src, str(real_path)) if real_path is not None else None
         if module is None:
-            return None
+            module, diags = parse(src)
+            self.prog.diagnostics.extend(diags)
+            if module is None:
+                return None
+            if real_path is not None and not diags:
+                parse_cache.store(src, str(real_path), module)
         env = Env()
         for imp in module.imports:
             imported = self.load_import(imp, base, stack + ((src.name, imp.span),))
@@ -143,7 +150,8 @@ class Loader:
             self.prog.diagnostics.append(e.diagnostic(str(path)))
             return
         self.prog.files[str(path)] = src
-        self.loaded[path] = self.load_file(src, path.parent, stack, False)
+        # an edited text standing for the file (a fix being verified) is not the file: not cached
+        self.loaded[path] = self.load_file(src, path.parent, stack, False, None if path in self.texts else path)
         return self.loaded[path]
 
 
