@@ -278,13 +278,18 @@ class LayerSpec(Frozen):
       module (upsample to another tensor's run-time size is F.interpolate, as
       torchvision writes it: nn.Upsample only takes a fixed size);
     broadcasts: a merge whose branches broadcast as torch's do (add, mul): a
-      `parameter` branch needs no batch dimension there."""
+      `parameter` branch needs no batch dimension there;
+    out_channels: (args, input shapes) -> the output's channels (axis 0), computed by
+      arithmetic alone, so that code generation can run it on the symbolic channels
+      of a block class's constructor (backends/blockclass.py); None when they are
+      no such function of the arguments and input channels (flatten, reshape):
+      a block using the kind then gets a class per specialisation."""
     __slots__ = _fields = ("name", "doc", "params", "shape", "category", "rank", "inputs", "torch", "forward",
                            "count_params", "macs", "validate", "window", "label", "aliases", "state", "functional",
-                           "broadcasts")
+                           "broadcasts", "out_channels")
     _defaults = {"rank": None, "inputs": "one", "torch": None, "forward": None, "count_params": _no_params,
                  "macs": _no_macs, "validate": None, "window": None, "label": _no_label, "aliases": (),
-                 "state": None, "functional": None, "broadcasts": False}
+                 "state": None, "functional": None, "broadcasts": False, "out_channels": None}
 
     def __repr__(self) -> str:
         return f"<LayerSpec {self.name}>"
@@ -294,6 +299,11 @@ class LayerSpec(Frozen):
             if p.name == name or name in p.aliases:
                 return p
         return None
+
+
+def keep_channels(a, xs):
+    """LayerSpec.out_channels of a kind that keeps its input's channels."""
+    return xs[0][0]
 
 
 def require_groups_divide(ctx, groups: int, c: int, why: str = "") -> bool:
