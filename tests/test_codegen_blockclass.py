@@ -65,6 +65,8 @@ BLOCKS = {
     "DoubleConv": ("unet.net", st.fixed_dictionaries({"_channels": INTS(1, 6)})),
     "DenseLayer": ("densenet121.net", st.fixed_dictionaries({"_growth": INTS(1, 4), "_bn_size": INTS(1, 3)})),
     "Transition": ("densenet121.net", st.just({})),
+    "InvertedResidual": ("mobilenet_v2.net", st.fixed_dictionaries(
+        {"_out": INTS(1, 6), "_stride": INTS(1, 2), "_t": INTS(1, 3)})),
 }
 
 
@@ -149,3 +151,43 @@ def test_bottleneck_width_becomes_a_function():
     assert "def bottleneck_width(planes, groups, base_width):\n    return int(planes * (base_width / 64)) * groups" \
         in text
     assert "        width = bottleneck_width(planes, groups, base_width)\n" in text
+
+
+# ---- expressions as Python -----------------------------------------------------------
+def _expr_source(text: str, names=("a", "b", "c")) -> str:
+    from netdsl.frontend.source import Source
+    from netdsl.frontend.syntax import parse
+    from netdsl.pysource import Names, source
+    module, diagnostics = parse(Source.from_text("expr.net", f"let e = {text}\n"))
+    assert not diagnostics, diagnostics
+    return source(module.lets[0].value, Names({n: n for n in names}, {}, "in_channels"))
+
+
+@pytest.mark.parametrize("spec, python", [
+    ("a + b * c", "a + b * c"),
+    ("(a + b) * c", "(a + b) * c"),
+    ("a - (b - c)", "a - (b - c)"),
+    ("(a - b) - c", "a - b - c"),
+    ("a // 2 * b", "a // 2 * b"),
+    ("a / (b / c)", "a / (b / c)"),
+    ("-(a + b)", "-(a + b)"),
+    ("(a ** b) ** c", "(a ** b) ** c"),
+    ("a == none", "a is None"),
+    ("none != a", "a is not None"),
+    ("(a < b) == (b < c)", "(a < b) == (b < c)"),
+    ("not (a and b)", "not (a and b)"),
+    ("a if b else c", "a if b else c"),
+    ("(a if b else c) + 1", "(a if b else c) + 1"),
+    ("int(round(a * 0.5))", "round(a * 0.5)"),
+    ("max(a, in.c // 4)", "max(a, in_channels // 4)"),
+    ("(a, 'x', true, none)", "(a, 'x', True, None)"),
+])
+def test_expressions_keep_their_meaning_in_python(spec, python):
+    assert _expr_source(spec) == python
+
+
+@pytest.mark.parametrize("spec", ["in.h", "@skip.c", "[x for x in a]", "sqrt(a)", "d + 1"])
+def test_what_has_no_python_counterpart_is_refused(spec):
+    from netdsl.pysource import Untranslatable
+    with pytest.raises(Untranslatable):
+        _expr_source(spec)

@@ -208,6 +208,7 @@ class _Class:
         self.var_count = 0
         self.names: dict = {}        # id(item) -> its module name
         self.ordered = False         # it writes an OrderedDict
+        self.flags: set = set()      # the bool attributes forward tests (flag_name)
 
     # ---- names
     def scope_children(self, items, conditional=False, out=None):
@@ -218,7 +219,7 @@ class _Class:
             if isinstance(item, T.Layer):
                 if item.branches is not None:
                     for b in item.branches:
-                        self.scope_children(b, conditional, out)
+                        self.scope_children(b.body, conditional or b.guard is not None, out)
                 if self.has_module(item):
                     out.append(_Child(item, conditional))
             elif isinstance(item, T.Use):
@@ -307,15 +308,16 @@ class _Class:
         out = Sym(substitute(inner.out_text, mapping))
         return f"{class_placeholder(item.definition)}({', '.join(parts)})", out
 
-    def seq_ctor(self, item: T.Sequence, ch) -> tuple[str, object]:
-        """A named sequence: nn.Sequential of its items (each a module; no conditions)."""
-        parts = []
-        for sub in self.numbered_items(item.body):
-            if isinstance(sub, T.If):
-                raise NotSymbolic("a condition inside a named sequence")
-            ctor, ch = self.module_ctor(sub, ch)
-            parts.append((sub.label, ctor))
-        return f"nn.Sequential({self.numbered_args(parts)})", ch
+    def seq_ctor(self, item: T.Sequence, ch, lines=None, pad: int = 8) -> tuple[str, object]:
+        """A named sequence: nn.Sequential of its items; items under a condition need
+        `lines` to build their list in (only a class's own attributes have them)."""
+        built = []
+        ch, args = self.numbered(item.body, ch, pad, built)
+        if built and lines is None:
+            raise NotSymbolic("a condition inside a nested named sequence")
+        if built:
+            lines.extend(built)
+        return f"nn.Sequential({args})", ch
 
     def numbered_args(self, parts) -> str:
         """nn.Sequential's arguments for [(name written or None, constructor)]: the
@@ -340,14 +342,14 @@ class _Class:
             else:
                 raise NotSymbolic("a `let` inside a numbered sequence")
 
-    def module_ctor(self, item, ch) -> tuple[str, object]:
+    def module_ctor(self, item, ch, lines=None, pad: int = 8) -> tuple[str, object]:
         if isinstance(item, T.Layer):
             args = _bind(item.spec, item.args)
             shapes = [self.shape(ch)]
             return self.layer_ctor(item, args, ch), self.out_channels(item, args, shapes)
         if isinstance(item, T.Use):
             return self.use_ctor(item, ch)
-        return self.seq_ctor(item, ch)
+        return self.seq_ctor(item, ch, lines, pad)
 
     # ---- the non-numbered class: __init__ and forward together
     def fresh(self) -> str:
@@ -363,6 +365,8 @@ class _Class:
             if isinstance(item, T.Let):
                 init.append(f"{ip}{require_argument(item.name)} = {item.value.text}")
                 self.lets.append((item.name, item.value.text))
+            elif isinstance(item, T.Assert):
+                init.extend(_assertion(item, ip))
             elif isinstance(item, T.Layer) and item.branches is not None:
                 ch, cur = self.merge(item, ch, cur, dst, init, fwd, pad)
             elif isinstance(item, T.Layer) and not self.has_module(item):
@@ -380,7 +384,7 @@ class _Class:
                     ch, cur = self.body(item.body, ch, cur, dst, init, fwd, pad)
                     continue
                 attr = require_attribute(self.names[id(item)])
-                ctor, ch = self.module_ctor(item, ch)
+                ctor, ch = self.module_ctor(item, ch, init, pad)
                 init.append(f"{ip}self.{attr} = {ctor}")
                 fwd.append(f"        {dst} = self.{attr}({cur})")
                 cur = dst
@@ -389,19 +393,69 @@ class _Class:
         return ch, cur
 
     def merge(self, item: T.Layer, ch, cur, dst, init, fwd, pad):
-        outs, chans = [], []
-        for i, branch in enumerate(item.branches):
-            last = i == len(item.branches) - 1
-            target = dst if last and dst not in outs else self.fresh()
-            bch, bvar = self.body(branch, ch, cur, target, init, fwd, pad)
-            outs.append(bvar)
-            chans.append(bch)
+        """A merge's branches, then the merge. One branch may be left out by a `when` on
+        the values: __init__ builds it only when the guard holds, and forward merges
+        the others alone otherwise (one left is the result itself, as elaboration has it)."""
+        branches = [b for b in item.branches if b.guard is None or not b.guard.constant or b.guard.value]
+        guarded = [b for b in branches if b.guard is not None and not b.guard.constant]
+        if len(guarded) > 1 or (guarded and len(branches) < 2):
+            raise NotSymbolic("more than one merge branch left out by `when`, or none always kept")
         args = _bind(item.spec, item.args)
         if any(isinstance(v, Sym) for v in vars(args).values()):
             raise NotSymbolic(f"`{item.spec.name}`'s forward depends on the values")
-        out_ch = self.out_channels(item, args, [self.shape(c) for c in chans])
-        fwd.append(f"        {dst} = {item.spec.forward(args, outs)}")
-        return out_ch, dst
+        ip = " " * pad
+        outs, chans = {}, {}
+        kept = [b for b in branches if b not in guarded]
+        for i, branch in enumerate(kept):
+            last = i == len(kept) - 1
+            target = dst if last and not guarded and dst not in outs.values() else self.fresh()
+            chans[id(branch)], outs[id(branch)] = self.body(branch.body, ch, cur, target, init, fwd, pad)
+        if not guarded:
+            order = [id(b) for b in branches]
+            out_ch = self.out_channels(item, args, [self.shape(chans[k]) for k in order])
+            fwd.append(f"        {dst} = {item.spec.forward(args, [outs[k] for k in order])}")
+            return out_ch, dst
+        (g,) = guarded
+        g_init, g_fwd = [], []
+        g_ch, g_var = self.body(g.body, ch, cur, self.fresh(), g_init, g_fwd, pad + 4)
+        mods = [self.names[id(c.item)] for c in self.scope_children(g.body)]
+        if mods:
+            test = f"self.{require_attribute(mods[0])} is not None"
+            init.append(f"{ip}if {g.guard.text}:")
+            init.extend(g_init)
+            init.append(f"{ip}else:")
+            init.extend(f"{ip}    self.{require_attribute(m)} = None" for m in mods)
+        else:
+            flag = self.flag_name(g)
+            init.append(f"{ip}self.{flag} = {g.guard.text}")
+            test = f"self.{flag}"
+        order = [id(b) for b in branches]
+        outs[id(g)], chans[id(g)] = g_var, g_ch
+        every = self.out_channels(item, args, [self.shape(chans[k]) for k in order])
+        rest = [k for k in order if k != id(g)]
+        fwd.append(f"        if {test}:")
+        fwd.extend("    " + line for line in g_fwd)
+        fwd.append(f"            {dst} = {item.spec.forward(args, [outs[k] for k in order])}")
+        fwd.append("        else:")
+        if len(rest) == 1:
+            fewer = chans[rest[0]]
+            fwd.append(f"            {dst} = {outs[rest[0]]}" if outs[rest[0]] != dst else "            pass")
+        else:
+            fewer = self.out_channels(item, args, [self.shape(chans[k]) for k in rest])
+            fwd.append(f"            {dst} = {item.spec.forward(args, [outs[k] for k in rest])}")
+        return _either(g.guard, every, fewer), dst
+
+    def flag_name(self, branch: T.Branch) -> str:
+        """The attribute that tells forward whether a branch without modules is merged:
+        `use_identity`, as torchvision's MobileNetV2 has `use_res_connect`."""
+        first = branch.body[0] if branch.body else None
+        word = first.spec.name if isinstance(first, T.Layer) else "input"
+        flag = f"use_{word}"
+        if flag in self.names.values() or flag in self.flags or namespace.module_name_problem(flag) \
+                or not is_identifier(flag):
+            raise NotSymbolic(f"no free attribute name for the condition of a `{word}` branch")
+        self.flags.add(flag)
+        return flag
 
     def if_item(self, item: T.If, ch, cur, dst, init, fwd, pad):
         if item.test.constant:      # decided by the spec alone
@@ -472,20 +526,35 @@ class _Class:
                 f'    """The block {docstring(t.name)} for any values of its parameters; `{t.in_channels}`: '
                 f'the input\'s channels."""',
                 "", f"    def __init__({sig_text}):"]
-        source = "\n".join(line for part in head + init + fwd for line in wrap(part)) + "\n"
+        source = "\n".join(head + init + fwd) + "\n"     # wrapped once the names are in (Writer.commit)
         return Translation(t, source, text_of(out), self.lets, self.helpers, self.xavier,
                            t.functions, self.uses, self.ordered)
 
     def sequential_init(self, ch):
         """A `sequential block`: an nn.Sequential subclass whose items are built in
         order, those under a condition appended when it holds."""
+        lines = []
+        ch, args = self.numbered(self.t.body, ch, 8, lines, top=True)
+        return ch, lines + [f"        super().__init__({args})"]
+
+    def layers_name(self) -> str:
         t = self.t
-        lines, parts, conditional = [], [], False
-        layers = namespace.fresh_local("layers", {*t.params, t.in_channels, *(f.name for f in t.functions),
-                                                  *(i.name for i in t.body if isinstance(i, T.Let))})
-        for item in t.body:
+        return namespace.fresh_local("layers", {*t.params, t.in_channels, *(f.name for f in t.functions),
+                                                *(i.name for i in t.body if isinstance(i, T.Let))})
+
+    def numbered(self, items, ch, pad: int, lines: list, top: bool = False):
+        """The arguments of nn.Sequential for a numbered scope's items; -> (channels, text).
+        Items under a condition are appended to a list built first (lines written to `lines`)."""
+        ip = " " * pad
+        parts, conditional = [], False
+        for item in items:
+            if isinstance(item, T.Assert):
+                lines.extend(_assertion(item, ip))
+                continue
             if isinstance(item, T.Let):
-                lines.append(f"        {require_argument(item.name)} = {item.value.text}")
+                if not top:
+                    raise NotSymbolic("a `let` inside a sequence")
+                lines.append(f"{ip}{require_argument(item.name)} = {item.value.text}")
                 self.lets.append((item.name, item.value.text))
                 continue
             for sub in self.numbered_items((item,)):
@@ -493,7 +562,7 @@ class _Class:
                     sub = T.Sequence(None, sub.then if sub.test.value else sub.orelse)
                     for inner in self.numbered_items((sub,)):
                         if isinstance(inner, T.If):
-                            raise NotSymbolic("nested conditions in a sequential block")
+                            raise NotSymbolic("nested conditions in a sequence")
                         ctor, ch = self.module_ctor(inner, ch)
                         parts.append((None, inner.label, ctor))
                 elif isinstance(sub, T.If):
@@ -503,7 +572,7 @@ class _Class:
                     ctor, ch = self.module_ctor(sub, ch)
                     parts.append((None, sub.label, ctor))
         if not conditional:
-            return ch, lines + [f"        super().__init__({self.numbered_args([p[1:] for p in parts])})"]
+            return ch, self.numbered_args([p[1:] for p in parts])
         named = any(p[1] is not None for p in parts if p[0] is None) or \
             any(name is not None for p in parts if p[0] is not None for arm in p[2] for name, _ in arm)
         if named and any(p[0] is None and p[1] is None and any(q[0] is not None for q in parts[:i])
@@ -515,20 +584,19 @@ class _Class:
                 return ctor
             self.ordered = True
             return f"({literal(require_attribute(name if name is not None else str(i)))}, {ctor})"
-        lines.append(f"        {layers} = []")
+        layers = self.layers_name()
+        lines.append(f"{ip}{layers} = []")
         for i, part in enumerate(parts):
             if part[0] is not None:      # an if / else
                 test, arms = part[0], part[2]
-                lines.append(f"        if {test}:")
-                lines += [f"            {layers}.append({entry(i, n, c)})" for n, c in arms[0]] or ["            pass"]
+                lines.append(f"{ip}if {test}:")
+                lines += [f"{ip}    {layers}.append({entry(i, n, c)})" for n, c in arms[0]] or [f"{ip}    pass"]
                 if arms[1]:
-                    lines.append("        else:")
-                    lines += [f"            {layers}.append({entry(i, n, c)})" for n, c in arms[1]]
+                    lines.append(f"{ip}else:")
+                    lines += [f"{ip}    {layers}.append({entry(i, n, c)})" for n, c in arms[1]]
             else:
-                lines.append(f"        {layers}.append({entry(i, part[1], part[2])})")
-        lines.append(f"        super().__init__(OrderedDict({layers}))" if named else
-                     f"        super().__init__(*{layers})")
-        return ch, lines
+                lines.append(f"{ip}{layers}.append({entry(i, part[1], part[2])})")
+        return ch, f"OrderedDict({layers})" if named else f"*{layers}"
 
     def conditional_items(self, item: T.If, ch, parts):
         arms, chans = [], []
@@ -610,6 +678,17 @@ def _closes_at(tokens, start: int, end: int) -> bool:
             if depth == 0:
                 return tok.start[1] == end
     return False
+
+
+def _assertion(item: T.Assert, ip: str) -> list[str]:
+    """`assert` as the constructor's check: the spec's message in a ValueError."""
+    if item.test.constant:
+        if item.test.value is True:
+            return []
+        raise NotSymbolic("an `assert` that always fails")
+    test = item.test.text if _level(item.test.text) >= _NOT else f"({item.test.text})"
+    message = literal(item.message if item.message is not None else "assertion failed")
+    return [f"{ip}if not {test}:", f"{ip}    raise ValueError({message})"]
 
 
 def _either(test: T.Expr, then, orelse):

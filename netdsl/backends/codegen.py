@@ -33,7 +33,7 @@ from ..namespace import TOP_LEVEL, ClassNames, NameRefused, is_identifier, requi
 from ..pysource import Untranslatable
 from ..pysource import literal as _literal
 from ..record import Record
-from .blockclass import NotSymbolic, class_placeholder, helper_placeholder, translate
+from .blockclass import NotSymbolic, class_placeholder, helper_placeholder, translate, wrap
 from .helpers import HELPERS
 from .input_bound import bound_input
 
@@ -233,28 +233,33 @@ class _Writer:
         result, why = None, None
         if not self.block_classes:
             return None
-        if sig is None or sig.template is None:
-            why = "it has no template"
-        else:
-            template = sig.template.get()
-            for used in template.uses:      # blocks only this class uses (under an `if` no use took)
-                self.signatures.setdefault(used.name, used)
-            ranks = self.ranks.get(definition) or ({rank} if rank is not None else set())
-            if template.refused:
-                why = template.refused
-            elif len(ranks) != 1:
-                why = "its uses take inputs of different ranks"
-            else:
-                try:
-                    result = translate(self, template, next(iter(ranks)))
-                    why = self.function_clash(result)
-                except (NotSymbolic, NameRefused, CodegenError) as e:
-                    why = str(e)
+        try:
+            result, why = self.translate(definition, sig, rank)
+        except (NotSymbolic, NameRefused, CodegenError) as e:
+            result, why = None, str(e)
+        except Exception as e:       # noqa: BLE001 - the class per use is always correct: never fail here
+            result, why = None, f"the translator could not handle it ({type(e).__name__})"
         if why is not None:
             result = None
             self.refusals[definition] = why
         self.translations[definition] = result
         return result
+
+    def translate(self, definition: str, sig, rank: int | None):
+        """(Translation or None, why not)."""
+        if sig is None or sig.template is None:
+            return None, "it has no template"
+        template = sig.template.get()
+        for used in template.uses:      # blocks only this class uses (under an `if` no use took)
+            self.signatures.setdefault(used.name, used)
+        ranks = self.ranks.get(definition) or ({rank} if rank is not None else set())
+        if template.refused:
+            return None, template.refused
+        if len(ranks) != 1:
+            return None, "its uses take inputs of different ranks"
+        result = translate(self, template, next(iter(ranks)))
+        why = self.function_clash(result)
+        return (None, why) if why else (result, None)
 
     def function_clash(self, tr) -> str | None:
         """Why the module-level functions `tr` needs cannot be written, or None."""
@@ -291,7 +296,7 @@ class _Writer:
         text = text.replace(class_placeholder(definition), name)
         for inner in tr.uses:
             text = text.replace(class_placeholder(inner), self.committed[inner])
-        self.classes.append(text)
+        self.classes.append("\n".join(piece for line in text.split("\n") for piece in wrap(line)))
         return name
 
     def translated_call(self, s: Scope) -> str:
@@ -672,7 +677,8 @@ class _Writer:
         out += ["import torch", "from torch import nn", ""]
         out.append("__all__ = [" + ", ".join(literal(g.network) for g in self.graphs) + "]")
         parts = [HELPERS[k].format(name=v).strip("\n") for k, v in sorted(self.helpers.items())]
-        parts += [f"def {fn.name}({', '.join(fn.params)}):\n    return {fn.body}" for fn in self.functions.values()]
+        parts += [f"def {require_argument(fn.name)}({', '.join(map(require_argument, fn.params))}):\n"
+                  f"    return {fn.body}" for fn in self.functions.values()]
         if self.init_fn is not None:
             classes = ", ".join(sorted(self.xavier_classes)) or "nn.Conv2d, nn.Linear"
             if len(self.xavier_classes) == 1:

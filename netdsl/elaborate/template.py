@@ -4,10 +4,9 @@ Code generation writes one class per block definition when the body lies in the
 subset below, and a class per specialisation otherwise. The subset is what a
 constructor can compute from the block's parameters and its input channels alone:
 layer calls and block uses with expression arguments, named and unnamed
-sequences, merges, `if`/`else`, `... when` and `let`. Out of it (each refusal says
+sequences, merges, `if`/`else`, `... when`, `let` and `assert`. Out of it (each refusal says
 why, and the generated file repeats it): `for` and `repeat` (their counts are
-parameters), `@name` references, the input's height or width, a merge branch
-left out by `when`, a named merge, `assert`, computed layer names, and tensor
+parameters), `@name` references, the input's height or width, a named merge, `assert`, computed layer names, and tensor
 parameters. Expressions become Python through netdsl/pysource.py.
 """
 from __future__ import annotations
@@ -208,7 +207,10 @@ class _Lowering:
                     raise _Refuse("a `let` inside a nested body")
                 out.append(T.Let(stmt.name, self.expr(stmt.value)))
             elif isinstance(stmt, A.Assert):
-                raise _Refuse("it has an `assert`")
+                message = self.expr(stmt.message) if stmt.message is not None else None
+                if message is not None and not (message.constant and isinstance(message.value, str)):
+                    raise _Refuse("an `assert` whose message is computed")
+                out.append(T.Assert(self.expr(stmt.test), message.value if message is not None else None))
             else:
                 raise _Refuse(f"it has a `{type(stmt).__name__.lower()}` statement")
         return tuple(out)
@@ -249,11 +251,10 @@ class _Lowering:
             raise _Refuse("it continues from a `@name`")
         raise _Refuse(f"it has a {t.__name__}")
 
-    def branch(self, stmt) -> tuple:
+    def branch(self, stmt) -> T.Branch:
         if not isinstance(stmt, A.Chain):
             raise _Refuse("a merge branch that is not a chain of layers")
-        if stmt.guard is not None:
-            raise _Refuse("a merge branch left out by `when`")
         if len(stmt.items) == 1 and type(stmt.items[0]) in (A.For, A.Repeat):
             raise _Refuse("merge branches made by a loop")
-        return tuple(i for i in (self.item(i, None) for i in stmt.items) if i is not None)
+        guard = self.expr(stmt.guard) if stmt.guard is not None else None
+        return T.Branch(guard, tuple(i for i in (self.item(i, None) for i in stmt.items) if i is not None))

@@ -31,10 +31,14 @@ class Expr(Frozen):
 
 class Layer(Frozen):
     """A layer call: its catalogue entry, its arguments ((keyword or None, Expr), ...) in
-    the order written, the name written for it (or None), and for a merge its branches
-    (a tuple of bodies)."""
+    the order written, the name written for it (or None), and for a merge its Branches."""
     __slots__ = _fields = ("spec", "args", "label", "branches")
     _defaults = {"label": None, "branches": None}
+
+
+class Branch(Frozen):
+    """One branch of a merge: its body, and the `when` guard that leaves it out (or None)."""
+    __slots__ = _fields = ("guard", "body")
 
 
 class Use(Frozen):
@@ -51,6 +55,12 @@ class Sequence(Frozen):
 class If(Frozen):
     """`if test { then } else { orelse }`, and `item when test` (orelse empty)."""
     __slots__ = _fields = ("test", "then", "orelse")
+
+
+class Assert(Frozen):
+    """`assert test, "message"`: the class refuses the values the spec refuses. `message`:
+    the text (a constant), or None."""
+    __slots__ = _fields = ("test", "message")
 
 
 class Let(Frozen):
