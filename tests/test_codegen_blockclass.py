@@ -67,6 +67,9 @@ BLOCKS = {
     "Transition": ("densenet121.net", st.just({})),
     "InvertedResidual": ("mobilenet_v2.net", st.fixed_dictionaries(
         {"_out": INTS(1, 6), "_stride": INTS(1, 2), "_t": INTS(1, 3)})),
+    "InvertedResidual@mnasnet": ("lib/mnasnet.net", st.fixed_dictionaries(
+        {"_out": INTS(1, 6), "_k": st.sampled_from([3, 5]), "_stride": INTS(1, 2), "_t": INTS(1, 3)},
+        optional={"momentum": st.sampled_from([0.1, 0.01])})),
 }
 
 
@@ -86,6 +89,7 @@ def _modules(result):
 @pytest.mark.parametrize("block", sorted(BLOCKS))
 def test_a_block_class_builds_what_its_specialisations_build(block):
     imp, args = BLOCKS[block]
+    block = block.split("@")[0]         # `Name@file`: a block name two files define
 
     @settings(max_examples=12, deadline=None, derandomize=True,
               suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
@@ -94,6 +98,7 @@ def test_a_block_class_builds_what_its_specialisations_build(block):
         result = check_source(_spec(block, imp, c, size, first, second))
         if not result.ok:
             return      # values `check` refuses: nothing to compare
+        compared.append(1)
         text, mine, ref = _modules(result)
         assert len(re.findall(rf"^class {block}\(", text, flags=re.M)) == 1
         assert f"class {block}_2(" not in text
@@ -109,7 +114,9 @@ def test_a_block_class_builds_what_its_specialisations_build(block):
         x = torch.randn(2, c, size, size)
         with torch.no_grad():
             torch.testing.assert_close(mine(x), ref(x), rtol=0, atol=0)
+    compared = []
     run()
+    assert len(compared) >= 4, "most drawn values should be ones `check` accepts"
 
 
 def test_resnet18_has_one_basic_block_class():
