@@ -67,6 +67,12 @@ BLOCKS = {
     "Transition": ("densenet121.net", st.just({})),
     "InvertedResidual": ("mobilenet_v2.net", st.fixed_dictionaries(
         {"_out": INTS(1, 6), "_stride": INTS(1, 2), "_t": INTS(1, 3)})),
+    "BottleneckLayer": ("lib/resnet.net", st.fixed_dictionaries(
+        {"_planes": INTS(1, 3), "_blocks": INTS(0, 3)},
+        optional={"stride": INTS(1, 2), "groups": INTS(1, 2), "dilate": st.booleans(), "dilation": INTS(1, 2)})),
+    "Stack": ("lib/mnasnet.net", st.fixed_dictionaries(
+        {"_out": INTS(1, 4), "_k": st.sampled_from([3, 5]), "_stride": INTS(1, 2), "_t": INTS(1, 3),
+         "_repeats": INTS(1, 3)})),
     "InvertedResidual@mnasnet": ("lib/mnasnet.net", st.fixed_dictionaries(
         {"_out": INTS(1, 6), "_k": st.sampled_from([3, 5]), "_stride": INTS(1, 2), "_t": INTS(1, 3)},
         optional={"momentum": st.sampled_from([0.1, 0.01])})),

@@ -209,6 +209,7 @@ class _Class:
         self.names: dict = {}        # id(item) -> its module name
         self.ordered = False         # it writes an OrderedDict
         self.flags: set = set()      # the bool attributes forward tests (flag_name)
+        self.loop_vars: set = set()  # the channel locals of the loops being written
 
     # ---- names
     def scope_children(self, items, conditional=False, out=None):
@@ -333,7 +334,7 @@ class _Class:
         for item in items:
             if isinstance(item, T.Sequence) and item.label is None:
                 yield from self.numbered_items(item.body)
-            elif isinstance(item, T.Sequence) or isinstance(item, (T.Use, T.If)):
+            elif isinstance(item, T.Sequence) or isinstance(item, (T.Use, T.If, T.Repeat)):
                 yield item
             elif isinstance(item, T.Layer):
                 if item.branches is not None or not self.has_module(item):
@@ -343,6 +344,8 @@ class _Class:
                 raise NotSymbolic("a `let` inside a numbered sequence")
 
     def module_ctor(self, item, ch, lines=None, pad: int = 8) -> tuple[str, object]:
+        if not isinstance(item, (T.Layer, T.Use, T.Sequence)):
+            raise NotSymbolic(f"a {type(item).__name__.lower()} inside a condition or a loop")
         if isinstance(item, T.Layer):
             args = _bind(item.spec, item.args)
             shapes = [self.shape(ch)]
@@ -390,6 +393,8 @@ class _Class:
                 cur = dst
             elif isinstance(item, T.If):
                 ch, cur = self.if_item(item, ch, cur, dst, init, fwd, pad)
+            else:       # a loop outside a numbered sequence: its modules' names would be computed
+                raise NotSymbolic(f"a {type(item).__name__.lower()} where modules are named, not numbered")
         return ch, cur
 
     def merge(self, item: T.Layer, ch, cur, dst, init, fwd, pad):
@@ -568,13 +573,17 @@ class _Class:
                 elif isinstance(sub, T.If):
                     conditional = True
                     ch = self.conditional_items(sub, ch, parts)
+                elif isinstance(sub, T.Repeat):
+                    conditional = True
+                    ch = self.loop_items(sub, ch, parts)
                 else:
                     ctor, ch = self.module_ctor(sub, ch)
                     parts.append((None, sub.label, ctor))
         if not conditional:
             return ch, self.numbered_args([p[1:] for p in parts])
         named = any(p[1] is not None for p in parts if p[0] is None) or \
-            any(name is not None for p in parts if p[0] is not None for arm in p[2] for name, _ in arm)
+            any(name is not None for p in parts if p[0] is not None and p[0] is not _LOOP
+                for arm in p[2] for name, _ in arm)
         if named and any(p[0] is None and p[1] is None and any(q[0] is not None for q in parts[:i])
                          for i, p in enumerate(parts)):
             raise NotSymbolic("an unnamed module after a condition among named ones: its index depends on it")
@@ -587,7 +596,15 @@ class _Class:
         layers = self.layers_name()
         lines.append(f"{ip}{layers} = []")
         for i, part in enumerate(parts):
-            if part[0] is not None:      # an if / else
+            if part[0] is _LOOP:
+                count, index, var, start, ctors, end = part[2]
+                if named:
+                    raise NotSymbolic("a loop among named modules")
+                lines.append(f"{ip}{var} = {start}")
+                lines.append(f"{ip}for {index or '_'} in range({count}):")
+                lines += [f"{ip}    {layers}.append({c})" for c in ctors]
+                lines.append(f"{ip}    {var} = {end}")
+            elif part[0] is not None:      # an if / else
                 test, arms = part[0], part[2]
                 lines.append(f"{ip}if {test}:")
                 lines += [f"{ip}    {layers}.append({entry(i, n, c)})" for n, c in arms[0]] or [f"{ip}    pass"]
@@ -597,6 +614,27 @@ class _Class:
             else:
                 lines.append(f"{ip}{layers}.append({entry(i, part[1], part[2])})")
         return ch, f"OrderedDict({layers})" if named else f"*{layers}"
+
+    def loop_items(self, item: T.Repeat, ch, parts):
+        """`repeat n { ... }` in a numbered scope: a Python loop appending its items. The
+        channels entering each iteration are a local (`channels`) the loop updates, so
+        that zero iterations leave them as they were."""
+        t = self.t
+        var = namespace.fresh_local("channels", {*t.params, t.in_channels, *(f.name for f in t.functions),
+                                                 *(i.name for i in t.body if isinstance(i, T.Let)),
+                                                 self.layers_name(), *([item.index] if item.index else [])})
+        if var in self.loop_vars:
+            raise NotSymbolic("nested loops")
+        self.loop_vars.add(var)
+        ctors, c = [], Sym(var)
+        for sub in self.numbered_items(item.body):
+            if isinstance(sub, (T.If, T.Repeat)) or sub.label is not None:
+                raise NotSymbolic("a condition, a loop or a named module inside a loop")
+            ctor, c = self.module_ctor(sub, c)
+            ctors.append(ctor)
+        self.loop_vars.discard(var)
+        parts.append((_LOOP, None, (item.count.text, item.index, var, text_of(ch), ctors, text_of(c))))
+        return Sym(var)
 
     def conditional_items(self, item: T.If, ch, parts):
         arms, chans = [], []
@@ -678,6 +716,9 @@ def _closes_at(tokens, start: int, end: int) -> bool:
             if depth == 0:
                 return tok.start[1] == end
     return False
+
+
+_LOOP = object()        # marks a loop among a numbered scope's parts
 
 
 def _assertion(item: T.Assert, ip: str) -> list[str]:

@@ -4,9 +4,9 @@ Code generation writes one class per block definition when the body lies in the
 subset below, and a class per specialisation otherwise. The subset is what a
 constructor can compute from the block's parameters and its input channels alone:
 layer calls and block uses with expression arguments, named and unnamed
-sequences, merges, `if`/`else`, `... when`, `let` and `assert`. Out of it (each refusal says
-why, and the generated file repeats it): `for` and `repeat` (their counts are
-parameters), `@name` references, the input's height or width, a named merge, `assert`, computed layer names, and tensor
+sequences, merges, `if`/`else`, `... when`, `let` and `assert`. A `repeat` is lowered too; a class writes it as a loop where
+its items are numbered (a `sequential block`). Out of it (each refusal says
+why, and the generated file repeats it): `for`, `@name` references, the input's height or width, a named merge, `assert`, computed layer names, and tensor
 parameters. Expressions become Python through netdsl/pysource.py.
 """
 from __future__ import annotations
@@ -245,8 +245,19 @@ class _Lowering:
             return T.If(self.expr(item.test), self.body(item.then), self.body(item.orelse or ()))
         if t is A.Expect:
             return None         # a statement about shapes: nothing to build
-        if t in (A.For, A.Repeat):
-            raise _Refuse("it has a `for` or `repeat` loop")
+        if t is A.Repeat:
+            count = self.expr(item.count)
+            if item.index is None:
+                return T.Repeat(count, None, self.body(item.body))
+            if item.index in self.vars or not _usable(item.index):
+                raise _Refuse(f"the loop counter `{item.index}` rebinds a name or cannot be a Python local")
+            self.vars[item.index] = item.index
+            try:
+                return T.Repeat(count, item.index, self.body(item.body))
+            finally:
+                del self.vars[item.index]
+        if t is A.For:
+            raise _Refuse("it has a `for` loop")
         if t is A.Ref:
             raise _Refuse("it continues from a `@name`")
         raise _Refuse(f"it has a {t.__name__}")

@@ -63,6 +63,11 @@ class Assert(Frozen):
     __slots__ = _fields = ("test", "message")
 
 
+class Repeat(Frozen):
+    """`repeat count [as index] { body }`: `index` is the Python name of the counter, or None."""
+    __slots__ = _fields = ("count", "index", "body")
+
+
 class Let(Frozen):
     """`let name = value`: `name` is the Python name of the local it becomes."""
     __slots__ = _fields = ("name", "value")
