@@ -204,3 +204,20 @@ def test_what_has_no_python_counterpart_is_refused(spec):
     from netdsl.pysource import Untranslatable
     with pytest.raises(Untranslatable):
         _expr_source(spec)
+
+
+@pytest.mark.parametrize("body, why", [
+    ("conv2d(4, 1)\n    repeat n { relu }", "a repeat where modules are named, not numbered"),
+    ('BottleneckLayer(4, n)\n    conv2d(8, 1)', "`BottleneckLayer`'s output channels come out of a loop"),
+    ("conv2d(4, 1) -> flatten", "`flatten`'s output channels are no function of its arguments"),
+    ("conv2d(in.h, 1)", "`in.h` depends on the input's size, not only its channels"),
+])
+def test_a_block_outside_the_subset_gets_classes_per_use_and_says_why(body, why):
+    spec = (f'import "zoo:lib/resnet.net"\nblock Outer(n: int) {{\n    {body}\n}}\n'
+            "network N {\n    input [3, 8, 8]\n    Outer(2)\n}\n")
+    result = check_source(spec)
+    assert result.ok, result.diagnostics
+    text = generate(list(result.graphs))
+    note = next(line for line in text.splitlines() if line.startswith("# Outer: "))
+    assert note.startswith("# Outer: a class per use, because ") and why in note
+    assert "if (n,) != (2,):" in text

@@ -146,10 +146,10 @@ class Translation:
     helpers it refers to: see Writer), the template, the output channels as text in
     the class's own names, the lets in order, and what it needs of the file."""
 
-    def __init__(self, template, source, out_text, lets, helpers, xavier, functions, uses, ordered):
+    def __init__(self, template, source, out_text, lets, helpers, xavier, functions, uses, ordered, loop_vars):
         self.template, self.source, self.out_text, self.lets = template, source, out_text, lets
         self.helpers, self.xavier, self.functions, self.uses = helpers, xavier, functions, uses
-        self.ordered = ordered
+        self.ordered, self.loop_vars = ordered, loop_vars
 
 
 def _bind(spec, args) -> SimpleNamespace:
@@ -210,6 +210,7 @@ class _Class:
         self.ordered = False         # it writes an OrderedDict
         self.flags: set = set()      # the bool attributes forward tests (flag_name)
         self.loop_vars: set = set()  # the channel locals of the loops being written
+        self.all_loop_vars: set = set()
 
     # ---- names
     def scope_children(self, items, conditional=False, out=None):
@@ -306,6 +307,8 @@ class _Class:
                 raise NotSymbolic(f"`{item.definition}` needs `{p.name}`")
         for let_name, let_text in inner.lets:
             mapping[let_name] = substitute(let_text, mapping)
+        if {n.id for n in ast.walk(ast.parse(inner.out_text, mode="eval")) if isinstance(n, ast.Name)} & inner.loop_vars:
+            raise NotSymbolic(f"`{item.definition}`'s output channels come out of a loop")
         out = Sym(substitute(inner.out_text, mapping))
         return f"{class_placeholder(item.definition)}({', '.join(parts)})", out
 
@@ -533,7 +536,7 @@ class _Class:
                 "", f"    def __init__({sig_text}):"]
         source = "\n".join(head + init + fwd) + "\n"     # wrapped once the names are in (Writer.commit)
         return Translation(t, source, text_of(out), self.lets, self.helpers, self.xavier,
-                           t.functions, self.uses, self.ordered)
+                           t.functions, self.uses, self.ordered, self.all_loop_vars)
 
     def sequential_init(self, ch):
         """A `sequential block`: an nn.Sequential subclass whose items are built in
@@ -626,6 +629,7 @@ class _Class:
         if var in self.loop_vars:
             raise NotSymbolic("nested loops")
         self.loop_vars.add(var)
+        self.all_loop_vars.add(var)
         ctors, c = [], Sym(var)
         for sub in self.numbered_items(item.body):
             if isinstance(sub, (T.If, T.Repeat)) or sub.label is not None:
