@@ -146,8 +146,8 @@ network Uses {
 
 def test_a_specialised_class_refuses_other_arguments(tmp_path):
     text = build_source(REPEATS)
-    # a `repeat` whose count is a parameter: a class per use, which says why
-    assert "# Twice: a class per use, because it has a `for` or `repeat` loop." in text
+    # a `repeat` of modules named after their kind (relu, relu_1...): a class per use, which says why
+    assert "# Twice: a class per use, because a repeat where modules are named, not numbered." in text
     namespace: dict = {}
     exec(compile(text, "twice", "exec"), namespace)  # noqa: S102 - the code under test
     assert namespace["Twice"](n=2) is not None
