@@ -172,6 +172,17 @@ def parameter_name_problem(name: str, definitions=()) -> str | None:
 
 
 # ---- generated code ---------------------------------------------------------------
+def fresh_local(base: str, taken) -> str:
+    """A name generated code introduces inside a constructor (`in_channels`, `layers`):
+    `base`, or `base_1`, `base_2`, ... when a parameter, local or function of the spec
+    already has it; never one that hides a name generated code uses."""
+    name, n = base, 0
+    while name in taken or name in GENERATED_NAMES or name in TOP_LEVEL or _keyword(name):
+        n += 1
+        name = f"{base}_{n}"
+    return name
+
+
 class NameRefused(ValueError):
     """A name generated code would need is not a legal one (a bug upstream: the checks
     above should have refused it in the spec)."""

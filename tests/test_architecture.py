@@ -89,7 +89,7 @@ ROOMS = [
                  "netdsl.frontend.source"}),        # source text and spans: what diagnostics point at
     ("diagnostics", {"netdsl.diagnostics", "netdsl.errors"}),
     ("frontend", {"netdsl.frontend"}),
-    ("values", {"netdsl.values"}),
+    ("values", {"netdsl.values", "netdsl.pysource"}),
     ("catalogue", {"netdsl.catalogue"}),
     ("ir", {"netdsl.ir", "netdsl.namespace"}),
     ("program", {"netdsl.program"}),

@@ -51,6 +51,8 @@ def _default_args(spec):
 def test_generated_resnet18_reads_like_handwritten_code():
     from netdsl.backends.build import build_source
     src = build_source("specs/resnet18.net")
-    assert "nn.Conv2d(in_channels=64, out_channels=64, kernel_size=3, padding=1, bias=False)" in src
+    assert "nn.Conv2d(in_channels=3, out_channels=64, kernel_size=7, stride=2, padding=3, bias=False)" in src
     assert "nn.BatchNorm2d(num_features=64)" in src
+    # BasicBlock's one class: its constant arguments shortened alike, the others its parameters
+    assert "nn.Conv2d(in_channels=channels, out_channels=channels, kernel_size=3, padding=1, bias=False)" in src
     assert "dilation" not in src and "groups" not in src and "momentum" not in src

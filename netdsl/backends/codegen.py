@@ -5,12 +5,14 @@ this text to a file, and `netdsl.load` executes the very same text (see build.py
 so the two cannot drift apart.
 
 Design (docs/compile.md has the long version):
-- one `nn.Module` class per network, and one per distinct *specialisation* of a
-  block: a block whose expansion differs with its arguments or input shape
-  (ResNet's BasicBlock with and without `downsample`) yields BasicBlock,
-  BasicBlock_2, ... Each class keeps the spec's parameter names and defaults
-  and refuses arguments other than the ones it was expanded for, rather than
-  silently ignoring them;
+- one `nn.Module` class per network, and one per block definition where its
+  body lies in the subset blockclass.py writes (its constructor takes the input
+  channels and the block's parameters, and computes the body from them);
+- for any other block, one class per distinct *specialisation*: a block whose
+  expansion differs with its arguments or input shape yields Block, Block_2, ...
+  Each keeps the spec's parameter names and defaults and refuses arguments other
+  than the ones it was expanded for, rather than silently ignoring them; a
+  comment above the first says why the block has no class of its own;
 - module attribute names are exactly the IR's names, so state_dict keys are the
   spec's (and torchvision's, for the zoo);
 - a named sequence whose items form a plain chain becomes an `nn.Sequential`
@@ -26,11 +28,12 @@ LayerSpec.category.
 """
 from __future__ import annotations
 
-import math
-
 from ..ir import INIT_CHOICES, NO_DEFAULT, Graph, Node, Scope
-from ..namespace import ClassNames, NameRefused, is_identifier, require_argument, require_attribute
+from ..namespace import TOP_LEVEL, ClassNames, NameRefused, is_identifier, require_argument, require_attribute
+from ..pysource import Untranslatable
+from ..pysource import literal as _literal
 from ..record import Record
+from .blockclass import NotSymbolic, class_placeholder, helper_placeholder, translate, wrap
 from .helpers import HELPERS
 from .input_bound import bound_input
 
@@ -53,21 +56,12 @@ class CodegenError(Exception):
 
 # ---- safe emitters ----------------------------------------------------------
 def literal(v) -> str:
-    """Python source for a value. Only inert literal types; anything else is refused."""
-    if v is None or isinstance(v, bool):
-        return repr(v)
-    if type(v) is int:
-        return repr(v)
-    if type(v) is float:
-        if not math.isfinite(v):
-            raise CodegenError(f"cannot emit the non-finite number {v!r}")
-        return repr(v)
-    if type(v) is str:
-        return repr(v)      # repr of a str is always a single, inert string literal
-    if type(v) is tuple:
-        items = [literal(x) for x in v]
-        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
-    raise CodegenError(f"cannot emit a value of type {type(v).__name__}")
+    """Python source for a value. Only inert literal types; anything else is refused
+    (pysource.literal: the one writer of literals, for expressions too)."""
+    try:
+        return _literal(v)
+    except Untranslatable as e:
+        raise CodegenError(str(e)) from None
 
 
 def docstring_text(text: str) -> str:
@@ -172,8 +166,9 @@ _HOIST_INDENT = 8 + 4 * 16
 
 
 class _Writer:
-    def __init__(self, graphs: list[Graph], source_name: str, init: str | None):
+    def __init__(self, graphs: list[Graph], source_name: str, init: str | None, block_classes: bool = True):
         self.graphs = graphs
+        self.block_classes = block_classes
         self.source_name = source_name
         self.init = init
         self.classes: list[str] = []            # emitted class sources, dependencies first
@@ -189,6 +184,16 @@ class _Writer:
         self.init_fn: str | None = None
         self.hoisted: list[str] = []            # `nestedK = ...` lines for the class being written
         self.hoisted_avoid: list[str] = []      # its constructor's parameters
+        # one class per block definition (blockclass.py): definition -> Translation or None
+        self.translations: dict = {}
+        self.refusals: dict[str, str] = {}      # definition -> why it has a class per use
+        self.committed: dict[str, str] = {}     # definition -> the class name written
+        self.functions: dict = {}               # module-level defs: name -> ir.template.Function
+        self.ranks: dict[str, set] = {}         # definition -> the ranks of its inputs
+        for g in graphs:
+            for s in g.scopes():
+                if s.kind == "block" and s.in_shape is not None:
+                    self.ranks.setdefault(s.definition, set()).add(len(s.in_shape))
 
     # ---- names
     def module_class(self, cls: str, node: Node) -> str:
@@ -202,6 +207,114 @@ class _Writer:
         if node.spec.category in XAVIER_CATEGORIES:
             self.xavier_classes.add(f"nn.{cls}")
         return f"nn.{cls}"
+
+    def module_class_text(self, cls: str, spec, helpers: set, xavier: set) -> str:
+        """module_class for a block class being translated: what it needs is collected
+        in `helpers` and `xavier`, and taken only if the translation succeeds."""
+        if not is_identifier(cls):
+            raise CodegenError(f"catalogue class name {cls!r} is not an identifier")
+        if cls in HELPERS:
+            helpers.add(cls)
+            return helper_placeholder(cls)
+        if spec.category in XAVIER_CATEGORIES:
+            xavier.add(f"nn.{cls}")
+        return f"nn.{cls}"
+
+    readable_kwargs = staticmethod(lambda spec, kwargs: _readable_kwargs(spec, kwargs))
+
+    # ---- one class per definition
+    def translation(self, definition: str, rank: int | None = None):
+        """The Translation of a block definition, or None when it gets a class per use.
+        `rank`: its input's, for a block used only inside a class (in an arm no use took)."""
+        if definition in self.translations:
+            return self.translations[definition]
+        self.translations[definition] = None        # (a block never uses itself)
+        sig = self.signatures.get(definition)
+        result, why = None, None
+        if not self.block_classes:
+            return None
+        try:
+            result, why = self.translate(definition, sig, rank)
+        except (NotSymbolic, NameRefused, CodegenError) as e:
+            result, why = None, str(e)
+        except Exception as e:       # noqa: BLE001 - the class per use is always correct: never fail here
+            result, why = None, f"the translator could not handle it ({type(e).__name__})"
+        if why is not None:
+            result = None
+            self.refusals[definition] = why
+        self.translations[definition] = result
+        return result
+
+    def translate(self, definition: str, sig, rank: int | None):
+        """(Translation or None, why not)."""
+        if sig is None or sig.template is None:
+            return None, "it has no template"
+        template = sig.template.get()
+        for used in template.uses:      # blocks only this class uses (under an `if` no use took)
+            self.signatures.setdefault(used.name, used)
+        ranks = self.ranks.get(definition) or ({rank} if rank is not None else set())
+        if template.refused:
+            return None, template.refused
+        if len(ranks) != 1:
+            return None, "its uses take inputs of different ranks"
+        result = translate(self, template, next(iter(ranks)))
+        why = self.function_clash(result)
+        return (None, why) if why else (result, None)
+
+    def function_clash(self, tr) -> str | None:
+        """Why the module-level functions `tr` needs cannot be written, or None."""
+        taken = set(self.signatures) | {g.network for g in self.graphs} | TOP_LEVEL | set(HELPERS) | \
+            {p.name for s in self.signatures.values() for p in s.params}
+        for fn in tr.functions:
+            known = self.functions.get(fn.name)
+            if known is not None and known != fn:
+                return f"two functions named `{fn.name}`"
+            if fn.name in taken:
+                return f"the function `{fn.name}` has the name of a class or parameter"
+        return None
+
+    def commit(self, definition: str) -> str:
+        """Write a translated class into the file (its dependencies first); its name."""
+        if definition in self.committed:
+            return self.committed[definition]
+        tr = self.translations[definition]
+        for inner in tr.uses:
+            self.commit(inner)
+        for fn in tr.functions:
+            if fn.name not in self.functions:
+                self.names.taken.add(fn.name)
+                self.functions[fn.name] = fn
+        text = tr.source
+        for cls in sorted(tr.helpers):
+            if cls not in self.helpers:
+                self.helpers[cls] = self.names.fresh(cls)
+            text = text.replace(helper_placeholder(cls), self.helpers[cls])
+        self.xavier_classes |= tr.xavier
+        self.needs_ordered = self.needs_ordered or tr.ordered
+        name = self.names.fresh(definition)
+        self.committed[definition] = name
+        text = text.replace(class_placeholder(definition), name)
+        for inner in tr.uses:
+            text = text.replace(class_placeholder(inner), self.committed[inner])
+        self.classes.append("\n".join(piece for line in text.split("\n") for piece in wrap(line)))
+        return name
+
+    def translated_call(self, s: Scope) -> str:
+        """`BasicBlock(64, 128, stride=2)`: the input channels, then the parameters
+        without defaults in order, then the others that differ from their defaults."""
+        parts = [literal(s.in_shape[0])]
+        positional = True
+        for p in self.signatures[s.definition].params:
+            v = s.args.get(p.name)
+            default = _constant(p.default)
+            if default is NO_DEFAULT and positional:
+                parts.append(literal(v))
+                continue
+            positional = False
+            if default is not NO_DEFAULT and default == v and type(default) is type(v):
+                continue
+            parts.append(f"{require_argument(p.name)}={literal(v)}")
+        return ", ".join(parts)
 
     # ---- constructors
     def node_ctor(self, node: Node) -> str:
@@ -220,6 +333,8 @@ class _Writer:
         if isinstance(child, Node):
             return self.node_ctor(child)
         if child.kind == "block":
+            if self.translation(child.definition) is not None:
+                return f"{self.commit(child.definition)}({self.translated_call(child)})"
             cls = self.block_class(child)
             return f"{cls}({self.call_args(child)})"
         if indent >= _HOIST_INDENT:     # Python's parser takes 200 nested brackets: name the inner ones
@@ -275,8 +390,11 @@ class _Writer:
         key = (s.definition, body)
         if key not in self.spec_keys:
             name = self.names.fresh(s.definition)
+            first = not any(d == s.definition for d, _ in self.spec_keys)
             self.spec_keys[key] = name
-            self.classes.append(body.replace(_PLACEHOLDER, name))
+            why = self.refusals.get(s.definition)
+            note = f"# {docstring_text(f'{s.definition}: a class per use, because {why}.')}\n" if first and why else ""
+            self.classes.append(note + body.replace(_PLACEHOLDER, name))
         return self.spec_keys[key]
 
     def signature(self, definition: str, values: dict, use_values_as_defaults: bool) -> str:
@@ -559,6 +677,8 @@ class _Writer:
         out += ["import torch", "from torch import nn", ""]
         out.append("__all__ = [" + ", ".join(literal(g.network) for g in self.graphs) + "]")
         parts = [HELPERS[k].format(name=v).strip("\n") for k, v in sorted(self.helpers.items())]
+        parts += [f"def {require_argument(fn.name)}({', '.join(map(require_argument, fn.params))}):\n"
+                  f"    return {fn.body}" for fn in self.functions.values()]
         if self.init_fn is not None:
             classes = ", ".join(sorted(self.xavier_classes)) or "nn.Conv2d, nn.Linear"
             if len(self.xavier_classes) == 1:
@@ -620,10 +740,13 @@ def literal_tuple_src(names: list[str]) -> str:
     return "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
 
 
-def generate(graphs: list[Graph], source_name: str = "<string>", init: str | None = None) -> str:
+def generate(graphs: list[Graph], source_name: str = "<string>", init: str | None = None,
+             block_classes: bool = True) -> str:
     """Python source defining one class per network in `graphs` (and the block classes they use).
 
     `init`: None (the spec decides, through a network parameter `init`), "default" or "xavier".
+    `block_classes`: one class per block definition where blockclass.py can write it;
+    False gives a class per specialisation for every block (the tests' reference).
     Raises CodegenError if a graph has errors or something cannot be emitted safely.
     """
     if init not in (None, *INIT_CHOICES):
@@ -632,6 +755,6 @@ def generate(graphs: list[Graph], source_name: str = "<string>", init: str | Non
         if not g.ok or g.output is None or any(n.shape is None for n in g.nodes):
             raise CodegenError(f"network {g.network!r} has errors; check it first")
     try:
-        return _Writer(graphs, source_name, init).module()
+        return _Writer(graphs, source_name, init, block_classes).module()
     except NameRefused as e:
         raise CodegenError(str(e)) from None

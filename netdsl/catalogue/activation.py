@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..diagnostics.codes import E0215
-from .spec import FLOAT, INT, Choice, LayerSpec, Param
+from .spec import FLOAT, INT, Choice, LayerSpec, Param, keep_channels
 
 
 def _same(a, xs, ctx):
@@ -10,7 +10,7 @@ def _same(a, xs, ctx):
 
 
 def _act(name, cls, doc, params=(), kwargs=lambda a, xs: {}, label=None, rank=None):
-    return LayerSpec(name=name, category="activation", doc=doc, params=params, shape=_same,
+    return LayerSpec(name=name, category="activation", out_channels=keep_channels, doc=doc, params=params, shape=_same,
                      label=label or (lambda a: name), torch=lambda a, xs: (cls, kwargs(a, xs)), rank=rank)
 
 
@@ -30,6 +30,7 @@ def _per_sample_dim(d):
 
 
 SOFTMAX = LayerSpec(
+    out_channels=keep_channels,
     name="softmax", category="activation",
     doc="Softmax along a per-sample dimension (default 0: channels or features).",
     params=(Param("dim", INT, 0, "per-sample dimension", per_sample_dim=True),), shape=_softmax_shape,
@@ -52,6 +53,6 @@ LAYERS = (
     # No module: an identity branch (a residual's skip, a concat's pass-through) is the
     # tensor itself in forward, as hand-written torch code has it, not an nn.Identity.
     LayerSpec(name="identity", category="activation", doc="Passes its input through unchanged (no module).",
-              params=(), shape=_same, label=lambda a: "identity", forward=lambda a, xs: xs[0]),
+              out_channels=keep_channels, params=(), shape=_same, label=lambda a: "identity", forward=lambda a, xs: xs[0]),
     SOFTMAX,
 )

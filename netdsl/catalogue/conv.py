@@ -148,6 +148,7 @@ _GROUPS = Param("groups", INT, 1, "blocked connections; must divide both channel
 _BIAS = Param("bias", BOOL, True, "learnable bias")
 
 CONV2D = LayerSpec(
+    out_channels=lambda a, xs: a.channels,
     name="conv2d", category="convolution", rank=3,
     doc="2-D convolution (nn.Conv2d). Input channels come from the incoming shape.",
     params=(_CHANNELS, _KERNEL, _STRIDE,
@@ -222,6 +223,7 @@ def convt_window(a):
 
 
 CONV_TRANSPOSE2D = LayerSpec(
+    out_channels=lambda a, xs: a.channels,
     name="conv_transpose2d", category="convolution", rank=3,
     doc="2-D transposed convolution (nn.ConvTranspose2d), e.g. U-Net's 2×2 up-convolution.",
     params=(_CHANNELS, _KERNEL, _STRIDE,

@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..diagnostics.codes import E0215, E0305, E0306
 from ..record import short
 from ..values import shape_text
-from .spec import INT, LayerSpec, Param
+from .spec import INT, LayerSpec, Param, keep_channels
 
 
 def _broadcast(a: tuple, b: tuple) -> tuple | None:
@@ -171,7 +171,19 @@ def _concat_shape(a, xs, ctx):
     return (*xs[0][:dim], total, *xs[0][dim + 1:])
 
 
+
+def _concat_channels(a, xs):
+    """Joined along the channels (dim 0, or its negative spelling), the channels add up."""
+    if a.dim not in (0, -len(xs[0])):
+        return xs[0][0]
+    total = xs[0][0]
+    for x in xs[1:]:
+        total = total + x[0]
+    return total
+
+
 ADD = LayerSpec(
+    out_channels=keep_channels,
     name="add", category="merge", inputs="many",
     doc="Elementwise sum of its branches (ResNet's residual add); shapes broadcast as in torch.",
     params=(), shape=_elementwise("add"), label=lambda a: "add",
@@ -179,6 +191,7 @@ ADD = LayerSpec(
 )
 
 MUL = LayerSpec(
+    out_channels=keep_channels,
     name="mul", category="merge", inputs="many",
     doc="Elementwise product of its branches, e.g. a squeeze-and-excitation gate; shapes broadcast as in torch.",
     params=(), shape=_elementwise("mul"), label=lambda a: "mul",
@@ -186,6 +199,7 @@ MUL = LayerSpec(
 )
 
 CONCAT = LayerSpec(
+    out_channels=_concat_channels,
     name="concat", category="merge", inputs="many",
     doc="Concatenates its branches along a per-sample dim (default 0: channels), as Inception and DenseNet do.",
     params=(Param("dim", INT, 0, "per-sample dimension to join along", per_sample_dim=True),),

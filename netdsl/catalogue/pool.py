@@ -6,7 +6,7 @@ from types import SimpleNamespace
 from ..diagnostics.codes import E0301, E0304, W0402
 from .arith import fold_axes, unused_tail, warn_lost_rows, window_out
 from .conv import AXES, _one, _x
-from .spec import BOOL, INT, PAIR, LayerSpec, Optional_, Param, non_negative, positive, require_rank
+from .spec import BOOL, INT, PAIR, LayerSpec, Optional_, Param, keep_channels, non_negative, positive, require_rank
 
 
 def _stride(a):
@@ -84,6 +84,7 @@ _PADDING = Param("padding", PAIR, 0, "implicit padding per side, at most half th
 _CEIL = Param("ceil_mode", BOOL, False, "use ceil instead of floor for the output size")
 
 MAXPOOL2D = LayerSpec(
+    out_channels=keep_channels,
     name="maxpool2d", category="pooling", rank=3,
     doc="2-D max pooling (nn.MaxPool2d). The stride defaults to the kernel size.",
     params=(_KERNEL, _STRIDE, _PADDING,
@@ -95,6 +96,7 @@ MAXPOOL2D = LayerSpec(
 )
 
 AVGPOOL2D = LayerSpec(
+    out_channels=keep_channels,
     name="avgpool2d", category="pooling", rank=3,
     doc="2-D average pooling (nn.AvgPool2d). The stride defaults to the kernel size.",
     params=(_KERNEL, _STRIDE, _PADDING, _CEIL,
@@ -155,7 +157,7 @@ def adaptive_window(a):
 
 def _adaptive(name, word, cls, doc, rank=3, shape=adaptive_shape):
     return LayerSpec(
-        name=name, category="pooling", rank=rank, doc=doc,
+        name=name, category="pooling", rank=rank, doc=doc, out_channels=keep_channels,
         params=(Param("output", _OptPair(), doc="output size (h, w)", aliases=("output_size",), check=positive),),
         shape=shape, window=adaptive_window,
         label=lambda a: f"{word} \u2192 {a.output[0]}\u00d7{a.output[1]}",
@@ -173,6 +175,7 @@ ADAPTIVE_MAXPOOL2D = _adaptive("adaptive_maxpool2d", "adaptive max pool", "Adapt
 _ONE = SimpleNamespace(output=(1, 1))
 
 GLOBAL_AVGPOOL = LayerSpec(
+    out_channels=keep_channels,
     name="global_avgpool", category="pooling",
     doc=("Global average pooling: [C, H, W] -> [C, 1, 1] (nn.AdaptiveAvgPool2d(1)); follow it with flatten. "
          "Like torch, it takes [C, D, H, W] too (to [C, D, 1, 1])."),

@@ -21,6 +21,7 @@ from .spec import (
     Optional_,
     Param,
     TensorRef,
+    keep_channels,
     positive,
     require_rank,
 )
@@ -75,6 +76,8 @@ def _linear_shape(a, xs, ctx):
 
 
 LINEAR = LayerSpec(
+    # on [F] the features are the channels; on [C, L] it maps L and keeps C
+    out_channels=lambda a, xs: a.features if len(xs[0]) == 1 else xs[0][0],
     name="linear", category="linear",
     doc="Fully connected layer (nn.Linear). Input features come from the incoming shape.",
     params=(Param("features", INT, doc="output features", aliases=("out_features",), check=positive),
@@ -208,6 +211,7 @@ def _crop_label(a):
 
 
 CENTER_CROP = LayerSpec(
+    out_channels=keep_channels,
     name="center_crop", category="resize",
     doc=("Crops the last two dims (H and W) around the centre (U-Net's crop-and-concat). "
          "`size` may be `@name` to match that tensor."),
@@ -261,6 +265,7 @@ def _pad_shape(a, xs, ctx):
 
 
 ZEROPAD2D = LayerSpec(
+    out_channels=keep_channels,
     name="zeropad2d", category="resize",
     doc=("Zero padding of the last two dims (nn.ZeroPad2d): an int, or (left, right, top, bottom). "
          "Negative values crop."),

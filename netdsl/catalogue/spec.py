@@ -294,14 +294,18 @@ class LayerSpec(Frozen):
       `parameter` branch needs no batch dimension there;
     infers: torch's names for what netdsl takes from the incoming shape
       (conv2d's in_channels): written as arguments, they are a torch habit, and the
-      fix removes them."""
+      fix removes them;
+    out_channels: (args, input shapes) -> the output's channels (axis 0), computed by
+      arithmetic alone, so that code generation can run it on the symbolic channels
+      of a block class's constructor (backends/blockclass.py); None when they are
+      no such function of the arguments and input channels (flatten, reshape):
+      a block using the kind then gets a class per specialisation."""
     __slots__ = _fields = ("name", "doc", "params", "shape", "category", "rank", "inputs", "torch", "forward",
                            "count_params", "macs", "validate", "window", "label", "aliases", "state", "functional",
-                           "broadcasts", "infers")
+                           "broadcasts", "infers", "out_channels")
     _defaults = {"rank": None, "inputs": "one", "torch": None, "forward": None, "count_params": _no_params,
                  "macs": _no_macs, "validate": None, "window": None, "label": _no_label, "aliases": (),
-                 "state": None, "functional": None, "broadcasts": False,
-                 "infers": ()}
+                 "state": None, "functional": None, "broadcasts": False, "infers": (), "out_channels": None}
 
     def __repr__(self) -> str:
         return f"<LayerSpec {self.name}>"
@@ -311,6 +315,11 @@ class LayerSpec(Frozen):
             if p.name == name or name in p.aliases:
                 return p
         return None
+
+
+def keep_channels(a, xs):
+    """LayerSpec.out_channels of a kind that keeps its input's channels."""
+    return xs[0][0]
 
 
 def require_groups_divide(ctx, groups: int, c: int, why: str = "") -> bool:

@@ -47,7 +47,7 @@ from ..diagnostics.fixes import Edit, Fix
 from ..diagnostics.suggest import suggest
 from ..frontend import ast as A
 from ..frontend.source import Span
-from ..ir import INIT_CHOICES, INIT_PARAMETER, NO_DEFAULT, Graph, Loop, Node, Parameter, Scope, Signature
+from ..ir import INIT_CHOICES, INIT_PARAMETER, Graph, Loop, Node, Scope, Signature
 from ..limits import LIMITS
 from ..program import Definition, Program
 from ..record import Value, short
@@ -74,6 +74,7 @@ from .binding import LayerArgs, bind_params, eval_args
 from .budget import Budget
 from .frame import Frame
 from .report import Reporter, Stop
+from .template import signature_of
 
 STAND_IN = lookup("identity")       # what a stand-in node computes: its input, unchanged
 
@@ -280,21 +281,7 @@ class Walk:
         d = definition.ast
         if d.name in self.signatures:
             return
-        params = []
-        for p in d.params:
-            if p.type == "tensor":          # a forward argument, not a constructor argument
-                continue
-            default = NO_DEFAULT
-            if p.default is not None:
-                try:    # evaluated where the definition stands: no other parameters, no `in`
-                    value = evaluate(p.default, Env(definition.env))
-                except EvalError:
-                    value = UNKNOWN
-                if not depends_on_unknown(value):
-                    default = value
-            params.append(Parameter(p.name, default, p.default.span if p.default is not None else p.span))
-        self.signatures[d.name] = Signature(d.name, d.kind, tuple(params),
-                                            tuple(p.name for p in d.params if p.type == "tensor"))
+        self.signatures[d.name] = signature_of(definition, self.program.blocks)
 
     # ---- nodes and scopes -------------------------------------------------------
     def new_node(self, spec: LayerSpec | None, args, inputs, frame: Frame, span: Span, label: str | None = None,

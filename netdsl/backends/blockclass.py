@@ -1,0 +1,767 @@
+"""One class per block definition: a block's class written from its definition.
+
+codegen.py writes a class per *specialisation* from the expanded IR. This module
+writes, where it can, one class for the block definition itself (issue 13), from
+the block's Template (ir/template.py): its constructor takes the input channels
+and the block's parameters with the spec's defaults, and computes the body with
+them as elaboration would, so that any values give the module `netdsl.load` gives.
+
+- Channels flow as Python expressions: each layer's output channels come from
+  its catalogue entry's `out_channels`, run on `Sym`s, which build expression text
+  under arithmetic and refuse everything that would need a value (a comparison,
+  `bool`, an index...). Constructor arguments come from `LayerSpec.torch` run on
+  the same stand-ins, with the spatial sizes as stand-ins that refuse any use. Any
+  refusal means the block is not written this way (NotSymbolic).
+- Module names are those elaboration gives (namespace.name_children), computed
+  here from the template; a name that would depend on which `if` arm runs refuses.
+- `if` becomes a Python `if` in __init__; forward tests what __init__ stored
+  (`self.downsample = None` when absent, torchvision's style).
+
+Everything written is either a validated name, a literal (pysource.literal), an
+expression pysource.py wrote, or text built here from those.
+"""
+from __future__ import annotations
+
+import ast
+import io
+import tokenize
+from types import SimpleNamespace
+
+from .. import namespace
+from ..catalogue import TypeMismatch
+from ..ir import NO_DEFAULT
+from ..ir import template as T
+from ..namespace import is_identifier, require_argument, require_attribute
+from ..pysource import Untranslatable, literal
+
+
+class NotSymbolic(Exception):
+    """The block cannot be written as one class (the message says why)."""
+
+
+# Python's precedence levels (as pysource.py's), loosest first.
+_COND, _OR, _AND, _NOT, _CMP, _ADD, _MUL, _UNARY, _POW, _ATOM = range(10)
+_AST_LEVEL = {ast.IfExp: _COND, ast.Compare: _CMP, ast.Constant: _ATOM, ast.Name: _ATOM, ast.Call: _ATOM,
+              ast.Tuple: _ATOM, ast.Subscript: _ATOM, ast.Attribute: _ATOM}
+_OP_LEVEL = {ast.Add: _ADD, ast.Sub: _ADD, ast.Mult: _MUL, ast.Div: _MUL, ast.FloorDiv: _MUL, ast.Mod: _MUL,
+             ast.Pow: _POW}
+
+
+def _level(text: str) -> int:
+    """The precedence of an expression's outermost operator (parsed, never run)."""
+    node = ast.parse(text, mode="eval").body
+    if isinstance(node, ast.BinOp):
+        return _OP_LEVEL.get(type(node.op), _COND)
+    if isinstance(node, ast.BoolOp):
+        return _AND if isinstance(node.op, ast.And) else _OR
+    if isinstance(node, ast.UnaryOp):
+        return _NOT if isinstance(node.op, ast.Not) else _UNARY
+    return _AST_LEVEL.get(type(node), _COND)
+
+
+def _refuse(*_args, **_kwargs):
+    raise NotSymbolic("a value known only when the class is built is needed here")
+
+
+class Sym:
+    """A value the generated constructor computes: its Python source."""
+    __slots__ = ("text", "level")
+
+    def __init__(self, text: str, level: int | None = None):
+        self.text = text
+        self.level = _level(text) if level is None else level
+
+    def _op(self, op, other, level, reflected=False):
+        a, b = (other, self) if reflected else (self, other)
+        right = level + 1 if op != "**" else level
+        left = level if op != "**" else level + 1
+        return Sym(f"{_operand(a, left)} {op} {_operand(b, right)}", level)
+
+    __add__ = lambda self, o: self._op("+", o, _ADD)
+    __radd__ = lambda self, o: self._op("+", o, _ADD, True)
+    __sub__ = lambda self, o: self._op("-", o, _ADD)
+    __rsub__ = lambda self, o: self._op("-", o, _ADD, True)
+    __mul__ = lambda self, o: self._op("*", o, _MUL)
+    __rmul__ = lambda self, o: self._op("*", o, _MUL, True)
+    __floordiv__ = lambda self, o: self._op("//", o, _MUL)
+    __rfloordiv__ = lambda self, o: self._op("//", o, _MUL, True)
+    __truediv__ = lambda self, o: self._op("/", o, _MUL)
+    __rtruediv__ = lambda self, o: self._op("/", o, _MUL, True)
+    __mod__ = lambda self, o: self._op("%", o, _MUL)
+    __rmod__ = lambda self, o: self._op("%", o, _MUL, True)
+
+    def __neg__(self):
+        return Sym(f"-{_operand(self, _POW + 1)}", _UNARY)
+
+    # anything that needs the value refuses
+    __bool__ = __index__ = __int__ = __float__ = __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
+    __hash__ = __iter__ = __len__ = __getitem__ = __contains__ = __pow__ = __rpow__ = _refuse
+
+    def __repr__(self):
+        return f"<Sym {self.text}>"
+
+
+def _operand(v, level: int) -> str:
+    if isinstance(v, Sym):
+        return f"({v.text})" if v.level < level else v.text
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise NotSymbolic(f"arithmetic on {type(v).__name__}")
+    text = literal(v)
+    return f"({text})" if v < 0 and level > _ADD else text
+
+
+class Spatial:
+    """A height or width: a block class does not know it, so any use refuses."""
+    __slots__ = ()
+    __bool__ = __index__ = __int__ = __float__ = __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
+    __hash__ = __iter__ = __len__ = __getitem__ = __add__ = __radd__ = __sub__ = __rsub__ = _refuse
+    __mul__ = __rmul__ = __floordiv__ = __rfloordiv__ = __truediv__ = __rtruediv__ = __mod__ = __neg__ = _refuse
+
+
+SPATIAL = Spatial()
+
+
+def text_of(v) -> str:
+    return v.text if isinstance(v, Sym) else literal(v)
+
+
+def substitute(text: str, mapping: dict) -> str:
+    """`text` with each name of `mapping` replaced by that expression (parsed and
+    unparsed with Python's own ast: never run). Names outside the mapping stay (the
+    builtins and module-level functions); used to write an inner block's output
+    channels in the words of the class that uses it."""
+    tree = ast.parse(text, mode="eval")
+
+    class Swap(ast.NodeTransformer):
+        def visit_Name(self, node):
+            if node.id in mapping:
+                return ast.parse(f"({mapping[node.id]})", mode="eval").body
+            return node
+    return ast.unparse(Swap().visit(tree))
+
+
+# ---- the result -------------------------------------------------------------------
+class Translation:
+    """A written class: its source (with `{name}` placeholders for the classes and
+    helpers it refers to: see Writer), the template, the output channels as text in
+    the class's own names, the lets in order, and what it needs of the file."""
+
+    def __init__(self, template, source, out_text, lets, helpers, xavier, functions, uses, ordered, loop_vars):
+        self.template, self.source, self.out_text, self.lets = template, source, out_text, lets
+        self.helpers, self.xavier, self.functions, self.uses = helpers, xavier, functions, uses
+        self.ordered, self.loop_vars = ordered, loop_vars
+
+
+def _bind(spec, args) -> SimpleNamespace:
+    """A layer's arguments bound to its parameters as elaboration binds them:
+    constants coerced by the parameter's type, symbolic ones as Syms (torch takes
+    an int or a pair alike where netdsl normalises to a pair)."""
+    values, pos = {}, 0
+    for name, e in args:
+        if name is None:
+            if pos >= len(spec.params):
+                raise NotSymbolic("too many arguments")
+            p = spec.params[pos]
+            pos += 1
+        else:
+            p = spec.param(name)
+            if p is None or p.name in values:
+                raise NotSymbolic(f"argument {name}")
+        if e.constant:
+            try:
+                values[p.name] = p.type.coerce(e.value)
+            except TypeMismatch:
+                raise NotSymbolic(f"`{p.name}` does not take {e.text}") from None
+        else:
+            values[p.name] = Sym(e.text)
+    for p in spec.params:
+        if p.name not in values:
+            if p.required:
+                raise NotSymbolic(f"`{spec.name}` needs `{p.name}`")
+            values[p.name] = p.type.coerce(p.default) if p.default is not None else None
+    return SimpleNamespace(**values)
+
+
+class _Child:
+    """A module of one scope, for namespace.name_children."""
+    is_scope = False
+
+    def __init__(self, item, conditional):
+        self.item, self.conditional = item, conditional
+        self.name = item.label
+        self.is_scope = isinstance(item, (T.Use, T.Sequence))
+        self.kind = item.spec.name if isinstance(item, T.Layer) else ""
+        self.definition = item.definition if isinstance(item, T.Use) else ""
+
+
+class _Class:
+    """Writes one block class. `writer` gives classes, helpers and defaults (codegen's Writer)."""
+
+    def __init__(self, writer, template: T.Template, rank: int):
+        self.w = writer
+        self.t = template
+        self.rank = rank
+        self.helpers: set = set()
+        self.xavier: set = set()
+        self.uses: list = []
+        self.lets: list = []
+        self.var_count = 0
+        self.names: dict = {}        # id(item) -> its module name
+        self.ordered = False         # it writes an OrderedDict
+        self.flags: set = set()      # the bool attributes forward tests (flag_name)
+        self.loop_vars: set = set()  # the channel locals of the loops being written
+        self.all_loop_vars: set = set()
+
+    # ---- names
+    def scope_children(self, items, conditional=False, out=None):
+        """The modules of one (non-numbered) scope, in order, through unnamed sequences,
+        `if` arms and merge branches (they add modules to the scope around them)."""
+        out = [] if out is None else out
+        for item in items:
+            if isinstance(item, T.Layer):
+                if item.branches is not None:
+                    for b in item.branches:
+                        self.scope_children(b.body, conditional or b.guard is not None, out)
+                if self.has_module(item):
+                    out.append(_Child(item, conditional))
+            elif isinstance(item, T.Use):
+                out.append(_Child(item, conditional))
+            elif isinstance(item, T.Sequence):
+                if item.label is None:
+                    self.scope_children(item.body, conditional, out)
+                else:
+                    out.append(_Child(item, conditional))
+            elif isinstance(item, T.If):
+                self.scope_children(item.then, True, out)
+                self.scope_children(item.orelse, True, out)
+        return out
+
+    def name_scope(self, items) -> None:
+        children = self.scope_children(items)
+        if any(c.conditional and c.name is None for c in children):
+            raise NotSymbolic("an unnamed module under a condition: its automatic name depends on the values")
+        results = []
+        for explicit in ({c.name for c in children if c.name}, {c.name for c in children if c.name and
+                                                                 not c.conditional}):
+            copies = [_Child(c.item, c.conditional) for c in children]
+            namespace.name_children(copies, False, explicit)
+            results.append([c.name for c in copies])
+        if results[0] != results[1]:
+            raise NotSymbolic("automatic names depend on which `if` arm runs")
+        for c, name in zip(children, results[0]):
+            if not is_identifier(name) or namespace.module_name_problem(name):
+                raise NotSymbolic(f"the module name {name!r} is no attribute name")
+            self.names[id(c.item)] = name
+
+    @staticmethod
+    def has_module(item: T.Layer) -> bool:
+        spec = item.spec
+        if spec.state is not None:
+            raise NotSymbolic(f"`{spec.name}` holds a tensor of the module around it")
+        if spec.functional is not None:
+            raise NotSymbolic(f"whether `{spec.name}` is a module depends on its arguments")
+        return spec.torch is not None
+
+    # ---- channels and constructors
+    def shape(self, ch) -> tuple:
+        return (ch, *(SPATIAL,) * (self.rank - 1))
+
+    def out_channels(self, item: T.Layer, args, shapes):
+        if item.spec.out_channels is None:
+            raise NotSymbolic(f"`{item.spec.name}`'s output channels are no function of its arguments")
+        return item.spec.out_channels(args, shapes)
+
+    def layer_ctor(self, item: T.Layer, args, ch) -> str:
+        cls, kwargs = item.spec.torch(args, [self.shape(ch)])
+        cls = self.w.module_class_text(cls, item.spec, self.helpers, self.xavier)
+        kwargs = self.w.readable_kwargs(item.spec, kwargs)
+        return f"{cls}({', '.join(f'{require_argument(k)}={text_of(v)}' for k, v in kwargs.items())})"
+
+    def use_ctor(self, item: T.Use, ch) -> tuple[str, object]:
+        inner = self.w.translation(item.definition, self.rank)
+        if inner is None:
+            raise NotSymbolic(f"it uses `{item.definition}`, which has no class of its own")
+        self.uses.append(item.definition)
+        sig = self.w.signatures[item.definition]
+        params = [p.name for p in sig.params]
+        given, pos = {}, 0
+        parts = [text_of(ch)]
+        for name, e in item.args:
+            if name is None:
+                if pos >= len(params):
+                    raise NotSymbolic("too many arguments")
+                key = params[pos]
+                pos += 1
+                parts.append(e.text)
+            else:
+                key = name
+                parts.append(f"{require_argument(name)}={e.text}")
+            given[key] = e.text
+        mapping = {inner.template.in_channels: text_of(ch)}
+        for p in sig.params:
+            if p.name in given:
+                mapping[p.name] = given[p.name]
+            elif p.default is not NO_DEFAULT:
+                mapping[p.name] = literal(p.default)
+            else:
+                raise NotSymbolic(f"`{item.definition}` needs `{p.name}`")
+        for let_name, let_text in inner.lets:
+            mapping[let_name] = substitute(let_text, mapping)
+        if {n.id for n in ast.walk(ast.parse(inner.out_text, mode="eval")) if isinstance(n, ast.Name)} & inner.loop_vars:
+            raise NotSymbolic(f"`{item.definition}`'s output channels come out of a loop")
+        out = Sym(substitute(inner.out_text, mapping))
+        return f"{class_placeholder(item.definition)}({', '.join(parts)})", out
+
+    def seq_ctor(self, item: T.Sequence, ch, lines=None, pad: int = 8) -> tuple[str, object]:
+        """A named sequence: nn.Sequential of its items; items under a condition need
+        `lines` to build their list in (only a class's own attributes have them)."""
+        built = []
+        ch, args = self.numbered(item.body, ch, pad, built)
+        if built and lines is None:
+            raise NotSymbolic("a condition inside a nested named sequence")
+        if built:
+            lines.extend(built)
+        return f"nn.Sequential({args})", ch
+
+    def numbered_args(self, parts) -> str:
+        """nn.Sequential's arguments for [(name written or None, constructor)]: the
+        constructors, or an OrderedDict when some carry names (the others keep their index)."""
+        if all(name is None for name, _ in parts):
+            return ", ".join(ctor for _, ctor in parts)
+        self.ordered = True
+        pairs = [f"({literal(require_attribute(name if name is not None else str(i)))}, {ctor})"
+                 for i, (name, ctor) in enumerate(parts)]
+        return f"OrderedDict([{', '.join(pairs)}])"
+
+    def numbered_items(self, items):
+        for item in items:
+            if isinstance(item, T.Sequence) and item.label is None:
+                yield from self.numbered_items(item.body)
+            elif isinstance(item, T.Sequence) or isinstance(item, (T.Use, T.If, T.Repeat)):
+                yield item
+            elif isinstance(item, T.Layer):
+                if item.branches is not None or not self.has_module(item):
+                    raise NotSymbolic("a numbered sequence whose items are not all modules")
+                yield item
+            else:
+                raise NotSymbolic("a `let` inside a numbered sequence")
+
+    def module_ctor(self, item, ch, lines=None, pad: int = 8) -> tuple[str, object]:
+        if not isinstance(item, (T.Layer, T.Use, T.Sequence)):
+            raise NotSymbolic(f"a {type(item).__name__.lower()} inside a condition or a loop")
+        if isinstance(item, T.Layer):
+            args = _bind(item.spec, item.args)
+            shapes = [self.shape(ch)]
+            return self.layer_ctor(item, args, ch), self.out_channels(item, args, shapes)
+        if isinstance(item, T.Use):
+            return self.use_ctor(item, ch)
+        return self.seq_ctor(item, ch, lines, pad)
+
+    # ---- the non-numbered class: __init__ and forward together
+    def fresh(self) -> str:
+        self.var_count += 1
+        return f"x{self.var_count}"
+
+    def body(self, items, ch, src: str, dst: str, init: list, fwd: list, pad: int):
+        """Write `items` reading tensor variable `src` and writing `dst`; -> (channels, the
+        variable holding the result)."""
+        cur = src
+        ip = " " * pad
+        for item in items:
+            if isinstance(item, T.Let):
+                init.append(f"{ip}{require_argument(item.name)} = {item.value.text}")
+                self.lets.append((item.name, item.value.text))
+            elif isinstance(item, T.Assert):
+                init.extend(_assertion(item, ip))
+            elif isinstance(item, T.Layer) and item.branches is not None:
+                ch, cur = self.merge(item, ch, cur, dst, init, fwd, pad)
+            elif isinstance(item, T.Layer) and not self.has_module(item):
+                args = _bind(item.spec, item.args)
+                if any(isinstance(v, Sym) for v in vars(args).values()):
+                    raise NotSymbolic(f"`{item.spec.name}`'s forward depends on the values")
+                shapes = [self.shape(ch)]
+                expr = item.spec.forward(args, [cur])
+                ch = self.out_channels(item, args, shapes)
+                if expr != cur:
+                    fwd.append(f"        {dst} = {expr}")
+                    cur = dst
+            elif isinstance(item, (T.Layer, T.Use, T.Sequence)):
+                if isinstance(item, T.Sequence) and item.label is None:
+                    ch, cur = self.body(item.body, ch, cur, dst, init, fwd, pad)
+                    continue
+                attr = require_attribute(self.names[id(item)])
+                ctor, ch = self.module_ctor(item, ch, init, pad)
+                init.append(f"{ip}self.{attr} = {ctor}")
+                fwd.append(f"        {dst} = self.{attr}({cur})")
+                cur = dst
+            elif isinstance(item, T.If):
+                ch, cur = self.if_item(item, ch, cur, dst, init, fwd, pad)
+            else:       # a loop outside a numbered sequence: its modules' names would be computed
+                raise NotSymbolic(f"a {type(item).__name__.lower()} where modules are named, not numbered")
+        return ch, cur
+
+    def merge(self, item: T.Layer, ch, cur, dst, init, fwd, pad):
+        """A merge's branches, then the merge. One branch may be left out by a `when` on
+        the values: __init__ builds it only when the guard holds, and forward merges
+        the others alone otherwise (one left is the result itself, as elaboration has it)."""
+        branches = [b for b in item.branches if b.guard is None or not b.guard.constant or b.guard.value]
+        guarded = [b for b in branches if b.guard is not None and not b.guard.constant]
+        if len(guarded) > 1 or (guarded and len(branches) < 2):
+            raise NotSymbolic("more than one merge branch left out by `when`, or none always kept")
+        args = _bind(item.spec, item.args)
+        if any(isinstance(v, Sym) for v in vars(args).values()):
+            raise NotSymbolic(f"`{item.spec.name}`'s forward depends on the values")
+        ip = " " * pad
+        outs, chans = {}, {}
+        kept = [b for b in branches if b not in guarded]
+        for i, branch in enumerate(kept):
+            last = i == len(kept) - 1
+            target = dst if last and not guarded and dst not in outs.values() else self.fresh()
+            chans[id(branch)], outs[id(branch)] = self.body(branch.body, ch, cur, target, init, fwd, pad)
+        if not guarded:
+            order = [id(b) for b in branches]
+            out_ch = self.out_channels(item, args, [self.shape(chans[k]) for k in order])
+            fwd.append(f"        {dst} = {item.spec.forward(args, [outs[k] for k in order])}")
+            return out_ch, dst
+        (g,) = guarded
+        g_init, g_fwd = [], []
+        g_ch, g_var = self.body(g.body, ch, cur, self.fresh(), g_init, g_fwd, pad + 4)
+        mods = [self.names[id(c.item)] for c in self.scope_children(g.body)]
+        if mods:
+            test = f"self.{require_attribute(mods[0])} is not None"
+            init.append(f"{ip}if {g.guard.text}:")
+            init.extend(g_init)
+            init.append(f"{ip}else:")
+            init.extend(f"{ip}    self.{require_attribute(m)} = None" for m in mods)
+        else:
+            flag = self.flag_name(g)
+            init.append(f"{ip}self.{flag} = {g.guard.text}")
+            test = f"self.{flag}"
+        order = [id(b) for b in branches]
+        outs[id(g)], chans[id(g)] = g_var, g_ch
+        every = self.out_channels(item, args, [self.shape(chans[k]) for k in order])
+        rest = [k for k in order if k != id(g)]
+        fwd.append(f"        if {test}:")
+        fwd.extend("    " + line for line in g_fwd)
+        fwd.append(f"            {dst} = {item.spec.forward(args, [outs[k] for k in order])}")
+        fwd.append("        else:")
+        if len(rest) == 1:
+            fewer = chans[rest[0]]
+            fwd.append(f"            {dst} = {outs[rest[0]]}" if outs[rest[0]] != dst else "            pass")
+        else:
+            fewer = self.out_channels(item, args, [self.shape(chans[k]) for k in rest])
+            fwd.append(f"            {dst} = {item.spec.forward(args, [outs[k] for k in rest])}")
+        return _either(g.guard, every, fewer), dst
+
+    def flag_name(self, branch: T.Branch) -> str:
+        """The attribute that tells forward whether a branch without modules is merged:
+        `use_identity`, as torchvision's MobileNetV2 has `use_res_connect`."""
+        first = branch.body[0] if branch.body else None
+        word = first.spec.name if isinstance(first, T.Layer) else "input"
+        flag = f"use_{word}"
+        if flag in self.names.values() or flag in self.flags or namespace.module_name_problem(flag) \
+                or not is_identifier(flag):
+            raise NotSymbolic(f"no free attribute name for the condition of a `{word}` branch")
+        self.flags.add(flag)
+        return flag
+
+    def if_item(self, item: T.If, ch, cur, dst, init, fwd, pad):
+        if item.test.constant:      # decided by the spec alone
+            return self.body(item.then if item.test.value else item.orelse, ch, cur, dst, init, fwd, pad)
+        ip = " " * pad
+        arms = []
+        for body in (item.then, item.orelse):
+            a_init, a_fwd = [], []
+            a_ch, a_cur = self.body(body, ch, cur, dst, a_init, a_fwd, pad + 4)
+            mods = [self.names[id(c.item)] for c in self.scope_children(body)]
+            arms.append((a_init, a_fwd, a_ch, a_cur, mods))
+        (t_init, t_fwd, t_ch, t_cur, t_mods), (e_init, e_fwd, e_ch, _, e_mods) = arms
+        t_ch = _either(item.test, t_ch, e_ch)
+        for mine, theirs, other_init in ((t_mods, e_mods, e_init), (e_mods, t_mods, t_init)):
+            for name in mine:
+                if name not in theirs:
+                    other_init.append(f"{ip}    self.{require_attribute(name)} = None")
+        init.append(f"{ip}if {item.test.text}:")
+        init.extend(t_init or [f"{ip}    pass"])
+        if e_init:
+            init.append(f"{ip}else:")
+            init.extend(e_init)
+        if t_fwd == e_fwd:          # the same forward either way (`activation` is one module or another)
+            fwd.extend(t_fwd)
+            return t_ch, t_cur
+        if t_fwd and e_fwd:
+            raise NotSymbolic("both arms of an `if` compute something different in forward")
+        present, body_fwd = (t_mods, t_fwd) if t_fwd else (e_mods, e_fwd)
+        if not present:
+            raise NotSymbolic("an `if` arm computes without a module forward could test")
+        if cur != dst:              # torchvision's `identity = x; if self.downsample is not None: ...`
+            fwd.append(f"        {dst} = {cur}")
+        fwd.append(f"        if self.{require_attribute(present[0])} is not None:")
+        fwd.extend("    " + line for line in body_fwd)
+        return t_ch, dst
+
+    # ---- the class
+    def write(self) -> Translation:
+        t = self.t
+        sig = self.w.signatures[t.name]
+        params = [f"self, {require_argument(t.in_channels)}"]
+        seen_default, kw_only = False, False
+        for p in sig.params:
+            name = require_argument(p.name)
+            if p.default is not NO_DEFAULT:
+                params.append(f"{name}={literal(p.default)}")
+                seen_default = True
+            else:
+                params.append(name)
+                kw_only = kw_only or seen_default
+        if kw_only:
+            raise NotSymbolic("a required parameter after one with a default")
+        ch0 = Sym(t.in_channels)
+        init = []
+        if t.sequential:
+            base = "nn.Sequential"
+            out, init = self.sequential_init(ch0)
+            fwd = []
+        else:
+            base = "nn.Module"
+            self.name_scope(t.body)
+            init = ["        super().__init__()"]
+            fwd = []
+            out, result = self.body(t.body, ch0, "x", "x", init, fwd, 8)
+            fwd = ["", "    def forward(self, x):", *fwd, f"        return {result}"]
+        sig_text = ", ".join(params)
+        head = [f"class {class_placeholder(t.name)}({base}):",
+                f'    """The block {docstring(t.name)} for any values of its parameters; `{t.in_channels}`: '
+                f'the input\'s channels."""',
+                "", f"    def __init__({sig_text}):"]
+        source = "\n".join(head + init + fwd) + "\n"     # wrapped once the names are in (Writer.commit)
+        return Translation(t, source, text_of(out), self.lets, self.helpers, self.xavier,
+                           t.functions, self.uses, self.ordered, self.all_loop_vars)
+
+    def sequential_init(self, ch):
+        """A `sequential block`: an nn.Sequential subclass whose items are built in
+        order, those under a condition appended when it holds."""
+        lines = []
+        ch, args = self.numbered(self.t.body, ch, 8, lines, top=True)
+        return ch, lines + [f"        super().__init__({args})"]
+
+    def layers_name(self) -> str:
+        t = self.t
+        return namespace.fresh_local("layers", {*t.params, t.in_channels, *(f.name for f in t.functions),
+                                                *(i.name for i in t.body if isinstance(i, T.Let))})
+
+    def numbered(self, items, ch, pad: int, lines: list, top: bool = False):
+        """The arguments of nn.Sequential for a numbered scope's items; -> (channels, text).
+        Items under a condition are appended to a list built first (lines written to `lines`)."""
+        ip = " " * pad
+        parts, conditional = [], False
+        for item in items:
+            if isinstance(item, T.Assert):
+                lines.extend(_assertion(item, ip))
+                continue
+            if isinstance(item, T.Let):
+                if not top:
+                    raise NotSymbolic("a `let` inside a sequence")
+                lines.append(f"{ip}{require_argument(item.name)} = {item.value.text}")
+                self.lets.append((item.name, item.value.text))
+                continue
+            for sub in self.numbered_items((item,)):
+                if isinstance(sub, T.If) and sub.test.constant:
+                    sub = T.Sequence(None, sub.then if sub.test.value else sub.orelse)
+                    for inner in self.numbered_items((sub,)):
+                        if isinstance(inner, T.If):
+                            raise NotSymbolic("nested conditions in a sequence")
+                        ctor, ch = self.module_ctor(inner, ch)
+                        parts.append((None, inner.label, ctor))
+                elif isinstance(sub, T.If):
+                    conditional = True
+                    ch = self.conditional_items(sub, ch, parts)
+                elif isinstance(sub, T.Repeat):
+                    conditional = True
+                    ch = self.loop_items(sub, ch, parts)
+                else:
+                    ctor, ch = self.module_ctor(sub, ch)
+                    parts.append((None, sub.label, ctor))
+        if not conditional:
+            return ch, self.numbered_args([p[1:] for p in parts])
+        named = any(p[1] is not None for p in parts if p[0] is None) or \
+            any(name is not None for p in parts if p[0] is not None and p[0] is not _LOOP
+                for arm in p[2] for name, _ in arm)
+        if named and any(p[0] is None and p[1] is None and any(q[0] is not None for q in parts[:i])
+                         for i, p in enumerate(parts)):
+            raise NotSymbolic("an unnamed module after a condition among named ones: its index depends on it")
+
+        def entry(i, name, ctor):
+            if not named:
+                return ctor
+            self.ordered = True
+            return f"({literal(require_attribute(name if name is not None else str(i)))}, {ctor})"
+        layers = self.layers_name()
+        lines.append(f"{ip}{layers} = []")
+        for i, part in enumerate(parts):
+            if part[0] is _LOOP:
+                count, index, var, start, ctors, end = part[2]
+                if named:
+                    raise NotSymbolic("a loop among named modules")
+                lines.append(f"{ip}{var} = {start}")
+                lines.append(f"{ip}for {index or '_'} in range({count}):")
+                lines += [f"{ip}    {layers}.append({c})" for c in ctors]
+                lines.append(f"{ip}    {var} = {end}")
+            elif part[0] is not None:      # an if / else
+                test, arms = part[0], part[2]
+                lines.append(f"{ip}if {test}:")
+                lines += [f"{ip}    {layers}.append({entry(i, n, c)})" for n, c in arms[0]] or [f"{ip}    pass"]
+                if arms[1]:
+                    lines.append(f"{ip}else:")
+                    lines += [f"{ip}    {layers}.append({entry(i, n, c)})" for n, c in arms[1]]
+            else:
+                lines.append(f"{ip}{layers}.append({entry(i, part[1], part[2])})")
+        return ch, f"OrderedDict({layers})" if named else f"*{layers}"
+
+    def loop_items(self, item: T.Repeat, ch, parts):
+        """`repeat n { ... }` in a numbered scope: a Python loop appending its items. The
+        channels entering each iteration are a local (`channels`) the loop updates, so
+        that zero iterations leave them as they were."""
+        t = self.t
+        var = namespace.fresh_local("channels", {*t.params, t.in_channels, *(f.name for f in t.functions),
+                                                 *(i.name for i in t.body if isinstance(i, T.Let)),
+                                                 self.layers_name(), *([item.index] if item.index else [])})
+        if var in self.loop_vars:
+            raise NotSymbolic("nested loops")
+        self.loop_vars.add(var)
+        self.all_loop_vars.add(var)
+        ctors, c = [], Sym(var)
+        for sub in self.numbered_items(item.body):
+            if isinstance(sub, (T.If, T.Repeat)) or sub.label is not None:
+                raise NotSymbolic("a condition, a loop or a named module inside a loop")
+            ctor, c = self.module_ctor(sub, c)
+            ctors.append(ctor)
+        self.loop_vars.discard(var)
+        parts.append((_LOOP, None, (item.count.text, item.index, var, text_of(ch), ctors, text_of(c))))
+        return Sym(var)
+
+    def conditional_items(self, item: T.If, ch, parts):
+        arms, chans = [], []
+        for body in (item.then, item.orelse):
+            c, ctors = ch, []
+            for sub in self.numbered_items(body):
+                if isinstance(sub, T.If):
+                    raise NotSymbolic("nested conditions in a sequential block")
+                ctor, c = self.module_ctor(sub, c)
+                ctors.append((sub.label, ctor))
+            arms.append(ctors)
+            chans.append(c)
+        parts.append((item.test.text, None, arms))
+        return _either(item.test, chans[0], chans[1])
+
+
+LINE = 120      # the project's line length (pyproject.toml): longer calls are broken as ruff format does
+
+
+def wrap(line: str, limit: int = LINE) -> list[str]:
+    """A line whose last bracketed call is too long, broken as `ruff format` breaks it:
+    the arguments on one indented line if they fit there, else one per line with a
+    trailing comma, each broken the same way. Commas and brackets are found with
+    Python's tokenizer, so a string argument is never split."""
+    suffix = ":" if line.endswith("):") else ""     # a `def` line
+    if len(line) <= limit or not line.endswith(")" + suffix):
+        return [line]
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(line).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return [line]
+    depth, start, commas = 0, None, []
+    for tok in tokens:
+        if tok.type != tokenize.OP:
+            continue
+        if tok.string in "([{":
+            depth += 1
+            if depth == 1 and start is None:
+                start = tok.end[1]
+        elif tok.string in ")]}":
+            depth -= 1
+        elif tok.string == "," and depth == 1:
+            commas.append(tok.start[1])
+    if start is None or depth != 0:
+        return [line]
+    end = len(line) - 1 - len(suffix)
+    if line[start - 1] != "(" or not _closes_at(tokens, start, end):
+        return [line]
+    pad = " " * (len(line) - len(line.lstrip()))
+    inner = line[start:end].strip()
+    if len(pad) + 4 + len(inner) <= limit:
+        return [line[:start], f"{pad}    {inner}", f"{pad}){suffix}"]
+    pieces, last = [], start
+    for c in commas:
+        pieces.append(line[last:c].strip())
+        last = c + 1
+    pieces.append(line[last:end].strip())
+    out = [line[:start]]
+    for piece in filter(None, pieces):
+        out += wrap(f"{pad}    {piece},", limit) if not piece.endswith(")") else \
+            _with_comma(wrap(f"{pad}    {piece}", limit))
+    return out + [f"{pad}){suffix}"]
+
+
+def _with_comma(lines: list[str]) -> list[str]:
+    return lines[:-1] + [lines[-1] + ","]
+
+
+def _closes_at(tokens, start: int, end: int) -> bool:
+    """The bracket opened just before column `start` is the one closed at column `end`."""
+    depth = 0
+    for tok in tokens:
+        if tok.type != tokenize.OP or tok.start[1] < start - 1:
+            continue
+        if tok.string in "([{":
+            depth += 1
+        elif tok.string in ")]}":
+            depth -= 1
+            if depth == 0:
+                return tok.start[1] == end
+    return False
+
+
+_LOOP = object()        # marks a loop among a numbered scope's parts
+
+
+def _assertion(item: T.Assert, ip: str) -> list[str]:
+    """`assert` as the constructor's check: the spec's message in a ValueError."""
+    if item.test.constant:
+        if item.test.value is True:
+            return []
+        raise NotSymbolic("an `assert` that always fails")
+    test = item.test.text if _level(item.test.text) >= _NOT else f"({item.test.text})"
+    message = literal(item.message if item.message is not None else "assertion failed")
+    return [f"{ip}if not {test}:", f"{ip}    raise ValueError({message})"]
+
+
+def _either(test: T.Expr, then, orelse):
+    """The channels after an `if`: the arms' when they agree, else chosen as the test
+    chooses (a merge after it mostly reads another branch's: ResNet's downsample)."""
+    if text_of(then) == text_of(orelse):
+        return then
+    return Sym(f"{_operand(then, _OR)} if {test.text if _level(test.text) >= _OR else f'({test.text})'} "
+               f"else {_operand(orelse, _COND)}", _COND)
+
+
+def class_placeholder(definition: str) -> str:
+    """Where a class name goes before the file has chosen it; NUL cannot occur in what
+    else is written (literal() escapes control characters)."""
+    return f"\x00class:{definition}\x00"
+
+
+def helper_placeholder(cls: str) -> str:
+    return f"\x00helper:{cls}\x00"
+
+
+def docstring(text: str) -> str:
+    return "".join(c if c.isprintable() and c not in '\\"' else "?" for c in text)
+
+
+def translate(writer, template: T.Template, rank: int) -> Translation:
+    """The class for `template`; raises NotSymbolic (or Untranslatable) when it has none."""
+    try:
+        return _Class(writer, template, rank).write()
+    except Untranslatable as e:
+        raise NotSymbolic(str(e)) from None

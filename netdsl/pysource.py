@@ -1,0 +1,152 @@
+"""The expression language written as Python source, with values.evaluate's semantics.
+
+Code generation writes a block's arithmetic (`planes * 4`, `(k - 1) // 2 * dilation`)
+into the constructor of its class. This module is the one place that decides what
+an expression becomes in Python, next to the evaluator whose meaning it must keep:
+`/` is true division and `//` floors in both, `round`, `int`, `min`, `max`, `abs`
+and `sum` are Python's builtins (values.BUILTINS calls exactly those), `x == none`
+becomes `x is None` (None equals only itself), and a user function
+`let f(v, d) = ...` becomes a module-level `def`.
+
+Nothing from a spec is pasted: only the AST node types below are translated,
+names must be ones the caller maps to Python names it chose, and constants go
+through `literal`, which only writes inert literals. Anything else raises
+Untranslatable, and code generation falls back to a class per specialisation.
+Semantics the translation keeps only for values `check` accepts (an `and` of
+bools, numbers in arithmetic): the class is built from values that passed it.
+"""
+from __future__ import annotations
+
+import math
+
+from .frontend import ast as A
+
+
+class Untranslatable(Exception):
+    """This expression has no Python translation here (the message says why)."""
+
+
+def literal(v) -> str:
+    """Python source for a value. Only inert literal types; anything else is refused."""
+    if v is None or isinstance(v, bool):
+        return repr(v)
+    if type(v) is int:
+        return repr(v)
+    if type(v) is float:
+        if not math.isfinite(v):
+            raise Untranslatable(f"cannot emit the non-finite number {v!r}")
+        return repr(v)
+    if type(v) is str:
+        return repr(v)      # repr of a str is always a single, inert string literal
+    if type(v) is tuple:
+        items = [literal(x) for x in v]
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    raise Untranslatable(f"cannot emit a value of type {type(v).__name__}")
+
+
+# The builtins whose Python namesakes compute what values.BUILTINS computes for the
+# arguments it accepts (floor, ceil, sqrt and log need `math`: generated code imports only torch).
+PYTHON_BUILTINS = frozenset({"int", "min", "max", "abs", "round", "sum", "len"})
+
+# Python's precedence, loosest first; each level's operands print at a tighter one.
+_COND, _OR, _AND, _NOT, _CMP, _ADD, _MUL, _UNARY, _POW, _ATOM = range(10)
+_BINARY = {"+": _ADD, "-": _ADD, "*": _MUL, "/": _MUL, "//": _MUL, "%": _MUL, "**": _POW,
+           "==": _CMP, "!=": _CMP, "<": _CMP, "<=": _CMP, ">": _CMP, ">=": _CMP}
+_AXES = {"c": 0, "channels": 0}     # what a block class reads of its input: its channels
+
+
+class Names:
+    """How the spec's names read in Python: `vars` maps a variable to its Python name,
+    `functions` a user function to its Python name (a module-level def), and
+    `in_channels` is the Python name of the block's input channels (None: `in` is not
+    available). `constant(name)`: a value for a name bound outside (a file constant),
+    or raises KeyError; `called`: filled with the builtins and functions used."""
+
+    def __init__(self, vars: dict, functions: dict, in_channels: str | None = None, constant=None):
+        self.vars, self.functions, self.in_channels = vars, functions, in_channels
+        self.constant = constant
+        self.called: set[str] = set()
+
+
+def source(e, names: Names) -> str:
+    """The Python expression for `e`; raises Untranslatable."""
+    return _source(e, names)[0]
+
+
+def _wrap(text_level, level: int) -> str:
+    text, own = text_level
+    return f"({text})" if own < level else text
+
+
+def _source(e, names: Names) -> tuple[str, int]:
+    t = type(e)
+    if t is A.Const:
+        return literal(e.value), _ATOM
+    if t is A.Var:
+        if e.name in names.vars:
+            return names.vars[e.name], _ATOM
+        if names.constant is not None:
+            try:
+                return literal(names.constant(e.name)), _ATOM
+            except KeyError:
+                pass
+        raise Untranslatable(f"the name `{e.name}` has no Python counterpart here")
+    if t is A.Attr and type(e.value) is A.InShape:
+        if e.name in _AXES and names.in_channels is not None:
+            return names.in_channels, _ATOM
+        raise Untranslatable(f"`in.{e.name}` depends on the input's size, not only its channels")
+    if t is A.BinOp:
+        level = _BINARY.get(e.op)
+        if level is None:
+            raise Untranslatable(f"operator `{e.op}`")
+        if level == _CMP and e.op in ("==", "!=") and (_is_none(e.left) or _is_none(e.right)):
+            other = e.right if _is_none(e.left) else e.left
+            word = "is" if e.op == "==" else "is not"
+            return f"{_wrap(_source(other, names), _CMP + 1)} {word} None", _CMP
+        # comparisons do not chain and ** binds to the right in Python: parenthesise both sides there
+        left = level + 1 if level in (_CMP, _POW) else level
+        right = level + 1
+        return f"{_wrap(_source(e.left, names), left)} {e.op} {_wrap(_source(e.right, names), right)}", level
+    if t is A.Unary:
+        if e.op == "not":
+            return f"not {_wrap(_source(e.operand, names), _NOT)}", _NOT
+        if e.op not in ("-", "+"):
+            raise Untranslatable(f"unary `{e.op}`")
+        return f"{e.op}{_wrap(_source(e.operand, names), _POW + 1)}", _UNARY
+    if t is A.BoolOp:
+        level = _AND if e.op == "and" else _OR
+        return f" {e.op} ".join(_wrap(_source(o, names), level + 1) for o in e.operands), level
+    if t is A.CondExpr:
+        return (f"{_wrap(_source(e.then, names), _OR)} if {_wrap(_source(e.test, names), _OR)} "
+                f"else {_wrap(_source(e.orelse, names), _COND)}"), _COND
+    if t is A.TupleExpr:
+        items = [_wrap(_source(x, names), _COND) for x in e.items]
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")", _ATOM
+    if t is A.Index:
+        return f"{_wrap(_source(e.value, names), _ATOM)}[{_wrap(_source(e.index, names), _COND)}]", _ATOM
+    if t is A.FunCall:
+        if e.name == "int" and len(e.args) == 1 and type(e.args[0]) is A.FunCall and e.args[0].name == "round" \
+                and len(e.args[0].args) == 1 and "int" not in names.vars and "int" not in names.functions:
+            return _source(e.args[0], names)    # round(x) is already an int: ruff's RUF046
+        if e.name in names.functions:
+            fn = names.functions[e.name]
+        elif e.name in PYTHON_BUILTINS and e.name not in names.vars:
+            fn = e.name
+        else:
+            raise Untranslatable(f"the function `{e.name}` has no Python counterpart here")
+        names.called.add(e.name)
+        return f"{fn}({', '.join(_wrap(_source(a, names), _COND) for a in e.args)})", _ATOM
+    raise Untranslatable(f"{t.__name__} expressions")
+
+
+def _is_none(e) -> bool:
+    return type(e) is A.Const and e.value is None
+
+
+def free_names(e) -> set[str]:
+    """The variable names an expression reads (functions' own bodies excluded)."""
+    return {n.name for n in A.walk(e) if type(n) is A.Var}
+
+
+def reads_input(e) -> bool:
+    return any(type(n) in (A.InShape, A.RefShape) for n in A.walk(e))

@@ -1,0 +1,223 @@
+"""One class per block definition (issue 13, requirement 1).
+
+The differential test: for zoo blocks, a small network using the block twice with
+random arguments that `check` accepts is compiled twice, once with a class per
+block definition (blockclass.py) and once with a class per specialisation (the
+emitter tests/test_zoo_reference.py holds to torchvision). The two modules must
+have the same state_dict keys and shapes, and give the same outputs under the
+same weights.
+"""
+from __future__ import annotations
+
+import glob
+import re
+
+import pytest
+
+from netdsl.backends.codegen import generate
+from netdsl.pipeline import check_file, check_source
+
+torch = pytest.importorskip("torch")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from netdsl_literals import lit  # noqa: E402  (tests/ is on sys.path under pytest)
+
+from netdsl.backends.build import exec_source  # noqa: E402
+
+INTS = st.integers
+
+
+def _args(draw_args: dict) -> str:
+    parts = []
+    for k, v in draw_args.items():
+        parts.append(lit(v) if k.startswith("_") else f"{k}={lit(v)}")
+    return ", ".join(parts)
+
+
+# block -> (import, strategy for its arguments: keys starting with `_` are positional)
+BLOCKS = {
+    "BasicBlock": ("lib/resnet.net", st.fixed_dictionaries(
+        {"_channels": INTS(1, 6)}, optional={"stride": INTS(1, 2)})),
+    "Bottleneck": ("lib/resnet.net", st.fixed_dictionaries(
+        {"_planes": INTS(1, 4)}, optional={"stride": INTS(1, 2), "groups": INTS(1, 2),
+                                           "base_width": st.sampled_from([32, 64, 128]), "dilation": INTS(1, 2)})),
+    "Conv2dNormActivation": ("lib/ops.net", st.fixed_dictionaries(
+        {"_c": INTS(1, 6)},
+        optional={"k": st.sampled_from([1, 3, 5]), "stride": INTS(1, 2), "groups": INTS(1, 2),
+                  "dilation": INTS(1, 2), "norm": st.sampled_from(["batchnorm", "layernorm2d", "none"]),
+                  "act": st.sampled_from(["relu", "relu6", "hardswish", "silu", "none"]),
+                  "padding": st.sampled_from([None, 0, 1, 2]), "bias": st.sampled_from([None, True, False])})),
+    "SqueezeExcitation": ("lib/ops.net", st.fixed_dictionaries(
+        {"_squeeze": INTS(1, 4)}, optional={"act": st.sampled_from(["relu", "silu"]),
+                                            "scale": st.sampled_from(["sigmoid", "hardsigmoid"])})),
+    "BasicConv2d": ("lib/inception.net", st.fixed_dictionaries(
+        {"_channels": INTS(1, 6), "kernel": st.sampled_from([1, 3, (1, 3), (3, 1)])},
+        optional={"stride": INTS(1, 2), "padding": st.sampled_from([0, 1, (0, 1)])})),
+    "InceptionA": ("lib/inception.net", st.fixed_dictionaries({"_pool_features": INTS(1, 8)})),
+    "Fire": ("lib/squeezenet.net", st.fixed_dictionaries(
+        {"_squeeze_planes": INTS(1, 4), "_expand1x1_planes": INTS(1, 4), "_expand3x3_planes": INTS(1, 4)})),
+    "ShuffleBranch": ("lib/shufflenet.net", st.fixed_dictionaries({"_bf": INTS(1, 4), "_stride": INTS(1, 2)})),
+    "ResBottleneckBlock": ("lib/regnet.net", st.fixed_dictionaries(
+        {"_width_out": st.sampled_from([4, 8]), "_stride": INTS(1, 2), "_group_width": st.sampled_from([2, 4])},
+        optional={"bm": st.sampled_from([0.5, 1.0]), "se_ratio": st.sampled_from([None, 0.25, 0.5])})),
+    "NiNBlock": ("nin.net", st.fixed_dictionaries(
+        {"_channels": INTS(1, 6), "kernel": INTS(1, 3), "stride": INTS(1, 2), "padding": INTS(0, 1)})),
+    "DoubleConv": ("unet.net", st.fixed_dictionaries({"_channels": INTS(1, 6)})),
+    "DenseLayer": ("densenet121.net", st.fixed_dictionaries({"_growth": INTS(1, 4), "_bn_size": INTS(1, 3)})),
+    "Transition": ("densenet121.net", st.just({})),
+    "InvertedResidual": ("mobilenet_v2.net", st.fixed_dictionaries(
+        {"_out": INTS(1, 6), "_stride": INTS(1, 2), "_t": INTS(1, 3)})),
+    "BottleneckLayer": ("lib/resnet.net", st.fixed_dictionaries(
+        {"_planes": INTS(1, 3), "_blocks": INTS(0, 3)},
+        optional={"stride": INTS(1, 2), "groups": INTS(1, 2), "dilate": st.booleans(), "dilation": INTS(1, 2)})),
+    "Stack": ("lib/mnasnet.net", st.fixed_dictionaries(
+        {"_out": INTS(1, 4), "_k": st.sampled_from([3, 5]), "_stride": INTS(1, 2), "_t": INTS(1, 3),
+         "_repeats": INTS(1, 3)})),
+    "InvertedResidual@mnasnet": ("lib/mnasnet.net", st.fixed_dictionaries(
+        {"_out": INTS(1, 6), "_k": st.sampled_from([3, 5]), "_stride": INTS(1, 2), "_t": INTS(1, 3)},
+        optional={"momentum": st.sampled_from([0.1, 0.01])})),
+}
+
+
+def _spec(block, imp, c, size, first, second) -> str:
+    return (f'import "zoo:{imp}"\n'
+            f"network Probe {{\n    input [{c}, {size}, {size}]\n"
+            f"    {block}({_args(first)}) -> {block}({_args(second)})\n}}\n")
+
+
+def _modules(result):
+    """(one class per definition, one class per specialisation) of the checked spec."""
+    graphs = list(result.graphs)
+    per_definition, per_use = generate(graphs), generate(graphs, block_classes=False)
+    return per_definition, exec_source(per_definition).Probe(), exec_source(per_use).Probe()
+
+
+@pytest.mark.parametrize("block", sorted(BLOCKS))
+def test_a_block_class_builds_what_its_specialisations_build(block):
+    imp, args = BLOCKS[block]
+    block = block.split("@")[0]         # `Name@file`: a block name two files define
+
+    @settings(max_examples=12, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+    @given(c=INTS(1, 8), size=INTS(9, 12), first=args, second=args)
+    def run(c, size, first, second):
+        result = check_source(_spec(block, imp, c, size, first, second))
+        if not result.ok:
+            return      # values `check` refuses: nothing to compare
+        compared.append(1)
+        text, mine, ref = _modules(result)
+        assert len(re.findall(rf"^class {block}\(", text, flags=re.M)) == 1
+        assert f"class {block}_2(" not in text
+        mine_sd, ref_sd = mine.state_dict(), ref.state_dict()
+        assert [(k, tuple(v.shape)) for k, v in mine_sd.items()] == [(k, tuple(v.shape)) for k, v in ref_sd.items()]
+        torch.manual_seed(0)
+        for v in ref_sd.values():
+            if v.is_floating_point():
+                v.copy_(torch.rand_like(v) + 0.5)      # positive: BatchNorm running variances too
+        mine.load_state_dict(ref_sd)
+        mine.eval()
+        ref.eval()
+        x = torch.randn(2, c, size, size)
+        with torch.no_grad():
+            torch.testing.assert_close(mine(x), ref(x), rtol=0, atol=0)
+    compared = []
+    run()
+    assert len(compared) >= 4, "most drawn values should be ones `check` accepts"
+
+
+def test_resnet18_has_one_basic_block_class():
+    result = check_file("specs/resnet18.net")
+    text = generate(list(result.graphs))
+    assert len(re.findall(r"^class BasicBlock\(nn\.Module\):", text, flags=re.M)) == 1
+    assert "BasicBlock_2" not in text
+    assert "    def __init__(self, in_channels, channels, stride=1):" in text
+    assert "        if stride != 1 or in_channels != channels:" in text
+    assert "            self.downsample = None" in text
+    assert "        if self.downsample is not None:" in text
+    assert "BasicBlock(64, 128, stride=2)," in text
+
+
+def test_every_zoo_block_gets_one_class_or_a_reason():
+    """A block without a class of its own says why, in a comment above its first class."""
+    for path in sorted(glob.glob("specs/*.net")):
+        result = check_file(path)
+        text = generate(list(result.graphs))
+        for name in {s.definition for g in result.graphs for s in g.scopes() if s.kind == "block"}:
+            classes = re.findall(rf"^class {name}(_\d+)?\(", text, flags=re.M)
+            if len(classes) > 1 or f"# {name}: a class per use, because " in text:
+                assert f"# {name}: a class per use, because " in text, (path, name)
+            else:
+                assert classes == [""], (path, name)
+
+
+@pytest.mark.parametrize("spec, name", [("specs/resnet50.net", "Bottleneck"),
+                                        ("specs/mobilenet_v2.net", "Conv2dNormActivation"),
+                                        ("specs/googlenet.net", "BasicConv2d"),
+                                        ("specs/inception_v3.net", "InceptionC")])
+def test_common_blocks_have_one_class(spec, name):
+    text = generate(list(check_file(spec).graphs))
+    assert len(re.findall(rf"^class {name}(_\d+)?\(", text, flags=re.M)) == 1
+
+
+def test_bottleneck_width_becomes_a_function():
+    text = generate(list(check_file("specs/resnext50_32x4d.net").graphs))
+    assert "def bottleneck_width(planes, groups, base_width):\n    return int(planes * (base_width / 64)) * groups" \
+        in text
+    assert "        width = bottleneck_width(planes, groups, base_width)\n" in text
+
+
+# ---- expressions as Python -----------------------------------------------------------
+def _expr_source(text: str, names=("a", "b", "c")) -> str:
+    from netdsl.frontend.source import Source
+    from netdsl.frontend.syntax import parse
+    from netdsl.pysource import Names, source
+    module, diagnostics = parse(Source.from_text("expr.net", f"let e = {text}\n"))
+    assert not diagnostics, diagnostics
+    return source(module.lets[0].value, Names({n: n for n in names}, {}, "in_channels"))
+
+
+@pytest.mark.parametrize("spec, python", [
+    ("a + b * c", "a + b * c"),
+    ("(a + b) * c", "(a + b) * c"),
+    ("a - (b - c)", "a - (b - c)"),
+    ("(a - b) - c", "a - b - c"),
+    ("a // 2 * b", "a // 2 * b"),
+    ("a / (b / c)", "a / (b / c)"),
+    ("-(a + b)", "-(a + b)"),
+    ("(a ** b) ** c", "(a ** b) ** c"),
+    ("a == none", "a is None"),
+    ("none != a", "a is not None"),
+    ("(a < b) == (b < c)", "(a < b) == (b < c)"),
+    ("not (a and b)", "not (a and b)"),
+    ("a if b else c", "a if b else c"),
+    ("(a if b else c) + 1", "(a if b else c) + 1"),
+    ("int(round(a * 0.5))", "round(a * 0.5)"),
+    ("max(a, in.c // 4)", "max(a, in_channels // 4)"),
+    ("(a, 'x', true, none)", "(a, 'x', True, None)"),
+])
+def test_expressions_keep_their_meaning_in_python(spec, python):
+    assert _expr_source(spec) == python
+
+
+@pytest.mark.parametrize("spec", ["in.h", "@skip.c", "[x for x in a]", "sqrt(a)", "d + 1"])
+def test_what_has_no_python_counterpart_is_refused(spec):
+    from netdsl.pysource import Untranslatable
+    with pytest.raises(Untranslatable):
+        _expr_source(spec)
+
+
+@pytest.mark.parametrize("body, why", [
+    ("conv2d(4, 1)\n    repeat n { relu }", "a repeat where modules are named, not numbered"),
+    ('BottleneckLayer(4, n)\n    conv2d(8, 1)', "`BottleneckLayer`'s output channels come out of a loop"),
+    ("conv2d(4, 1) -> flatten", "`flatten`'s output channels are no function of its arguments"),
+    ("conv2d(in.h, 1)", "`in.h` depends on the input's size, not only its channels"),
+])
+def test_a_block_outside_the_subset_gets_classes_per_use_and_says_why(body, why):
+    spec = (f'import "zoo:lib/resnet.net"\nblock Outer(n: int) {{\n    {body}\n}}\n'
+            "network N {\n    input [3, 8, 8]\n    Outer(2)\n}\n")
+    result = check_source(spec)
+    assert result.ok, result.diagnostics
+    text = generate(list(result.graphs))
+    note = next(line for line in text.splitlines() if line.startswith("# Outer: "))
+    assert note.startswith("# Outer: a class per use, because ") and why in note
+    assert "if (n,) != (2,):" in text
