@@ -374,8 +374,9 @@ def layers(kind):
               help="Output file: .svg, .png, .pdf or .dot (default: SVG, or --format dot, on standard output).")
 @click.option("--format", "fmt", type=click.Choice(["svg", "png", "pdf", "dot"], case_sensitive=False),
               default=None, help="Output format (default: from the -o extension).")
-@click.option("--depth", type=click.IntRange(0), default=None,
-              help="Draw blocks and named sequences nested deeper than N as single nodes.")
+@click.option("--depth", default=None, metavar="N|full",
+              help="Draw blocks, named sequences and loops nested deeper than N as single nodes; `full`: every "
+                   "layer (default: the deepest that fits a page; DOT: every layer).")
 @click.option("--direction", type=click.Choice(["TB", "LR"], case_sensitive=False), default="TB",
               show_default=True, help="Top to bottom, or left to right.")
 @click.option("--params", "show_params", is_flag=True, help="Show parameter counts on the nodes.")
@@ -388,6 +389,10 @@ def render(file, output, fmt, depth, direction, show_params, timeout, network, i
 
     A spec with errors still renders, with the failing layer in red (exit 1)."""
     from .backends import render as R
+    try:
+        depth = R.parse_depth(depth)
+    except R.RenderError as e:
+        raise click.BadParameter(str(e), param_hint="'--depth'") from None
     if output is None or output == "-":
         fmt = (fmt or "svg").lower()
         if fmt not in ("svg", "dot"):
@@ -408,8 +413,11 @@ def render(file, output, fmt, depth, direction, show_params, timeout, network, i
     try:
         with LIMITS.override(dot_timeout=timeout):
             if output is None:          # text on standard output, as `dot -Tsvg` does
-                out(R.render_bytes(g, fmt, depth=depth, direction=direction, show_params=show_params).decode(),
-                    nl=False, raw=True)
+                notes: list = []
+                out(R.render_bytes(g, fmt, notes, depth=depth, direction=direction, show_params=show_params)
+                    .decode(), nl=False, raw=True)
+                for w in notes:
+                    out(w, err=True)
                 sys.exit(EXIT_OK if result.ok else EXIT_SPEC)
             warnings = R.render_file(g, output, fmt, inputs=[file, *result.program.files], depth=depth,
                                      direction=direction, show_params=show_params)
@@ -417,7 +425,7 @@ def render(file, output, fmt, depth, direction, show_params, timeout, network, i
         out(str(e) if isinstance(e, R.DotNotFound) else f"error: {e}", err=True)
         sys.exit(EXIT_USAGE)
     for w in warnings:
-        out(f"warning: {w}", err=True)
+        out(w, err=True)
     out(f"{file}: {g.network} \u2192 {output}" + ("" if g.ok else "  (has errors: drawn in red)"))
     sys.exit(EXIT_OK if result.ok else EXIT_SPEC)
 

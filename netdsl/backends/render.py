@@ -9,6 +9,7 @@ This module never prints or exits; cli.py turns its exceptions into messages.
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
@@ -18,7 +19,7 @@ from ..diagnostics.render import terminal_safe
 from ..errors import NetdslError
 from ..limits import LIMITS
 from ..values import shape_text
-from .digraph import collapse, to_networkx
+from .digraph import collapse, full_depth, to_networkx
 
 FORMATS = ("svg", "png", "pdf", "dot")
 FONT = "Helvetica,Arial,sans-serif"
@@ -44,6 +45,7 @@ FILL = {
     "merge": "#fff2b3",
     "block": "#eef3f8",
     "sequence": "#eef3f8",
+    "loop": "#f6efe4",
 }
 ERROR_FILL, ERROR_LINE = "#ffd9d9", "#d62728"
 
@@ -88,12 +90,14 @@ def _wrap(text: str, width: int = 38) -> list[str]:
 
 
 def _dot_id(key) -> str:
-    return f"s{key[1]}" if isinstance(key, tuple) else f"n{key}"
+    if isinstance(key, tuple):
+        return ("s" if key[0] == "scope" else "l") + str(key[1])
+    return f"n{key}"
 
 
 def _node_label(a: dict, show_params: bool) -> str:
     lines = [_clip(a["label"], 200)]
-    if a["kind"] in ("block", "sequence"):
+    if a.get("folded"):
         lines = _wrap(_clip(a["label"], 200), 40)
         lines.append(f"{shape_text(a['in_shapes'][0])} \u2192 {shape_text(a['shape'])}")
     if show_params and a["params"]:
@@ -109,72 +113,173 @@ def _tooltip(a: dict) -> str:
     return _esc(" ".join(p for p in (name, where) if p))
 
 
-def dot_source(G, *, depth: int | None = None, direction: str = "TB", show_params: bool = False) -> str:
-    """DOT text for the networkx graph `G` (from graph.to_networkx)."""
+def dot_source(G, *, depth: int | None = None, direction: str = "TB", show_params: bool = False,
+               rows: int | None = None) -> str:
+    """DOT text for the networkx graph `G` (from graph.to_networkx), `depth` levels deep
+    (None: every layer; digraph.collapse says what a level is).
+
+    Left to right, the diagram wraps into `rows` rows (None: as many as make it about
+    3:2). Top to bottom, an encoder-decoder with nested long skips is drawn as a U."""
     import graphviz
     H = collapse(G, depth)
-    scopes = G.graph["scopes"]
+    lr = direction.upper() == "LR"
     network = _clip(G.graph["network"])
     title = f"{network}  {shape_text(G.graph['input_shape'])} \u2192 {shape_text(G.graph['output_shape'])}"
     if show_params:
         title += f"  ({G.graph['total_params']:,} params)"
     dot = graphviz.Digraph(name=_esc(network))
-    dot.attr("graph", rankdir=direction.upper(), fontname=FONT, fontsize="14", label=_esc(title),
+    dot.attr("graph", rankdir="LR" if lr else "TB", fontname=FONT, fontsize="14", label=_esc(title),
              labelloc="t", nodesep="0.3", ranksep="0.32", newrank="true", outputorder="edgesfirst",
              bgcolor="white", pad="0.2")
     dot.attr("node", shape="box", style="rounded,filled", fontname=FONT, fontsize="11",
              height="0.32", margin="0.14,0.05", color="#555555", penwidth="1")
     dot.attr("edge", fontname=FONT, fontsize="9", color="#444444", arrowsize="0.6", fontcolor="#333333")
 
-    # Clusters: block uses and named sequences ("s", id), and repeat/for runs ("l", id)
-    # inside them. Each drawn node sits in the innermost cluster of its chain.
-    loops = G.graph["loops"]
-    home = _loop_homes(G)
-    members: dict = {}
-    children: dict = {}
-    for key, a in sorted(H.nodes(data=True), key=lambda kv: _order(H, kv[0])):
-        chain = _chain(a, home)
-        members.setdefault(chain[-1] if chain else None, []).append(key)
-        for parent, child in zip([None, *chain], chain):
-            children.setdefault(parent, {})[child] = None     # an ordered set
-
+    order = sorted(H.nodes, key=lambda k: _order(H, k))
     out_id = G.graph["output"]
-    last = None if out_id is None else out_id if out_id in H else ("scope", G.nodes[out_id]["scopes"][depth])
+    last = None if out_id is None else H.graph["where"][out_id]
     spine = _spine(H, last)
-    firsts: dict = {}
+    row = _rows(H, order, rows) if lr else dict.fromkeys(order, 0)
+    side = None if lr else _u_sides(H, spine, order, last)
+    junctions = _junctions(H, row)
+    view = _View(H, G, row, spine, side, junctions, show_params)
+    if lr:
+        for r in sorted(set(row.values())):
+            with dot.subgraph(name=f"cluster_row{r}") as sub:
+                sub.attr(label="", peripheries="0", margin="4")
+                view.emit(sub, (None, r))
+    else:
+        view.emit(dot, (None, 0))
+    if last is not None:
+        dot.node("output", "output", shape="plaintext", style="", fontsize="11",
+                 **view.group(last, for_output=True))
+    view.edges(dot, last)
+    return dot.source
 
-    def emit(container, cluster):
-        # Nodes and child clusters in first-node order (children lists are already in that order).
-        items = [(_order(H, k), 0, k) for k in members.get(cluster, ())]
-        items += [(_first(members, children, c, H, firsts), 1, c) for c in children.get(cluster, ())]
+
+class _View:
+    """What dot_source draws: nodes and junctions in their clusters, row by row, and the edges."""
+
+    def __init__(self, H, G, row, spine, side, junctions, show_params):
+        self.H, self.G, self.row, self.spine, self.side = H, G, row, spine, side
+        self.junctions, self.show_params = junctions, show_params
+        self.on_spine = set(spine)
+        self.wrapped = any(row.values())
+        self.members: dict = {}
+        self.children: dict = {}
+        for key in sorted(H.nodes, key=lambda k: _order(H, k)):
+            r = row[key]
+            chain = [(c, r) for c in H.nodes[key]["clusters"]]
+            self.members.setdefault(chain[-1] if chain else (None, r), []).append(key)
+            for parent, child in zip([(None, r), *chain], chain):
+                self.children.setdefault(parent, {})[child] = None     # an ordered set
+        for u, at in junctions.items():
+            self.members.setdefault(at, []).append(("j", u))
+        self.firsts: dict = {}
+        self.seen: set = set()
+
+    def order(self, k) -> float:
+        if isinstance(k, tuple) and k[0] == "j":
+            return _order(self.H, k[1]) + 0.5
+        return _order(self.H, k)
+
+    def first(self, c) -> float:
+        if c not in self.firsts:
+            self.firsts[c] = min([self.order(k) for k in self.members.get(c, ())]
+                                 + [self.first(x) for x in self.children.get(c, ())])
+        return self.firsts[c]
+
+    def group(self, key, for_output=False) -> dict:
+        """The main path is one Graphviz group, so it runs straight; a U has one per side,
+        and wrapped rows one per row."""
+        if not for_output and key not in self.on_spine:
+            return {}
+        if self.side is not None:
+            return {"group": f"spine_{self.side[key]}"}
+        return {"group": f"spine{self.row[key]}" if self.wrapped else "spine"}
+
+    def emit(self, container, cluster):
+        """Nodes and child clusters in first-node order."""
+        H = self.H
+        items = [(self.order(k), 0, k) for k in self.members.get(cluster, ())]
+        items += [(self.first(c), 1, c) for c in self.children.get(cluster, ())]
         for _, is_cluster, k in sorted(items, key=lambda t: (t[0], t[1])):
             if not is_cluster:
-                _emit_node(container, k, H.nodes[k], show_params, k in spine)
+                if isinstance(k, tuple) and k[0] == "j":
+                    container.node(f"j{_dot_id(k[1])}", "", shape="point", width="0.06", height="0.06",
+                                   style="filled", fillcolor="#444444", color="#444444",
+                                   **self.group(k[1]))
+                else:
+                    _emit_node(container, k, H.nodes[k], self.show_params, self.group(k))
                 continue
-            what, cid = k
-            info = scopes[cid] if what == "s" else loops[cid]
-            with container.subgraph(name=f"cluster_{what}{cid}") as sub:
+            (what, cid), r = k
+            info = self.G.graph["scopes"][cid] if what == "s" else self.G.graph["loops"][cid]
+            again = (what, cid) in self.seen
+            self.seen.add((what, cid))
+            name = f"{what}{cid}" + (f"_r{r}" if again else "")
+            label = _esc(_clip(info["label"], 200) + ("  (continued)" if again else ""))
+            with container.subgraph(name=f"cluster_{name}") as sub:
                 style = {"block": "rounded", "sequence": "rounded,dashed"}.get(info["kind"], "dotted")
-                sub.attr(label=_esc(_clip(info["label"], 200)), labeljust="l", fontsize="10", fontcolor="#444444",
-                         style=style, color="#8da0b6" if what == "s" else "#b07d3a", penwidth="1", margin="10")
-                emit(sub, k)
+                sub.attr(label=label, labeljust="l", fontsize="10", fontcolor="#444444", style=style,
+                         color="#8da0b6" if what == "s" else "#b07d3a", penwidth="1", margin="10",
+                         **({"peripheries": "1"} if self.wrapped else {}))   # the rows have none
+                self.emit(sub, k)
 
-    emit(dot, None)
-    if last is not None:
-        dot.node("output", "output", shape="plaintext", style="", fontsize="11", group="spine")
-    for u, v, a in sorted(H.edges(data=True), key=lambda e: (_order(H, e[1]), _order(H, e[0]))):
-        attrs = {"label": " " + _esc(a["label"])}
-        if a["shape"] is None:
-            attrs.update(style="dashed", color="#999999")
-        for _ in a["ports"][:1] if isinstance(u, tuple) or isinstance(v, tuple) else a["ports"]:
-            dot.edge(_dot_id(u), _dot_id(v), **attrs)
-    if last is not None:
-        shape = G.nodes[out_id]["shape"]
-        attrs = {"label": " " + _esc(shape_text(shape))}
-        if shape is None:
-            attrs.update(style="dashed", color="#999999")
-        dot.edge(_dot_id(last), "output", **attrs)
-    return dot.source
+    def _id(self, k) -> str:
+        return f"j{_dot_id(k[1])}" if isinstance(k, tuple) and k[0] == "j" else _dot_id(k)
+
+    def edges(self, dot, last):
+        H, row, side = self.H, self.row, self.side
+        out_id = self.G.graph["output"]
+
+        def attrs_for(shape, label=True):
+            a = {"label": " " + _esc(shape_text(shape))} if label else {}
+            if shape is None:
+                a.update(style="dashed", color="#999999")
+            return a
+
+        def put(u_id, v_id, a, u, v):
+            # A U: the decoder side is written upwards (dir=back), the skips across.
+            if side is not None and u is not None and v is not None:
+                su, sv = side[u], side[v]
+                if su == "r" and sv == "r":
+                    dot.edge(v_id, u_id, dir="back", **a)
+                    return
+                if su != sv:
+                    dot.edge(u_id, v_id, constraint="false", **a)
+                    return
+            if u is not None and v is not None and row[u] != row[v]:
+                # A row break: back to the left under the row, then down into the next one.
+                turn = f"w{u_id}"
+                dot.node(turn, "", shape="point", width="0.01", height="0.01", style="invis", weight="0")
+                dot.edge(u_id, turn, **{**a, "constraint": "false", "arrowhead": "none"})
+                u_id = turn
+                a = {}
+            dot.edge(u_id, v_id, **a)
+
+        for u, v, a in sorted(H.edges(data=True), key=lambda e: (_order(H, e[1]), _order(H, e[0]))):
+            times = a["ports"][:1] if H.nodes[u]["folded"] or H.nodes[v]["folded"] else a["ports"]
+            if u in self.junctions:
+                for _ in times:
+                    put(f"j{_dot_id(u)}", _dot_id(v), attrs_for(a["shape"], label=False), v, v)
+                continue
+            for _ in times:
+                put(_dot_id(u), _dot_id(v), attrs_for(a["shape"]), u, v)
+        for u in self.junctions:
+            shape = H.nodes[u]["shape"]
+            put(_dot_id(u), f"j{_dot_id(u)}", {**attrs_for(shape), "arrowhead": "none"}, u,
+                next(iter(H.successors(u))))
+        if last is not None:
+            shape = self.G.nodes[out_id]["shape"]
+            put(_dot_id(last), "output", attrs_for(shape), last, last)
+        if side is not None:
+            # The turn at the bottom of the U and each skip: the two ends on one rank.
+            for u, v in H.edges():
+                if side[u] == "l" and side[v] == "r":
+                    with dot.subgraph() as same:
+                        same.attr(rank="same")
+                        same.node(_dot_id(u))
+                        same.node(_dot_id(v))
 
 
 def _spine(H, last) -> set:
@@ -187,81 +292,135 @@ def _spine(H, last) -> set:
     longest: dict = {}
     for key in nx.topological_sort(H):
         longest[key] = 1 + max((longest[p] for p in H.predecessors(key)), default=0)
-    spine, cur = set(), last
+    spine, cur = [], last
     while cur is not None and cur not in spine:
-        spine.add(cur)
+        spine.append(cur)
         preds = sorted(H.in_edges(cur, data=True), key=lambda e: (-longest[e[0]], min(e[2]["ports"]), _order(H, e[0])))
         cur = preds[0][0] if preds else None
-    return spine
+    return spine[::-1]
 
 
-def _loop_homes(G) -> dict:
-    """loop id -> the scope whose cluster holds the loop's cluster (0: the network).
-
-    The scope the loop runs in, unless all its iterations land in one scope that
-    also holds other nodes (a `for` line in a named merge: its branches share the
-    merge's ModuleList with the branches written out): then that scope. A cluster
-    drawn under two parents makes Graphviz crash, so each loop has one home."""
-    loops = G.graph["loops"]
-    common: dict = {}           # loop id -> the scopes every node of the loop is in, outermost first
-    all_in: dict = {}           # scope id -> the loops every node of the scope runs in
-    for _, a in G.nodes(data=True):
-        mine = {lid for lid, _ in a.get("loops", ())}
-        scopes = list(a.get("scopes", ()))
-        for sid in scopes:
-            all_in[sid] = all_in[sid] & mine if sid in all_in else set(mine)
-        for lid in mine:
-            prev = common.get(lid)
-            n = len(scopes) if prev is None else 0
-            if prev is not None:
-                while n < min(len(prev), len(scopes)) and prev[n] == scopes[n]:
-                    n += 1
-            common[lid] = scopes[:n]
-    home = {}
-    for lid, scopes in common.items():
-        at = loops[lid]["scope"]
-        rest = scopes if at == 0 else scopes[scopes.index(at) + 1:] if at in scopes else []
-        for sid in rest:
-            if lid in all_in.get(sid, ()):      # made by the loop (an iteration's scope): stop outside it
-                break
-            at = sid
-        home[lid] = at
-    return home
+def _junctions(H, row) -> dict:
+    """node -> (the cluster, the row) where its output forks: where a tensor from outside a block
+    feeds several layers inside it (a residual's main path and its skip), one edge
+    enters the block and forks at a dot inside, so the skip stays in the block's box."""
+    out = {}
+    for u in H.nodes:
+        uses = [v for v in H.successors(u) for _ in H.edges[u, v]["ports"]]
+        if len(uses) < 2 or H.nodes[u]["folded"] and len(set(uses)) < 2:
+            continue
+        if len({row[v] for v in uses}) > 1:
+            continue
+        chains = [H.nodes[v]["clusters"] for v in uses]
+        common = chains[0]
+        for c in chains[1:]:
+            n = 0
+            while n < min(len(common), len(c)) and common[n] == c[n]:
+                n += 1
+            common = common[:n]
+        mine = H.nodes[u]["clusters"]
+        if common and mine[:len(common)] != common:
+            out[u] = (common[-1], row[uses[0]])
+    return out
 
 
-def _chain(a: dict, home: dict) -> list:
-    """The clusters around a node, outermost first: each scope, then the loops at home in it."""
-    chain = [("l", lid) for lid, _ in a["loops"] if home[lid] == 0]
-    for sid in a["scopes"]:
-        chain.append(("s", sid))
-        chain.extend(("l", lid) for lid, _ in a["loops"] if home[lid] == sid)
-    return chain
+def _rows(H, order, rows) -> dict:
+    """node -> row, for a left-to-right diagram wrapped into rows. A row breaks only
+    where one tensor flows (no skip crosses the break), as close as it can to equal
+    widths; a width is estimated from the labels on the longest path, not laid out."""
+    width: dict = {}
+    x: dict = {}
+    for k in order:
+        a = H.nodes[k]
+        label_w = 6.5 * max(len(line) for line in _node_label(a, False).split("\\n")) + 20
+        w = max(label_w, 70) + 60      # the node, and the shape label on the edge after it
+        x[k] = max((x[p] + width[p] for p in H.predecessors(k)), default=0.0)
+        width[k] = w
+    total = max((x[k] + width[k] for k in order), default=0.0)
+    breadth = _breadth(H, order, x)
+    if rows is None:
+        rows = max(1, round(math.sqrt(total / (1.5 * (60 * breadth + 50)))))
+    if rows <= 1 or len(order) < 4:
+        return dict.fromkeys(order, 0)
+    pos = {k: i for i, k in enumerate(order)}
+    crossing = [0] * (len(order) + 1)
+    for u, v in H.edges():
+        crossing[pos[u] + 1] += 1
+        crossing[pos[v] + 1] -= 1
+    cuts, run = [], 0
+    for i in range(1, len(order)):
+        run += crossing[i]
+        if run == H.out_degree(order[i - 1]) and pos[order[i - 1]] == i - 1:
+            cuts.append(i)          # the edges over the break all carry order[i-1]'s output
+    chosen = []
+    for r in range(1, rows):
+        target = total * r / rows
+        # Near the target, and cutting as few clusters as it can (between blocks, not in one).
+        best = min(cuts, key=lambda i: abs(x[order[i]] - target) + 0.3 * total / rows * _shared(H, order, i),
+                   default=None)
+        if best is not None and best not in chosen and (not chosen or best > chosen[-1]):
+            chosen.append(best)
+    out, r = {}, 0
+    for i, k in enumerate(order):
+        if r < len(chosen) and i == chosen[r]:
+            r += 1
+        out[k] = r
+    return out
 
 
-def _first(members, children, cluster, H, memo) -> int:
-    """The earliest node drawn inside `cluster`: where the cluster goes among its siblings."""
-    if cluster not in memo:
-        vals = [_order(H, k) for k in members.get(cluster, ())]
-        vals += [_first(members, children, c, H, memo) for c in children.get(cluster, ())]
-        memo[cluster] = min(vals)
-    return memo[cluster]
+def _shared(H, order, i) -> int:
+    """How many clusters a row break before order[i] cuts."""
+    a, b = H.nodes[order[i - 1]]["clusters"], H.nodes[order[i]]["clusters"]
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
+
+
+def _breadth(H, order, x) -> int:
+    """The most nodes side by side at one position of the longest path."""
+    at: dict = {}
+    for k in order:
+        at[x[k]] = at.get(x[k], 0) + 1
+    return max(at.values(), default=1)
+
+
+def _u_sides(H, spine, order, last) -> dict | None:
+    """node -> "l" (encoder) or "r" (decoder) when the network is an encoder-decoder:
+    at least two long skips along the main path, nested (U-Net's crop and
+    concat), the outermost spanning half the path. None for every other network."""
+    if last is None:
+        return None
+    pos = {k: i for i, k in enumerate(spine)}
+    skips = []
+    for v in spine:
+        for u in H.predecessors(v):
+            src = u
+            while src not in pos and H.in_degree(src):     # back along the skip, to where it leaves
+                src = min(H.predecessors(src), key=lambda k: _order(H, k))
+            if src in pos and pos[v] - pos[src] >= 8:
+                skips.append((pos[src], pos[v]))
+    skips.sort()
+    nested = [s for i, s in enumerate(skips) if all(s[0] > o[0] and s[1] < o[1] for o in skips[:i])]
+    if len(nested) < 2 or nested[0][1] - nested[0][0] < len(spine) / 2:
+        return None
+    turn = spine[(nested[-1][0] + nested[-1][1]) // 2]
+    return {k: "l" if _order(H, k) <= _order(H, turn) else "r" for k in order}
 
 
 def _order(H, key) -> int:
     """Position of a node in the drawing: its IR id, or the first IR id inside a collapsed scope."""
-    return H.nodes[key]["first"] if isinstance(key, tuple) else key
+    return H.nodes[key]["first"] if H.nodes[key].get("folded") else key
 
 
-def _emit_node(container, key, a, show_params, on_spine):
+def _emit_node(container, key, a, show_params, group: dict):
     import graphviz
-    attrs = {"fillcolor": FILL.get(a["category"], "#f3f3f3"), "tooltip": _tooltip(a)}
-    if on_spine:
-        attrs["group"] = "spine"
+    attrs = {"fillcolor": FILL.get(a["category"], "#f3f3f3"), "tooltip": _tooltip(a), **group}
     if a["merge"]:
         attrs.update(shape="ellipse", margin="0.04,0.02", height="0.28")
     elif a["kind"] == "input":
         attrs.update(shape="plaintext", style="")
-    elif a["kind"] in ("block", "sequence"):
+    elif a.get("folded"):
         attrs.update(style="rounded,filled,bold")
     if a["error"]:
         # A box, whatever the kind: the diagnostic is several lines of text.
@@ -301,25 +460,86 @@ def run_dot(source: str, fmt: str, warnings: list | None = None) -> bytes:
     if warnings is not None:
         m = re.search(r"Scaling by ([0-9.]+)", proc.stderr.decode("utf-8", "replace"))
         if m:
-            warnings.append(f"the diagram is too large for a {fmt.upper()} (cairo's limit is 32,767 pixels a "
+            warnings.append(f"warning: the diagram is too large for a {fmt.upper()} (cairo's limit is 32,767 pixels a "
                             f"side), so dot scaled it to {float(m.group(1)):.0%}; use .svg or .pdf, or --depth N")
     return proc.stdout
 
 
-def to_svg(graph, **kw) -> str:
+# A diagram that fits a page (or a slide) by default: longer than this on its
+# longer side, and the default draws fewer levels (fit_depth).
+PAGE_PT = 4000
+
+
+def parse_depth(text):
+    """`--depth`: a level count, `full` (every layer), or None (the deepest that fits a page)."""
+    if text is None or isinstance(text, int):
+        return text
+    if str(text).strip().lower() == "full":
+        return "full"
+    try:
+        value = int(str(text))
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise RenderError(f"--depth takes a number of levels (0, 1, ...) or `full`, not {text!r}")
+    return value
+
+
+def layout_size(source: str) -> tuple[float, float]:
+    """(width, height) in points of the layout dot makes of `source`."""
+    first = run_dot(source, "plain").split(b"\n", 1)[0].split()
+    return float(first[2]) * 72, float(first[3]) * 72
+
+
+def fit_depth(G, notes: list | None = None, *, direction: str = "TB", show_params: bool = False, **kw):
+    """The deepest `--depth` whose diagram fits PAGE_PT on its longer side (None: every
+    layer), and a note in `notes` when that is not every layer. A depth whose longest
+    path alone is far past the page is not laid out at all."""
+    import networkx as nx
+    deepest = full_depth(G)
+    for d in range(deepest, -1, -1):
+        H = collapse(G, d)
+        if direction.upper() != "LR" and nx.dag_longest_path_length(H) * 40 > 1.5 * PAGE_PT and d > 0:
+            continue
+        w, h = layout_size(dot_source(G, depth=d, direction=direction, show_params=show_params, **kw))
+        if max(w, h) <= PAGE_PT or d == 0:
+            break
+    if d == deepest:
+        return None
+    if notes is not None:
+        notes.append(f"note: drawn to --depth {d} of {deepest} so that it fits a page ({max(w, h):,.0f} pt on its "
+                     f"longer side; every layer: over {PAGE_PT:,} pt); --depth full draws every layer")
+    return d
+
+
+def _resolve_depth(graph, depth, fmt, warnings, kw):
+    """The depth dot_source gets: None (every layer) for `full`, a fitted one for None."""
+    if depth == "full":
+        return None
+    if depth is None and fmt != "dot":         # DOT text stays every layer: no layout, no `dot`
+        return fit_depth(graph, warnings, **kw)
+    return depth
+
+
+def to_svg(graph, depth=None, **kw) -> str:
     """SVG text for an ir.Graph or networkx graph (Jupyter's _repr_svg_ uses this)."""
-    return run_dot(dot_source(_as_networkx(graph), **kw), "svg").decode("utf-8")
+    G = _as_networkx(graph)
+    return run_dot(dot_source(G, depth=_resolve_depth(G, parse_depth(depth), "svg", None, kw), **kw),
+                   "svg").decode("utf-8")
 
 
-def render_bytes(graph, fmt: str, warnings: list | None = None, **kw) -> bytes:
-    source = dot_source(_as_networkx(graph), **kw)
+def render_bytes(graph, fmt: str, warnings: list | None = None, depth=None, **kw) -> bytes:
+    """The diagram in `fmt`. `depth`: levels to draw, "full", or None (what fits a page;
+    the note saying so goes to `warnings`)."""
+    G = _as_networkx(graph)
+    source = dot_source(G, depth=_resolve_depth(G, parse_depth(depth), fmt, warnings, kw), **kw)
     return source.encode("utf-8") if fmt == "dot" else run_dot(source, fmt, warnings)
 
 
 def render_file(graph, path: str, fmt: str, inputs=(), **kw) -> list[str]:
     """Render and write `path` (netdsl/output.py: atomically, never over one of
-    `inputs`); nothing is written if anything fails. Returns warnings (a PNG too
-    large for cairo, scaled down)."""
+    `inputs`); nothing is written if anything fails. Returns what to tell the user:
+    `note: ...` (fewer levels drawn to fit a page) and `warning: ...` lines."""
     from ..output import OutputError, refuse_inputs, write_file
     warnings: list[str] = []
     try:

@@ -52,6 +52,6 @@ LAYERS = (
     # No module: an identity branch (a residual's skip, a concat's pass-through) is the
     # tensor itself in forward, as hand-written torch code has it, not an nn.Identity.
     LayerSpec(name="identity", category="activation", doc="Passes its input through unchanged (no module).",
-              params=(), shape=_same, label=lambda a: "identity", forward=lambda a, xs: xs[0]),
+              params=(), shape=_same, label=lambda a: "identity", forward=lambda a, xs: xs[0], passthrough=True),
     SOFTMAX,
 )

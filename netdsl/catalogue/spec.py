@@ -278,13 +278,16 @@ class LayerSpec(Frozen):
       module (upsample to another tensor's run-time size is F.interpolate, as
       torchvision writes it: nn.Upsample only takes a fixed size);
     broadcasts: a merge whose branches broadcast as torch's do (add, mul): a
-      `parameter` branch needs no batch dimension there."""
+      `parameter` branch needs no batch dimension there;
+    passthrough: the output is the input itself (identity): a merge branch that
+      is only this is drawn as a skip edge, not a node."""
     __slots__ = _fields = ("name", "doc", "params", "shape", "category", "rank", "inputs", "torch", "forward",
                            "count_params", "macs", "validate", "window", "label", "aliases", "state", "functional",
-                           "broadcasts")
+                           "broadcasts", "passthrough")
     _defaults = {"rank": None, "inputs": "one", "torch": None, "forward": None, "count_params": _no_params,
                  "macs": _no_macs, "validate": None, "window": None, "label": _no_label, "aliases": (),
-                 "state": None, "functional": None, "broadcasts": False}
+                 "state": None, "functional": None, "broadcasts": False,
+                 "passthrough": False}
 
     def __repr__(self) -> str:
         return f"<LayerSpec {self.name}>"
