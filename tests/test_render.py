@@ -93,30 +93,41 @@ def attrs(text: str) -> dict:
 
 
 def parse_dot(text: str):
-    """nodes {id: attrs + cluster}, edges [(u, v, attrs)], clusters {id: (parent, attrs)}."""
+    """nodes {id: attrs + cluster}, edges [(u, v, attrs)], clusters {id: (parent, attrs)}.
+
+    Pads (invisible boxes that keep edges off cluster labels) are layout, not content:
+    left out, as are the subgraphs that put them on a rank."""
     nodes, edges, clusters, stack = {}, [], {}, []
+
+    def cluster():
+        return next((c for c in reversed(stack) if c is not None), None)
     for line in text.splitlines():
         m = re.match(r"^\s*subgraph (cluster_[sl]\d+) \{$", line)
         if m:
-            clusters[m.group(1)] = (stack[-1] if stack else None, {})
+            clusters[m.group(1)] = (cluster(), {})
             stack.append(m.group(1))
+            continue
+        if line.strip().endswith("{") and not line.startswith("digraph"):
+            stack.append(None)
             continue
         if line.strip() == "}":
             if stack:
                 stack.pop()
             continue
-        if stack and line.strip().startswith(("color=", "label=")) and "->" not in line:
+        if stack and stack[-1] and line.strip().startswith(("color=", "label=")) and "->" not in line:
             clusters[stack[-1]][1].update(attrs(line))
             continue
         m = EDGE.match(line)
         if m:
             a = attrs(m.group(3) or "")
+            if m.group(1).endswith("_pad"):
+                continue
             # dir=back: written upwards (a U's decoder), read as drawn, tail to head.
             edges.append((m.group(2), m.group(1), a) if a.get("dir") == "back" else (m.group(1), m.group(2), a))
             continue
         m = NODE.match(line)
-        if m and m.group(1) not in ("graph", "node", "edge"):
-            nodes[m.group(1)] = {**attrs(m.group(2)), "cluster": stack[-1] if stack else None}
+        if m and m.group(1) not in ("graph", "node", "edge") and not m.group(1).endswith("_pad"):
+            nodes[m.group(1)] = {**attrs(m.group(2)), "cluster": cluster()}
     return nodes, edges, clusters
 
 

@@ -48,6 +48,10 @@ FILL = {
     "loop": "#f6efe4",
 }
 ERROR_FILL, ERROR_LINE = "#ffd9d9", "#d62728"
+# A cluster's label is one line; past this many characters it is cut (the tooltip and
+# the graph API keep the whole text). EfficientNet's `features` block takes its whole
+# configuration table as an argument.
+CLUSTER_LABEL = 64
 
 
 class RenderError(NetdslError):
@@ -142,7 +146,7 @@ def dot_source(G, *, depth: int | None = None, direction: str = "TB", show_param
     row = _rows(H, order, rows) if lr else dict.fromkeys(order, 0)
     side = None if lr else _u_sides(H, spine, order, last)
     junctions = _junctions(H, row)
-    view = _View(H, G, row, spine, side, junctions, show_params)
+    view = _View(H, G, row, spine, side, junctions, show_params, lr)
     if lr:
         for r in sorted(set(row.values())):
             with dot.subgraph(name=f"cluster_row{r}") as sub:
@@ -160,11 +164,12 @@ def dot_source(G, *, depth: int | None = None, direction: str = "TB", show_param
 class _View:
     """What dot_source draws: nodes and junctions in their clusters, row by row, and the edges."""
 
-    def __init__(self, H, G, row, spine, side, junctions, show_params):
+    def __init__(self, H, G, row, spine, side, junctions, show_params, lr):
         self.H, self.G, self.row, self.spine, self.side = H, G, row, spine, side
         self.junctions, self.show_params = junctions, show_params
         self.on_spine = set(spine)
         self.wrapped = any(row.values())
+        self.pad_labels = side is None and not lr
         self.members: dict = {}
         self.children: dict = {}
         for key in sorted(H.nodes, key=lambda k: _order(H, k)):
@@ -177,6 +182,7 @@ class _View:
             self.members.setdefault(at, []).append(("j", u))
         self.firsts: dict = {}
         self.seen: set = set()
+        self.pad_heads, self.pad_width = self._pads()
 
     def order(self, k) -> float:
         if isinstance(k, tuple) and k[0] == "j":
@@ -217,13 +223,58 @@ class _View:
             again = (what, cid) in self.seen
             self.seen.add((what, cid))
             name = f"{what}{cid}" + (f"_r{r}" if again else "")
-            label = _esc(_clip(info["label"], 200) + ("  (continued)" if again else ""))
+            label = _esc(_clip(info["label"], CLUSTER_LABEL) + ("  (continued)" if again else ""))
             with container.subgraph(name=f"cluster_{name}") as sub:
                 style = {"block": "rounded", "sequence": "rounded,dashed"}.get(info["kind"], "dotted")
                 sub.attr(label=label, labeljust="l", fontsize="10", fontcolor="#444444", style=style,
                          color="#8da0b6" if what == "s" else "#b07d3a", penwidth="1", margin="10",
                          **({"peripheries": "1"} if self.wrapped else {}))   # the rows have none
+                head = self._head(k)
+                if head in self.pad_heads:
+                    # The main path enters here from above. An invisible box as wide as
+                    # the widest such label, left of the first node on its rank: the edge
+                    # passes right of this label and of the labels of the clusters around,
+                    # and the main path stays straight (every such box is as wide).
+                    with sub.subgraph() as same:
+                        same.attr(rank="same")
+                        same.node(f"{name}_pad", "", shape="box", style="invis", fixedsize="true", height="0.02",
+                                  width=f"{self.pad_width / 72:.2f}")
+                        same.edge(f"{name}_pad", head, style="invis")
                 self.emit(sub, k)
+
+    def _head(self, cluster) -> str | None:
+        """The DOT id of the cluster's first item, if that is a node or fork right in it."""
+        items = [(self.order(k), 0, k) for k in self.members.get(cluster, ())]
+        items += [(self.first(c), 1, c) for c in self.children.get(cluster, ())]
+        if not items:
+            return None
+        _, is_cluster, k = min(items, key=lambda t: (t[0], t[1]))
+        return None if is_cluster else self._id(k)
+
+    def _pads(self):
+        """Which cluster heads get a pad (emit()), and how wide pads are: clusters whose
+        first item is on the main path, as wide as the widest label of those clusters
+        and the clusters around them that start at the same place."""
+        heads, width = set(), 0.0
+        if not self.pad_labels:
+            return heads, width
+        for kids in list(self.children.values()):
+            for c in kids:
+                head = self._head(c)
+                k = head and next((m for m in self.members[c] if self._id(m) == head), None)
+                if k is None or (k[1] if isinstance(k, tuple) and k[0] == "j" else k) not in self.on_spine:
+                    continue
+                heads.add(head)
+                outer = c
+                while True:
+                    what, cid = outer[0]
+                    info = self.G.graph["scopes"][cid] if what == "s" else self.G.graph["loops"][cid]
+                    width = max(width, 5.6 * len(_clip(info["label"], CLUSTER_LABEL)) + 6)
+                    up = next((p for p, ks in self.children.items() if outer in ks and p[0] is not None), None)
+                    if up is None or self.first(up) != self.first(outer):
+                        break
+                    outer = up
+        return heads, width
 
     def _id(self, k) -> str:
         return f"j{_dot_id(k[1])}" if isinstance(k, tuple) and k[0] == "j" else _dot_id(k)
@@ -257,14 +308,20 @@ class _View:
                 a = {}
             dot.edge(u_id, v_id, **a)
 
+        along = set(zip(self.spine, self.spine[1:]))
         for u, v, a in sorted(H.edges(data=True), key=lambda e: (_order(H, e[1]), _order(H, e[0]))):
             times = a["ports"][:1] if H.nodes[u]["folded"] or H.nodes[v]["folded"] else a["ports"]
+            # A skip between two nodes of the main path must not pull like the path
+            # itself (the group makes those edges heavy).
+            extra = {"weight": "0"} if u in self.on_spine and v in self.on_spine and (u, v) not in along else {}
             if u in self.junctions:
+                if (u, v) in along:
+                    extra = {"weight": "100"}       # straight on from the fork, whatever pads its rank
                 for _ in times:
-                    put(f"j{_dot_id(u)}", _dot_id(v), attrs_for(a["shape"], label=False), v, v)
+                    put(f"j{_dot_id(u)}", _dot_id(v), {**attrs_for(a["shape"], label=False), **extra}, v, v)
                 continue
             for _ in times:
-                put(_dot_id(u), _dot_id(v), attrs_for(a["shape"]), u, v)
+                put(_dot_id(u), _dot_id(v), {**attrs_for(a["shape"]), **extra}, u, v)
         for u in self.junctions:
             shape = H.nodes[u]["shape"]
             put(_dot_id(u), f"j{_dot_id(u)}", {**attrs_for(shape), "arrowhead": "none"}, u,
