@@ -182,7 +182,7 @@ class _View:
             self.members.setdefault(at, []).append(("j", u))
         self.firsts: dict = {}
         self.seen: set = set()
-        self.pad_heads, self.pad_width = self._pads()
+        self.pads = self._pads()
 
     def order(self, k) -> float:
         if isinstance(k, tuple) and k[0] == "j":
@@ -230,15 +230,15 @@ class _View:
                          color="#8da0b6" if what == "s" else "#b07d3a", penwidth="1", margin="10",
                          **({"peripheries": "1"} if self.wrapped else {}))   # the rows have none
                 head = self._head(k)
-                if head in self.pad_heads:
+                if head in self.pads:
                     # The main path enters here from above. An invisible box as wide as
-                    # the widest such label, left of the first node on its rank: the edge
-                    # passes right of this label and of the labels of the clusters around,
-                    # and the main path stays straight (every such box is as wide).
+                    # the label, left of the first node on its rank: the edge passes right
+                    # of this label and of the labels of the clusters around that start
+                    # here too. The fork's edge on along the path is heavy, so it stays straight.
                     with sub.subgraph() as same:
                         same.attr(rank="same")
                         same.node(f"{name}_pad", "", shape="box", style="invis", fixedsize="true", height="0.02",
-                                  width=f"{self.pad_width / 72:.2f}")
+                                  width=f"{self.pads[head] / 72:.2f}")
                         same.edge(f"{name}_pad", head, style="invis")
                 self.emit(sub, k)
 
@@ -251,30 +251,30 @@ class _View:
         _, is_cluster, k = min(items, key=lambda t: (t[0], t[1]))
         return None if is_cluster else self._id(k)
 
-    def _pads(self):
-        """Which cluster heads get a pad (emit()), and how wide pads are: clusters whose
-        first item is on the main path, as wide as the widest label of those clusters
-        and the clusters around them that start at the same place."""
-        heads, width = set(), 0.0
+    def _pads(self) -> dict:
+        """head DOT id -> pad width (emit()), for the clusters whose first item is on the
+        main path: as wide as the widest label of that cluster and of the clusters
+        around it that start at the same place (their labels are stacked above)."""
+        pads: dict = {}
         if not self.pad_labels:
-            return heads, width
-        for kids in list(self.children.values()):
-            for c in kids:
-                head = self._head(c)
-                k = head and next((m for m in self.members[c] if self._id(m) == head), None)
-                if k is None or (k[1] if isinstance(k, tuple) and k[0] == "j" else k) not in self.on_spine:
-                    continue
-                heads.add(head)
-                outer = c
-                while True:
-                    what, cid = outer[0]
-                    info = self.G.graph["scopes"][cid] if what == "s" else self.G.graph["loops"][cid]
-                    width = max(width, 5.6 * len(_clip(info["label"], CLUSTER_LABEL)) + 6)
-                    up = next((p for p, ks in self.children.items() if outer in ks and p[0] is not None), None)
-                    if up is None or self.first(up) != self.first(outer):
-                        break
-                    outer = up
-        return heads, width
+            return pads
+        parent = {c: p for p, ks in self.children.items() for c in ks}
+        for c in parent:
+            head = self._head(c)
+            k = head and next((m for m in self.members[c] if self._id(m) == head), None)
+            if k is None or (k[1] if isinstance(k, tuple) and k[0] == "j" else k) not in self.on_spine:
+                continue
+            width, outer = 0.0, c
+            while outer[0] is not None:
+                what, cid = outer[0]
+                info = self.G.graph["scopes"][cid] if what == "s" else self.G.graph["loops"][cid]
+                width = max(width, 5.6 * len(_clip(info["label"], CLUSTER_LABEL)) + 6)
+                up = parent.get(outer)
+                if up is None or up[0] is None or self.first(up) != self.first(outer):
+                    break
+                outer = up
+            pads[head] = width
+        return pads
 
     def _id(self, k) -> str:
         return f"j{_dot_id(k[1])}" if isinstance(k, tuple) and k[0] == "j" else _dot_id(k)
