@@ -273,7 +273,11 @@ class _View:
                 if up is None or up[0] is None or self.first(up) != self.first(outer):
                     break
                 outer = up
-            pads[head] = width
+            # The edge enters the head at its middle: a wide head clears the label itself.
+            if not (isinstance(k, tuple) and k[0] == "j"):
+                width -= _text_width(_node_label(self.H.nodes[k], self.show_params)) / 2
+            if width > 8:
+                pads[head] = width
         return pads
 
     def _id(self, k) -> str:
@@ -389,8 +393,7 @@ def _rows(H, order, rows) -> dict:
     x: dict = {}
     for k in order:
         a = H.nodes[k]
-        label_w = 6.5 * max(len(line) for line in _node_label(a, False).split("\\n")) + 20
-        w = max(label_w, 70) + 60      # the node, and the shape label on the edge after it
+        w = max(_text_width(_node_label(a, False)), 70) + 60      # the node, and the shape on the edge after it
         x[k] = max((x[p] + width[p] for p in H.predecessors(k)), default=0.0)
         width[k] = w
     total = max((x[k] + width[k] for k in order), default=0.0)
@@ -423,6 +426,11 @@ def _rows(H, order, rows) -> dict:
             r += 1
         out[k] = r
     return out
+
+
+def _text_width(label: str) -> float:
+    """About how wide dot draws a node with this DOT label, in points (11 pt Helvetica)."""
+    return 6.5 * max(len(line) for line in label.split("\\n")) + 20
 
 
 def _shared(H, order, i) -> int:
