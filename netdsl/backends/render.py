@@ -334,9 +334,9 @@ class _View:
             shape = self.G.nodes[out_id]["shape"]
             put(_dot_id(last), "output", attrs_for(shape), last, last)
         if side is not None:
-            # The turn at the bottom of the U and each skip: the two ends on one rank.
+            # Each skip: its two ends on one rank, so it runs straight across.
             for u, v in H.edges():
-                if side[u] == "l" and side[v] == "r":
+                if side[u] == "l" and side[v] == "r" and (u, v) not in along:     # the turn finds its own rank
                     with dot.subgraph() as same:
                         same.attr(rank="same")
                         same.node(_dot_id(u))
@@ -469,7 +469,11 @@ def _u_sides(H, spine, order, last) -> dict | None:
     nested = [s for i, s in enumerate(skips) if all(s[0] > o[0] and s[1] < o[1] for o in skips[:i])]
     if len(nested) < 2 or nested[0][1] - nested[0][0] < len(spine) / 2:
         return None
-    turn = spine[(nested[-1][0] + nested[-1][1]) // 2]
+    at = (nested[-1][0] + nested[-1][1]) // 2
+    top = H.nodes[spine[at]]["clusters"][:1]
+    while top and at + 1 < nested[-1][1] and H.nodes[spine[at + 1]]["clusters"][:1] == top:
+        at += 1                 # the turn is never inside a block: the bottom block stays whole
+    turn = spine[at]
     return {k: "l" if _order(H, k) <= _order(H, turn) else "r" for k in order}
 
 
