@@ -48,8 +48,8 @@ FILL = {
     "loop": "#f6efe4",
 }
 ERROR_FILL, ERROR_LINE = "#ffd9d9", "#d62728"
-# A cluster's label is one line; past this many characters it is cut (the tooltip and
-# the graph API keep the whole text). EfficientNet's `features` block takes its whole
+# A cluster's label is one line; past this many characters it is cut (the graph API
+# keeps the whole text). EfficientNet's `features` block takes its whole
 # configuration table as an argument.
 CLUSTER_LABEL = 64
 
@@ -89,6 +89,17 @@ def _clip(name: str, width: int = 80) -> str:
     return name if len(name) <= width else name[:width - 1] + "\u2026"
 
 
+def _cluster_label(text: str) -> str:
+    """A cluster's one-line label: a block use whose arguments run past CLUSTER_LABEL
+    characters keeps its name and block, `features: MobileNetV3Features(…)`."""
+    if len(text) <= CLUSTER_LABEL:
+        return text
+    head = text.split("(", 1)[0]
+    if text.endswith(")") and len(head) < CLUSTER_LABEL - 3:
+        return head + "(\u2026)"
+    return _clip(text, CLUSTER_LABEL)
+
+
 def _wrap(text: str, width: int = 38) -> list[str]:
     return textwrap.wrap(text, width, break_long_words=True) or [""]
 
@@ -118,12 +129,14 @@ def _tooltip(a: dict) -> str:
 
 
 def dot_source(G, *, depth: int | None = None, direction: str = "TB", show_params: bool = False,
-               rows: int | None = None) -> str:
+               rows: int | None = None, flip: frozenset = frozenset()) -> str:
     """DOT text for the networkx graph `G` (from graph.to_networkx), `depth` levels deep
     (None: every layer; digraph.collapse says what a level is).
 
     Left to right, the diagram wraps into `rows` rows (None: as many as make it about
-    3:2). Top to bottom, an encoder-decoder with nested long skips is drawn as a U."""
+    3:2). Top to bottom, an encoder-decoder with nested long skips is drawn as a U.
+    `flip`: DOT names of clusters whose label goes on the right (an edge crossed it on
+    the left; see `label_crossings`)."""
     import graphviz
     H = collapse(G, depth)
     lr = direction.upper() == "LR"
@@ -146,7 +159,7 @@ def dot_source(G, *, depth: int | None = None, direction: str = "TB", show_param
     row = _rows(H, order, rows) if lr else dict.fromkeys(order, 0)
     side = None if lr else _u_sides(H, spine, order, last)
     junctions = _junctions(H, row)
-    view = _View(H, G, row, spine, side, junctions, show_params, lr)
+    view = _View(H, G, row, spine, side, junctions, show_params, lr, flip)
     if lr:
         for r in sorted(set(row.values())):
             with dot.subgraph(name=f"cluster_row{r}") as sub:
@@ -164,12 +177,13 @@ def dot_source(G, *, depth: int | None = None, direction: str = "TB", show_param
 class _View:
     """What dot_source draws: nodes and junctions in their clusters, row by row, and the edges."""
 
-    def __init__(self, H, G, row, spine, side, junctions, show_params, lr):
+    def __init__(self, H, G, row, spine, side, junctions, show_params, lr, flip):
         self.H, self.G, self.row, self.spine, self.side = H, G, row, spine, side
         self.junctions, self.show_params = junctions, show_params
         self.on_spine = set(spine)
         self.wrapped = any(row.values())
-        self.pad_labels = side is None and not lr
+        self.pad_labels = not lr
+        self.flip = flip
         self.members: dict = {}
         self.children: dict = {}
         for key in sorted(H.nodes, key=lambda k: _order(H, k)):
@@ -223,32 +237,39 @@ class _View:
             again = (what, cid) in self.seen
             self.seen.add((what, cid))
             name = f"{what}{cid}" + (f"_r{r}" if again else "")
-            label = _esc(_clip(info["label"], CLUSTER_LABEL) + ("  (continued)" if again else ""))
+            label = _esc(_cluster_label(info["label"]) + ("  (continued)" if again else ""))
             with container.subgraph(name=f"cluster_{name}") as sub:
                 style = {"block": "rounded", "sequence": "rounded,dashed"}.get(info["kind"], "dotted")
                 sub.attr(label=label, labeljust="l", fontsize="10", fontcolor="#444444", style=style,
                          color="#8da0b6" if what == "s" else "#b07d3a", penwidth="1", margin="10",
                          **({"peripheries": "1"} if self.wrapped else {}))   # the rows have none
                 head = self._head(k)
+                right = f"cluster_{name}" in self.flip
+                if right:
+                    sub.attr(labeljust="r")
                 if head in self.pads:
-                    # The main path enters here from above. An invisible box as wide as
-                    # the label, left of the first node on its rank: the edge passes right
-                    # of this label and of the labels of the clusters around that start
-                    # here too. The fork's edge on along the path is heavy, so it stays straight.
+                    # An edge enters here from above. An invisible box as wide as the
+                    # label, beside the first node on its rank (left, or right with the
+                    # label on the right): the edge passes beside this label and the labels
+                    # of the clusters around that start here too. The fork's edge on along
+                    # the main path is heavy, so the path stays straight.
+                    pad = f"{name}_pad"
                     with sub.subgraph() as same:
                         same.attr(rank="same")
-                        same.node(f"{name}_pad", "", shape="box", style="invis", fixedsize="true", height="0.02",
+                        same.node(pad, "", shape="box", style="invis", fixedsize="true", height="0.02",
                                   width=f"{self.pads[head] / 72:.2f}")
-                        same.edge(f"{name}_pad", head, style="invis")
+                        same.edge(*((head, pad) if right else (pad, head)), style="invis")
                 self.emit(sub, k)
 
     def _head(self, cluster) -> str | None:
-        """The DOT id of the cluster's first item, if that is a node or fork right in it."""
+        """The DOT id of the cluster's top item, if that is a node or fork right in it: its
+        first item, or its last on the decoder side of a U (drawn upwards)."""
         items = [(self.order(k), 0, k) for k in self.members.get(cluster, ())]
         items += [(self.first(c), 1, c) for c in self.children.get(cluster, ())]
         if not items:
             return None
-        _, is_cluster, k = min(items, key=lambda t: (t[0], t[1]))
+        up = self.side is not None and any(self.side.get(k) == "r" for k in self.members.get(cluster, ()))
+        _, is_cluster, k = (max if up else min)(items, key=lambda t: (t[0], t[1]))
         return None if is_cluster else self._id(k)
 
     def _pads(self) -> dict:
@@ -262,13 +283,13 @@ class _View:
         for c in parent:
             head = self._head(c)
             k = head and next((m for m in self.members[c] if self._id(m) == head), None)
-            if k is None or (k[1] if isinstance(k, tuple) and k[0] == "j" else k) not in self.on_spine:
+            if k is None:
                 continue
             width, outer = 0.0, c
             while outer[0] is not None:
                 what, cid = outer[0]
                 info = self.G.graph["scopes"][cid] if what == "s" else self.G.graph["loops"][cid]
-                width = max(width, 5.6 * len(_clip(info["label"], CLUSTER_LABEL)) + 6)
+                width = max(width, 5.6 * len(_cluster_label(info["label"])) + 6)
                 up = parent.get(outer)
                 if up is None or up[0] is None or self.first(up) != self.first(outer):
                     break
@@ -554,54 +575,82 @@ def parse_depth(text):
     return value
 
 
-def layout_size(source: str) -> tuple[float, float]:
-    """(width, height) in points of the layout dot makes of `source`."""
-    first = run_dot(source, "plain").split(b"\n", 1)[0].split()
-    return float(first[2]) * 72, float(first[3]) * 72
+def layout(source: str) -> tuple[float, float, frozenset]:
+    """(width, height) in points of the layout dot makes of `source`, and the clusters
+    whose label an edge crosses there (`label_crossings`)."""
+    import json
+    data = json.loads(run_dot(source, "json"))
+    w, h = (float(v) for v in data["bb"].split(",")[2:4])
+    return w, h, label_crossings(data)
+
+
+def label_crossings(data: dict) -> frozenset:
+    """DOT names of the clusters whose label an edge runs through, in dot's JSON layout."""
+    boxes = []
+    for o in data.get("objects", ()):
+        if o.get("name", "").startswith("cluster_") and o.get("lp") and o.get("label"):
+            x, y = (float(v) for v in o["lp"].split(","))
+            half = 2.5 * len(o["label"])          # 10 pt Helvetica: about 5 pt a character
+            boxes.append((o["name"], x - half, x + half, y - 5, y + 5))
+    crossed = set()
+    for e in data.get("edges", ()) if boxes else ():
+        pts = [tuple(float(v) for v in p.split(",")) for p in e.get("pos", "").split() if p[:2] not in ("e,", "s,")]
+        for i in range(0, len(pts) - 3, 3):
+            p0, p1, p2, p3 = pts[i:i + 4]
+            for k in range(17):
+                t = k / 16
+                x = (1 - t) ** 3 * p0[0] + 3 * (1 - t) ** 2 * t * p1[0] + 3 * (1 - t) * t * t * p2[0] + t ** 3 * p3[0]
+                y = (1 - t) ** 3 * p0[1] + 3 * (1 - t) ** 2 * t * p1[1] + 3 * (1 - t) * t * t * p2[1] + t ** 3 * p3[1]
+                crossed.update(b[0] for b in boxes if b[1] < x < b[2] and b[3] < y < b[4])
+    return frozenset(crossed)
 
 
 def fit_depth(G, notes: list | None = None, *, direction: str = "TB", show_params: bool = False, **kw):
-    """The deepest `--depth` whose diagram fits PAGE_PT on its longer side (None: every
-    layer), and a note in `notes` when that is not every layer. A depth whose longest
-    path alone is far past the page is not laid out at all."""
+    """(depth, crossed): the deepest `--depth` whose diagram fits PAGE_PT on its longer
+    side (None: every layer), with a note in `notes` when that is not every layer, and
+    the clusters whose labels an edge crosses at that depth. A depth whose longest path
+    alone is far past the page is not laid out at all."""
     import networkx as nx
     deepest = full_depth(G)
     for d in range(deepest, -1, -1):
         H = collapse(G, d)
         if direction.upper() != "LR" and nx.dag_longest_path_length(H) * 40 > 1.5 * PAGE_PT and d > 0:
             continue
-        w, h = layout_size(dot_source(G, depth=d, direction=direction, show_params=show_params, **kw))
+        w, h, crossed = layout(dot_source(G, depth=d, direction=direction, show_params=show_params, **kw))
         if max(w, h) <= PAGE_PT or d == 0:
             break
     if d == deepest:
-        return None
+        return None, crossed
     if notes is not None:
         notes.append(f"note: drawn to --depth {d} of {deepest} so that it fits a page ({max(w, h):,.0f} pt on its "
                      f"longer side; every layer: over {PAGE_PT:,} pt); --depth full draws every layer")
-    return d
+    return d, crossed
 
 
-def _resolve_depth(graph, depth, fmt, warnings, kw):
-    """The depth dot_source gets: None (every layer) for `full`, a fitted one for None."""
-    if depth == "full":
-        return None
-    if depth is None and fmt != "dot":         # DOT text stays every layer: no layout, no `dot`
-        return fit_depth(graph, warnings, **kw)
-    return depth
+def _source(graph, depth, fmt, notes, kw) -> str:
+    """The DOT to draw: `depth` levels ("full": every layer; None: what fits a page), and
+    for svg/png/pdf laid out once first, so that labels an edge crosses move right."""
+    G = _as_networkx(graph)
+    depth = parse_depth(depth)
+    if fmt == "dot":                # DOT text: no layout, no `dot` needed; None is every layer
+        return dot_source(G, depth=None if depth == "full" else depth, **kw)
+    if depth is None:
+        depth, crossed = fit_depth(G, notes, **kw)
+    else:
+        depth = None if depth == "full" else depth
+        crossed = layout(dot_source(G, depth=depth, **kw))[2]
+    return dot_source(G, depth=depth, flip=crossed, **kw)
 
 
 def to_svg(graph, depth=None, **kw) -> str:
     """SVG text for an ir.Graph or networkx graph (Jupyter's _repr_svg_ uses this)."""
-    G = _as_networkx(graph)
-    return run_dot(dot_source(G, depth=_resolve_depth(G, parse_depth(depth), "svg", None, kw), **kw),
-                   "svg").decode("utf-8")
+    return run_dot(_source(graph, depth, "svg", None, kw), "svg").decode("utf-8")
 
 
 def render_bytes(graph, fmt: str, warnings: list | None = None, depth=None, **kw) -> bytes:
     """The diagram in `fmt`. `depth`: levels to draw, "full", or None (what fits a page;
     the note saying so goes to `warnings`)."""
-    G = _as_networkx(graph)
-    source = dot_source(G, depth=_resolve_depth(G, parse_depth(depth), fmt, warnings, kw), **kw)
+    source = _source(graph, depth, fmt, warnings, kw)
     return source.encode("utf-8") if fmt == "dot" else run_dot(source, fmt, warnings)
 
 
