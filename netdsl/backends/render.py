@@ -326,7 +326,7 @@ class _View:
                     return
             if u is not None and v is not None and row[u] != row[v]:
                 # A row break: back to the left under the row, then down into the next one.
-                turn = f"w{u_id}"
+                turn = f"w{u_id}_{v_id}"
                 dot.node(turn, "", shape="point", width="0.01", height="0.01", style="invis", weight="0")
                 dot.edge(u_id, turn, **{**a, "constraint": "false", "arrowhead": "none"})
                 u_id = turn
@@ -431,8 +431,9 @@ def _rows(H, order, rows) -> dict:
     cuts, run = [], 0
     for i in range(1, len(order)):
         run += crossing[i]
-        if run == H.out_degree(order[i - 1]) and pos[order[i - 1]] == i - 1:
-            cuts.append(i)          # the edges over the break all carry order[i-1]'s output
+        reach = max((pos[v] for v in H.successors(order[i - 1])), default=i)
+        if run == H.out_degree(order[i - 1]) and reach - i < len(order) / rows:
+            cuts.append(i)          # the edges over the break all carry order[i-1]'s output, into the next row
     chosen = []
     for r in range(1, rows):
         target = total * r / rows
