@@ -52,6 +52,9 @@ ERROR_FILL, ERROR_LINE = "#ffd9d9", "#d62728"
 # keeps the whole text). EfficientNet's `features` block takes its whole
 # configuration table as an argument.
 CLUSTER_LABEL = 64
+# Diagrams with more nodes than this get no pads keeping edges off cluster labels (the
+# zoo's largest, EfficientNetV2-S at full depth, has 617).
+PAD_NODES = 800
 
 
 class RenderError(NetdslError):
@@ -182,7 +185,9 @@ class _View:
         self.junctions, self.show_params = junctions, show_params
         self.on_spine = set(spine)
         self.wrapped = any(row.values())
-        self.pad_labels = not lr
+        # Pads are flat edges, which cost dot most on long graphs (a 2,000-layer chain
+        # lays out 2x slower with one): past PAD_NODES nodes, labels may be crossed.
+        self.pad_labels = not lr and H.number_of_nodes() <= PAD_NODES
         self.flip = flip
         self.members: dict = {}
         self.children: dict = {}
@@ -639,7 +644,9 @@ def _source(graph, depth, fmt, notes, kw) -> str:
         depth, crossed = fit_depth(G, notes, **kw)
     else:
         depth = None if depth == "full" else depth
-        crossed = layout(dot_source(G, depth=depth, **kw))[2]
+        crossed = frozenset()
+        if collapse(G, depth).number_of_nodes() <= PAD_NODES:      # past that, labels are not looked after
+            crossed = layout(dot_source(G, depth=depth, **kw))[2]
     return dot_source(G, depth=depth, flip=crossed, **kw)
 
 
