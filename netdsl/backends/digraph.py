@@ -116,7 +116,11 @@ def _written_args(scope: Scope) -> list | None:
 
 
 def _show(v) -> str:
+    """A value in a label. A float computed by the spec (EfficientNet's stochastic depth
+    0.2 * 3 / 16) shows 6 significant digits, not 0.037500000000000006."""
     from ..values import show
+    if isinstance(v, float) and len(repr(v)) > 8:
+        return f"{v:.6g}"
     return show(v)
 
 
