@@ -28,6 +28,15 @@ what `netdsl render` draws without `--depth`: every layer when that fits a page
 (4,000 pt on its longer side), else the deepest depth that does. See
 [render.md](render.md) for what the depths mean.
 
+Looked at, spec by spec, and fixed: loops fold like blocks (`DenseLayer(32, 4)  ×6`,
+`conv 3×3, 256, p1 → relu  ×2`); `identity` branches are skip edges, not nodes;
+skips fork inside their block's box; no edge runs through a cluster label; block
+arguments too long for a label show as `(…)`; computed floats show 6 digits; U-Net is
+a U. Still short of a hand-drawn slide: at full depth the big networks (DenseNet,
+EfficientNet, ConvNeXt) are long by nature, so the default draws fewer levels; a pad
+that keeps an edge off a long label leaves blank space beside the main path; a loop
+of one iteration (`repeat layers as j  ×1`) still gets its dotted box.
+
 | network | levels | default | `--depth 0` | `--depth 1` | every layer |
 |---|---|---|---|---|---|
 """
@@ -40,17 +49,18 @@ def size_text(w: float, h: float) -> str:
 def main() -> None:
     import netdsl
     from netdsl.backends.digraph import full_depth
-    from netdsl.backends.render import dot_source, fit_depth
+    from netdsl.backends.render import _source, fit_depth
     out = ROOT / "docs" / "gallery"
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for spec in sorted((ROOT / "specs").glob("*.net")):
         G = netdsl.graph(str(spec))
         cells = []
-        for depth, tag in ((0, "0"), (1, "1"), (None, "full")):
-            # At most 5 x 14 inches at 72 dpi: a thumbnail. -Tplain first gives the real size.
+        for depth, tag in ((0, "0"), (1, "1"), ("full", "full")):
+            # What `render` draws (labels an edge would cross moved right), as a thumbnail at
+            # most 5 x 14 inches at 72 dpi; -Tplain first gives the real size.
             data = subprocess.run(["dot", "-Tplain", "-Tpng", "-Gdpi=72", "-Gsize=5,14"],
-                                  input=dot_source(G, depth=depth).encode(), capture_output=True, check=True,
+                                  input=_source(G, depth, "png", [], {}).encode(), capture_output=True, check=True,
                                   timeout=900).stdout
             plain, png = data.split(b"\x89PNG", 1)
             w, h = (float(x) * 72 for x in plain.split(b"\n", 1)[0].split()[2:4])
@@ -59,7 +69,7 @@ def main() -> None:
             cells.append(f"[<img src=\"gallery/{name}\" width=\"110\" alt=\"{G.graph['network']} at depth {tag}\">]"
                          f"(gallery/{name})<br>{size_text(w, h)}")
             print(spec.stem, tag, size_text(w, h), flush=True)
-        chosen = fit_depth(G)
+        chosen = fit_depth(G)[0]
         default = "every layer" if chosen is None else f"`--depth {chosen}`"
         rows.append(f"| {G.graph['network']} (`{spec.name}`) | {full_depth(G)} | {default} | " + " | ".join(cells) + " |")
     (ROOT / "docs" / "gallery.md").write_text(INTRO + "\n".join(rows) + "\n", encoding="utf-8")
