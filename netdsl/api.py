@@ -63,7 +63,9 @@ def summary(spec, network: str | None = None, *, convention: str = "torchvision"
 def sizes(spec, network: str | None = None, *, min: int = 1, max: int = 1024, height: int | None = None,  # noqa: A002
           width: int | None = None, params: dict | None = None, include=()):
     """`netdsl sizes` as an object: which square input sizes from `min` to `max` the
-    network accepts (`.accepted`, `.rejected` size -> reason, `.smallest`); with
+    network accepts, exactly those `check(..., input_shape=...)` finds no error at
+    (`.accepted`, `.rejected` size -> reason, `.warned` accepted size -> its warnings,
+    such as lost rows, `.smallest`); with
     `height` fixed the width is scanned, and vice versa. `str()` is the CLI's text,
     `.to_dict()` its JSON. Raises SpecError for a spec with errors before any shape."""
     from .backends import sizes as Z
@@ -90,22 +92,41 @@ def sizes(spec, network: str | None = None, *, min: int = 1, max: int = 1024, he
 
 def render(spec, path=None, format: str | None = None, *, network: str | None = None,  # noqa: A002
            depth: int | None = None, direction: str = "TB", show_params: bool = False, params: dict | None = None,
-           input_shape: tuple | None = None, include=()):
+           input_shape: tuple | None = None, include=(), style: str = "graph"):
     """`netdsl render` as a function: the diagram as text (svg, dot) or bytes (png, pdf)
     when no `path` is given; else written to `path` (atomically, never over the spec
     or a file it imports) and `path` is returned. `format` defaults to the path's
     extension, else svg. A spec with shape errors is drawn with the failing layer in
-    red. Raises RenderError (a NetdslError) when Graphviz is missing or fails."""
+    red. Raises RenderError (a NetdslError) when Graphviz is missing or fails.
+
+    style="blocks": the paper figure (docs/figure.md), svg or pdf, drawn without
+    Graphviz; `depth` folds as for the graph, and None picks the deepest that fits."""
     from .backends import render as R
+    if style not in ("graph", "blocks"):
+        raise ValueError(f"unknown style {style!r}: graph or blocks")
     result, g = _one_graph(spec, network, params, input_shape, include)
     fmt = R.output_format(str(path), format) if path is not None else (format or "svg").lower()
+    source = "<string>" if is_source_text(spec) else str(spec)
+    if style == "blocks":
+        return _render_figure(result, g, path, fmt, depth, source)
     if fmt not in ("svg", "png", "pdf", "dot"):
         raise ValueError(f"unknown format {format!r}: svg, png, pdf or dot")
     kw = {"depth": depth, "direction": direction, "show_params": show_params}
     if path is None:
         data = R.render_bytes(g, fmt, **kw)
         return data.decode("utf-8") if fmt in ("svg", "dot") else data
-    R.render_file(g, str(path), fmt, inputs=list(result.program.files), **kw)
+    R.render_file(g, str(path), fmt, inputs=list(result.program.files), source=source, **kw)
+    return path
+
+
+def _render_figure(result, g, path, fmt, depth, source):
+    from .backends import figure as F
+    if fmt not in F.FORMATS:
+        raise ValueError(f"unknown format {fmt!r} for the blocks figure: svg or pdf")
+    if path is None:
+        data = F.render_bytes(g, fmt, depth)
+        return data.decode("utf-8") if fmt == "svg" else data
+    F.render_file(g, str(path), fmt, inputs=list(result.program.files), depth=depth, source=source)
     return path
 
 

@@ -148,6 +148,38 @@ def one_graph_or_exit(file, result, verb: str, fmt: str = "text"):
     return result.graphs[0]
 
 
+def output_path(spec: str, output: str | None, fmt: str, force: bool) -> str | None:
+    """Where `compile` and `render` write. `-o PATH`: there. `-o -`, or a spec read from
+    standard input: standard output (None). Else the spec's name with `fmt` as its
+    extension, beside the spec (`zoo:NAME`: in the current directory, the zoo being
+    inside the package). An existing file by that name is replaced only if netdsl wrote
+    it (it carries output.py's mark) or with --force, and never if it is the spec."""
+    from .output import OutputError, generated_by_netdsl, refuse_inputs
+    if output == "-" or (output is None and spec == "-"):
+        return None
+    if output is not None:
+        return output
+    directory, name = ("", spec[len("zoo:"):]) if spec.startswith("zoo:") else os.path.split(spec)
+    path = os.path.join(directory, f"{os.path.splitext(os.path.basename(name))[0]}.{fmt}")
+    try:
+        refuse_inputs(path, [spec], "the spec")
+    except OutputError as e:
+        stop(f"error: {e}; name the output with -o", EXIT_USAGE)
+    readable = spec.startswith("zoo:") or os.path.exists(spec)      # else reading it fails first, and says why
+    if readable and os.path.lexists(path) and not force and not generated_by_netdsl(path, fmt):
+        stop(f"error: {path} exists and netdsl did not write it, so it is left alone; "
+             "--force replaces it, -o names another file", EXIT_USAGE)
+    return path
+
+
+def _wrote(path: str, note: str = ""):
+    out(f"wrote {path}{note}", err=True)      # on stderr: stdout carries only a command's output
+
+
+force_option = click.option("--force", is_flag=True,
+                            help="Replace the default output file even if netdsl did not write it.")
+
+
 class _Group(click.Group):
     def format_commands(self, ctx, formatter):
         """Each command's first sentence whole (click cuts it at 45 characters: "e.g.")."""
@@ -196,7 +228,7 @@ def check(files, fmt, quiet, fix, diff, network, input_shape, params, max_layers
     color = _use_color(color)
     params = parse_params(params)
     worst = EXIT_OK
-    json_out = {"diagnostics": [], "networks": [], "errors": []}
+    json_out = {"diagnostics": [], "networks": [], "files": [], "errors": []}
     for path in files:
         try:
             result = run_check(path, network, input_shape, params, max_layers, include)
@@ -210,14 +242,7 @@ def check(files, fmt, quiet, fix, diff, network, input_shape, params, max_layers
             continue
         omitted = sum(g.omitted for g in result.graphs)
         if fmt == "json":
-            json_out["diagnostics"].extend(d.to_json() for d in result.diagnostics)
-            json_out["omitted_diagnostics"] = json_out.get("omitted_diagnostics", 0) + omitted
-            json_out["networks"].extend(
-                {"file": path, "network": g.network, "input_shape": list(g.input_shape or []) or None,
-                 "output_shape": list(g.output_shape) if g.output_shape else None,
-                 **({"outputs": [{"name": n, "shape": list(s) if s else None} for n, s in g.returns]}
-                    if g.outputs is not None else {}),
-                 "params": g.total_params, "ok": g.ok} for g in result.graphs)
+            _json_result(json_out, path, result, omitted)
         else:
             emit_diagnostics(result.diagnostics, fmt, color)
             if omitted:
@@ -232,6 +257,26 @@ def check(files, fmt, quiet, fix, diff, network, input_shape, params, max_layers
         import json  # only for --format json (bench/README.md: start-up)
         out(json.dumps(json_out, indent=2), raw=True)
     sys.exit(worst)
+
+
+def _json_result(json_out: dict, path: str, result, omitted: int) -> None:
+    """One file's part of `check --format json` (the schema: docs/formats.md): every
+    diagnostic in the flat list, and again under the network it belongs to; those of no
+    network (syntax, imports, an unknown --network) under the file."""
+    json_out["diagnostics"].extend(d.to_json() for d in result.diagnostics)
+    json_out["omitted_diagnostics"] = json_out.get("omitted_diagnostics", 0) + omitted
+    of_networks = {id(d) for g in result.graphs for d in g.diagnostics}
+    json_out["files"].append({"file": path, "ok": result.ok, "networks": [g.network for g in result.graphs],
+                              "diagnostics": [d.to_json() for d in result.diagnostics if id(d) not in of_networks]})
+    for g in result.graphs:
+        errors = sum(d.is_error for d in g.diagnostics)
+        json_out["networks"].append(
+            {"file": path, "network": g.network, "input_shape": list(g.input_shape or []) or None,
+             "output_shape": list(g.output_shape) if g.output_shape else None,
+             **({"outputs": [{"name": n, "shape": list(s) if s else None} for n, s in g.returns]}
+                if g.outputs is not None else {}),
+             "params": g.total_params, "ok": g.ok, "errors": errors, "warnings": len(g.diagnostics) - errors,
+             "diagnostics": [d.to_json() for d in g.diagnostics], "omitted_diagnostics": g.omitted})
 
 
 def _apply_fixes(path: str, result, diff: bool, recheck):
@@ -371,9 +416,10 @@ def layers(kind):
 @cli.command()
 @click.argument("file")
 @click.option("--output", "-o", default=None,
-              help="Output file: .svg, .png, .pdf or .dot (default: SVG, or --format dot, on standard output).")
+              help="Output file: .svg, .png, .pdf or .dot; `-` prints SVG or DOT (default: FILE's name with the "
+                   "format's extension, beside FILE).")
 @click.option("--format", "fmt", type=click.Choice(["svg", "png", "pdf", "dot"], case_sensitive=False),
-              default=None, help="Output format (default: from the -o extension).")
+              default=None, help="Output format (default: from the -o extension, else svg).")
 @click.option("--depth", default=None, metavar="N|full",
               help="Draw blocks, named sequences and loops nested deeper than N as single nodes; `full`: every "
                    "layer (default: the deepest that fits a page; DOT: every layer).")
@@ -382,27 +428,36 @@ def layers(kind):
 @click.option("--params", "show_params", is_flag=True, help="Show parameter counts on the nodes.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
               help="How long Graphviz may take to lay out the diagram (default 60).")
+@click.option("--style", type=click.Choice(["graph", "blocks"], case_sensitive=False), default="graph",
+              show_default=True, help="graph: every layer, laid out by Graphviz. blocks: the paper figure, "
+              "feature maps as 3-D boxes (svg or pdf, no Graphviz needed; docs/figure.md).")
+@force_option
 @with_common
-def render(file, output, fmt, depth, direction, show_params, timeout, network, input_shape, params, max_layers,
-           include, color):
+def render(file, output, fmt, depth, direction, show_params, timeout, style, force, network, input_shape, params,
+           max_layers, include, color):
     """Draw FILE as a diagram: layers, tensor shapes on the edges, blocks as clusters.
 
     A spec with errors still renders, with the failing layer in red (exit 1)."""
     from .backends import render as R
+    from .output import mark
     try:
         depth = R.parse_depth(depth)
     except R.RenderError as e:
         raise click.BadParameter(str(e), param_hint="'--depth'") from None
+    if style.lower() == "blocks":
+        # The figure's own depth: None picks what fits; `full` is every level.
+        _render_figure(file, output, fmt, sys.maxsize if depth == "full" else depth, force, network, input_shape,
+                       params, max_layers, include, color)
     if output is None or output == "-":
         fmt = (fmt or "svg").lower()
-        if fmt not in ("svg", "dot"):
-            raise click.BadParameter(f"{fmt} is binary: write it to a file with -o", param_hint="'--format'")
-        output = None
     else:
         try:
             fmt = R.output_format(output, fmt)
         except R.RenderError as e:
             raise click.BadParameter(str(e), param_hint="'--output'") from None
+    output = output_path(file, output, fmt, force)
+    if output is None and fmt not in ("svg", "dot"):
+        raise click.BadParameter(f"{fmt} is binary: write it to a file with -o", param_hint="'--format'")
     if fmt != "dot" and not R.have_dot():
         out(R.DOT_MISSING, err=True)
         sys.exit(EXIT_USAGE)
@@ -414,35 +469,76 @@ def render(file, output, fmt, depth, direction, show_params, timeout, network, i
         with LIMITS.override(dot_timeout=timeout):
             if output is None:          # text on standard output, as `dot -Tsvg` does
                 notes: list = []
-                out(R.render_bytes(g, fmt, notes, depth=depth, direction=direction, show_params=show_params)
-                    .decode(), nl=False, raw=True)
+                out(mark(R.render_bytes(g, fmt, notes, depth=depth, direction=direction, show_params=show_params),
+                         fmt, file).decode(), nl=False, raw=True)
                 for w in notes:
                     out(w, err=True)
                 sys.exit(EXIT_OK if result.ok else EXIT_SPEC)
-            warnings = R.render_file(g, output, fmt, inputs=[file, *result.program.files], depth=depth,
-                                     direction=direction, show_params=show_params)
+            warnings = R.render_file(g, output, fmt, inputs=[file, *result.program.files], source=file,
+                                     depth=depth, direction=direction, show_params=show_params)
     except R.RenderError as e:
         out(str(e) if isinstance(e, R.DotNotFound) else f"error: {e}", err=True)
         sys.exit(EXIT_USAGE)
     for w in warnings:
         out(w, err=True)
-    out(f"{file}: {g.network} \u2192 {output}" + ("" if g.ok else "  (has errors: drawn in red)"))
+    _wrote(output, "" if g.ok else " (the spec has errors: drawn in red)")
+    sys.exit(EXIT_OK if result.ok else EXIT_SPEC)
+
+
+def _render_figure(file, output, fmt, depth, force, network, input_shape, params, max_layers, include, color):
+    """`render --style blocks`: as the graph style, but svg or pdf, and no Graphviz."""
+    from .backends import figure as F
+    from .backends.render import RenderError, output_format
+    from .output import mark
+    if output is None or output == "-":
+        fmt = (fmt or "svg").lower()
+    else:
+        try:
+            fmt = output_format(output, fmt)
+        except RenderError as e:
+            raise click.BadParameter(str(e), param_hint="'--output'") from None
+    if fmt not in F.FORMATS:
+        raise click.BadParameter(f"the blocks figure is svg or pdf, not {fmt}", param_hint="'--format'")
+    output = output_path(file, output, fmt, force)
+    if output is None and fmt == "pdf":
+        raise click.BadParameter("pdf is binary: write it to a file with -o", param_hint="'--format'")
+    result = check_or_exit(file, network, input_shape, parse_params(params), max_layers, include)
+    emit_diagnostics(result.diagnostics, "text", _use_color(color), err=output is None)
+    g = one_graph_or_exit(file, result, "draw")
+    try:
+        notes: list = []
+        if output is None:
+            data = mark(F.render_bytes(g, fmt, depth, notes), fmt, file).decode()
+        else:
+            notes = F.render_file(g, output, fmt, inputs=[file, *result.program.files], depth=depth, source=file)
+    except RenderError as e:
+        out(f"error: {e}", err=True)
+        sys.exit(EXIT_USAGE)
+    for note in notes:
+        out(f"note: {note}", err=True)
+    if output is None:          # the SVG on standard output, as the graph style does
+        out(data, nl=False, raw=True)
+        sys.exit(EXIT_OK if result.ok else EXIT_SPEC)
+    _wrote(output, "" if g.ok else " (the spec has errors: drawn in red)")
     sys.exit(EXIT_OK if result.ok else EXIT_SPEC)
 
 
 @cli.command("compile")
 @click.argument("file")
-@click.option("--output", "-o", default="-", help="The .py file to write (default, or `-`: print it).")
+@click.option("--output", "-o", default=None,
+              help="The .py file to write; `-` prints it (default: FILE's name with .py, beside FILE).")
 @click.option("--init", type=click.Choice(["default", "xavier"]), default=None,
               help="Weight initialisation (default: the spec's `init` parameter, else torch's).")
+@force_option
 @with_common
-def compile_cmd(file, output, init, network, input_shape, params, max_layers, include, color):
+def compile_cmd(file, output, init, force, network, input_shape, params, max_layers, include, color):
     """Compile FILE to a standalone PyTorch module (imports only torch). Writes nothing on errors."""
     from .backends.build import check_spec, compile_result
     from .diagnostics.render import render
     from .errors import SpecError
     from .limits import LIMITS
     from .output import OutputError, write_file
+    output = output_path(file, output, "py", force)
     try:
         with LIMITS.override(max_layers=max_layers):     # for this run only
             result = check_spec(file, network, parse_shape(input_shape) if input_shape else None, include,
@@ -457,7 +553,7 @@ def compile_cmd(file, output, init, network, input_shape, params, max_layers, in
         sys.exit(EXIT_USAGE)
     for d in result.warnings:     # on stderr, so `-o -` output stays pure Python
         out(render(d, _use_color(color)) + "\n", err=True, raw=True)
-    if output == "-":
+    if output is None:
         out(text, nl=False, raw=True)          # generated Python: every literal escaped
         return
     try:
@@ -465,7 +561,7 @@ def compile_cmd(file, output, init, network, input_shape, params, max_layers, in
     except OutputError as e:
         out(f"error: {e}", err=True)
         sys.exit(EXIT_USAGE)
-    out(f"{file} -> {output}")
+    _wrote(output)
 
 
 @cli.command()

@@ -8,13 +8,13 @@ from .diagnostics import Diagnostic, error
 from .diagnostics.allow import Allowances
 from .diagnostics.codes import E0104, E0208
 from .diagnostics.fixes import keep_working
-from .elaborate import elaborate
+from .elaborate import AUTO, Declared, elaborate
 from .elaborate.replay import Diverged, Replay  # noqa: F401  (for backends/sizes.py)
 from .frontend.source import Source
 from .ir import Graph
 from .program import Program, load, load_path
 from .record import Value
-from .values import record_guards
+from .values import ExpectRelation, record_guards
 
 
 class CheckResult(Value):
@@ -77,20 +77,27 @@ Graph._repr_svg_ = _graph_svg
 
 
 def elaborate_network(program: Program, network: str, params: dict | None = None,
-                      input_shape: tuple | None = None, expects: bool = True, stop_when=None) -> Graph:
-    """One network of a loaded program, expanded and shape-checked (see netdsl/elaborate/)."""
-    return elaborate(program, network, params, input_shape, expects=expects, stop_when=stop_when)
+                      input_shape: tuple | None = None, expects: bool = True, stop_when=None,
+                      declared=AUTO) -> Graph:
+    """One network of a loaded program, expanded and shape-checked (see netdsl/elaborate/).
+    `declared`: what held at the declared input (elaborate.Declared); by default found
+    when `input_shape` replaces the declared input."""
+    return elaborate(program, network, params, input_shape, expects=expects, stop_when=stop_when,
+                     declared=declared)
 
 
 def expand_with_guards(program: Program, network: str, params: dict | None, input_shape: tuple) -> tuple:
-    """(graph, guards): one expansion, noting every value read from a shape, for a
-    Replay at other input sizes (elaborate/replay.py; `expect` is not checked)."""
+    """(graph, guards, declared): one expansion at the declared `input_shape`, noting
+    every value read from a shape and every `expect` (values.ExpectRelation), for a
+    Replay at other input sizes (elaborate/replay.py); `declared` is what held there,
+    for the expansions at other sizes (elaborate.Declared)."""
     record_guards(True)
     try:
-        graph = elaborate(program, network, params, input_shape, expects=False)
+        graph = elaborate(program, network, params, input_shape, declared=None)
     finally:
         guards = record_guards(False)
-    return graph, guards
+    held = frozenset(g.key for g in guards if isinstance(g, ExpectRelation) and g.held)
+    return graph, guards, Declared(tuple(input_shape), held)
 
 
 def check_program(program: Program, network: str | None = None, params: dict | None = None,

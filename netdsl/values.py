@@ -10,6 +10,7 @@ import math
 import operator
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import contextmanager
 from typing import Any
 
 from .diagnostics.codes import E0104, E0202, E0205, E0214, E0216, E0217, E0320
@@ -81,6 +82,64 @@ class Relation:
     def __init__(self, accepts, returns, env, params: dict, input: int, output: int):
         self.accepts, self.returns, self.env, self.params = accepts, returns, env, params
         self.input, self.output = input, output
+
+
+class ExpectRelation:
+    """An `expect` checked during an expansion that records guards: a size scan
+    re-checks it at each size (replay.py). `pattern`: the items; `vars`: every name in
+    reach, flattened (later assignments must not change them); `in_node`: the node `in`
+    is the shape of (None: `in` is not a tensor here); `refs`: `@name` -> node id;
+    `node`: the tensor it states the shape of; `after`: the last node made before it
+    (the walk's order, which decides the first rejection); `key`: (file, offset, wanted sizes), as
+    Walk.expect names it; `held`: whether it held in this expansion; `relative`: whether
+    its sizes are written from the input (Walk.expect); `replayable`: false
+    when a name holds a shape, or a function defined where `in` is a tensor (they would
+    read the reference expansion's shapes)."""
+    __slots__ = ("item", "vars", "in_node", "refs", "node", "after", "key", "held", "relative", "replayable")
+
+    def __init__(self, item, vars: dict, in_node, refs: dict, node: int, after: int, key: tuple, held: bool,
+                 relative: bool):
+        self.item, self.vars, self.in_node, self.refs, self.node = item, vars, in_node, refs, node
+        self.after, self.key, self.held, self.relative = after, key, held, relative
+        self.replayable = not any(_holds_shape(v) for v in vars.values())
+
+
+def _holds_shape(v) -> bool:
+    if isinstance(v, tuple):
+        return any(_holds_shape(x) for x in v)
+    if isinstance(v, Function):         # one defined where `in` is a tensor may read it
+        return isinstance(v.env.in_shape, ShapeValue)
+    return isinstance(v, ShapeValue)
+
+
+def flat_vars(env: Env) -> dict:
+    """Every name in reach of `env` with its value now, the nearest binding winning."""
+    chain = []
+    while env is not None:
+        chain.append(env.vars)
+        env = env.parent
+    out: dict = {}
+    for scope in reversed(chain):
+        out.update(scope)
+    return out
+
+
+@contextmanager
+def unguarded():
+    """Reads of shapes in this block are not guards (an `expect` is re-checked as a
+    whole at each size, as an ExpectRelation, rather than pinning every size it reads).
+    Yields the list of the reads made, as guards would note them."""
+    global _GUARDS
+    saved, _GUARDS = _GUARDS, []
+    reads = _GUARDS
+    try:
+        yield reads
+    finally:
+        _GUARDS = saved
+
+
+def recording_guards() -> bool:
+    return _GUARDS is not None
 
 
 def note_guard(guard) -> None:

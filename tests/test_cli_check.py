@@ -116,6 +116,51 @@ def test_json_format(broken):
     assert first["column"] > line3.index("->")
 
 
+TWO = """\
+network Good {
+    input [3, 32, 32]
+    conv2d(8, 3, padding=1) -> relu
+    flatten -> linear(10)
+}
+
+network Bad {
+    input [3, 16, 16]
+    conv2d(8, 3) -> maxpool2d(2)
+    conv2d(4, 9)
+}
+"""
+
+
+def test_json_groups_the_diagnostics_by_network(tmp_path):
+    spec = tmp_path / "two.net"
+    spec.write_text(TWO)
+    proc = netdsl("check", "--format", "json", spec)
+    assert proc.returncode == 1
+    data = json.loads(proc.stdout)
+    good, bad = data["networks"]
+    # Good: 8·3·9 + 8 conv weights and biases; 8·32·32 features into 10 outputs
+    assert good == {"file": str(spec), "network": "Good", "input_shape": [3, 32, 32], "output_shape": [10],
+                    "params": 8 * 27 + 8 + 8 * 32 * 32 * 10 + 10, "ok": True, "errors": 0, "warnings": 0,
+                    "diagnostics": [], "omitted_diagnostics": 0}
+    # Bad: 16 -> 14 -> 7, and a 9×9 kernel does not fit in 7
+    assert (bad["network"], bad["input_shape"], bad["output_shape"], bad["ok"]) == ("Bad", [3, 16, 16], None, False)
+    assert [(d["code"], d["line"]) for d in bad["diagnostics"]] == [("E0301", 10)]
+    assert (bad["errors"], bad["warnings"]) == (1, 0)
+    # the flat list is kept: every diagnostic of the file, as before
+    assert data["diagnostics"] == bad["diagnostics"]
+    assert data["files"] == [{"file": str(spec), "ok": False, "networks": ["Good", "Bad"], "diagnostics": []}]
+
+
+def test_json_puts_the_diagnostics_of_no_network_under_the_file(tmp_path):
+    spec = tmp_path / "syntax.net"
+    spec.write_text("network N {\n    input [3, 8, 8]\n    conv2d(4, 3\n}\n")
+    data = json.loads(netdsl("check", "--format", "json", spec).stdout)
+    assert data["networks"] == []
+    (entry,) = data["files"]
+    assert entry["networks"] == [] and entry["ok"] is False
+    assert [d["code"] for d in entry["diagnostics"]] == [d["code"] for d in data["diagnostics"]] != []
+
+
 def test_json_for_a_clean_spec_has_an_empty_list():
     proc = netdsl("check", "--format", "json", LENET)
     assert proc.returncode == 0

@@ -21,7 +21,7 @@ SECTIONS = ("## What", "## Why", "## Example", "## Fix")
 # Examples that need more than `netdsl check FILE` to show their code: a command
 # line option, or a resource limit lowered so the example stays short (the
 # explanation says so in the example's first comment).
-OPTIONS = {"E0208": {"network": "Resnet18"}}
+OPTIONS = {"E0208": {"network": "Resnet18"}, "W0406": {"input_shape": (3, 64, 64)}}
 # Codes that compiling reports (netdsl compile / netdsl.load), not checking.
 COMPILED = {"E0209", "E0220"}
 LOWERED = {"E0104": ("max_nesting", 3), "E0108": ("max_tokens", 20), "E0321": ("max_block_depth", 2)}

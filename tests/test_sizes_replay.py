@@ -21,14 +21,15 @@ _FENCE = re.compile(r"^```netdsl([^\n]*)\n(.*?)^```\s*$", re.DOTALL | re.MULTILI
 
 
 def answers(scan):
-    return scan.accepted, {n: (r.code, r.message, r.layer) for n, r in scan.rejected.items()}
+    return (scan.accepted, {n: (r.code, r.message, r.layer) for n, r in scan.rejected.items()},
+            {n: [(w.code, w.message, w.layer) for w in ws] for n, ws in scan.warned.items()})
 
 
 def both_ways(program, network, lo, hi, monkeypatch):
     replayed = Z.scan(program, network, None, lo, hi)
 
     class Never(Z.Replay):
-        def run(self, shape):
+        def run(self, shape, shapes=None, notes=None):
             raise Z.Diverged()
     with monkeypatch.context() as m:
         m.setattr(Z, "Replay", Never)
@@ -88,6 +89,36 @@ network N {
     maxpool2d(4)
 }
 """,
+    "an expect written from the input": """
+network N {
+    input [3, 32, 32]
+    conv2d(8, 3, padding=1) -> maxpool2d(2)
+    expect [8, (in.h + 1) // 2, (in.w + 1) // 2]      # fails at odd sizes
+    conv2d(8, 3)
+}
+""",
+    "a literal expect, and one from the block's input": """
+block Half : [c, h, w] -> [c, _, _] {
+    maxpool2d(2)
+    expect [c, (in.h + 1) // 2, (in.w + 1) // 2]      # `in`: the block's input; fails at odd sizes
+}
+network N {
+    input [3, 32, 32]
+    conv2d(8, 3) -> Half
+    expect [8, 15, 15]
+    conv2d(4, 3)
+}
+""",
+    "an expect on an earlier tensor, after a later layer": """
+network N {
+    input [3, 32, 32]
+    a: conv2d(8, 3)
+    b: maxpool2d(4)
+    @a
+    expect [8, 30, 30]
+    conv2d(4, 3, stride=2)
+}
+""",
 }
 
 
@@ -97,6 +128,11 @@ def test_replay_notices_what_the_expansion_depends_on(name, monkeypatch):
     assert program.ok, program.diagnostics
     replayed, full = both_ways(program, "N", 1, 80, monkeypatch)
     assert answers(replayed) == answers(full)
+    if name.startswith(("an expect", "a literal")):
+        assert replayed.replayed == 80          # an expect is re-checked, not a guard
+    if name in ("an expect written from the input", "a literal expect, and one from the block's input"):
+        assert {r.code for n, r in replayed.rejected.items() if n > 8} == {"E0308"}
+        assert all(n % 2 == 0 for n in replayed.accepted)
 
 
 def test_docs_examples_replay_as_they_expand(monkeypatch):

@@ -195,3 +195,29 @@ def test_a_layer_that_could_not_be_expanded_shows_what_was_written_and_why(tmp_p
     r = CliRunner().invoke(cli, ["summary", str(spec), "--format", "json"])
     row = json.loads(r.stdout)["layers"][1]
     assert (row["kind"], row["error"]) == ("unknown", "unknown layer or block `convv2d`")
+
+
+# ---- several outputs -------------------------------------------------------------------------
+TWO_OUTPUTS = ("network Two {\n    input [8, 16, 16]\n    a: conv2d(4, 1)\n    b: conv2d(2, 3)\n"
+               "    return(out=@b, aux=@a)\n}\n")
+
+
+def test_a_network_with_named_outputs_shows_each_in_the_title(tmp_path):
+    out = run(write(tmp_path, TWO_OUTPUTS))
+    assert out.splitlines()[1].startswith("Two: [8, 16, 16] → out [2, 14, 14], aux [4, 16, 16]")
+    md = run(write(tmp_path, TWO_OUTPUTS), "--format", "markdown")
+    assert md.splitlines()[0] == "**Two**: [8, 16, 16] → out [2, 14, 14], aux [4, 16, 16]"
+    data = json.loads(run(write(tmp_path, TWO_OUTPUTS), "--format", "json"))
+    assert data["outputs"] == [{"name": "out", "shape": [2, 14, 14]}, {"name": "aux", "shape": [4, 16, 16]}]
+    assert data["output_shape"] == [2, 14, 14]
+
+
+def test_a_network_returning_a_tuple_shows_it_as_one(tmp_path):
+    text = TWO_OUTPUTS.replace("return(out=@b, aux=@a)", "return(@a, @b)")
+    assert "→ ([4, 16, 16], [2, 14, 14])" in run(write(tmp_path, text)).splitlines()[1]
+
+
+def test_one_output_has_no_outputs_list(tmp_path):
+    text = TWO_OUTPUTS.replace("return(out=@b, aux=@a)", "return(out=@b)")
+    data = json.loads(run(write(tmp_path, text), "--format", "json"))
+    assert "outputs" not in data and data["output_shape"] == [2, 14, 14]

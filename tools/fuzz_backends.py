@@ -1295,9 +1295,6 @@ def stage_summary(ctx: Ctx):
                         *_cli_net(ctx, nets[-1])])
 
 
-LOST_ROWS = {"W0401", "W0402"}
-
-
 def stage_sizes(ctx: Ctx):
     from netdsl.backends import sizes as Z
     if ctx.result is not None and ctx.result.program is not None and ctx.result.program.ok:
@@ -1327,12 +1324,11 @@ def stage_sizes(ctx: Ctx):
 
 def _sizes_differential(ctx: Ctx, net: str, s, step: str):
     """sizes answers most sizes by replaying one expansion; a full check at that input size
-    must agree. `expect` is off in sizes and on in check, so with an `expect` in the file
-    only "check accepts => sizes accepts" is required."""
+    must agree: sizes accepts a size exactly when `check --input` reports no error there
+    (warnings, such as lost rows, are reported beside the size)."""
     sample = {1 + (ctx.crc >> k) % 40 for k in (0, 6, 12, 18)}
     if s.declared_size is not None and 1 <= s.declared_size <= 40:
         sample.add(s.declared_size)
-    has_expect = "expect" in ctx.text
     for n in sorted(sample):
         if s.stopped is not None and n >= s.stopped:
             continue
@@ -1341,18 +1337,17 @@ def _sizes_differential(ctx: Ctx, net: str, s, step: str):
             r = netdsl.check(str(ctx.path), network=net, input_shape=shape)
         except Exception:       # noqa: BLE001 - the check stage reports these
             return
-        full_ok = r.ok and not any(str(d.code) in LOST_ROWS for d in r.diagnostics)
         accepted = n in s.accepted
-        if full_ok and not accepted:
+        if r.ok and not accepted:
             why = s.rejected.get(n)
             ctx.fail("sizes", "SizesDisagree", "backends/sizes.py:scan", step,
                      f"sizes rejects {shape} ({why.code if why else '?'}: {why.message if why else ''}) "
                      f"but check accepts it")
             return
-        if accepted and not full_ok and not has_expect:
-            d = next((d for d in r.diagnostics if d.is_error or str(d.code) in LOST_ROWS), None)
+        if accepted and not r.ok:
+            d = r.errors[0]
             ctx.fail("sizes", "SizesDisagree", "backends/sizes.py:scan", step,
-                     f"sizes accepts {shape} but check reports {d.code if d else '?'}: {d.message if d else ''}")
+                     f"sizes accepts {shape} but check reports {d.code}: {d.message}")
             return
 
 

@@ -662,15 +662,16 @@ def render_bytes(graph, fmt: str, warnings: list | None = None, depth=None, **kw
     return source.encode("utf-8") if fmt == "dot" else run_dot(source, fmt, warnings)
 
 
-def render_file(graph, path: str, fmt: str, inputs=(), **kw) -> list[str]:
+def render_file(graph, path: str, fmt: str, inputs=(), source: str = "<string>", **kw) -> list[str]:
     """Render and write `path` (netdsl/output.py: atomically, never over one of
-    `inputs`); nothing is written if anything fails. Returns what to tell the user:
-    `note: ...` (fewer levels drawn to fit a page) and `warning: ...` lines."""
-    from ..output import OutputError, refuse_inputs, write_file
+    `inputs`, marked as generated from `source`); nothing is written if anything
+    fails. Returns what to tell the user: `note: ...` (fewer levels drawn to fit a
+    page) and `warning: ...` lines (a PNG too large for cairo, scaled down)."""
+    from ..output import OutputError, mark, refuse_inputs, write_file
     warnings: list[str] = []
     try:
         refuse_inputs(path, inputs, "a file the spec was read from")
-        write_file(path, render_bytes(graph, fmt, warnings, **kw), inputs)
+        write_file(path, mark(render_bytes(graph, fmt, warnings, **kw), fmt, source), inputs)
     except OutputError as e:
         raise RenderError(str(e)) from None
     return warnings

@@ -1,22 +1,26 @@
 """`netdsl sizes`: which input sizes a network accepts, found by re-checking.
 
 The program is parsed and loaded once; each candidate size re-runs only the
-elaboration (the shape pass) with an input-shape override and `expect`
-assertions switched off (they state the shapes at the declared size). A size is
-accepted when no error fires and no lost-rows warning (W0401 stride leaves input
-rows unused, W0402 ceil_mode drops a window) fires, after the spec's own
-`# netdsl: allow` comments. This is what torchvision writes by hand as a
-model's `min_size`.
+elaboration (the shape pass) with an input-shape override. A size is accepted
+when no error fires: exactly when `netdsl check --input CxHxW` reports no error.
+Warnings that depend on the size are reported beside it, not as rejections: the
+lost-rows warnings (W0401 stride leaves input rows unused, W0402 ceil_mode drops
+a window: torch runs, and ignores those rows) and W0406 (an `expect` written for
+the declared input does not hold at this one), after the spec's own
+`# netdsl: allow` comments. `expect` statements are checked at every size: one
+whose sizes are written from the input (`in.h // 4`) rejects the sizes where it
+fails, one that holds at the declared input with literal sizes only warns. This
+is what torchvision writes by hand as a model's `min_size`.
 
-Each scan stops at the first diagnostic that rejects the size (the reporter's
+Each scan stops at the first error that rejects the size (the reporter's
 `stop_when` policy, elaborate/report.py): the rest of the network cannot change
-the verdict, and most rejected sizes (odd sizes before a 2×2 pooling, say) fail
+the verdict, and most rejected sizes (a kernel larger than its input, say) fail
 in the first few layers.
 """
 from __future__ import annotations
 
 from ..diagnostics.allow import Allowances
-from ..diagnostics.codes import W0401, W0402
+from ..diagnostics.codes import E0308, W0401, W0402, W0406
 from ..ir import Graph
 from ..limits import LIMITS
 from ..pipeline import Diverged, Replay, elaborate_network, expand_with_guards
@@ -24,22 +28,27 @@ from ..program import Program
 from ..record import Value
 
 LOST_ROWS = frozenset({W0401, W0402})
+# The warnings reported beside the sizes they fire at.
+SIZE_WARNINGS = LOST_ROWS | {W0406}
+EXPECTS = frozenset({E0308, W0406})         # what an `expect` reports: named by its line, not a layer
 
 
 class Rejection(Value):
-    """Why one size is rejected: a code, its message, and the qualified module path
-    of the layer that rejects it ("?" if none)."""
+    """A diagnostic at one size: why it is rejected (an error), or a warning beside it;
+    a code, its message, and the qualified module path of the layer it is about ("?"
+    if none, "expect at line N" for an `expect`)."""
     _fields = ("code", "message", "layer")
 
 
 class Scan(Value):
     """A scan's answers. axis: "square", "height" or "width"; fixed: the other axis
     when scanning one; declared: the declared (h, w); rejected: size -> Rejection;
+    warned: accepted size -> its warnings (Rejections of warning codes, SIZE_WARNINGS);
     stopped: the budget ran out before this size; replayed: sizes answered by
     re-running the shape rules alone (elaborate/replay.py)."""
     _fields = ("network", "axis", "lo", "hi", "channels", "fixed", "declared", "accepted", "rejected", "stopped",
-               "replayed")
-    _defaults = {"accepted": list, "rejected": dict, "stopped": None, "replayed": 0}
+               "replayed", "warned")
+    _defaults = {"accepted": list, "rejected": dict, "stopped": None, "replayed": 0, "warned": dict}
 
     def shape(self, n: int) -> tuple:
         if self.axis == "height":
@@ -93,6 +102,9 @@ class Scan(Value):
 def _layer_of(graph: Graph, diag) -> str:
     """The layer a diagnostic belongs to: the node it failed or warned about, else
     the first node whose call contains the diagnostic's location (a binding error)."""
+    place = _expect_place(diag)
+    if place is not None:
+        return place
     for node in graph.nodes:
         if node.failure is diag or diag in node.warnings:
             return node.qualname
@@ -105,22 +117,56 @@ def _layer_of(graph: Graph, diag) -> str:
     return "?"
 
 
-def _rejects(allowed: Allowances):
-    def rejects(d) -> bool:
-        return d.is_error or (d.code in LOST_ROWS and not allowed.suppresses(d))
-    return rejects
+def _expect_place(diag) -> str | None:
+    span = diag.primary
+    if diag.code in EXPECTS and span is not None:
+        return f"expect at line {span.line}"
+    return None
+
+
+def _finding(diag, node) -> Rejection:
+    return Rejection(diag.code, diag.message, _expect_place(diag) or node.qualname)
+
+
+def _once(noted: list) -> list:
+    """A replay's warnings as the walk reports them: once each (a block used twice
+    warns once, elaborate/report.py), at the first node it is about."""
+    seen, out = set(), []
+    for d, node in noted:
+        span = d.primary
+        key = (d.code, d.message, span.source.name if span else None, span.start if span else None)
+        if key not in seen:
+            seen.add(key)
+            out.append(_finding(d, node))
+    return out
+
+
+def _rejects(d) -> bool:
+    return d.is_error
+
+
+def _notes(allowed: Allowances):
+    def notes(d) -> bool:
+        return d.code in SIZE_WARNINGS and not allowed.suppresses(d)
+    return notes
 
 
 def check_size(program: Program, network: str, params: dict | None, shape: tuple,
-               rejects=None) -> tuple[Rejection | None, int]:
+               rejects=None, notes=None, declared=None) -> tuple[Rejection | None, list, int]:
     """(None if the network accepts `shape`, else the first reason it does not; the
-    layers expanded to find out). The walk stops at the first rejecting diagnostic."""
-    rejects = rejects or _rejects(Allowances())
-    graph = elaborate_network(program, network, params, shape, expects=False, stop_when=rejects)
+    warnings worth reporting beside it; the layers expanded to find out). The walk
+    stops at the first error. `declared`: what held at the declared input
+    (pipeline.expand_with_guards), else found here."""
+    rejects = rejects or _rejects
+    notes = notes or _notes(Allowances())
+    kw = {} if declared is None else {"declared": declared}
+    graph = elaborate_network(program, network, params, shape, stop_when=rejects, **kw)
+    warned = [Rejection(d.code, d.message, _layer_of(graph, d)) for d in graph.diagnostics
+              if not rejects(d) and notes(d)]
     for d in graph.diagnostics:
         if rejects(d):
-            return Rejection(d.code, d.message, _layer_of(graph, d)), len(graph.nodes)
-    return None, len(graph.nodes)
+            return Rejection(d.code, d.message, _layer_of(graph, d)), warned, len(graph.nodes)
+    return None, warned, len(graph.nodes)
 
 
 class NoImageInput(Exception):
@@ -162,9 +208,9 @@ def scan(program: Program, network: str, params: dict | None = None, lo: int = 1
     elif width is not None and height is None:
         axis, fixed = "height", width
     result = Scan(network, axis, lo, hi, channels, fixed, tuple(declared[1:]))
-    rejects = _rejects(Allowances())
-    reference, guards = expand_with_guards(program, network, params, declared)
-    replay = Replay(reference, guards, rejects) if reference.ok else None
+    notes = _notes(Allowances())
+    reference, guards, held = expand_with_guards(program, network, params, declared)
+    replay = Replay(reference, guards, _rejects, notes, held) if reference.ok else None
     spent = 0
     for n in range(lo, hi + 1):
         if spent + (replay.evaluated if replay else 0) > LIMITS.max_scan_work:
@@ -174,14 +220,18 @@ def scan(program: Program, network: str, params: dict | None = None, lo: int = 1
         try:
             if replay is None:
                 raise Diverged()
-            found = replay.run(shape)
-            problem = Rejection(found[0].code, found[0].message, found[1].qualname) if found else None
+            noted: list = []
+            found = replay.run(shape, notes=noted)
+            problem = _finding(*found) if found else None
+            warned = _once(noted)
             result.replayed += 1
         except Diverged:
-            problem, layers = check_size(program, network, params, shape, rejects)
+            problem, warned, layers = check_size(program, network, params, shape, _rejects, notes, held)
             spent += WALK_COST * layers
         if problem is None:
             result.accepted.append(n)
+            if warned:
+                result.warned[n] = tuple(warned)
         else:
             result.rejected[n] = problem
     return result
@@ -220,21 +270,39 @@ def describe_run(start: int, stop: int, step: int) -> str:
     return f"every {step} from {start} to {stop}"
 
 
-def compact(values: list) -> str:
+def compact(values: list, limit: int | None = None) -> str:
+    """The sizes as runs; with `limit`, the runs that fit in about that many
+    characters, then how many sizes are left out."""
     if not values:
         return "none"
-    return ", ".join(describe_run(*r) for r in runs(values))
+    parts, length, shown = [], 0, 0
+    for r in runs(values):
+        text = describe_run(*r)
+        if limit is not None and parts and length + len(text) > limit:
+            return ", ".join(parts) + f", ... ({len(values) - shown} more)"
+        parts.append(text)
+        length += len(text) + 2
+        shown += len(range(r[0], r[1] + 1, r[2] or 1))
+    return ", ".join(parts)
 
 
 def rejection_groups(s: Scan, below: int | None = None) -> list[dict]:
     """Rejected sizes grouped by (layer, code), in order of first occurrence."""
+    return _groups(((n, r) for n, r in sorted(s.rejected.items()) if below is None or n < below))
+
+
+def warning_groups(s: Scan) -> list[dict]:
+    """Accepted sizes with warnings, grouped by (layer, code), in order of first occurrence."""
+    return _groups((n, w) for n, ws in sorted(s.warned.items()) for w in ws)
+
+
+def _groups(pairs) -> list[dict]:
     groups: dict = {}
-    for n, r in sorted(s.rejected.items()):
-        if below is not None and n >= below:
-            continue
+    for n, r in pairs:
         key = (r.layer, r.code)
         g = groups.setdefault(key, {"layer": r.layer, "code": r.code, "message": r.message, "sizes": []})
-        g["sizes"].append(n)
+        if not g["sizes"] or g["sizes"][-1] != n:
+            g["sizes"].append(n)
     return list(groups.values())
 
 
@@ -259,6 +327,17 @@ def to_text(s: Scan) -> str:
             "width": f"widths with height {s.fixed}"}[s.axis]
     lines = [f"{s.network}: {what} from {s.lo} to {s.hi}, {s.channels} channel{'s' if s.channels != 1 else ''}"]
     lines.append(f"accepted ({len(s.accepted)}): {compact(s.accepted)}")
+    warned = sorted(warning_groups(s), key=lambda g: -len(g["sizes"]))
+    if warned:
+        clean = [n for n in s.accepted if n not in s.warned]
+        lines.append(f"  without warnings ({len(clean)}): {compact(clean, 120)}")
+    for g in warned[:6]:
+        lines.append(f"  runs, but {g['layer']} warns ({g['code']}, {len(g['sizes'])}): {compact(g['sizes'], 80)}: "
+                     f"{g['message']}")
+    if len(warned) > 6:
+        rest = len({n for g in warned[6:] for n in g["sizes"]})
+        lines.append(f"  ... and warnings at {rest} sizes from {len(warned) - 6} other places (--format json "
+                     f"lists them)")
     if s.stopped is not None:
         lines.append(f"stopped before {s.stopped}: the scan's budget ({LIMITS.max_scan_work:,} layer evaluations) "
                      f"is spent; narrow the range with --min/--max")
@@ -269,7 +348,7 @@ def to_text(s: Scan) -> str:
             lines.append(f"  {n} is rejected by {r.layer}: {r.code} {r.message}")
     groups = sorted(rejection_groups(s), key=lambda g: -len(g["sizes"]))
     for g in groups[:6]:
-        lines.append(f"rejected by {g['layer']} ({g['code']}, {len(g['sizes'])}): {compact(g['sizes'])}")
+        lines.append(f"rejected by {g['layer']} ({g['code']}, {len(g['sizes'])}): {compact(g['sizes'], 120)}")
     if len(groups) > 6:
         rest = sum(len(g["sizes"]) for g in groups[6:])
         lines.append(f"... and {rest} more rejected by {len(groups) - 6} other layers (--format json lists them)")
@@ -282,7 +361,9 @@ def to_text(s: Scan) -> str:
             lines.append(f"the declared size {s.declared_size} is rejected{why}"
                          + (f"; nearest accepted size: {near}" if near is not None else ""))
         elif ok:
-            lines.append(f"the declared size {s.declared_size} is accepted")
+            ws = s.warned.get(s.declared_size)
+            lines.append(f"the declared size {s.declared_size} is accepted"
+                         + (f", with {len(ws)} warning{'s' if len(ws) != 1 else ''}" if ws else ""))
     return "\n".join(lines)
 
 
@@ -300,5 +381,7 @@ def to_json(s: Scan) -> dict:
         "declared": s.declared_size, "declared_ok": s.declared_ok,
         "nearest": s.nearest(s.declared_size) if s.declared_size is not None and s.declared_ok is False else None,
         "rejections": [{**g, "sizes": compact(g["sizes"]), "count": len(g["sizes"])} for g in rejection_groups(s)],
+        "warned": sorted(s.warned),
+        "warnings": [{**g, "sizes": compact(g["sizes"]), "count": len(g["sizes"])} for g in warning_groups(s)],
         "stopped_before": s.stopped,
     }

@@ -40,9 +40,19 @@ class Summary(Record):
     sample; truncated: the walk stopped at an error, so later layers are unknown."""
     __slots__ = _fields = ("network", "input_shape", "output_shape", "rows", "convention", "batch", "flops", "ok",
                            "total_params", "buffers", "total_macs", "activations", "input_elements", "truncated",
-                           "unused")
-    _defaults = {"truncated": False, "unused": ()}
+                           "unused", "returns")
+    _defaults = {"truncated": False, "unused": (), "returns": ()}
     # unused: the outermost modules no output depends on (built, never computed)
+    # returns: ((name or None, shape), ...) when the network returns several tensors
+
+    @property
+    def output_text(self) -> str:
+        """The output shape, or every returned tensor's (`out [21, 224, 224], aux [21, 224, 224]`)."""
+        if len(self.returns) < 2:
+            return show_shape(self.output_shape)
+        if self.returns[0][0] is None:
+            return "(" + ", ".join(show_shape(shape) for _, shape in self.returns) + ")"
+        return ", ".join(f"{name} {show_shape(shape)}" for name, shape in self.returns)
 
     @property
     def param_bytes(self) -> int:
@@ -151,7 +161,8 @@ def build(graph, convention: str = "torchvision", batch: int = 1, flops: bool = 
     inp = math.prod(graph.input_shape) if graph.input_shape else 0
     return Summary(graph.network, graph.input_shape, graph.output_shape, rows, convention, batch, flops,
                    graph.ok, graph.total_params, sum(n.buffers for n in graph.nodes), total_macs, acts, inp,
-                   truncated=failed or not graph.ok, unused=_unused_modules(graph))
+                   truncated=failed or not graph.ok, unused=_unused_modules(graph),
+                   returns=tuple(graph.returns) if graph.outputs is not None and len(graph.outputs) > 1 else ())
 
 
 def _unused_modules(graph) -> tuple:
@@ -257,7 +268,7 @@ def to_text(s: Summary, width_name: int = 0) -> str:
         return "  ".join([first, *rest]).rstrip()
 
     total_w = sum(widths) + 2 * (len(widths) - 1)
-    title = (f"{s.network}: {show_shape(s.input_shape)} → {show_shape(s.output_shape)}"
+    title = (f"{s.network}: {show_shape(s.input_shape)} → {s.output_text}"
              f"   ({s.convention} convention{', ×2 = FLOPs' if s.flops else ''})")
     out = ["=" * total_w, title, "=" * total_w, line(header), "-" * total_w]
     for i, (r, cells) in enumerate(zip(s.rows, table)):
@@ -347,6 +358,8 @@ def to_json(s: Summary, diagnostics=()) -> str:
         "layers": [_row_json(s, r) for r in s.rows],
         "unused": list(s.unused),
     }
+    if s.returns:       # several outputs: output_shape is the first; this lists them all
+        out["outputs"] = [{"name": name, "shape": list(shape) if shape else None} for name, shape in s.returns]
     if s.flops:
         out["total_flops"] = s.ops(s.total_macs)
     if diagnostics:
@@ -390,7 +403,7 @@ def _act(s: Summary, r: Row) -> str:
 
 def to_markdown(s: Summary) -> str:
     ops = "FLOPs" if s.flops else "MACs"
-    lines = [f"**{s.network}**: {show_shape(s.input_shape)} → {show_shape(s.output_shape)}", "",
+    lines = [f"**{s.network}**: {show_shape(s.input_shape)} → {s.output_text}", "",
              f"| Layer | Kind | Output shape | Params | {ops} | Act. mem | RF | Jump |",
              "|---|---|---|--:|--:|--:|--:|--:|"]
     for r in s.rows:

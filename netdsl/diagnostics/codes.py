@@ -107,6 +107,7 @@ W0402 = _code("W0402", "ceil_mode window dropped")
 W0403 = _code("W0403", "uneven 'same' padding")
 W0404 = _code("W0404", "linear on a non-flat input")
 W0405 = _code("W0405", "very large layer")
+W0406 = _code("W0406", "expect written for the declared input")
 
 
 def lookup(code: str) -> Code | None:

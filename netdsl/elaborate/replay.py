@@ -11,17 +11,25 @@ to `@skip`'s size), the replay says so and the caller expands that size in full.
 Up to that point the replay is exact, so a size rejected earlier is rejected for
 the same reason. Each node's result is remembered per input shape, so sizes that
 meet the same shapes deep in the network (after downsampling) cost nothing there.
+
+Two things are re-checked as a whole rather than guarded: a block's `accepts ->
+returns` signature (values.Relation) and an `expect` (values.ExpectRelation),
+whose sizes are evaluated again with `in` and `@name` reading the replayed shapes,
+and judged as Walk.expect judges them (an error, or W0406 for one written for the
+declared input). Their reads would otherwise pin every size they look at.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..diagnostics import Diagnostic
+from ..diagnostics import ERROR, WARNING, Diagnostic, Label
+from ..diagnostics.codes import E0308, W0406
 from ..frontend import ast as A
 from ..ir import Graph, Node
-from ..values import UNKNOWN, Env, EvalError, Relation, evaluate
+from ..values import UNKNOWN, Env, EvalError, ExpectRelation, Relation, ShapeValue, evaluate
 from . import rules
 from .report import Reporter
+from .walk import Declared, declared_expect_message, expect_holds, expect_mismatch_message
 
 
 class Diverged(Exception):
@@ -29,45 +37,82 @@ class Diverged(Exception):
 
 
 class Replay:
-    def __init__(self, graph: Graph, guards: list, rejects: Callable[[Diagnostic], bool]):
+    """`rejects`: the diagnostics that reject a size; `notes`: those that do not, but are
+    worth reporting beside it (lost rows); `declared`: what held at the declared input
+    (walk.Declared), for the `expect`s written for it."""
+
+    def __init__(self, graph: Graph, guards: list, rejects: Callable[[Diagnostic], bool],
+                 notes: Callable[[Diagnostic], bool] | None = None, declared: Declared | None = None):
         self.graph = graph
         self.rejects = rejects
+        self.notes = notes or (lambda d: False)
+        self.declared = declared
         self.guards: dict[int, list] = {}       # node id -> [(axis or None, value read)]
         self.relations: dict[int, list] = {}    # output node id -> [Relation]
+        self.expects: dict[int, list] = {}      # the node made just before -> [ExpectRelation]
         for guard in guards:
             if isinstance(guard, Relation):
                 self.relations.setdefault(guard.output, []).append(guard)
+            elif isinstance(guard, ExpectRelation):
+                self.expects.setdefault(guard.after, []).append(guard)
             else:
                 node, axis, value = guard
                 self.guards.setdefault(node, []).append((axis, value))
         self.memo: list[dict] = [{} for _ in graph.nodes]
+        self.signatures: dict = {}              # (relation id, input shape, output shape) -> it holds
         self.evaluated = 0                      # rule runs (memo misses), for the caller's budget
 
-    def run(self, input_shape: tuple, shapes: list | None = None) -> tuple[Diagnostic, Node] | None:
+    def run(self, input_shape: tuple, shapes: list | None = None,
+            notes: list | None = None) -> tuple[Diagnostic, Node] | None:
         """The first diagnostic rejecting `input_shape` and the node it belongs to, or
         None if none does. Raises Diverged if the expansion would differ. `shapes`, a
-        list as long as the graph's nodes, receives every node's shape at that size."""
+        list as long as the graph's nodes, receives every node's shape at that size;
+        `notes` receives (diagnostic, node) for each diagnostic worth noting beside it."""
         nodes = self.graph.nodes
         if shapes is None:
             shapes = [None] * len(nodes)
+        if notes is None:
+            notes = []
         shapes[0] = input_shape
         self._guard(0, input_shape)
+        expects, relations, memo = self.expects, self.relations, self.memo
+        if 0 in expects:
+            found = self._expects(0, shapes, notes)
+            if found is not None:
+                return found
         for node in nodes[1:]:
             ins = tuple(shapes[i] for i in node.inputs)
-            if any(s is None for s in ins):
+            if None in ins:
                 continue
-            hit = self.memo[node.id].get(ins)
+            hit = memo[node.id].get(ins)
             if hit is None:
-                hit = self.memo[node.id][ins] = self._evaluate(node, list(ins))
-            shape, rejection = hit
+                hit = memo[node.id][ins] = self._evaluate(node, list(ins))
+            shape, rejection, noted = hit
+            if noted:
+                notes.extend((d, node) for d in noted)
             if rejection is not None:
                 return rejection, node
             shapes[node.id] = shape
-            self._guard(node.id, shape)
-            for relation in self.relations.get(node.id, ()):
-                if not _signature_holds(relation, shapes):
-                    raise Diverged()
+            if node.id in self.guards:
+                self._guard(node.id, shape)
+            if node.id in relations:
+                for relation in relations[node.id]:
+                    if not self._signature_holds(relation, shapes):
+                        raise Diverged()
+            if node.id in expects:
+                found = self._expects(node.id, shapes, notes)
+                if found is not None:
+                    return found
         return None
+
+    def _signature_holds(self, relation: Relation, shapes: list) -> bool:
+        """_signature_holds, remembered per (input, output) shape: a block used at many
+        sizes meets the same shapes deep in the network."""
+        key = (id(relation), shapes[relation.input], shapes[relation.output])
+        held = self.signatures.get(key)
+        if held is None:
+            held = self.signatures[key] = _signature_holds(relation, shapes)
+        return held
 
     def _guard(self, node_id: int, shape: tuple) -> None:
         for axis, value in self.guards.get(node_id, ()):
@@ -83,7 +128,53 @@ class Replay:
         reporter = Reporter()
         rules.apply(node.spec, probe, shapes, reporter, node.arg_spans or {}, node.span, self.graph.nodes)
         rejection = next((d for d in reporter.diagnostics if self.rejects(d)), None)
-        return probe.shape, rejection
+        noted = tuple(d for d in reporter.diagnostics if not self.rejects(d) and self.notes(d))
+        return probe.shape, rejection, noted
+
+    def _expects(self, after: int, shapes: list, notes: list) -> tuple[Diagnostic, Node] | None:
+        """The `expect`s the walk checked once node `after` was made, at this size (Walk.expect)."""
+        for rel in self.expects.get(after, ()):
+            shape = shapes[rel.node]
+            if shape is None:
+                continue
+            if not rel.replayable:
+                raise Diverged()
+            wants = _expect_wants(rel, shapes)
+            if expect_holds(wants, shape):
+                continue
+            node = self.graph.nodes[rel.node]
+            span = rel.item.span
+            if not rel.relative and self.declared is not None and \
+                    (span.source.name, span.start, wants) in self.declared.held:
+                d = Diagnostic(WARNING, W0406, declared_expect_message(rel.item, self.declared.shape),
+                               [Label(span, "holds at the declared input")])
+                if self.notes(d):
+                    notes.append((d, node))
+                continue
+            d = Diagnostic(ERROR, E0308, expect_mismatch_message(rel.item, shape),
+                           [Label(rel.item.shape.span, "does not match")])
+            if self.rejects(d):
+                return d, node
+        return None
+
+
+def _expect_wants(rel: ExpectRelation, shapes: list) -> tuple:
+    """An `expect`'s sizes at the replayed shapes: `in` and `@name` read them."""
+    env = Env()
+    env.vars = rel.vars
+    if rel.in_node is not None and shapes[rel.in_node] is not None:
+        env.in_shape = ShapeValue(shapes[rel.in_node])
+
+    def ref(name, span):
+        node = rel.refs.get(name)
+        if node is None or shapes[node] is None:
+            raise Diverged()
+        return ShapeValue(shapes[node])
+    env.refs = ref
+    try:
+        return tuple(None if isinstance(e, A.Var) and e.name == "_" else evaluate(e, env) for e in rel.item.shape.items)
+    except EvalError:
+        raise Diverged() from None
 
 
 def _signature_holds(relation: Relation, shapes: list) -> bool:

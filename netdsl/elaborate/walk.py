@@ -21,7 +21,7 @@ from types import SimpleNamespace
 
 from .. import namespace
 from ..catalogue import ALIASES, LAYERS, LayerSpec, lookup
-from ..diagnostics import ERROR, Diagnostic, Label
+from ..diagnostics import ERROR, WARNING, Diagnostic, Label
 from ..diagnostics.codes import (
     E0201,
     E0204,
@@ -41,6 +41,7 @@ from ..diagnostics.codes import (
     E0314,
     E0315,
     E0321,
+    W0406,
 )
 from ..diagnostics.fixes import Edit, Fix
 from ..diagnostics.suggest import suggest
@@ -49,19 +50,24 @@ from ..frontend.source import Span
 from ..ir import INIT_CHOICES, INIT_PARAMETER, NO_DEFAULT, Graph, Loop, Node, Parameter, Scope, Signature
 from ..limits import LIMITS
 from ..program import Definition, Program
+from ..record import Value
 from ..values import (
     UNKNOWN,
     Env,
     EvalError,
+    ExpectRelation,
     Function,
     Relation,
     ShapeValue,
     depends_on_unknown,
     evaluate,
+    flat_vars,
     note_guard,
+    recording_guards,
     show,
     show_shape,
     type_name,
+    unguarded,
 )
 from . import rules
 from .binding import LayerArgs, bind_params, eval_args
@@ -75,22 +81,34 @@ STAND_IN = lookup("identity")       # what a stand-in node computes: its input, 
 _REFUSED = object()      # what `statement` returns after a failed assert: stop that body
 
 
-class Walk:
-    """Expands one network. `check_expects`: whether `expect` statements are checked
-    (a size scan turns them off: they state the shapes at the declared input size)."""
+class Declared(Value):
+    """The network at its declared input, for a walk at another one: `shape`, and
+    `held`, the keys (Walk.expect) of the `expect`s that held there."""
+    _fields = ("shape", "held")
 
-    def __init__(self, program: Program, reporter: Reporter, check_expects: bool = True):
+
+class Walk:
+    """Expands one network. `check_expects`: whether `expect` statements are checked.
+    `declared`: with an input other than the declared one, what held at the declared
+    input: an `expect` with literal sizes that held there with the same sizes is
+    written for it, and a mismatch is warning W0406 rather than error E0308."""
+
+    def __init__(self, program: Program, reporter: Reporter, check_expects: bool = True,
+                 declared: Declared | None = None):
         self.program = program
         self.reporter = reporter
         self.report = reporter.report
         self.budget = Budget(reporter, program.blocks)
         self.layer_args = LayerArgs(reporter)
         self.check_expects = check_expects
+        self.declared = declared
+        self.expects_held: set = set()      # keys of the `expect`s that held (Walk.expect)
         self.nodes: list[Node] = []
         self.scope_count = 0
         self.loop_count = 0
         self.loop_frames: list = []         # (Loop, iteration) of the repeats/fors being expanded
         self.block_stack: list[str] = []
+        self.accepts_stack: list = []       # the `accepts` pattern of each block being expanded
         self.signatures: dict[str, Signature] = {}
         self._names_used: dict[str, frozenset] = {}
         self.graph_outputs: tuple | None = None
@@ -668,10 +686,12 @@ class Walk:
                 return
         self.budget.precharge(d.body, call.span, frame.origin)
         self.block_stack.append(d.name)
+        self.accepts_stack.append(d.accepts)
         try:
             self.body(d.body, inner)
         finally:
             self.block_stack.pop()
+            self.accepts_stack.pop()
         out = inner.flow
         scope.out_shape = out.shape
         if d.returns is not None and out.shape is not None:
@@ -822,12 +842,56 @@ class Walk:
 
     # ---- shapes stated in the spec ----------------------------------------------------
     def expect(self, item: A.Expect, frame: Frame):
-        if frame.flow is None or frame.flow.shape is None or not self.check_expects:
+        """`expect [c, h, w]`. An expect whose sizes are written from the input (it reads
+        `in` or `@name`, or a size its block's `accepts` pattern binds) is checked at
+        every input. One with literal sizes that held at the declared input (self.declared)
+        is written for that input: at another, a mismatch is warning W0406, not error
+        E0308. A size scan re-checks each expect as a whole (an ExpectRelation), so the
+        shapes read here are no guards."""
+        node = frame.flow
+        if node is None or node.shape is None or not self.check_expects:
             return
-        failure = self.match(item.shape, frame.flow, frame.env, bind=False, what="expected", use=None,
-                             origin=frame.origin)
+        items = item.shape.items if isinstance(item.shape, A.TupleExpr) else None
+        with unguarded() as reads:
+            try:
+                wants = tuple(None if isinstance(e, A.Var) and e.name == "_" else evaluate(e, frame.env)
+                              for e in items) if items is not None else None
+            except EvalError:
+                wants = None            # match() below reports it
+        relative = bool(reads) or self.reads_signature(item)
+        held = wants is not None and expect_holds(wants, node.shape)
+        key = (item.span.source.name, item.span.start, wants)
+        if wants is not None and recording_guards():
+            in_shape = frame.env.in_shape
+            note_guard(ExpectRelation(item, flat_vars(frame.env),
+                                      in_shape.node if isinstance(in_shape, ShapeValue) else None,
+                                      {k: n.id for k, n in frame.refs.items()}, node.id, len(self.nodes) - 1, key,
+                                      held, relative))
+        if held:
+            self.expects_held.add(key)
+            return
+        if not relative and self.declared is not None and key in self.declared.held:
+            self.report(WARNING, W0406, declared_expect_message(item, self.declared.shape), item.span,
+                        "holds at the declared input",
+                        notes=(f"here the input is {times(self.nodes[0].shape)} and the shape is "
+                               f"{show_shape(node.shape, 'unknown')}",),
+                        help=("to check it at every input size, write its sizes from the input: "
+                              "`in.h`, `in.w` (docs/language.md, shape assertions)",),
+                        origin=frame.origin, node=node)
+            return
+        with unguarded():
+            failure = self.match(item.shape, node, frame.env, bind=False, what="expected", use=None,
+                                 origin=frame.origin, guarded=frozenset())
         if failure is not None:
             frame.flow = self.stand_in(frame, item.span, failure)
+
+    def reads_signature(self, item: A.Expect) -> bool:
+        """Whether an `expect` in a block names a size the block's `accepts` pattern binds."""
+        accepts = self.accepts_stack[-1] if self.accepts_stack else None
+        if not isinstance(accepts, A.TupleExpr):
+            return False
+        bound = {e.name for e in accepts.items if isinstance(e, A.Var) and e.name != "_"}
+        return any(isinstance(n, A.Var) and n.name in bound for n in A.walk(item.shape))
 
     def match(self, pattern: A.Expr, node: Node, env: Env, bind: bool, what: str, use,
               origin, guarded=None) -> Diagnostic | None:
@@ -877,3 +941,21 @@ class Walk:
                            f"{show_shape(shape, 'unknown')}",
                            at or pattern.span, "does not match", notes=(note,), origin=labels_origin,
                            help=("fix the layers before this point, or update the declared shape",))
+
+
+def expect_holds(wants: tuple, shape: tuple) -> bool:
+    """Whether an `expect`'s evaluated sizes (None for `_`) match a shape."""
+    return len(wants) == len(shape) and all(w is None or w is UNKNOWN or w == a for w, a in zip(wants, shape))
+
+
+def times(shape: tuple) -> str:
+    return "×".join(map(str, shape))
+
+
+def declared_expect_message(item: A.Expect, declared: tuple) -> str:
+    return f"`expect {item.shape.span.text()}` is written for the declared input {times(declared)}"
+
+
+def expect_mismatch_message(item: A.Expect, shape: tuple) -> str:
+    """The message of error E0308 as Walk.match words it for an `expect` (replay.py says the same)."""
+    return f"shape mismatch: expected {item.shape.span.text()}, but the shape is {show_shape(shape, 'unknown')}"
