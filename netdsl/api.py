@@ -7,6 +7,8 @@ it (and the code generator) on first use.
 """
 from __future__ import annotations
 
+import sys
+
 from .pipeline import CheckResult, check_file, check_source, is_source_text
 
 
@@ -93,13 +95,16 @@ def sizes(spec, network: str | None = None, *, min: int = 1, max: int = 1024, he
 
 
 def render(spec, path=None, format: str | None = None, *, network: str | None = None,  # noqa: A002
-           depth: int | None = None, direction: str = "TB", show_params: bool = False, params: dict | None = None,
-           input_shape: tuple | None = None, include=(), style: str = "graph"):
+           depth: int | str | None = None, direction: str = "TB", show_params: bool = False,
+           params: dict | None = None, input_shape: tuple | None = None, include=(), style: str = "graph"):
     """`netdsl render` as a function: the diagram as text (svg, dot) or bytes (png, pdf)
     when no `path` is given; else written to `path` (atomically, never over the spec
     or a file it imports) and `path` is returned. `format` defaults to the path's
     extension, else svg. A spec with shape errors is drawn with the failing layer in
-    red. Raises RenderError (a NetdslError) when Graphviz is missing or fails.
+    red. `depth`: levels of blocks, sequences and loops to draw, "full" (every layer),
+    or None: every layer if that fits a page, else the deepest depth that does
+    (docs/render.md). Raises RenderError (a NetdslError) when Graphviz is missing or
+    fails, or `depth` is neither.
 
     style="blocks": the paper figure (docs/figure.md), svg or pdf, drawn without
     Graphviz; `depth` folds as for the graph, and None picks the deepest that fits."""
@@ -110,7 +115,7 @@ def render(spec, path=None, format: str | None = None, *, network: str | None = 
     fmt = R.output_format(str(path), format) if path is not None else (format or "svg").lower()
     source = "<string>" if is_source_text(spec) else str(spec)
     if style == "blocks":
-        return _render_figure(result, g, path, fmt, depth, source)
+        return _render_figure(result, g, path, fmt, sys.maxsize if R.parse_depth(depth) == "full" else depth, source)
     if fmt not in ("svg", "png", "pdf", "dot"):
         raise ValueError(f"unknown format {format!r}: svg, png, pdf or dot")
     kw = {"depth": depth, "direction": direction, "show_params": show_params}

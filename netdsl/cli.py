@@ -438,8 +438,9 @@ def layers(kind):
                    "format's extension, beside FILE).")
 @click.option("--format", "fmt", type=click.Choice(["svg", "png", "pdf", "dot"], case_sensitive=False),
               default=None, help="Output format (default: from the -o extension, else svg).")
-@click.option("--depth", type=click.IntRange(0), default=None,
-              help="Draw blocks and named sequences nested deeper than N as single nodes.")
+@click.option("--depth", default=None, metavar="N|full",
+              help="Draw blocks, named sequences and loops nested deeper than N as single nodes; `full`: every "
+                   "layer (default: the deepest that fits a page; DOT: every layer).")
 @click.option("--direction", type=click.Choice(["TB", "LR"], case_sensitive=False), default="TB",
               show_default=True, help="Top to bottom, or left to right.")
 @click.option("--params", "show_params", is_flag=True, help="Show parameter counts on the nodes.")
@@ -457,8 +458,14 @@ def render(file, output, fmt, depth, direction, show_params, timeout, style, for
     A spec with errors still renders, with the failing layer in red (exit 1)."""
     from .backends import render as R
     from .output import mark
+    try:
+        depth = R.parse_depth(depth)
+    except R.RenderError as e:
+        raise click.BadParameter(str(e), param_hint="'--depth'") from None
     if style.lower() == "blocks":
-        _render_figure(file, output, fmt, depth, force, network, input_shape, params, max_layers, include, color)
+        # The figure's own depth: None picks what fits; `full` is every level.
+        _render_figure(file, output, fmt, sys.maxsize if depth == "full" else depth, force, network, input_shape,
+                       params, max_layers, include, color)
     if output is None or output == "-":
         fmt = (fmt or "svg").lower()
     else:
@@ -479,8 +486,11 @@ def render(file, output, fmt, depth, direction, show_params, timeout, style, for
     try:
         with LIMITS.override(dot_timeout=timeout):
             if output is None:          # text on standard output, as `dot -Tsvg` does
-                out(mark(R.render_bytes(g, fmt, depth=depth, direction=direction, show_params=show_params), fmt,
-                         file).decode(), nl=False, raw=True)
+                notes: list = []
+                out(mark(R.render_bytes(g, fmt, notes, depth=depth, direction=direction, show_params=show_params),
+                         fmt, file).decode(), nl=False, raw=True)
+                for w in notes:
+                    out(w, err=True)
                 sys.exit(EXIT_OK if result.ok else EXIT_SPEC)
             warnings = R.render_file(g, output, fmt, inputs=[file, *result.program.files], source=file,
                                      depth=depth, direction=direction, show_params=show_params)
@@ -488,7 +498,7 @@ def render(file, output, fmt, depth, direction, show_params, timeout, style, for
         out(str(e) if isinstance(e, R.DotNotFound) else f"error: {e}", err=True)
         sys.exit(EXIT_USAGE)
     for w in warnings:
-        out(f"warning: {w}", err=True)
+        out(w, err=True)
     _wrote(output, "" if g.ok else " (the spec has errors: drawn in red)")
     sys.exit(EXIT_OK if result.ok else EXIT_SPEC)
 

@@ -84,7 +84,7 @@ def netdsl_proc(*args, env=None, cwd=None):
 
 # ---- reading DOT back -------------------------------------------------------------
 NODE = re.compile(r"^\s*(\w+) \[(.*)\]$")
-EDGE = re.compile(r"^\s*(\w+) -> (\w+) \[(.*)\]$")
+EDGE = re.compile(r"^\s*(\w+) -> (\w+)(?: \[(.*)\])?$")
 ATTR = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|[^\s\]]+)')
 
 
@@ -93,29 +93,50 @@ def attrs(text: str) -> dict:
 
 
 def parse_dot(text: str):
-    """nodes {id: attrs + cluster}, edges [(u, v, attrs)], clusters {id: (parent, attrs)}."""
+    """nodes {id: attrs + cluster}, edges [(u, v, attrs)], clusters {id: (parent, attrs)}.
+
+    Pads (invisible boxes that keep edges off cluster labels) are layout, not content:
+    left out, as are the subgraphs that put them on a rank."""
     nodes, edges, clusters, stack = {}, [], {}, []
+
+    def cluster():
+        return next((c for c in reversed(stack) if c is not None), None)
     for line in text.splitlines():
         m = re.match(r"^\s*subgraph (cluster_[sl]\d+) \{$", line)
         if m:
-            clusters[m.group(1)] = (stack[-1] if stack else None, {})
+            clusters[m.group(1)] = (cluster(), {})
             stack.append(m.group(1))
+            continue
+        if line.strip().endswith("{") and not line.startswith("digraph"):
+            stack.append(None)
             continue
         if line.strip() == "}":
             if stack:
                 stack.pop()
             continue
-        if stack and line.strip().startswith(("color=", "label=")) and "->" not in line:
+        if stack and stack[-1] and line.strip().startswith(("color=", "label=")) and "->" not in line:
             clusters[stack[-1]][1].update(attrs(line))
             continue
         m = EDGE.match(line)
         if m:
-            edges.append((m.group(1), m.group(2), attrs(m.group(3))))
+            a = attrs(m.group(3) or "")
+            if m.group(1).endswith("_pad"):
+                continue
+            # dir=back: written upwards (a U's decoder), read as drawn, tail to head.
+            edges.append((m.group(2), m.group(1), a) if a.get("dir") == "back" else (m.group(1), m.group(2), a))
             continue
         m = NODE.match(line)
-        if m and m.group(1) not in ("graph", "node", "edge"):
-            nodes[m.group(1)] = {**attrs(m.group(2)), "cluster": stack[-1] if stack else None}
+        if m and m.group(1) not in ("graph", "node", "edge") and not m.group(1).endswith("_pad"):
+            nodes[m.group(1)] = {**attrs(m.group(2)), "cluster": cluster()}
     return nodes, edges, clusters
+
+
+def contract_junctions(nodes, edges):
+    """The edges a reader sees: u -> (fork dot) -> v is u -> v, labelled as u's edge into the dot."""
+    into = {v: (u, a) for u, v, a in edges if v.startswith("j")}
+    out = [(into[u][0], v, into[u][1]) if u.startswith("j") else (u, v, a) for u, v, a in edges
+           if not v.startswith("j")]
+    return {k: a for k, a in nodes.items() if not k.startswith("j")}, out
 
 
 def dims(shape) -> str:
@@ -165,13 +186,18 @@ def test_dot_structure_equals_checker_graph(spec):
     result = check_file(str(spec))
     for g in result.graphs:
         nodes, edges, clusters = parse_dot(dot_source(netdsl.graph(str(spec), g.network)))
-        layer_ids = {f"n{n.id}" for n in g.layers}
+        nodes, edges = contract_junctions(nodes, edges)
+        # A merge branch that is only `identity` is the skip edge itself, not a node.
+        consumers = {n.id: [m for m in g.nodes if n.id in m.inputs] for n in g.nodes}
+        skipped = {n.id: n.inputs[0] for n in g.layers if n.kind == "identity" and consumers[n.id]
+                   and all(m.spec.inputs == "many" for m in consumers[n.id])}
+        layer_ids = {f"n{n.id}" for n in g.layers if n.id not in skipped}
         drawn = {k for k in nodes if re.fullmatch(r"n\d+", k)} - {f"n{g.input.id}"}
         # One node per layer, and ids are the IR's sequential ids.
         assert drawn == layer_ids
-        assert len(drawn) == len(g.layers)
         # Every IR edge is drawn, labelled with the shape the checker computed for its source.
-        want = [(f"n{i}", f"n{n.id}") for n in g.nodes for i in n.inputs] + [(f"n{g.output}", "output")]
+        want = [(f"n{skipped.get(i, i)}", f"n{n.id}") for n in g.nodes if n.id not in skipped for i in n.inputs]
+        want += [(f"n{g.output}", "output")]
         assert sorted((u, v) for u, v, _ in edges) == sorted(want)
         for u, v, a in edges:
             assert edge_label(a) == dims(g.nodes[int(u[1:])].shape), (u, v)
@@ -204,6 +230,8 @@ def test_dot_structure_equals_checker_graph(spec):
             assert scope_above(f"cluster_l{i}") == cluster_of(home(lp))
             assert clusters[f"cluster_l{i}"][1]["label"].startswith(("repeat", "for"))
         for n in g.layers:
+            if n.id in skipped:
+                continue
             own = [lp for lp, _ in n.loops if home(lp) is n.scope]
             want_cluster = f"cluster_l{own[-1].id}" if own else cluster_of(n.scope)
             assert nodes[f"n{n.id}"]["cluster"] == want_cluster, n.qualname
@@ -223,11 +251,20 @@ def test_repeats_and_loops_are_labelled_clusters(tmp_path):
     assert labels["repeat 2"] is None
     relus = [k for k, a in nodes.items() if a["label"] == "relu" and a["cluster"] == by_label["repeat 2"]]
     assert len(relus) == 2
-    # Collapsed to depth 0, the units are nodes, still inside their repeat.
+    # --depth counts loops as it counts blocks and sequences. At depth 1 the units are
+    # nodes inside their repeat; at depth 0 each top-level loop is one node labelled ×N.
+    nodes1, _, clusters1 = parse_dot(dot_source(netdsl.graph(str(spec)), depth=1))
+    assert {a["label"] for _, a in clusters1.values()} == {"repeat n  \u00d73", "stage", "repeat 2"}
+    units = [a for a in nodes1.values() if a["label"].startswith("unit")]
+    assert len(units) == 3 and all(clusters1[a["cluster"]][1]["label"] == "repeat n  \u00d73" for a in units)
     nodes0, _, clusters0 = parse_dot(dot_source(netdsl.graph(str(spec)), depth=0))
-    assert {a["label"] for _, a in clusters0.values()} == {"repeat n  \u00d73", "repeat 2"}
-    units = [a for a in nodes0.values() if a["label"].startswith("unit")]
-    assert len(units) == 3 and all(clusters0[a["cluster"]][1]["label"] == "repeat n  \u00d73" for a in units)
+    assert clusters0 == {}
+    folded = sorted(a["label"].split("\\n")[0] for k, a in nodes0.items() if re.fullmatch(r"[sl]\d+", k))
+    assert folded == ["Unit(8)  \u00d73", "relu  \u00d72", "stage"]
+    unit = next(a["label"] for a in nodes0.values() if a["label"].startswith("Unit(8)"))
+    assert unit.endswith("8\u00d716\u00d716 \u2192 8\u00d716\u00d716")
+    layers = [a["label"] for k, a in nodes0.items() if re.fullmatch(r"n\d+", k)]
+    assert layers == ["input", "conv 3\u00d73, 8, p1", "flatten", "linear 10"]
 
 
 def test_resnet18_dot_has_the_stage_shapes_and_a_visible_skip_path(tmp_path):
@@ -235,6 +272,7 @@ def test_resnet18_dot_has_the_stage_shapes_and_a_visible_skip_path(tmp_path):
     result = run("render", ROOT / "specs" / "resnet18.net", "-o", out)
     assert result.exit_code == 0, result.output
     nodes, edges, clusters = parse_dot(out.read_text(encoding="utf-8"))
+    nodes, edges = contract_junctions(nodes, edges)
     labels = {edge_label(a) for _, _, a in edges}
     assert {"64\u00d756\u00d756", "512\u00d77\u00d77", "1000"} <= labels
     # Each residual add has two incoming edges; in layer1.0 the skip comes straight from the max pool.
@@ -484,7 +522,7 @@ def test_only_the_first_failure_is_red_not_the_stand_ins_downstream(tmp_path):
     nodes, edges, _ = parse_dot(out.read_text(encoding="utf-8"))
     red = [a["label"] for a in nodes.values() if a.get("fillcolor") == ERROR_FILL]
     assert len(red) == 1 and red[0].startswith("expect [64, 56, 56]\\nE0308: shape mismatch")
-    labels = [edge_label(a) for _, _, a in edges]
+    labels = [edge_label(a) for _, _, a in contract_junctions(nodes, edges)[1]]
     assert labels.count("64\u00d716\u00d716") == 1      # into the failed expect; after it, unknown
     assert set(labels) == {"3\u00d764\u00d764", "64\u00d732\u00d732", "64\u00d716\u00d716", "?"}
     # the zoo's ResNet-18 at --input 3x64x64: its expects only warn, and nothing is red

@@ -58,6 +58,7 @@ def _node_attrs(node: Node, g: Graph) -> dict:
         "buffers": node.buffers,
         "macs": node.macs,
         "merge": spec is not None and spec.inputs == "many",
+        "passthrough": spec is not None and spec.passthrough,
         "scope": node.scope.id,
         "scopes": tuple(reversed(chain)),
         "loops": tuple((loop.id, i) for loop, i in node.loops),
@@ -115,7 +116,11 @@ def _written_args(scope: Scope) -> list | None:
 
 
 def _show(v) -> str:
+    """A value in a label. A float computed by the spec (EfficientNet's stochastic depth
+    0.2 * 3 / 16) shows 6 significant digits, not 0.037500000000000006."""
     from ..values import show
+    if isinstance(v, float) and len(repr(v)) > 8:
+        return f"{v:.6g}"
     return show(v)
 
 
@@ -179,38 +184,159 @@ def to_networkx(g: Graph):
     return out
 
 
-def collapse(G, depth: int | None):
-    """A copy of `G` where every scope nested deeper than `depth` is one node.
+def loop_homes(G) -> dict:
+    """loop id -> the scope whose cluster holds the loop's cluster (0: the network).
 
-    Scope depth counts from 1 (a block used directly in the network). A collapsed
-    scope becomes the node `("scope", id)` with kind "block" or "sequence", its
-    in/out shapes, the sum of its parameters and the first error inside it.
-    """
-    import networkx as nx
-    if depth is None:
+    The scope the loop runs in, unless all its iterations land in one scope that
+    also holds other nodes (a `for` line in a named merge: its branches share the
+    merge's ModuleList with the branches written out): then that scope. A cluster
+    drawn under two parents makes Graphviz crash, so each loop has one home."""
+    loops = G.graph["loops"]
+    common: dict = {}           # loop id -> the scopes every node of the loop is in, outermost first
+    all_in: dict = {}           # scope id -> the loops every node of the scope runs in
+    for _, a in G.nodes(data=True):
+        mine = {lid for lid, _ in a.get("loops", ())}
+        scopes = list(a.get("scopes", ()))
+        for sid in scopes:
+            all_in[sid] = all_in[sid] & mine if sid in all_in else set(mine)
+        for lid in mine:
+            prev = common.get(lid)
+            n = len(scopes) if prev is None else 0
+            if prev is not None:
+                while n < min(len(prev), len(scopes)) and prev[n] == scopes[n]:
+                    n += 1
+            common[lid] = scopes[:n]
+    home = {}
+    for lid, scopes in common.items():
+        at = loops[lid]["scope"]
+        rest = scopes if at == 0 else scopes[scopes.index(at) + 1:] if at in scopes else []
+        for sid in rest:
+            if lid in all_in.get(sid, ()):      # made by the loop (an iteration's scope): stop outside it
+                break
+            at = sid
+        home[lid] = at
+    return home
+
+
+def nesting(a: dict, home: dict) -> tuple:
+    """The groups around a node, outermost first: ("s", scope id) for each block use or
+    named sequence, ("l", loop id) for each repeat/for run, each loop right inside
+    the scope that is its home. `--depth N` keeps the first N of them."""
+    chain = [("l", lid) for lid, _ in a["loops"] if home[lid] == 0]
+    for sid in a["scopes"]:
+        chain.append(("s", sid))
+        chain.extend(("l", lid) for lid, _ in a["loops"] if home[lid] == sid)
+    return tuple(chain)
+
+
+def full_depth(G) -> int:
+    """The deepest nesting of blocks, named sequences and loops: `--depth` at or above
+    this draws every layer."""
+    home = loop_homes(G)
+    return max((len(nesting(a, home)) for _, a in G.nodes(data=True)), default=0)
+
+
+def skip_passthrough(G):
+    """A copy of `G` without the merge branches that are only a pass-through layer
+    (`identity`, the catalogue's `passthrough`): the merge reads the tensor itself,
+    which a diagram draws as a skip edge, as generated code has no module there."""
+    drop = [n for n, a in G.nodes(data=True)
+            if a.get("passthrough") and not a["error"] and G.in_degree(n) == 1 and G.out_degree(n) > 0
+            and all(G.nodes[v]["merge"] for v in G.successors(n))]
+    if not drop:
         return G
+    H = G.copy()
+    for n in drop:
+        (src,) = H.predecessors(n)
+        for v in list(H.successors(n)):
+            ports = H.edges[n, v]["ports"]
+            if H.has_edge(src, v):
+                H.edges[src, v]["ports"] = tuple(sorted(H.edges[src, v]["ports"] + ports))
+            else:
+                H.add_edge(src, v, **{**H.edges[src, n], "ports": ports})
+        H.remove_node(n)
+    return H
+
+
+def _folded_loop_label(G, lid: int, members: list, depth: int, chains: dict) -> str:
+    """`conv 3×3, 64, p1 → relu  ×2`, `DenseLayer(32, 4)  ×6` when every iteration is
+    the same short body; else the loop's head (`for (c, s) in [...]  ×4`)."""
+    info = G.graph["loops"][lid]
     scopes = G.graph["scopes"]
+    bodies: dict = {}
+    for n in members:
+        a = G.nodes[n]
+        it = next(i for x, i in a["loops"] if x == lid)
+        chain = chains[n]
+        if len(chain) > depth + 1:
+            what, cid = chain[depth + 1]
+            text = (scopes[cid]["label"].split(": ", 1)[-1] if what == "s"
+                    else G.graph["loops"][cid]["label"])
+        else:
+            text = a["label"]
+        body = bodies.setdefault(it, [])
+        if not body or body[-1] != text:
+            body.append(text)
+    first = next(iter(bodies.values()), [])
+    count = info["count"]
+    times = f"  ×{count}" if count != 1 else ""
+    if all(b == first for b in bodies.values()) and len(first) <= 3:
+        text = " → ".join(first)
+        if len(text) <= 44:
+            return text + times
+    head = info["label"]
+    return head.replace(f"repeat {count}", "repeat") + times if "×" not in head else head
+
+
+def collapse(G, depth: int | None):
+    """The `--depth` view of `G`: nodes nested deeper than `depth` are drawn as one node
+    per group, where blocks, named sequences and repeat/for runs each count one level.
+
+    A folded block or sequence becomes the node `("scope", id)` (kind "block" or
+    "sequence"), a folded loop `("loop", id)` (kind "repeat" or "for", labelled with
+    its ×count), with the group's in/out shapes, the sum of its parameters and the
+    first error inside it. Every node of the result has `clusters`: the groups still
+    drawn around it, outermost first (see `nesting`), and `G.graph["where"]` maps
+    each node of `G` to the node drawn for it. Merge branches that are only a
+    pass-through are skip edges (`skip_passthrough`)."""
+    import networkx as nx
+    G = skip_passthrough(G)
+    home = loop_homes(G)
+    chains = {n: nesting(a, home) for n, a in G.nodes(data=True)}
+    scopes, loops = G.graph["scopes"], G.graph["loops"]
     out = nx.DiGraph()
     out.graph.update(G.graph)
-    where = {}
+    where: dict = {}
+    members: dict = {}
     for n, a in G.nodes(data=True):
-        chain = a["scopes"]
-        if len(chain) <= depth:
+        chain = chains[n]
+        if depth is None or len(chain) <= depth:
             where[n] = n
-            out.add_node(n, **a)
+            out.add_node(n, **a, clusters=chain, folded=False)
             continue
-        sid = chain[depth]
-        key = ("scope", sid)
+        what, gid = chain[depth]
+        key = ("scope" if what == "s" else "loop", gid)
         where[n] = key
+        members.setdefault(key, []).append(n)
         if key not in out:
-            s = scopes[sid]
-            keep = {0, *chain[:depth]}      # loops outside the collapsed scope still enclose it
-            out.add_node(key, kind=s["kind"], category=s["kind"], label=s["label"], name=s["name"],
-                         qualname=s["qualname"], settings=dict(s["args"]), shape=s["out_shape"],
-                         in_shapes=(s["in_shape"],), params=0, buffers=0, macs=0, merge=False,
-                         scope=chain[depth - 1] if depth else 0, scopes=chain[:depth], error=None,
-                         loops=tuple(f for f in a["loops"] if G.graph["loops"][f[0]]["scope"] in keep),
-                         file=s["file"], line=s["line"], column=s["column"], first=n)
+            kept = chain[:depth]
+            inner = [cid for w, cid in kept if w == "s"]
+            common = dict(file=None, line=None, column=None, params=0, buffers=0, macs=0, merge=False,
+                          passthrough=False, error=None, first=n, clusters=kept, folded=True,
+                          scope=inner[-1] if inner else 0, scopes=tuple(inner),
+                          loops=tuple(f for f in a["loops"] if ("l", f[0]) in kept))
+            if what == "s":
+                s = scopes[gid]
+                out.add_node(key, **{**common, **dict(
+                    kind=s["kind"], category=s["kind"], label=s["label"], name=s["name"], qualname=s["qualname"],
+                    settings=dict(s["args"]), shape=s["out_shape"], in_shapes=(s["in_shape"],),
+                    file=s["file"], line=s["line"], column=s["column"])})
+            else:
+                lp = loops[gid]
+                out.add_node(key, **{**common, **dict(
+                    kind=lp["kind"], category="loop", label=lp["label"], name="", qualname="", settings={},
+                    count=lp["count"], shape=None, in_shapes=(None,),
+                    file=lp["file"], line=lp["line"], column=lp["column"])})
         c = out.nodes[key]
         c["params"] += a["params"]
         c["buffers"] += a["buffers"]
@@ -221,6 +347,17 @@ def collapse(G, depth: int | None):
         mu, mv = where[u], where[v]
         if mu != mv and not out.has_edge(mu, mv):
             out.add_edge(mu, mv, **a)
-    # A collapsed scope's output is whatever tensor leaves it: its out_shape can be
-    # None when the scope failed, and then the edges leaving it already say "?".
+    out.graph["where"] = where
+    # A folded loop has no shapes of its own: what enters and what leaves it (one
+    # tensor each, except a `for` line of merge branches). A collapsed scope's
+    # out_shape can be None when it failed; then the edges leaving it say "?".
+    for key, inside in members.items():
+        if key[0] != "loop":
+            continue
+        a = out.nodes[key]
+        a["label"] = _folded_loop_label(G, key[1], inside, depth, chains)
+        ins = {G.nodes[u]["shape"] for n in inside for u in G.predecessors(n) if where[u] != key}
+        outs = {G.nodes[n]["shape"] for n in inside for v in G.successors(n) if where[v] != key}
+        a["in_shapes"] = (ins.pop() if len(ins) == 1 else None,)
+        a["shape"] = outs.pop() if len(outs) == 1 else None
     return out

@@ -9,6 +9,7 @@ This module never prints or exits; cli.py turns its exceptions into messages.
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
@@ -18,7 +19,7 @@ from ..diagnostics.render import terminal_safe
 from ..errors import NetdslError
 from ..limits import LIMITS
 from ..values import shape_text
-from .digraph import collapse, to_networkx
+from .digraph import collapse, full_depth, to_networkx
 
 FORMATS = ("svg", "png", "pdf", "dot")
 FONT = "Helvetica,Arial,sans-serif"
@@ -44,8 +45,16 @@ FILL = {
     "merge": "#fff2b3",
     "block": "#eef3f8",
     "sequence": "#eef3f8",
+    "loop": "#f6efe4",
 }
 ERROR_FILL, ERROR_LINE = "#ffd9d9", "#d62728"
+# A cluster's label is one line; past this many characters it is cut (the graph API
+# keeps the whole text). EfficientNet's `features` block takes its whole
+# configuration table as an argument.
+CLUSTER_LABEL = 64
+# Diagrams with more nodes than this get no pads keeping edges off cluster labels (the
+# zoo's largest, EfficientNetV2-S at full depth, has 617).
+PAD_NODES = 800
 
 
 class RenderError(NetdslError):
@@ -83,17 +92,30 @@ def _clip(name: str, width: int = 80) -> str:
     return name if len(name) <= width else name[:width - 1] + "\u2026"
 
 
+def _cluster_label(text: str) -> str:
+    """A cluster's one-line label: a block use whose arguments run past CLUSTER_LABEL
+    characters keeps its name and block, `features: MobileNetV3Features(…)`."""
+    if len(text) <= CLUSTER_LABEL:
+        return text
+    head = text.split("(", 1)[0]
+    if text.endswith(")") and len(head) < CLUSTER_LABEL - 3:
+        return head + "(\u2026)"
+    return _clip(text, CLUSTER_LABEL)
+
+
 def _wrap(text: str, width: int = 38) -> list[str]:
     return textwrap.wrap(text, width, break_long_words=True) or [""]
 
 
 def _dot_id(key) -> str:
-    return f"s{key[1]}" if isinstance(key, tuple) else f"n{key}"
+    if isinstance(key, tuple):
+        return ("s" if key[0] == "scope" else "l") + str(key[1])
+    return f"n{key}"
 
 
 def _node_label(a: dict, show_params: bool) -> str:
     lines = [_clip(a["label"], 200)]
-    if a["kind"] in ("block", "sequence"):
+    if a.get("folded"):
         lines = _wrap(_clip(a["label"], 200), 40)
         lines.append(f"{shape_text(a['in_shapes'][0])} \u2192 {shape_text(a['shape'])}")
     if show_params and a["params"]:
@@ -109,72 +131,242 @@ def _tooltip(a: dict) -> str:
     return _esc(" ".join(p for p in (name, where) if p))
 
 
-def dot_source(G, *, depth: int | None = None, direction: str = "TB", show_params: bool = False) -> str:
-    """DOT text for the networkx graph `G` (from graph.to_networkx)."""
+def dot_source(G, *, depth: int | None = None, direction: str = "TB", show_params: bool = False,
+               rows: int | None = None, flip: frozenset = frozenset()) -> str:
+    """DOT text for the networkx graph `G` (from graph.to_networkx), `depth` levels deep
+    (None: every layer; digraph.collapse says what a level is).
+
+    Left to right, the diagram wraps into `rows` rows (None: as many as make it about
+    3:2). Top to bottom, an encoder-decoder with nested long skips is drawn as a U.
+    `flip`: DOT names of clusters whose label goes on the right (an edge crossed it on
+    the left; see `label_crossings`)."""
     import graphviz
     H = collapse(G, depth)
-    scopes = G.graph["scopes"]
+    lr = direction.upper() == "LR"
     network = _clip(G.graph["network"])
     title = f"{network}  {shape_text(G.graph['input_shape'])} \u2192 {shape_text(G.graph['output_shape'])}"
     if show_params:
         title += f"  ({G.graph['total_params']:,} params)"
     dot = graphviz.Digraph(name=_esc(network))
-    dot.attr("graph", rankdir=direction.upper(), fontname=FONT, fontsize="14", label=_esc(title),
+    dot.attr("graph", rankdir="LR" if lr else "TB", fontname=FONT, fontsize="14", label=_esc(title),
              labelloc="t", nodesep="0.3", ranksep="0.32", newrank="true", outputorder="edgesfirst",
              bgcolor="white", pad="0.2")
     dot.attr("node", shape="box", style="rounded,filled", fontname=FONT, fontsize="11",
              height="0.32", margin="0.14,0.05", color="#555555", penwidth="1")
     dot.attr("edge", fontname=FONT, fontsize="9", color="#444444", arrowsize="0.6", fontcolor="#333333")
 
-    # Clusters: block uses and named sequences ("s", id), and repeat/for runs ("l", id)
-    # inside them. Each drawn node sits in the innermost cluster of its chain.
-    loops = G.graph["loops"]
-    home = _loop_homes(G)
-    members: dict = {}
-    children: dict = {}
-    for key, a in sorted(H.nodes(data=True), key=lambda kv: _order(H, kv[0])):
-        chain = _chain(a, home)
-        members.setdefault(chain[-1] if chain else None, []).append(key)
-        for parent, child in zip([None, *chain], chain):
-            children.setdefault(parent, {})[child] = None     # an ordered set
-
+    order = sorted(H.nodes, key=lambda k: _order(H, k))
     out_id = G.graph["output"]
-    last = None if out_id is None else out_id if out_id in H else ("scope", G.nodes[out_id]["scopes"][depth])
+    last = None if out_id is None else H.graph["where"][out_id]
     spine = _spine(H, last)
-    firsts: dict = {}
+    row = _rows(H, order, rows) if lr else dict.fromkeys(order, 0)
+    side = None if lr else _u_sides(H, spine, order, last)
+    junctions = _junctions(H, row)
+    view = _View(H, G, row, spine, side, junctions, show_params, lr, flip)
+    if lr:
+        for r in sorted(set(row.values())):
+            with dot.subgraph(name=f"cluster_row{r}") as sub:
+                sub.attr(label="", peripheries="0", margin="4")
+                view.emit(sub, (None, r))
+    else:
+        view.emit(dot, (None, 0))
+    if last is not None:
+        dot.node("output", "output", shape="plaintext", style="", fontsize="11",
+                 **view.group(last, for_output=True))
+    view.edges(dot, last)
+    return dot.source
 
-    def emit(container, cluster):
-        # Nodes and child clusters in first-node order (children lists are already in that order).
-        items = [(_order(H, k), 0, k) for k in members.get(cluster, ())]
-        items += [(_first(members, children, c, H, firsts), 1, c) for c in children.get(cluster, ())]
+
+class _View:
+    """What dot_source draws: nodes and junctions in their clusters, row by row, and the edges."""
+
+    def __init__(self, H, G, row, spine, side, junctions, show_params, lr, flip):
+        self.H, self.G, self.row, self.spine, self.side = H, G, row, spine, side
+        self.junctions, self.show_params = junctions, show_params
+        self.on_spine = set(spine)
+        self.wrapped = any(row.values())
+        # Pads are flat edges, which cost dot most on long graphs (a 2,000-layer chain
+        # lays out 2x slower with one): past PAD_NODES nodes, labels may be crossed.
+        self.pad_labels = not lr and H.number_of_nodes() <= PAD_NODES
+        self.flip = flip
+        self.members: dict = {}
+        self.children: dict = {}
+        for key in sorted(H.nodes, key=lambda k: _order(H, k)):
+            r = row[key]
+            chain = [(c, r) for c in H.nodes[key]["clusters"]]
+            self.members.setdefault(chain[-1] if chain else (None, r), []).append(key)
+            for parent, child in zip([(None, r), *chain], chain):
+                self.children.setdefault(parent, {})[child] = None     # an ordered set
+        for u, at in junctions.items():
+            self.members.setdefault(at, []).append(("j", u))
+        self.firsts: dict = {}
+        self.seen: set = set()
+        self.pads = self._pads()
+
+    def order(self, k) -> float:
+        if isinstance(k, tuple) and k[0] == "j":
+            return _order(self.H, k[1]) + 0.5
+        return _order(self.H, k)
+
+    def first(self, c) -> float:
+        if c not in self.firsts:
+            self.firsts[c] = min([self.order(k) for k in self.members.get(c, ())]
+                                 + [self.first(x) for x in self.children.get(c, ())])
+        return self.firsts[c]
+
+    def group(self, key, for_output=False) -> dict:
+        """The main path is one Graphviz group, so it runs straight; a U has one per side,
+        and wrapped rows one per row."""
+        if not for_output and key not in self.on_spine:
+            return {}
+        if self.side is not None:
+            return {"group": f"spine_{self.side[key]}"}
+        return {"group": f"spine{self.row[key]}" if self.wrapped else "spine"}
+
+    def emit(self, container, cluster):
+        """Nodes and child clusters in first-node order."""
+        H = self.H
+        items = [(self.order(k), 0, k) for k in self.members.get(cluster, ())]
+        items += [(self.first(c), 1, c) for c in self.children.get(cluster, ())]
         for _, is_cluster, k in sorted(items, key=lambda t: (t[0], t[1])):
             if not is_cluster:
-                _emit_node(container, k, H.nodes[k], show_params, k in spine)
+                if isinstance(k, tuple) and k[0] == "j":
+                    container.node(f"j{_dot_id(k[1])}", "", shape="point", width="0.06", height="0.06",
+                                   style="filled", fillcolor="#444444", color="#444444",
+                                   **self.group(k[1]))
+                else:
+                    _emit_node(container, k, H.nodes[k], self.show_params, self.group(k))
                 continue
-            what, cid = k
-            info = scopes[cid] if what == "s" else loops[cid]
-            with container.subgraph(name=f"cluster_{what}{cid}") as sub:
+            (what, cid), r = k
+            info = self.G.graph["scopes"][cid] if what == "s" else self.G.graph["loops"][cid]
+            again = (what, cid) in self.seen
+            self.seen.add((what, cid))
+            name = f"{what}{cid}" + (f"_r{r}" if again else "")
+            label = _esc(_cluster_label(info["label"]) + ("  (continued)" if again else ""))
+            with container.subgraph(name=f"cluster_{name}") as sub:
                 style = {"block": "rounded", "sequence": "rounded,dashed"}.get(info["kind"], "dotted")
-                sub.attr(label=_esc(_clip(info["label"], 200)), labeljust="l", fontsize="10", fontcolor="#444444",
-                         style=style, color="#8da0b6" if what == "s" else "#b07d3a", penwidth="1", margin="10")
-                emit(sub, k)
+                sub.attr(label=label, labeljust="l", fontsize="10", fontcolor="#444444", style=style,
+                         color="#8da0b6" if what == "s" else "#b07d3a", penwidth="1", margin="10",
+                         **({"peripheries": "1"} if self.wrapped else {}))   # the rows have none
+                head = self._head(k)
+                right = f"cluster_{name}" in self.flip
+                if right:
+                    sub.attr(labeljust="r")
+                if head in self.pads:
+                    # An edge enters here from above. An invisible box as wide as the
+                    # label, beside the first node on its rank (left, or right with the
+                    # label on the right): the edge passes beside this label and the labels
+                    # of the clusters around that start here too. The fork's edge on along
+                    # the main path is heavy, so the path stays straight.
+                    pad = f"{name}_pad"
+                    with sub.subgraph() as same:
+                        same.attr(rank="same")
+                        same.node(pad, "", shape="box", style="invis", fixedsize="true", height="0.02",
+                                  width=f"{self.pads[head] / 72:.2f}")
+                        same.edge(*((head, pad) if right else (pad, head)), style="invis")
+                self.emit(sub, k)
 
-    emit(dot, None)
-    if last is not None:
-        dot.node("output", "output", shape="plaintext", style="", fontsize="11", group="spine")
-    for u, v, a in sorted(H.edges(data=True), key=lambda e: (_order(H, e[1]), _order(H, e[0]))):
-        attrs = {"label": " " + _esc(a["label"])}
-        if a["shape"] is None:
-            attrs.update(style="dashed", color="#999999")
-        for _ in a["ports"][:1] if isinstance(u, tuple) or isinstance(v, tuple) else a["ports"]:
-            dot.edge(_dot_id(u), _dot_id(v), **attrs)
-    if last is not None:
-        shape = G.nodes[out_id]["shape"]
-        attrs = {"label": " " + _esc(shape_text(shape))}
-        if shape is None:
-            attrs.update(style="dashed", color="#999999")
-        dot.edge(_dot_id(last), "output", **attrs)
-    return dot.source
+    def _head(self, cluster) -> str | None:
+        """The DOT id of the cluster's top item, if that is a node or fork right in it: its
+        first item, or its last on the decoder side of a U (drawn upwards)."""
+        items = [(self.order(k), 0, k) for k in self.members.get(cluster, ())]
+        items += [(self.first(c), 1, c) for c in self.children.get(cluster, ())]
+        if not items:
+            return None
+        up = self.side is not None and any(self.side.get(k) == "r" for k in self.members.get(cluster, ()))
+        _, is_cluster, k = (max if up else min)(items, key=lambda t: (t[0], t[1]))
+        return None if is_cluster else self._id(k)
+
+    def _pads(self) -> dict:
+        """head DOT id -> pad width (emit()), for the clusters whose first item is on the
+        main path: as wide as the widest label of that cluster and of the clusters
+        around it that start at the same place (their labels are stacked above)."""
+        pads: dict = {}
+        if not self.pad_labels:
+            return pads
+        parent = {c: p for p, ks in self.children.items() for c in ks}
+        for c in parent:
+            head = self._head(c)
+            k = head and next((m for m in self.members[c] if self._id(m) == head), None)
+            if k is None:
+                continue
+            width, outer = 0.0, c
+            while outer[0] is not None:
+                what, cid = outer[0]
+                info = self.G.graph["scopes"][cid] if what == "s" else self.G.graph["loops"][cid]
+                width = max(width, 5.6 * len(_cluster_label(info["label"])) + 6)
+                up = parent.get(outer)
+                if up is None or up[0] is None or self.first(up) != self.first(outer):
+                    break
+                outer = up
+            # The edge enters the head at its middle: a wide head clears the label itself.
+            if not (isinstance(k, tuple) and k[0] == "j"):
+                width -= _text_width(_node_label(self.H.nodes[k], self.show_params)) / 2
+            if width > 8:
+                pads[head] = width
+        return pads
+
+    def _id(self, k) -> str:
+        return f"j{_dot_id(k[1])}" if isinstance(k, tuple) and k[0] == "j" else _dot_id(k)
+
+    def edges(self, dot, last):
+        H, row, side = self.H, self.row, self.side
+        out_id = self.G.graph["output"]
+
+        def attrs_for(shape, label=True):
+            a = {"label": " " + _esc(shape_text(shape))} if label else {}
+            if shape is None:
+                a.update(style="dashed", color="#999999")
+            return a
+
+        def put(u_id, v_id, a, u, v):
+            # A U: the decoder side is written upwards (dir=back), the skips across.
+            if side is not None and u is not None and v is not None:
+                su, sv = side[u], side[v]
+                if su == "r" and sv == "r":
+                    dot.edge(v_id, u_id, dir="back", **a)
+                    return
+                if su != sv:
+                    dot.edge(u_id, v_id, constraint="false", **a)
+                    return
+            if u is not None and v is not None and row[u] != row[v]:
+                # A row break: back to the left under the row, then down into the next one.
+                turn = f"w{u_id}_{v_id}"
+                dot.node(turn, "", shape="point", width="0.01", height="0.01", style="invis", weight="0")
+                dot.edge(u_id, turn, **{**a, "constraint": "false", "arrowhead": "none"})
+                u_id = turn
+                a = {}
+            dot.edge(u_id, v_id, **a)
+
+        along = set(zip(self.spine, self.spine[1:]))
+        for u, v, a in sorted(H.edges(data=True), key=lambda e: (_order(H, e[1]), _order(H, e[0]))):
+            times = a["ports"][:1] if H.nodes[u]["folded"] or H.nodes[v]["folded"] else a["ports"]
+            # A skip between two nodes of the main path must not pull like the path
+            # itself (the group makes those edges heavy).
+            extra = {"weight": "0"} if u in self.on_spine and v in self.on_spine and (u, v) not in along else {}
+            if u in self.junctions:
+                if (u, v) in along:
+                    extra = {"weight": "100"}       # straight on from the fork, whatever pads its rank
+                for _ in times:
+                    put(f"j{_dot_id(u)}", _dot_id(v), {**attrs_for(a["shape"], label=False), **extra}, v, v)
+                continue
+            for _ in times:
+                put(_dot_id(u), _dot_id(v), {**attrs_for(a["shape"]), **extra}, u, v)
+        for u in self.junctions:
+            shape = H.nodes[u]["shape"]
+            put(_dot_id(u), f"j{_dot_id(u)}", {**attrs_for(shape), "arrowhead": "none"}, u,
+                next(iter(H.successors(u))))
+        if last is not None:
+            shape = self.G.nodes[out_id]["shape"]
+            put(_dot_id(last), "output", attrs_for(shape), last, last)
+        if side is not None:
+            # Each skip: its two ends on one rank, so it runs straight across.
+            for u, v in H.edges():
+                if side[u] == "l" and side[v] == "r" and (u, v) not in along:     # the turn finds its own rank
+                    with dot.subgraph() as same:
+                        same.attr(rank="same")
+                        same.node(_dot_id(u))
+                        same.node(_dot_id(v))
 
 
 def _spine(H, last) -> set:
@@ -187,81 +379,144 @@ def _spine(H, last) -> set:
     longest: dict = {}
     for key in nx.topological_sort(H):
         longest[key] = 1 + max((longest[p] for p in H.predecessors(key)), default=0)
-    spine, cur = set(), last
+    spine, cur = [], last
     while cur is not None and cur not in spine:
-        spine.add(cur)
+        spine.append(cur)
         preds = sorted(H.in_edges(cur, data=True), key=lambda e: (-longest[e[0]], min(e[2]["ports"]), _order(H, e[0])))
         cur = preds[0][0] if preds else None
-    return spine
+    return spine[::-1]
 
 
-def _loop_homes(G) -> dict:
-    """loop id -> the scope whose cluster holds the loop's cluster (0: the network).
-
-    The scope the loop runs in, unless all its iterations land in one scope that
-    also holds other nodes (a `for` line in a named merge: its branches share the
-    merge's ModuleList with the branches written out): then that scope. A cluster
-    drawn under two parents makes Graphviz crash, so each loop has one home."""
-    loops = G.graph["loops"]
-    common: dict = {}           # loop id -> the scopes every node of the loop is in, outermost first
-    all_in: dict = {}           # scope id -> the loops every node of the scope runs in
-    for _, a in G.nodes(data=True):
-        mine = {lid for lid, _ in a.get("loops", ())}
-        scopes = list(a.get("scopes", ()))
-        for sid in scopes:
-            all_in[sid] = all_in[sid] & mine if sid in all_in else set(mine)
-        for lid in mine:
-            prev = common.get(lid)
-            n = len(scopes) if prev is None else 0
-            if prev is not None:
-                while n < min(len(prev), len(scopes)) and prev[n] == scopes[n]:
-                    n += 1
-            common[lid] = scopes[:n]
-    home = {}
-    for lid, scopes in common.items():
-        at = loops[lid]["scope"]
-        rest = scopes if at == 0 else scopes[scopes.index(at) + 1:] if at in scopes else []
-        for sid in rest:
-            if lid in all_in.get(sid, ()):      # made by the loop (an iteration's scope): stop outside it
-                break
-            at = sid
-        home[lid] = at
-    return home
+def _junctions(H, row) -> dict:
+    """node -> (the cluster, the row) where its output forks: where a tensor from outside a block
+    feeds several layers inside it (a residual's main path and its skip), one edge
+    enters the block and forks at a dot inside, so the skip stays in the block's box."""
+    out = {}
+    for u in H.nodes:
+        uses = [v for v in H.successors(u) for _ in H.edges[u, v]["ports"]]
+        if len(uses) < 2 or H.nodes[u]["folded"] and len(set(uses)) < 2:
+            continue
+        if len({row[v] for v in uses}) > 1:
+            continue
+        chains = [H.nodes[v]["clusters"] for v in uses]
+        common = chains[0]
+        for c in chains[1:]:
+            n = 0
+            while n < min(len(common), len(c)) and common[n] == c[n]:
+                n += 1
+            common = common[:n]
+        mine = H.nodes[u]["clusters"]
+        if common and mine[:len(common)] != common:
+            out[u] = (common[-1], row[uses[0]])
+    return out
 
 
-def _chain(a: dict, home: dict) -> list:
-    """The clusters around a node, outermost first: each scope, then the loops at home in it."""
-    chain = [("l", lid) for lid, _ in a["loops"] if home[lid] == 0]
-    for sid in a["scopes"]:
-        chain.append(("s", sid))
-        chain.extend(("l", lid) for lid, _ in a["loops"] if home[lid] == sid)
-    return chain
+def _rows(H, order, rows) -> dict:
+    """node -> row, for a left-to-right diagram wrapped into rows. A row breaks only
+    where one tensor flows (no skip crosses the break), as close as it can to equal
+    widths; a width is estimated from the labels on the longest path, not laid out."""
+    width: dict = {}
+    x: dict = {}
+    for k in order:
+        a = H.nodes[k]
+        w = max(_text_width(_node_label(a, False)), 70) + 60      # the node, and the shape on the edge after it
+        x[k] = max((x[p] + width[p] for p in H.predecessors(k)), default=0.0)
+        width[k] = w
+    total = max((x[k] + width[k] for k in order), default=0.0)
+    breadth = _breadth(H, order, x)
+    if rows is None:
+        rows = max(1, round(math.sqrt(total / (1.5 * (60 * breadth + 50)))))
+    if rows <= 1 or len(order) < 4:
+        return dict.fromkeys(order, 0)
+    pos = {k: i for i, k in enumerate(order)}
+    crossing = [0] * (len(order) + 1)
+    for u, v in H.edges():
+        crossing[pos[u] + 1] += 1
+        crossing[pos[v] + 1] -= 1
+    cuts, run = [], 0
+    for i in range(1, len(order)):
+        run += crossing[i]
+        reach = max((pos[v] for v in H.successors(order[i - 1])), default=i)
+        if run == H.out_degree(order[i - 1]) and reach - i < len(order) / rows:
+            cuts.append(i)          # the edges over the break all carry order[i-1]'s output, into the next row
+    chosen = []
+    for r in range(1, rows):
+        target = total * r / rows
+        # Near the target, and cutting as few clusters as it can (between blocks, not in one).
+        best = min(cuts, key=lambda i: abs(x[order[i]] - target) + 0.3 * total / rows * _shared(H, order, i),
+                   default=None)
+        if best is not None and best not in chosen and (not chosen or best > chosen[-1]):
+            chosen.append(best)
+    out, r = {}, 0
+    for i, k in enumerate(order):
+        if r < len(chosen) and i == chosen[r]:
+            r += 1
+        out[k] = r
+    return out
 
 
-def _first(members, children, cluster, H, memo) -> int:
-    """The earliest node drawn inside `cluster`: where the cluster goes among its siblings."""
-    if cluster not in memo:
-        vals = [_order(H, k) for k in members.get(cluster, ())]
-        vals += [_first(members, children, c, H, memo) for c in children.get(cluster, ())]
-        memo[cluster] = min(vals)
-    return memo[cluster]
+def _text_width(label: str) -> float:
+    """About how wide dot draws a node with this DOT label, in points (11 pt Helvetica)."""
+    return 6.5 * max(len(line) for line in label.split("\\n")) + 20
+
+
+def _shared(H, order, i) -> int:
+    """How many clusters a row break before order[i] cuts."""
+    a, b = H.nodes[order[i - 1]]["clusters"], H.nodes[order[i]]["clusters"]
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
+
+
+def _breadth(H, order, x) -> int:
+    """The most nodes side by side at one position of the longest path."""
+    at: dict = {}
+    for k in order:
+        at[x[k]] = at.get(x[k], 0) + 1
+    return max(at.values(), default=1)
+
+
+def _u_sides(H, spine, order, last) -> dict | None:
+    """node -> "l" (encoder) or "r" (decoder) when the network is an encoder-decoder:
+    at least two long skips along the main path, nested (U-Net's crop and
+    concat), the outermost spanning half the path. None for every other network."""
+    if last is None:
+        return None
+    pos = {k: i for i, k in enumerate(spine)}
+    skips = []
+    for v in spine:
+        for u in H.predecessors(v):
+            src = u
+            while src not in pos and H.in_degree(src):     # back along the skip, to where it leaves
+                src = min(H.predecessors(src), key=lambda k: _order(H, k))
+            if src in pos and pos[v] - pos[src] >= 8:
+                skips.append((pos[src], pos[v]))
+    skips.sort()
+    nested = [s for i, s in enumerate(skips) if all(s[0] > o[0] and s[1] < o[1] for o in skips[:i])]
+    if len(nested) < 2 or nested[0][1] - nested[0][0] < len(spine) / 2:
+        return None
+    at = (nested[-1][0] + nested[-1][1]) // 2
+    top = H.nodes[spine[at]]["clusters"][:1]
+    while top and at + 1 < nested[-1][1] and H.nodes[spine[at + 1]]["clusters"][:1] == top:
+        at += 1                 # the turn is never inside a block: the bottom block stays whole
+    turn = spine[at]
+    return {k: "l" if _order(H, k) <= _order(H, turn) else "r" for k in order}
 
 
 def _order(H, key) -> int:
     """Position of a node in the drawing: its IR id, or the first IR id inside a collapsed scope."""
-    return H.nodes[key]["first"] if isinstance(key, tuple) else key
+    return H.nodes[key]["first"] if H.nodes[key].get("folded") else key
 
 
-def _emit_node(container, key, a, show_params, on_spine):
+def _emit_node(container, key, a, show_params, group: dict):
     import graphviz
-    attrs = {"fillcolor": FILL.get(a["category"], "#f3f3f3"), "tooltip": _tooltip(a)}
-    if on_spine:
-        attrs["group"] = "spine"
+    attrs = {"fillcolor": FILL.get(a["category"], "#f3f3f3"), "tooltip": _tooltip(a), **group}
     if a["merge"]:
         attrs.update(shape="ellipse", margin="0.04,0.02", height="0.28")
     elif a["kind"] == "input":
         attrs.update(shape="plaintext", style="")
-    elif a["kind"] in ("block", "sequence"):
+    elif a.get("folded"):
         attrs.update(style="rounded,filled,bold")
     if a["error"]:
         # A box, whatever the kind: the diagnostic is several lines of text.
@@ -301,25 +556,117 @@ def run_dot(source: str, fmt: str, warnings: list | None = None) -> bytes:
     if warnings is not None:
         m = re.search(r"Scaling by ([0-9.]+)", proc.stderr.decode("utf-8", "replace"))
         if m:
-            warnings.append(f"the diagram is too large for a {fmt.upper()} (cairo's limit is 32,767 pixels a "
+            warnings.append(f"warning: the diagram is too large for a {fmt.upper()} (cairo's limit is 32,767 pixels a "
                             f"side), so dot scaled it to {float(m.group(1)):.0%}; use .svg or .pdf, or --depth N")
     return proc.stdout
 
 
-def to_svg(graph, **kw) -> str:
+# A diagram that fits a page (or a slide) by default: longer than this on its
+# longer side, and the default draws fewer levels (fit_depth).
+PAGE_PT = 4000
+
+
+def parse_depth(text):
+    """`--depth`: a level count, `full` (every layer), or None (the deepest that fits a page)."""
+    if text is None or isinstance(text, int):
+        return text
+    if str(text).strip().lower() == "full":
+        return "full"
+    try:
+        value = int(str(text))
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise RenderError(f"--depth takes a number of levels (0, 1, ...) or `full`, not {text!r}")
+    return value
+
+
+def layout(source: str) -> tuple[float, float, frozenset]:
+    """(width, height) in points of the layout dot makes of `source`, and the clusters
+    whose label an edge crosses there (`label_crossings`)."""
+    import json
+    data = json.loads(run_dot(source, "json"))
+    w, h = (float(v) for v in data["bb"].split(",")[2:4])
+    return w, h, label_crossings(data)
+
+
+def label_crossings(data: dict) -> frozenset:
+    """DOT names of the clusters whose label an edge runs through, in dot's JSON layout."""
+    boxes = []
+    for o in data.get("objects", ()):
+        if o.get("name", "").startswith("cluster_") and o.get("lp") and o.get("label"):
+            x, y = (float(v) for v in o["lp"].split(","))
+            half = 2.5 * len(o["label"])          # 10 pt Helvetica: about 5 pt a character
+            boxes.append((o["name"], x - half, x + half, y - 5, y + 5))
+    crossed = set()
+    for e in data.get("edges", ()) if boxes else ():
+        pts = [tuple(float(v) for v in p.split(",")) for p in e.get("pos", "").split() if p[:2] not in ("e,", "s,")]
+        for i in range(0, len(pts) - 3, 3):
+            p0, p1, p2, p3 = pts[i:i + 4]
+            for k in range(17):
+                t = k / 16
+                x = (1 - t) ** 3 * p0[0] + 3 * (1 - t) ** 2 * t * p1[0] + 3 * (1 - t) * t * t * p2[0] + t ** 3 * p3[0]
+                y = (1 - t) ** 3 * p0[1] + 3 * (1 - t) ** 2 * t * p1[1] + 3 * (1 - t) * t * t * p2[1] + t ** 3 * p3[1]
+                crossed.update(b[0] for b in boxes if b[1] < x < b[2] and b[3] < y < b[4])
+    return frozenset(crossed)
+
+
+def fit_depth(G, notes: list | None = None, *, direction: str = "TB", show_params: bool = False, **kw):
+    """(depth, crossed): the deepest `--depth` whose diagram fits PAGE_PT on its longer
+    side (None: every layer), with a note in `notes` when that is not every layer, and
+    the clusters whose labels an edge crosses at that depth. A depth whose longest path
+    alone is far past the page is not laid out at all."""
+    import networkx as nx
+    deepest = full_depth(G)
+    for d in range(deepest, -1, -1):
+        H = collapse(G, d)
+        if direction.upper() != "LR" and nx.dag_longest_path_length(H) * 40 > 1.5 * PAGE_PT and d > 0:
+            continue
+        w, h, crossed = layout(dot_source(G, depth=d, direction=direction, show_params=show_params, **kw))
+        if max(w, h) <= PAGE_PT or d == 0:
+            break
+    if d == deepest:
+        return None, crossed
+    if notes is not None:
+        notes.append(f"note: drawn to --depth {d} of {deepest} so that it fits a page ({max(w, h):,.0f} pt on its "
+                     f"longer side; every layer: over {PAGE_PT:,} pt); --depth full draws every layer")
+    return d, crossed
+
+
+def _source(graph, depth, fmt, notes, kw) -> str:
+    """The DOT to draw: `depth` levels ("full": every layer; None: what fits a page), and
+    for svg/png/pdf laid out once first, so that labels an edge crosses move right."""
+    G = _as_networkx(graph)
+    depth = parse_depth(depth)
+    if fmt == "dot":                # DOT text: no layout, no `dot` needed; None is every layer
+        return dot_source(G, depth=None if depth == "full" else depth, **kw)
+    if depth is None:
+        depth, crossed = fit_depth(G, notes, **kw)
+    else:
+        depth = None if depth == "full" else depth
+        crossed = frozenset()
+        if collapse(G, depth).number_of_nodes() <= PAD_NODES:      # past that, labels are not looked after
+            crossed = layout(dot_source(G, depth=depth, **kw))[2]
+    return dot_source(G, depth=depth, flip=crossed, **kw)
+
+
+def to_svg(graph, depth=None, **kw) -> str:
     """SVG text for an ir.Graph or networkx graph (Jupyter's _repr_svg_ uses this)."""
-    return run_dot(dot_source(_as_networkx(graph), **kw), "svg").decode("utf-8")
+    return run_dot(_source(graph, depth, "svg", None, kw), "svg").decode("utf-8")
 
 
-def render_bytes(graph, fmt: str, warnings: list | None = None, **kw) -> bytes:
-    source = dot_source(_as_networkx(graph), **kw)
+def render_bytes(graph, fmt: str, warnings: list | None = None, depth=None, **kw) -> bytes:
+    """The diagram in `fmt`. `depth`: levels to draw, "full", or None (what fits a page;
+    the note saying so goes to `warnings`)."""
+    source = _source(graph, depth, fmt, warnings, kw)
     return source.encode("utf-8") if fmt == "dot" else run_dot(source, fmt, warnings)
 
 
 def render_file(graph, path: str, fmt: str, inputs=(), source: str = "<string>", **kw) -> list[str]:
     """Render and write `path` (netdsl/output.py: atomically, never over one of
     `inputs`, marked as generated from `source`); nothing is written if anything
-    fails. Returns warnings (a PNG too large for cairo, scaled down)."""
+    fails. Returns what to tell the user: `note: ...` (fewer levels drawn to fit a
+    page) and `warning: ...` lines (a PNG too large for cairo, scaled down)."""
     from ..output import OutputError, mark, refuse_inputs, write_file
     warnings: list[str] = []
     try:

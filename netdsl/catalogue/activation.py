@@ -53,6 +53,7 @@ LAYERS = (
     # No module: an identity branch (a residual's skip, a concat's pass-through) is the
     # tensor itself in forward, as hand-written torch code has it, not an nn.Identity.
     LayerSpec(name="identity", category="activation", doc="Passes its input through unchanged (no module).",
-              out_channels=keep_channels, params=(), shape=_same, label=lambda a: "identity", forward=lambda a, xs: xs[0]),
+              out_channels=keep_channels, params=(), shape=_same, label=lambda a: "identity",
+              forward=lambda a, xs: xs[0], passthrough=True),
     SOFTMAX,
 )

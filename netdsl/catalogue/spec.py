@@ -299,13 +299,16 @@ class LayerSpec(Frozen):
       arithmetic alone, so that code generation can run it on the symbolic channels
       of a block class's constructor (backends/blockclass.py); None when they are
       no such function of the arguments and input channels (flatten, reshape):
-      a block using the kind then gets a class per specialisation."""
+      a block using the kind then gets a class per specialisation;
+    passthrough: the output is the input itself (identity): a merge branch that
+      is only this is drawn as a skip edge, not a node."""
     __slots__ = _fields = ("name", "doc", "params", "shape", "category", "rank", "inputs", "torch", "forward",
                            "count_params", "macs", "validate", "window", "label", "aliases", "state", "functional",
-                           "broadcasts", "infers", "out_channels")
+                           "broadcasts", "infers", "out_channels", "passthrough")
     _defaults = {"rank": None, "inputs": "one", "torch": None, "forward": None, "count_params": _no_params,
                  "macs": _no_macs, "validate": None, "window": None, "label": _no_label, "aliases": (),
-                 "state": None, "functional": None, "broadcasts": False, "infers": (), "out_channels": None}
+                 "state": None, "functional": None, "broadcasts": False, "infers": (), "out_channels": None,
+                 "passthrough": False}
 
     def __repr__(self) -> str:
         return f"<LayerSpec {self.name}>"
