@@ -64,6 +64,11 @@ def test_vgg_lost_rows_are_warnings_beside_the_sizes():
     text = str(s)
     assert "accepted (169): 32–200" in text
     assert "runs, but features.2 warns (W0401, 84): every 2 from 33 to 199" in text
+    # the literal expect is one note, and does not count against "without warnings"
+    assert "  without warnings (6): every 32 from 32 to 192" in text
+    assert ("  note: `expect [512, 7, 7]` is written for the declared input 3×224×224, so at other sizes it is "
+            "not checked (expect at line 16;") in text
+    assert "warns (W0406" not in text
 
 
 @pytest.mark.parametrize("size", [31, 32, 33, 47, 63, 100])

@@ -327,9 +327,13 @@ def to_text(s: Scan) -> str:
             "width": f"widths with height {s.fixed}"}[s.axis]
     lines = [f"{s.network}: {what} from {s.lo} to {s.hi}, {s.channels} channel{'s' if s.channels != 1 else ''}"]
     lines.append(f"accepted ({len(s.accepted)}): {compact(s.accepted)}")
-    warned = sorted(warning_groups(s), key=lambda g: -len(g["sizes"]))
+    groups = warning_groups(s)
+    # A literal expect written for the declared input says nothing about other sizes:
+    # one note for it, rather than a "warns" line that would mark nearly every size.
+    declared = [g for g in groups if g["code"] == W0406]
+    warned = sorted((g for g in groups if g["code"] != W0406), key=lambda g: -len(g["sizes"]))
     if warned:
-        clean = [n for n in s.accepted if n not in s.warned]
+        clean = [n for n in s.accepted if all(w.code == W0406 for w in s.warned.get(n, ()))]
         lines.append(f"  without warnings ({len(clean)}): {compact(clean, 120)}")
     for g in warned[:6]:
         lines.append(f"  runs, but {g['layer']} warns ({g['code']}, {len(g['sizes'])}): {compact(g['sizes'], 80)}: "
@@ -338,6 +342,9 @@ def to_text(s: Scan) -> str:
         rest = len({n for g in warned[6:] for n in g["sizes"]})
         lines.append(f"  ... and warnings at {rest} sizes from {len(warned) - 6} other places (--format json "
                      f"lists them)")
+    for g in declared:
+        lines.append(f"  note: {g['message']}, so at other sizes it is not checked ({g['layer']}; write it from "
+                     f"the input, as `in.h // 4`, to check it at every size)")
     if s.stopped is not None:
         lines.append(f"stopped before {s.stopped}: the scan's budget ({LIMITS.max_scan_work:,} layer evaluations) "
                      f"is spent; narrow the range with --min/--max")
