@@ -220,7 +220,9 @@ def cli():
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True)
-@click.option("--format", "fmt", type=click.Choice(["text", "short", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "short", "json", "github", "sarif"]), default="text",
+              show_default=True, help="text for people; short: one line each; json (docs/formats.md); github: "
+              "workflow annotations for GitHub Actions; sarif: SARIF 2.1.0 for code-scanning tools.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only problems.")
 @click.option("--fix", is_flag=True, help="Apply the fixes that are unambiguous (each verified), writing the file "
                                           "atomically; then check again.")
@@ -233,6 +235,7 @@ def check(files, fmt, quiet, fix, diff, network, input_shape, params, max_layers
     params = parse_params(params)
     worst = EXIT_OK
     json_out = {"diagnostics": [], "networks": [], "files": [], "errors": []}
+    ci_diagnostics: list = []
     for path in files:
         try:
             result = run_check(path, network, input_shape, params, max_layers, include)
@@ -242,11 +245,20 @@ def check(files, fmt, quiet, fix, diff, network, input_shape, params, max_layers
         except SpecIOError as e:
             out(f"error: {e}", err=True)
             json_out["errors"].append({"file": path, "message": str(e)})
+            if fmt == "github":
+                from .diagnostics.ci import github_message
+                out(github_message("error", str(e)), raw=True)
             worst = max(worst, EXIT_USAGE)
             continue
         omitted = sum(g.omitted for g in result.graphs)
         if fmt == "json":
             _json_result(json_out, path, result, omitted)
+        elif fmt == "sarif":
+            ci_diagnostics.extend(result.diagnostics)
+        elif fmt == "github":
+            from .diagnostics.ci import github_annotation
+            for d in result.diagnostics:
+                out(github_annotation(d), raw=True)
         else:
             emit_diagnostics(result.diagnostics, fmt, color)
             if omitted:
@@ -260,6 +272,13 @@ def check(files, fmt, quiet, fix, diff, network, input_shape, params, max_layers
     if fmt == "json":
         import json  # only for --format json (bench/README.md: start-up)
         out(json.dumps(json_out, indent=2), raw=True)
+    elif fmt == "sarif":
+        import json
+
+        from .diagnostics.ci import sarif_log
+        from .version import __version__
+        failures = [e["message"] for e in json_out["errors"]]
+        out(json.dumps(sarif_log(ci_diagnostics, __version__, failures), indent=2), raw=True)
     sys.exit(worst)
 
 
