@@ -168,6 +168,22 @@ def test_unet_is_drawn_as_a_u():
     assert abs(pos[f"n{enc4}"][1] - pos[f"n{crop4}"][1]) < 1
 
 
+def test_unet_left_to_right_is_a_u_on_its_side():
+    """LR: the encoder along the top, the decoder back along the bottom (the two rows a
+    strip would wrap into), each skip running straight down from encoder to crop."""
+    G = netdsl.graph(str(ROOT / "specs" / "unet.net"))
+    pos = plain(dot_source(G, direction="LR"))
+    center = [n for n, a in G.nodes(data=True) if a["qualname"].startswith("center.")]
+    right = max(pos[f"n{n}"][0] for n in center)
+    ix, iy = pos["n0"]
+    ox, oy = pos["output"]
+    # input and output both at the left end, the decoder below the encoder
+    assert ix < right * 0.2 and ox < right * 0.2 and oy < iy - 40
+    enc4 = next(n for n, a in G.nodes(data=True) if a["qualname"] == "enc4.relu_1")
+    crop4 = next(n for n, a in G.nodes(data=True) if a["qualname"] == "center_crop")
+    assert abs(pos[f"n{enc4}"][0] - pos[f"n{crop4}"][0]) < 1 and pos[f"n{crop4}"][1] < pos[f"n{enc4}"][1]
+
+
 def test_other_networks_are_not_drawn_as_a_u():
     for name in ("resnet18", "mobilenet_v3_large", "efficientnet_b0", "googlenet", "densenet121"):
         assert "dir=back" not in dot_source(netdsl.graph(str(ROOT / "specs" / f"{name}.net"))), name

@@ -159,8 +159,11 @@ def dot_source(G, *, depth: int | None = None, direction: str = "TB", show_param
     out_id = G.graph["output"]
     last = None if out_id is None else H.graph["where"][out_id]
     spine = _spine(H, last)
-    row = _rows(H, order, rows) if lr else dict.fromkeys(order, 0)
-    side = None if lr else _u_sides(H, spine, order, last)
+    # An encoder-decoder is a U either way: top to bottom, encoder down the left and decoder
+    # up the right; left to right, encoder along the top and decoder back along the bottom,
+    # which is also the two rows a long LR strip should wrap into.
+    side = _u_sides(H, spine, order, last)
+    row = _rows(H, order, rows) if lr and side is None else dict.fromkeys(order, 0)
     junctions = _junctions(H, row)
     view = _View(H, G, row, spine, side, junctions, show_params, lr, flip)
     if lr:
