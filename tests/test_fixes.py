@@ -198,6 +198,18 @@ def test_one_warning_per_forgotten_flatten():
     assert [d.code for d in result.diagnostics] == ["W0404"]
 
 
+@pytest.mark.parametrize("body, warned", [
+    ("linear(10)", True),                                        # [8, 4, 4]: a forgotten flatten
+    ("channel_shuffle(2)\n    linear(10)", True),               # the axes as they were
+    ("permute(1, 2, 0)\n    layernorm(1)\n    linear(10)", False),  # channels-last on purpose (ConvNeXt)
+    ("transpose(0, 2)\n    relu\n    linear(10)", False),
+    ("flatten(start=1)\n    linear(10)", False),                # [8, 16]: a partial flatten, then per row
+])
+def test_a_linear_after_the_axes_were_rearranged_is_no_forgotten_flatten(body, warned):
+    result = netdsl.check(f"network N {{\n    input [8, 4, 4]\n    {body}\n}}\n")
+    assert [d.code for d in result.diagnostics] == (["W0404"] if warned else [])
+
+
 def test_one_mistake_one_error_for_groups():
     (d,) = netdsl.check(str(CORPUS / "groups_divide_neither.net")).errors
     assert d.message == "groups=4 divides neither the 6 input channels nor the 10 output channels"

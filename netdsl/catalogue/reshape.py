@@ -51,24 +51,30 @@ FLATTEN = LayerSpec(
 )
 
 
-def _after_a_linear(ctx, rows: tuple) -> bool:
-    """The input comes from another linear on the same rows, through layers that keep
-    them (activations, dropout): the forgotten flatten was before that one."""
+def _rows_chosen(ctx, rows: tuple) -> bool:
+    """Whether the rows a linear maps come from a choice rather than a forgotten flatten:
+    walking up through layers that keep them (activations, norms, dropout), it meets
+    another linear on the same rows (the forgotten flatten, if any, was before that one:
+    one warning), or a layer that rearranged the axes (a permute to channels-last, as
+    ConvNeXt's block does, a reshape, a partial flatten)."""
     n, steps = ctx.producer(0), 0
     while n is not None and n.spec is not None and n.shape is not None and steps < 16:
         if tuple(n.shape[:-1]) != rows:
             return False
         if n.spec is LINEAR:
             return True
-        if len(n.inputs) != 1:
+        if len(n.inputs) != 1 or ctx.nodes is None:
             return False
-        n, steps = (ctx.nodes[n.inputs[0]] if ctx.nodes is not None else None), steps + 1
+        before = ctx.nodes[n.inputs[0]]
+        if n.spec.category == "reshape" and before.shape is not None and tuple(before.shape) != tuple(n.shape):
+            return True
+        n, steps = before, steps + 1
     return False
 
 
 def _linear_shape(a, xs, ctx):
     x = xs[0]
-    if len(x) > 1 and not _after_a_linear(ctx, tuple(x[:-1])):     # one warning per forgotten flatten
+    if len(x) > 1 and not _rows_chosen(ctx, tuple(x[:-1])):     # one warning per forgotten flatten
         ctx.warn(W0404, f"linear acts on the last axis only, but its input is {shape_text(x)}",
                  notes=(f"torch applies it to each of the {math.prod(x[:-1])} rows of length {x[-1]}",),
                  help=(ctx.insert_before("flatten -> ", "add `flatten` before it to use every feature"),))
