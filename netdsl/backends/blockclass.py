@@ -652,10 +652,10 @@ class _Class:
             params.append(f"{require_argument(p.name)}={literal(opts.values[p.name])}")
         init = ["        super().__init__()"]
         if opts.sizes is None:
-            ch0 = t.input[0]
+            ch0 = opts.input[0]
         else:
             channels, *sizes = opts.locals
-            params.append(f"{require_argument(opts.input_size)}={literal(tuple(t.input))}")
+            params.append(f"{require_argument(opts.input_size)}={literal(tuple(opts.input))}")
             init += [f"        self.input_size = tuple({opts.input_size})",
                      f"        {', '.join([channels, *sizes])} = self.input_size"]
             ch0 = Sym(channels)
@@ -948,25 +948,26 @@ def docstring(text: str) -> str:
 
 class NetworkOptions:
     """What a network class needs beyond its template: `values` (parameter -> the value
-    compiled for, its default), `doc`, `init_lines` (weight initialisation), `shapes`
+    compiled for, its default), `input` (the input shape compiled for: the declared one
+    or `--input`'s), `doc`, `init_lines` (weight initialisation), `shapes`
     (the name of each module of the network's own scope -> its output shape at the
     declared input, for forward's comments; the names elaboration gave), and for a
     class that takes `input_size`: the name of that parameter and `locals` (channels,
     then the sizes: `channels, h, w`); `sizes` is None for a class that needs no sizes."""
 
-    def __init__(self, values, doc, init_lines, shapes, input_size=None, locals_=None):
-        self.values, self.doc, self.init_lines, self.shapes = values, doc, init_lines, shapes
+    def __init__(self, values, doc, init_lines, shapes, input, input_size=None, locals_=None):
+        self.values, self.doc, self.init_lines, self.shapes, self.input = values, doc, init_lines, shapes, input
         self.input_size, self.locals = input_size, locals_
         self.sizes = tuple(locals_[1:]) if locals_ is not None else None
 
 
 def translate_network(writer, template: T.Template, values: dict, doc: str, init_lines: list,
-                      shapes: dict) -> Translation:
+                      shapes: dict, input_shape: tuple) -> Translation:
     """The parametric class of a network: without sizes if it needs none, else taking
     `input_size`; raises NotSymbolic when neither can be written."""
-    rank = len(template.input)
+    rank = len(input_shape)
     try:
-        return _Class(writer, template, rank, NetworkOptions(values, doc, init_lines, shapes)).write_network()
+        return _Class(writer, template, rank, NetworkOptions(values, doc, init_lines, shapes, input_shape)).write_network()
     except Untranslatable as e:
         first = NotSymbolic(str(e))
     except NotSymbolic as e:
@@ -981,7 +982,8 @@ def translate_network(writer, template: T.Template, values: dict, doc: str, init
                                tuple(f"size{i}" for i in range(1, rank)))):
         names.append(namespace.fresh_local(word, taken | {input_size, *names}))
     try:
-        return _Class(writer, template, rank, NetworkOptions(values, doc, init_lines, shapes, input_size, names)) \
+        return _Class(writer, template, rank, NetworkOptions(values, doc, init_lines, shapes, input_shape,
+                                                                input_size, names)) \
             .write_network()
     except Untranslatable as e:
         raise NotSymbolic(str(e)) from None

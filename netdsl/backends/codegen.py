@@ -344,11 +344,12 @@ class _Writer:
                 return None, template.refused
             for used in template.uses:
                 self.signatures.setdefault(used.name, used)
-            if template.input is None or tuple(template.input) != tuple(g.input_shape):
-                return None, "it is compiled for another input than it declares"
+            if template.input is None or len(template.input) != len(g.input_shape):
+                return None, "it is compiled for an input of another rank than it declares"
             require_class(g.network)
             shapes = {c.name: (c.shape if isinstance(c, Node) else c.out_shape) for c in g.root.children}
-            tr = translate_network(self, template, dict(g.params), doc, self.init_lines(g.root), shapes)
+            tr = translate_network(self, template, dict(g.params), doc, self.init_lines(g.root), shapes,
+                                   tuple(g.input_shape))
             why = self.function_clash(tr)
             if why:
                 return None, why
