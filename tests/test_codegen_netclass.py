@@ -124,3 +124,24 @@ def test_lenet_for_five_classes_through_compile_and_load():
     loaded.load_state_dict(five.state_dict())
     x = torch.randn(3, 1, 28, 28)
     assert torch.equal(loaded(x), five.eval()(x))
+
+
+def test_a_block_that_flattens_after_an_adaptive_pool_has_one_class():
+    """Inception-v3's InceptionAux: its sizes are known after the adaptive pool, so its
+    linear's in_features are too, and the network using it is parametric."""
+    from netdsl.pipeline import check_source
+    for c, size, k in [(8, 17, 3), (5, 20, 7)]:
+        result = check_source(f'import "zoo:lib/inception.net"\nnetwork Probe(k = {k}) {{\n'
+                              f"    input [{c}, {size}, {size}]\n    InceptionAux(k)\n}}\n")
+        source = generate(list(result.graphs))
+        assert "class InceptionAux(nn.Module)" in source and "a class for the values" not in source
+        assert "self.fc = nn.Linear(in_features=768, out_features=num_classes)" in source
+        mine = exec_source(source).Probe(k=k + 1).eval()
+        again = check_source(f'import "zoo:lib/inception.net"\nnetwork Probe(k = {k + 1}) {{\n'
+                             f"    input [{c}, {size}, {size}]\n    InceptionAux(k)\n}}\n")
+        ref = exec_source(generate(list(again.graphs), block_classes=False)).Probe().eval()
+        assert [(n, v.shape) for n, v in mine.state_dict().items()] == \
+            [(n, v.shape) for n, v in ref.state_dict().items()]
+        ref.load_state_dict(mine.state_dict())
+        x = torch.randn(2, c, size, size)
+        assert tuple(mine(x).shape) == (2, k + 1) and torch.equal(mine(x), ref(x))

@@ -178,6 +178,7 @@ class Translation:
         self.template, self.source, self.out_text, self.lets = template, source, out_text, lets
         self.helpers, self.xavier, self.functions, self.uses = helpers, xavier, functions, uses
         self.ordered, self.loop_vars, self.out_rank = ordered, loop_vars, out_rank
+        self.in_rank = None         # the rank of the input it was written for (set by translate)
 
 
 def _bind(spec, args) -> SimpleNamespace:
@@ -431,9 +432,9 @@ class _Class:
         if isinstance(item, T.Use):
             ctor, out = self.use_ctor(item, ch)
             inner = self.w.translation(item.definition, self.rank)
-            if inner.out_rank is None or inner.out_rank != len(self.space) + 1:
-                raise NotSymbolic(f"`{item.definition}` changes the rank of its input")
-            self.space = (SPATIAL,) * len(self.space)
+            if inner.in_rank != len(self.space) + 1:
+                raise NotSymbolic(f"`{item.definition}` is used on a tensor of another rank")
+            self.space = (SPATIAL,) * (inner.out_rank - 1)      # sizes are not followed through a block
             return ctor, out
         return self.seq_ctor(item, ch, lines, pad)
 
@@ -992,6 +993,8 @@ def translate_network(writer, template: T.Template, values: dict, doc: str, init
 def translate(writer, template: T.Template, rank: int) -> Translation:
     """The class for `template`; raises NotSymbolic (or Untranslatable) when it has none."""
     try:
-        return _Class(writer, template, rank).write()
+        tr = _Class(writer, template, rank).write()
     except Untranslatable as e:
         raise NotSymbolic(str(e)) from None
+    tr.in_rank = rank
+    return tr
