@@ -35,6 +35,10 @@ from ..ir import template as T
 from ..namespace import is_identifier, require_argument, require_attribute, require_class
 from ..pysource import Untranslatable, literal
 
+# Each named sequence opens up to four brackets in one expression, and Python refuses
+# 200: deeper nests are left to the class per specialisation, which names inner ones.
+_MAX_INLINE_DEPTH = 16
+
 
 class NotSymbolic(Exception):
     """The block cannot be written as one class (the message says why)."""
@@ -236,6 +240,7 @@ class _Class:
         self.network = network          # for a network class: NetworkOptions
         self.nested = 0                 # inside an `if` arm, a merge branch or a loop
         self.settled: list = []         # (index in __init__'s lines, local) of `h = ...` lines
+        self.seq_depth = 0              # named sequences being written, one inside the other
         self.helpers: set = set()
         self.xavier: set = set()
         self.uses: list = []
@@ -390,7 +395,13 @@ class _Class:
         """A named sequence: nn.Sequential of its items; items under a condition need
         `lines` to build their list in (only a class's own attributes have them)."""
         built = []
-        ch, args = self.numbered(item.body, ch, pad, built)
+        self.seq_depth += 1
+        if self.seq_depth > _MAX_INLINE_DEPTH:
+            raise NotSymbolic(f"named sequences nested deeper than {_MAX_INLINE_DEPTH}")
+        try:
+            ch, args = self.numbered(item.body, ch, pad, built)
+        finally:
+            self.seq_depth -= 1
         if built and lines is None:
             raise NotSymbolic("a condition inside a nested named sequence")
         if built:
@@ -666,8 +677,12 @@ class _Class:
         if any(name not in mine for name in opts.shapes):
             raise NotSymbolic("its modules would not have the names elaboration gives")
         fwd = []
+        setup = len(init)
         _, result = self.body(t.body, ch0, "x", "x", init, fwd, 8)
         fwd = [self.shape_comment(line) for line in fwd]
+        if any(re.search(rf"\b{re.escape(t.in_channels)}\b", line) for line in init[setup:]):
+            self.settled = [(i + 1 if i >= setup else i, name) for i, name in self.settled]
+            init.insert(setup, f"        {require_argument(t.in_channels)} = {text_of(ch0)}")   # `in.c`
         init = self.drop_unread(init)
         init += opts.init_lines
         check = []

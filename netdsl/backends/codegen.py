@@ -65,8 +65,8 @@ FALLBACK_NOTE = "{network}: a class for the values compiled for, because {why}."
 
 def specialised_networks(source: str, networks) -> set:
     """Which of `networks` the generated `source` writes for its compiled values only."""
-    marks = {line[2:].split(":", 1)[0] for line in source.splitlines()
-             if line.startswith("# ") and ": a class for the values compiled for, because " in line}
+    mark = FALLBACK_NOTE.split("{why}")[0].split("}", 1)[1]      # ": a class for ... because "
+    marks = {line[2:].split(":", 1)[0] for line in source.splitlines() if line.startswith("# ") and mark in line}
     return {n for n in networks if n in marks}
 
 

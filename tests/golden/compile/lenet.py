@@ -35,7 +35,7 @@ class LeNet(nn.Module):
         self.sigmoid_3 = nn.Sigmoid()
         self.linear_2 = nn.Linear(in_features=84, out_features=num_classes)
         built = 'x'.join(map(str, self.input_size))
-        self.input_message = 'LeNet was built for ' + built + ' inputs: rebuild with input_size=(C, H, W) for another size'
+        self.input_message = f'LeNet was built for {built} inputs: rebuild with input_size=(C, H, W) for another size'
 
     def forward(self, x):
         torch._assert((x.shape[2] == self.input_size[1]) & (x.shape[3] == self.input_size[2]), self.input_message)
