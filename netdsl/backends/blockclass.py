@@ -680,7 +680,7 @@ class _Class:
         setup = len(init)
         _, result = self.body(t.body, ch0, "x", "x", init, fwd, 8)
         fwd = [self.shape_comment(line) for line in fwd]
-        if any(re.search(rf"\b{re.escape(t.in_channels)}\b", line) for line in init[setup:]):
+        if _reads(init[setup:], t.in_channels):
             self.settled = [(i + 1 if i >= setup else i, name) for i, name in self.settled]
             init.insert(setup, f"        {require_argument(t.in_channels)} = {text_of(ch0)}")   # `in.c`
         init = self.drop_unread(init)
@@ -960,6 +960,14 @@ def helper_placeholder(cls: str) -> str:
 
 def docstring(text: str) -> str:
     return "".join(c if c.isprintable() and c not in '\\"' else "?" for c in text)
+
+
+def _reads(lines: list, name: str) -> bool:
+    """Whether __init__ lines (statements at one indentation) read the local `name`: parsed
+    with Python's ast, so that a keyword `in_channels=` is no read."""
+    text = re.sub("\x00[^\x00]*\x00", "placeholder", "\n".join(line[8:] for line in lines))    # class names
+    tree = ast.parse(text or "pass")
+    return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(tree))
 
 
 class NetworkOptions:
