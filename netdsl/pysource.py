@@ -136,7 +136,7 @@ def _source(e, names: Names) -> tuple[str, int]:
             raise Untranslatable(f"the function `{e.name}` has no Python counterpart here")
         names.called.add(e.name)
         return f"{fn}({', '.join(_wrap(_source(a, names), _COND) for a in e.args)})", _ATOM
-    raise Untranslatable(f"{t.__name__} expressions")
+    raise Untranslatable(f"it has a {t.__name__.lower()} expression")
 
 
 def _is_none(e) -> bool:

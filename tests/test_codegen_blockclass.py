@@ -209,7 +209,8 @@ def test_what_has_no_python_counterpart_is_refused(spec):
 @pytest.mark.parametrize("body, why", [
     ("conv2d(4, 1)\n    repeat n { relu }", "a repeat where modules are named, not numbered"),
     ('BottleneckLayer(4, n)\n    conv2d(8, 1)', "`BottleneckLayer`'s output channels come out of a loop"),
-    ("conv2d(4, 1) -> flatten", "`flatten`'s output channels are no function of its arguments"),
+    ("conv2d(4, 1) -> flatten", "needs the height or width of its input, which the class does not take"),
+    ("conv2d(4, 1) -> flatten -> linear(3)", "needs the height or width of its input, which the class does not take"),
     ("conv2d(in.h, 1)", "`in.h` depends on the input's size, not only its channels"),
 ])
 def test_a_block_outside_the_subset_gets_classes_per_use_and_says_why(body, why):

@@ -154,16 +154,47 @@ def test_a_specialised_class_refuses_other_arguments(tmp_path):
     with pytest.raises(ValueError, match="recompile"):
         namespace["Twice"](n=3)
     assert namespace["Twice_2"](n=3) is not None
-    resnet = {}
-    exec(compile(build_source(str(ROOT / "specs/resnet18.net")), "r18", "exec"), resnet)  # noqa: S102
-    with pytest.raises(ValueError, match="num_classes=1000"):
-        resnet["ResNet18"](num_classes=10)
+    # a network whose body is outside the subset (a `for`) has a class for its compiled values
+    looped = {}
+    text = build_source(LOOPED)
+    assert "# Looped: a class for the values compiled for, because it has a `for` loop." in text
+    exec(compile(text, "looped", "exec"), looped)  # noqa: S102 - the code under test
+    assert looped["Looped"](widths=(4, 8)) is not None
+    with pytest.raises(ValueError, match=r"compiled for widths=\(4, 8\); recompile"):
+        looped["Looped"](widths=[4, 8, 16])
+
+
+LOOPED = """
+network Looped(widths = [4, 8]) {
+    input [3, 8, 8]
+    for c in widths { conv2d(c, 3, padding=1) -> relu }
+}
+"""
 
 
 def test_param_override_becomes_the_default():
     text = build_source(str(ROOT / "specs/lenet.net"), num_classes=7)
-    assert _init_signature(_classes(text)["LeNet"]) == [("num_classes", 7)]
-    assert "out_features=7" in text
+    assert _init_signature(_classes(text)["LeNet"]) == [("num_classes", 7), ("input_size", (1, 28, 28))]
+    assert "out_features=num_classes" in text
+
+
+def test_the_network_class_takes_its_parameters():
+    """Requirement 2: LeNet(num_classes=5) builds the 5-class LeNet (hand-written expectations)."""
+    torch = pytest.importorskip("torch")
+    lenet = {}
+    exec(compile(build_source(str(ROOT / "specs/lenet.net")), "lenet", "exec"), lenet)  # noqa: S102
+    model = lenet["LeNet"](num_classes=5)
+    assert model.linear_2.out_features == 5 and model.linear.in_features == 16 * 5 * 5
+    assert tuple(model(torch.randn(1, 1, 28, 28)).shape) == (1, 5)
+    # another input size: the first linear takes 16 * 6 * 6 features at 32x32 (torch's floor formulas)
+    wide = lenet["LeNet"](input_size=(1, 32, 32))
+    assert wide.linear.in_features == 16 * 6 * 6
+    assert tuple(wide(torch.randn(2, 1, 32, 32)).shape) == (2, 10)
+    with pytest.raises(AssertionError, match=r"LeNet was built for 1x32x32 inputs: rebuild with input_size="):
+        wide(torch.randn(2, 1, 28, 28))
+    r18 = {}
+    exec(compile(build_source(str(ROOT / "specs/resnet18.net")), "r18", "exec"), r18)  # noqa: S102
+    assert r18["ResNet18"](num_classes=10).fc.out_features == 10
 
 
 def test_init_xavier_option_is_in_the_file():

@@ -115,17 +115,29 @@ def test_read_only_directory_falls_back_to_memory(spec_dir, monkeypatch):
     assert not (d / "__pycache__" / "hook_ro.netdsl.py").exists()
 
 
-def test_other_parameter_values_recompile_through_the_hook(spec_dir):
+def test_other_parameter_values_build_through_the_hook(spec_dir):
     d, added = spec_dir
     shutil.copy(ROOT / "specs/lenet.net", d / "hook_lenet2.net")
     module = _import("hook_lenet2", added)
     default = module.LeNet()
     assert isinstance(default, module.LeNet)
     five = module.LeNet(num_classes=5)
-    assert tuple(five(torch.randn(2, 1, 28, 28)).shape) == (2, 5)
+    assert isinstance(five, module.LeNet) and type(five) is module.LeNet       # issue 13, requirement 4
+    assert five.linear_2.out_features == 5
+    assert tuple(five(torch.randn(1, 1, 28, 28)).shape) == (1, 5)
     assert tuple(module.LeNet(7)(torch.randn(2, 1, 28, 28)).shape) == (2, 7)
     with pytest.raises(TypeError):
         module.LeNet(no_such_parameter=1)
+
+
+def test_a_network_for_its_compiled_values_recompiles_through_the_hook(spec_dir):
+    d, added = spec_dir
+    (d / "hook_looped.net").write_text("network Looped(widths = [4, 8]) {\n    input [3, 8, 8]\n"
+                                       "    for c in widths { conv2d(c, 3, padding=1) -> relu }\n}\n")
+    module = _import("hook_looped", added)
+    assert isinstance(module.Looped(), module.Looped)
+    three = module.Looped(widths=(4, 8, 2))     # the class refuses other values: netdsl.load builds them
+    assert tuple(three(torch.randn(1, 3, 8, 8)).shape) == (1, 2, 8, 8)
 
 
 # ---- the cache in __pycache__ is trusted only when it is this user's, and complete ------------

@@ -28,7 +28,11 @@ def test_size_generic_networks_get_no_input_check(name):
 
 
 def test_the_check_lets_through_exactly_the_sizes_torch_runs():
-    model = netdsl.load(str(SPECS / "lenet.net")).eval()
+    # the class for the compiled values only (what a network outside the parametric subset gets)
+    from netdsl.backends.build import exec_source
+    from netdsl.backends.codegen import generate
+    source = generate(list(netdsl.check(str(SPECS / "lenet.net")).graphs), block_classes=False)
+    model = exec_source(source).LeNet().eval()
     layers = torch.nn.Sequential(*model.children())        # the same modules, without the check
     for n in range(20, 40):
         x = torch.randn(1, 1, n, n)
@@ -48,3 +52,19 @@ def test_the_check_lets_through_exactly_the_sizes_torch_runs():
 def test_a_flat_input_is_never_bound():
     graph = netdsl.check("network Flat {\n    input [64]\n    linear(10)\n}\n").graphs[0]
     assert bound_input(graph) is None
+
+
+def test_the_parametric_class_checks_the_size_it_was_built_for():
+    """LeNet's class takes input_size: its check is the size it was built with, whatever it is."""
+    lenet = netdsl.load(str(SPECS / "lenet.net"))
+    Net = type(lenet)
+    for size in (28, 32, 40):
+        model = Net(input_size=(1, size, size)).eval()
+        assert tuple(model(torch.randn(2, 1, size, size)).shape) == (2, 10)
+        for other in (size - 1, size + 1):
+            with pytest.raises(AssertionError, match=rf"LeNet was built for 1x{size}x{size} inputs: "
+                                                     r"rebuild with input_size=\(C, H, W\)"):
+                model(torch.randn(1, 1, other, other))
+    wide = Net(input_size=(1, 28, 36))      # other widths: the first linear follows them
+    assert wide.linear.in_features == 16 * 5 * 7
+    assert tuple(wide(torch.randn(1, 1, 28, 36)).shape) == (1, 10)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import io
+import re
 import tokenize
 from types import SimpleNamespace
 
@@ -31,8 +32,12 @@ from .. import namespace
 from ..catalogue import TypeMismatch
 from ..ir import NO_DEFAULT
 from ..ir import template as T
-from ..namespace import is_identifier, require_argument, require_attribute
+from ..namespace import is_identifier, require_argument, require_attribute, require_class
 from ..pysource import Untranslatable, literal
+
+# Each named sequence opens up to four brackets in one expression, and Python refuses
+# 200: deeper nests are left to the class per specialisation, which names inner ones.
+_MAX_INLINE_DEPTH = 16
 
 
 class NotSymbolic(Exception):
@@ -63,6 +68,19 @@ def _refuse(*_args, **_kwargs):
     raise NotSymbolic("a value known only when the class is built is needed here")
 
 
+_NEUTRAL = {(1, "*"), (0, "+"), (0, "-"), (1, "//")}
+
+
+def symbolic(text: str):
+    """Sym(text), or the int when the text is an integer literal (an inner block's output
+    channels written with constant arguments: `512`, not `512 * 1 * 1` after flatten)."""
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return Sym(text)
+    return value if type(value) is int else Sym(text)
+
+
 class Sym:
     """A value the generated constructor computes: its Python source."""
     __slots__ = ("text", "level")
@@ -72,6 +90,10 @@ class Sym:
         self.level = _level(text) if level is None else level
 
     def _op(self, op, other, level, reflected=False):
+        if isinstance(other, Spatial):      # a size not known: the result is not either
+            return SPATIAL
+        if type(other) is int and (other, op) in _NEUTRAL and not (reflected and op != "*" and op != "+"):
+            return self                     # `c * 1`, `h + 0`, `h // 1`: ints stay ints
         a, b = (other, self) if reflected else (self, other)
         right = level + 1 if op != "**" else level
         left = level if op != "**" else level + 1
@@ -110,18 +132,27 @@ def _operand(v, level: int) -> str:
     return f"({text})" if v < 0 and level > _ADD else text
 
 
+def _unknown(*_args):
+    return SPATIAL
+
+
 class Spatial:
-    """A height or width: a block class does not know it, so any use refuses."""
+    """A height or width the class does not know (a block's; a network's after a block
+    use): arithmetic on it gives another unknown size (a window formula on it), and
+    anything that needs its value refuses (writing it, comparing it)."""
     __slots__ = ()
     __bool__ = __index__ = __int__ = __float__ = __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
-    __hash__ = __iter__ = __len__ = __getitem__ = __add__ = __radd__ = __sub__ = __rsub__ = _refuse
-    __mul__ = __rmul__ = __floordiv__ = __rfloordiv__ = __truediv__ = __rtruediv__ = __mod__ = __neg__ = _refuse
+    __hash__ = __iter__ = __len__ = __getitem__ = __pow__ = __rpow__ = _refuse
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __floordiv__ = __rfloordiv__ = _unknown
+    __truediv__ = __rtruediv__ = __mod__ = __rmod__ = __neg__ = _unknown
 
 
 SPATIAL = Spatial()
 
 
 def text_of(v) -> str:
+    if isinstance(v, Spatial) or (type(v) is tuple and any(isinstance(x, Spatial) for x in v)):
+        raise NotSymbolic("a layer needs the height or width of its input, which the class does not take")
     return v.text if isinstance(v, Sym) else literal(v)
 
 
@@ -146,10 +177,12 @@ class Translation:
     helpers it refers to: see Writer), the template, the output channels as text in
     the class's own names, the lets in order, and what it needs of the file."""
 
-    def __init__(self, template, source, out_text, lets, helpers, xavier, functions, uses, ordered, loop_vars):
+    def __init__(self, template, source, out_text, lets, helpers, xavier, functions, uses, ordered, loop_vars,
+                 out_rank=None):
         self.template, self.source, self.out_text, self.lets = template, source, out_text, lets
         self.helpers, self.xavier, self.functions, self.uses = helpers, xavier, functions, uses
-        self.ordered, self.loop_vars = ordered, loop_vars
+        self.ordered, self.loop_vars, self.out_rank = ordered, loop_vars, out_rank
+        self.in_rank = None         # the rank of the input it was written for (set by translate)
 
 
 def _bind(spec, args) -> SimpleNamespace:
@@ -197,10 +230,17 @@ class _Child:
 class _Class:
     """Writes one block class. `writer` gives classes, helpers and defaults (codegen's Writer)."""
 
-    def __init__(self, writer, template: T.Template, rank: int):
+    def __init__(self, writer, template: T.Template, rank: int, network=None):
         self.w = writer
         self.t = template
         self.rank = rank
+        # the sizes after the channels of the tensor flowing (its rank is len + 1): Syms
+        # where a network class computes them from its input_size, else unknown
+        self.space = (SPATIAL,) * (rank - 1)
+        self.network = network          # for a network class: NetworkOptions
+        self.nested = 0                 # inside an `if` arm, a merge branch or a loop
+        self.settled: list = []         # (index in __init__'s lines, local) of `h = ...` lines
+        self.seq_depth = 0              # named sequences being written, one inside the other
         self.helpers: set = set()
         self.xavier: set = set()
         self.uses: list = []
@@ -264,7 +304,45 @@ class _Class:
 
     # ---- channels and constructors
     def shape(self, ch) -> tuple:
-        return (ch, *(SPATIAL,) * (self.rank - 1))
+        return (ch, *self.space)
+
+    def advance(self, item: T.Layer, args, shapes) -> None:
+        """The sizes after a layer, from its catalogue entry's out_spatial; unknown where
+        it has none or they need a value the class does not have (ceil_mode on a size
+        computed at run time of __init__)."""
+        rule = item.spec.out_spatial
+        if rule is None:
+            self.space = (SPATIAL,) * len(self.space)
+            return
+        try:
+            self.space = tuple(rule(args, shapes))
+        except (NotSymbolic, ArithmeticError, TypeError, ValueError):
+            self.space = (SPATIAL,) * len(self.space)
+
+    @staticmethod
+    def join_space(a: tuple, b: tuple) -> tuple:
+        """The sizes after an `if` or a merge with a branch left out: the arms' where they agree."""
+        if len(a) != len(b):
+            raise NotSymbolic("the arms of a condition give tensors of different ranks")
+
+        def same(x, y):
+            if isinstance(x, Sym) and isinstance(y, Sym):
+                return x.text == y.text
+            return x is y or (type(x) is int and type(y) is int and x == y)
+        return tuple(x if same(x, y) else SPATIAL for x, y in zip(a, b))
+
+    def settle(self, init: list) -> None:
+        """In a network class's straight-line __init__: sizes that changed become `h = ...`
+        lines (removed again at the end when nothing reads them)."""
+        if self.network is None or self.network.sizes is None or self.nested:
+            return
+        space = list(self.space)
+        for i, (name, v) in enumerate(zip(self.network.sizes, space)):
+            if isinstance(v, Sym) and v.text != name:
+                self.settled.append((len(init), name))
+                init.append(f"        {name} = {v.text}")
+                space[i] = Sym(name)
+        self.space = tuple(space)
 
     def out_channels(self, item: T.Layer, args, shapes):
         if item.spec.out_channels is None:
@@ -285,7 +363,7 @@ class _Class:
         sig = self.w.signatures[item.definition]
         params = [p.name for p in sig.params]
         given, pos = {}, 0
-        parts = [text_of(ch)]
+        parts, keywords = [text_of(ch)], []     # a spec may write a keyword first; Python may not
         for name, e in item.args:
             if name is None:
                 if pos >= len(params):
@@ -295,8 +373,9 @@ class _Class:
                 parts.append(e.text)
             else:
                 key = name
-                parts.append(f"{require_argument(name)}={e.text}")
+                keywords.append(f"{require_argument(name)}={e.text}")
             given[key] = e.text
+        parts += keywords
         mapping = {inner.template.in_channels: text_of(ch)}
         for p in sig.params:
             if p.name in given:
@@ -309,14 +388,20 @@ class _Class:
             mapping[let_name] = substitute(let_text, mapping)
         if {n.id for n in ast.walk(ast.parse(inner.out_text, mode="eval")) if isinstance(n, ast.Name)} & inner.loop_vars:
             raise NotSymbolic(f"`{item.definition}`'s output channels come out of a loop")
-        out = Sym(substitute(inner.out_text, mapping))
+        out = symbolic(substitute(inner.out_text, mapping))
         return f"{class_placeholder(item.definition)}({', '.join(parts)})", out
 
     def seq_ctor(self, item: T.Sequence, ch, lines=None, pad: int = 8) -> tuple[str, object]:
         """A named sequence: nn.Sequential of its items; items under a condition need
         `lines` to build their list in (only a class's own attributes have them)."""
         built = []
-        ch, args = self.numbered(item.body, ch, pad, built)
+        self.seq_depth += 1
+        if self.seq_depth > _MAX_INLINE_DEPTH:
+            raise NotSymbolic(f"named sequences nested deeper than {_MAX_INLINE_DEPTH}")
+        try:
+            ch, args = self.numbered(item.body, ch, pad, built)
+        finally:
+            self.seq_depth -= 1
         if built and lines is None:
             raise NotSymbolic("a condition inside a nested named sequence")
         if built:
@@ -352,9 +437,16 @@ class _Class:
         if isinstance(item, T.Layer):
             args = _bind(item.spec, item.args)
             shapes = [self.shape(ch)]
-            return self.layer_ctor(item, args, ch), self.out_channels(item, args, shapes)
+            ctor, out = self.layer_ctor(item, args, ch), self.out_channels(item, args, shapes)
+            self.advance(item, args, shapes)
+            return ctor, out
         if isinstance(item, T.Use):
-            return self.use_ctor(item, ch)
+            ctor, out = self.use_ctor(item, ch)
+            inner = self.w.translation(item.definition, self.rank)
+            if inner.in_rank != len(self.space) + 1:
+                raise NotSymbolic(f"`{item.definition}` is used on a tensor of another rank")
+            self.space = (SPATIAL,) * (inner.out_rank - 1)      # sizes are not followed through a block
+            return ctor, out
         return self.seq_ctor(item, ch, lines, pad)
 
     # ---- the non-numbered class: __init__ and forward together
@@ -382,6 +474,7 @@ class _Class:
                 shapes = [self.shape(ch)]
                 expr = item.spec.forward(args, [cur])
                 ch = self.out_channels(item, args, shapes)
+                self.advance(item, args, shapes)
                 if expr != cur:
                     fwd.append(f"        {dst} = {expr}")
                     cur = dst
@@ -392,6 +485,7 @@ class _Class:
                 attr = require_attribute(self.names[id(item)])
                 ctor, ch = self.module_ctor(item, ch, init, pad)
                 init.append(f"{ip}self.{attr} = {ctor}")
+                self.settle(init)
                 fwd.append(f"        {dst} = self.{attr}({cur})")
                 cur = dst
             elif isinstance(item, T.If):
@@ -412,20 +506,34 @@ class _Class:
         if any(isinstance(v, Sym) for v in vars(args).values()):
             raise NotSymbolic(f"`{item.spec.name}`'s forward depends on the values")
         ip = " " * pad
-        outs, chans = {}, {}
+        outs, chans, spaces = {}, {}, {}
         kept = [b for b in branches if b not in guarded]
+        saved = self.space
+        self.nested += 1
         for i, branch in enumerate(kept):
             last = i == len(kept) - 1
             target = dst if last and not guarded and dst not in outs.values() else self.fresh()
+            self.space = saved
             chans[id(branch)], outs[id(branch)] = self.body(branch.body, ch, cur, target, init, fwd, pad)
+            spaces[id(branch)] = self.space
+
+        def merged(keys):
+            shapes = [(chans[k], *spaces[k]) for k in keys]
+            out = self.out_channels(item, args, shapes)
+            self.advance(item, args, shapes)
+            return out, self.space
         if not guarded:
+            self.nested -= 1
             order = [id(b) for b in branches]
-            out_ch = self.out_channels(item, args, [self.shape(chans[k]) for k in order])
+            out_ch, _ = merged(order)
             fwd.append(f"        {dst} = {item.spec.forward(args, [outs[k] for k in order])}")
             return out_ch, dst
         (g,) = guarded
         g_init, g_fwd = [], []
+        self.space = saved
         g_ch, g_var = self.body(g.body, ch, cur, self.fresh(), g_init, g_fwd, pad + 4)
+        spaces[id(g)] = self.space
+        self.nested -= 1
         mods = [self.names[id(c.item)] for c in self.scope_children(g.body)]
         if mods:
             test = f"self.{require_attribute(mods[0])} is not None"
@@ -439,18 +547,19 @@ class _Class:
             test = f"self.{flag}"
         order = [id(b) for b in branches]
         outs[id(g)], chans[id(g)] = g_var, g_ch
-        every = self.out_channels(item, args, [self.shape(chans[k]) for k in order])
+        every, every_space = merged(order)
         rest = [k for k in order if k != id(g)]
         fwd.append(f"        if {test}:")
         fwd.extend("    " + line for line in g_fwd)
         fwd.append(f"            {dst} = {item.spec.forward(args, [outs[k] for k in order])}")
         fwd.append("        else:")
         if len(rest) == 1:
-            fewer = chans[rest[0]]
+            fewer, fewer_space = chans[rest[0]], spaces[rest[0]]
             fwd.append(f"            {dst} = {outs[rest[0]]}" if outs[rest[0]] != dst else "            pass")
         else:
-            fewer = self.out_channels(item, args, [self.shape(chans[k]) for k in rest])
+            fewer, fewer_space = merged(rest)
             fwd.append(f"            {dst} = {item.spec.forward(args, [outs[k] for k in rest])}")
+        self.space = self.join_space(every_space, fewer_space)
         return _either(g.guard, every, fewer), dst
 
     def flag_name(self, branch: T.Branch) -> str:
@@ -469,12 +578,17 @@ class _Class:
         if item.test.constant:      # decided by the spec alone
             return self.body(item.then if item.test.value else item.orelse, ch, cur, dst, init, fwd, pad)
         ip = " " * pad
-        arms = []
+        arms, saved, spaces = [], self.space, []
+        self.nested += 1
         for body in (item.then, item.orelse):
             a_init, a_fwd = [], []
+            self.space = saved
             a_ch, a_cur = self.body(body, ch, cur, dst, a_init, a_fwd, pad + 4)
+            spaces.append(self.space)
             mods = [self.names[id(c.item)] for c in self.scope_children(body)]
             arms.append((a_init, a_fwd, a_ch, a_cur, mods))
+        self.nested -= 1
+        self.space = self.join_space(*spaces)
         (t_init, t_fwd, t_ch, t_cur, t_mods), (e_init, e_fwd, e_ch, _, e_mods) = arms
         t_ch = _either(item.test, t_ch, e_ch)
         for mine, theirs, other_init in ((t_mods, e_mods, e_init), (e_mods, t_mods, t_init)):
@@ -536,7 +650,86 @@ class _Class:
                 "", f"    def __init__({sig_text}):"]
         source = "\n".join(head + init + fwd) + "\n"     # wrapped once the names are in (Writer.commit)
         return Translation(t, source, text_of(out), self.lets, self.helpers, self.xavier,
-                           t.functions, self.uses, self.ordered, self.all_loop_vars)
+                           t.functions, self.uses, self.ordered, self.all_loop_vars, len(self.space) + 1)
+
+    def write_network(self) -> Translation:
+        """A network's class: its parameters with the values compiled for as defaults, and,
+        when a layer's constructor needs the input's sizes (a linear after flatten),
+        `input_size` too, from which __init__ computes the sizes layer by layer."""
+        t, opts = self.t, self.network
+        params = ["self"]
+        for p in self.w.signatures[t.name].params:
+            if p.name not in opts.values:
+                raise NotSymbolic(f"no value for `{p.name}`")
+            params.append(f"{require_argument(p.name)}={literal(opts.values[p.name])}")
+        init = ["        super().__init__()"]
+        if opts.sizes is None:
+            ch0 = opts.input[0]
+        else:
+            channels, *sizes = opts.locals
+            params.append(f"{require_argument(opts.input_size)}={literal(tuple(opts.input))}")
+            init += [f"        self.input_size = tuple({opts.input_size})",
+                     f"        {', '.join([channels, *sizes])} = self.input_size"]
+            ch0 = Sym(channels)
+            self.space = tuple(Sym(n) for n in sizes)
+        self.name_scope(t.body)
+        mine = set(self.names.values())
+        if any(name not in mine for name in opts.shapes):
+            raise NotSymbolic("its modules would not have the names elaboration gives")
+        fwd = []
+        setup = len(init)
+        _, result = self.body(t.body, ch0, "x", "x", init, fwd, 8)
+        fwd = [self.shape_comment(line) for line in fwd]
+        if _reads(init[setup:], t.in_channels):
+            self.settled = [(i + 1 if i >= setup else i, name) for i, name in self.settled]
+            init.insert(setup, f"        {require_argument(t.in_channels)} = {text_of(ch0)}")   # `in.c`
+        init = self.drop_unread(init)
+        init += opts.init_lines
+        check = []
+        if opts.sizes is not None:
+            # the message torch._assert gives: a constant of the class as built (TorchScript,
+            # torch.fx and export take a str attribute)
+            built = namespace.fresh_local("built", {*t.params, *opts.locals, opts.input_size})
+            message = (f"{require_class(t.name)} was built for {{{built}}} inputs: "
+                       "rebuild with input_size=(C, H, W) for another size")
+            init += [f"        {built} = 'x'.join(map(str, self.input_size))",
+                     # an f-string of the class name (an identifier), the local and fixed words: nothing
+                     # in it is a brace or a quote but the one placeholder
+                     f"        self.input_message = f{literal(message)}"]
+            tests = " & ".join(f"(x.shape[{i + 2}] == self.input_size[{i + 1}])" for i in range(len(opts.sizes)))
+            check = [f"        torch._assert({tests}, self.input_message)"]
+        head = [f"class {class_placeholder(t.name)}(nn.Module):",
+                f'    """{opts.doc}"""', "", f"    def __init__({', '.join(params)}):"]
+        fwd = ["", "    def forward(self, x):", *check, *fwd, f"        return {result}"]
+        source = "\n".join(head + init + fwd) + "\n"
+        return Translation(t, source, "", self.lets, self.helpers, self.xavier,
+                           t.functions, self.uses, self.ordered, self.all_loop_vars, len(self.space) + 1)
+
+    def shape_comment(self, line: str) -> str:
+        """`x = self.conv1(x)  # [64, 112, 112]`: the shape at the declared input (the
+        network's own modules; a line inside an `if` keeps none)."""
+        m = re.match(r"        \w+ = self\.(\w+)\(", line)
+        shape = self.network.shapes.get(m.group(1)) if m else None
+        return f"{line}  # [{', '.join(map(str, shape))}]" if shape is not None else line
+
+    def drop_unread(self, init: list) -> list:
+        """Without the `h = ...` lines whose value nothing reads (after the last layer that
+        needs the sizes, or after an adaptive pool)."""
+        drop = set()
+        marks = {i: name for i, name in self.settled}
+        for i, name in self.settled:
+            word = re.compile(rf"\b{re.escape(name)}\b")
+            read = False
+            for j in range(i + 1, len(init)):
+                text = init[j].split("=", 1)[1] if j in marks else init[j]
+                if word.search(text):
+                    read = True
+                    break
+                if marks.get(j) == name:
+                    break
+            if not read:
+                drop.add(i)
+        return [line for i, line in enumerate(init) if i not in drop]
 
     def sequential_init(self, ch):
         """A `sequential block`: an nn.Sequential subclass whose items are built in
@@ -631,19 +824,26 @@ class _Class:
         self.loop_vars.add(var)
         self.all_loop_vars.add(var)
         ctors, c = [], Sym(var)
+        # each iteration starts where the last ended: the sizes are not followed through loops
+        self.space = (SPATIAL,) * len(self.space)
+        self.nested += 1
         for sub in self.numbered_items(item.body):
             if isinstance(sub, (T.If, T.Repeat)) or sub.label is not None:
                 raise NotSymbolic("a condition, a loop or a named module inside a loop")
             ctor, c = self.module_ctor(sub, c)
             ctors.append(ctor)
+        self.nested -= 1
+        self.space = (SPATIAL,) * len(self.space)
         self.loop_vars.discard(var)
         parts.append((_LOOP, None, (item.count.text, item.index, var, text_of(ch), ctors, text_of(c))))
         return Sym(var)
 
     def conditional_items(self, item: T.If, ch, parts):
-        arms, chans = [], []
+        arms, chans, saved, spaces = [], [], self.space, []
+        self.nested += 1
         for body in (item.then, item.orelse):
             c, ctors = ch, []
+            self.space = saved
             for sub in self.numbered_items(body):
                 if isinstance(sub, T.If):
                     raise NotSymbolic("nested conditions in a sequential block")
@@ -651,6 +851,9 @@ class _Class:
                 ctors.append((sub.label, ctor))
             arms.append(ctors)
             chans.append(c)
+            spaces.append(self.space)
+        self.nested -= 1
+        self.space = self.join_space(*spaces)
         parts.append((item.test.text, None, arms))
         return _either(item.test, chans[0], chans[1])
 
@@ -759,9 +962,62 @@ def docstring(text: str) -> str:
     return "".join(c if c.isprintable() and c not in '\\"' else "?" for c in text)
 
 
+def _reads(lines: list, name: str) -> bool:
+    """Whether __init__ lines (statements at one indentation) read the local `name`: parsed
+    with Python's ast, so that a keyword `in_channels=` is no read."""
+    text = re.sub("\x00[^\x00]*\x00", "placeholder", "\n".join(line[8:] for line in lines))    # class names
+    tree = ast.parse(text or "pass")
+    return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(tree))
+
+
+class NetworkOptions:
+    """What a network class needs beyond its template: `values` (parameter -> the value
+    compiled for, its default), `input` (the input shape compiled for: the declared one
+    or `--input`'s), `doc`, `init_lines` (weight initialisation), `shapes`
+    (the name of each module of the network's own scope -> its output shape at the
+    declared input, for forward's comments; the names elaboration gave), and for a
+    class that takes `input_size`: the name of that parameter and `locals` (channels,
+    then the sizes: `channels, h, w`); `sizes` is None for a class that needs no sizes."""
+
+    def __init__(self, values, doc, init_lines, shapes, input, input_size=None, locals_=None):
+        self.values, self.doc, self.init_lines, self.shapes, self.input = values, doc, init_lines, shapes, input
+        self.input_size, self.locals = input_size, locals_
+        self.sizes = tuple(locals_[1:]) if locals_ is not None else None
+
+
+def translate_network(writer, template: T.Template, values: dict, doc: str, init_lines: list,
+                      shapes: dict, input_shape: tuple) -> Translation:
+    """The parametric class of a network: without sizes if it needs none, else taking
+    `input_size`; raises NotSymbolic when neither can be written."""
+    rank = len(input_shape)
+    try:
+        return _Class(writer, template, rank, NetworkOptions(values, doc, init_lines, shapes, input_shape)).write_network()
+    except Untranslatable as e:
+        first = NotSymbolic(str(e))
+    except NotSymbolic as e:
+        first = e
+    if rank < 2:
+        raise first
+    taken = {*template.params, *(f.name for f in template.functions),
+             *(i.name for i in template.body if isinstance(i, T.Let))}
+    input_size = namespace.fresh_local("input_size", taken)
+    names = []
+    for word in ("channels", *(("h", "w") if rank == 3 else ("length",) if rank == 2 else
+                               tuple(f"size{i}" for i in range(1, rank)))):
+        names.append(namespace.fresh_local(word, taken | {input_size, *names}))
+    try:
+        return _Class(writer, template, rank, NetworkOptions(values, doc, init_lines, shapes, input_shape,
+                                                                input_size, names)) \
+            .write_network()
+    except Untranslatable as e:
+        raise NotSymbolic(str(e)) from None
+
+
 def translate(writer, template: T.Template, rank: int) -> Translation:
     """The class for `template`; raises NotSymbolic (or Untranslatable) when it has none."""
     try:
-        return _Class(writer, template, rank).write()
+        tr = _Class(writer, template, rank).write()
     except Untranslatable as e:
         raise NotSymbolic(str(e)) from None
+    tr.in_rank = rank
+    return tr

@@ -29,11 +29,19 @@ LayerSpec.category.
 from __future__ import annotations
 
 from ..ir import INIT_CHOICES, NO_DEFAULT, Graph, Node, Scope
-from ..namespace import TOP_LEVEL, ClassNames, NameRefused, is_identifier, require_argument, require_attribute
+from ..namespace import (
+    TOP_LEVEL,
+    ClassNames,
+    NameRefused,
+    is_identifier,
+    require_argument,
+    require_attribute,
+    require_class,
+)
 from ..pysource import Untranslatable
 from ..pysource import literal as _literal
 from ..record import Record
-from .blockclass import NotSymbolic, class_placeholder, helper_placeholder, translate, wrap
+from .blockclass import NotSymbolic, class_placeholder, helper_placeholder, translate, translate_network, wrap
 from .helpers import HELPERS
 from .input_bound import bound_input
 
@@ -48,6 +56,18 @@ def {name}(module):
 '''
 
 _PLACEHOLDER = "\x00CLASS\x00"   # cannot occur in emitted text: literal() escapes control characters
+
+
+# The comment above a network class that takes only the values it was compiled for
+# (one that cannot be written for any values); the import hook looks for it.
+FALLBACK_NOTE = "{network}: a class for the values compiled for, because {why}."
+
+
+def specialised_networks(source: str, networks) -> set:
+    """Which of `networks` the generated `source` writes for its compiled values only."""
+    mark = FALLBACK_NOTE.split("{why}")[0].split("}", 1)[1]      # ": a class for ... because "
+    marks = {line[2:].split(":", 1)[0] for line in source.splitlines() if line.startswith("# ") and mark in line}
+    return {n for n in networks if n in marks}
 
 
 class CodegenError(Exception):
@@ -273,11 +293,13 @@ class _Writer:
                 return f"the function `{fn.name}` has the name of a class or parameter"
         return None
 
-    def commit(self, definition: str) -> str:
-        """Write a translated class into the file (its dependencies first); its name."""
+    def commit(self, definition: str, tr=None) -> str:
+        """Write a translated class into the file (its dependencies first); its name.
+        `tr`: a network's Translation, whose text is returned instead (networks come last)."""
         if definition in self.committed:
             return self.committed[definition]
-        tr = self.translations[definition]
+        network = tr is not None
+        tr = tr if network else self.translations[definition]
         for inner in tr.uses:
             self.commit(inner)
         for fn in tr.functions:
@@ -291,13 +313,55 @@ class _Writer:
             text = text.replace(helper_placeholder(cls), self.helpers[cls])
         self.xavier_classes |= tr.xavier
         self.needs_ordered = self.needs_ordered or tr.ordered
-        name = self.names.fresh(definition)
+        name = definition if network else self.names.fresh(definition)
         self.committed[definition] = name
         text = text.replace(class_placeholder(definition), name)
         for inner in tr.uses:
             text = text.replace(class_placeholder(inner), self.committed[inner])
-        self.classes.append("\n".join(piece for line in text.split("\n") for piece in wrap(line)))
+        text = "\n".join(piece for line in text.split("\n") for piece in wrap(line))
+        if network:
+            return text
+        self.classes.append(text)
         return name
+
+    def network_class(self, g: Graph) -> tuple[str | None, str | None]:
+        """(the source of the network's class for any values of its parameters, None) or
+        (None, why it has a class for the compiled values only)."""
+        if not self.block_classes:
+            return None, None
+        sig = g.definitions.get(g.network)
+        if sig is None or sig.template is None:
+            return None, "it has no template"
+        if "init" in g.params:
+            return None, "its `init` parameter chooses the initialisation"
+        doc = (f"{docstring_text(g.network)}: {_dims_x(g.input_shape)} -> {_dims_x(g.output_shape)}, "
+               f"{g.total_params:,} parameters at these defaults.")
+        saved = dict(self.helpers), set(self.xavier_classes), self.needs_ordered, dict(self.functions), \
+            set(self.names.taken), dict(self.committed), list(self.classes)
+        try:
+            template = sig.template.get()
+            if template.refused:
+                return None, template.refused
+            for used in template.uses:
+                self.signatures.setdefault(used.name, used)
+            if template.input is None or len(template.input) != len(g.input_shape):
+                return None, "it is compiled for an input of another rank than it declares"
+            require_class(g.network)
+            shapes = {c.name: (c.shape if isinstance(c, Node) else c.out_shape) for c in g.root.children}
+            tr = translate_network(self, template, dict(g.params), doc, self.init_lines(g.root), shapes,
+                                   tuple(g.input_shape))
+            why = self.function_clash(tr)
+            if why:
+                return None, why
+            return self.commit(g.network, tr), None
+        except (NotSymbolic, NameRefused, CodegenError) as e:
+            why = str(e)
+        except Exception as e:       # noqa: BLE001 - the class for the compiled values is always correct
+            why = f"the translator could not handle it ({type(e).__name__})"
+        (self.helpers, self.xavier_classes, self.needs_ordered, self.functions, self.names.taken,
+         self.committed, self.classes) = saved
+        self.committed.pop(g.network, None)
+        return None, why
 
     def translated_call(self, s: Scope) -> str:
         """`BasicBlock(64, 128, stride=2)`: the input channels, then the parameters
@@ -662,7 +726,11 @@ class _Writer:
         net_classes = []
         for g in self.graphs:
             self.an = _analyse(g)
-            net_classes.append(self.class_body(g.root, g.network))
+            text, why = self.network_class(g)
+            if text is None:
+                note = f"# {docstring_text(FALLBACK_NOTE.format(network=g.network, why=why))}\n" if why else ""
+                text = note + self.class_body(g.root, g.network)
+            net_classes.append(text)
         names = ", ".join(g.network for g in self.graphs)
         doc = [
             f'"""{docstring_text(names)}: PyTorch modules compiled by netdsl from {docstring_text(self.source_name)}.',

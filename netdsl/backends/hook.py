@@ -113,16 +113,21 @@ class SpecLoader(importlib.abc.Loader):
         module.__file__ = filename
         code = compile("\n" * (filename == str(cache)) + source, filename, "exec")
         exec(code, module.__dict__)  # noqa: S102 - netdsl's own codegen output
-        for name in module.__dict__.get("__all__", ()):
+        # a network class takes any values of its parameters (isinstance holds); one that
+        # could only be written for its compiled values recompiles for others
+        from .codegen import specialised_networks
+        names = module.__dict__.get("__all__", ())
+        for name in specialised_networks(source, names):
             module.__dict__[name] = _recompiling(module.__dict__[name], self.spec_path)
 
 
 def _recompiling(cls, spec_path: Path):
-    """The network class, except that other parameter values recompile the spec.
+    """A network class written for its compiled values only, except that other values
+    recompile the spec.
 
-    The generated class only accepts the values it was compiled for; here netdsl is
-    at hand, so `lenet.LeNet(num_classes=100)` builds that network with
-    netdsl.load instead (an instance of a class generated for those values).
+    Such a class refuses other values; here netdsl is at hand, so `vgg11.VGG11(num_classes=10)`
+    builds that network with netdsl.load instead (an instance of a class generated for
+    those values, not of `vgg11.VGG11`).
     """
     import inspect
     signature = inspect.signature(cls)

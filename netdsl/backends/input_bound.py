@@ -4,7 +4,9 @@ Most CNNs are not: convolutions, pools and adaptive pools build the same modules
 at any size, and torch runs them on any size the layers accept. A `linear` after
 `flatten` is: its in_features are C*H*W, so another size fails deep inside with
 torch's "mat1 and mat2 shapes cannot be multiplied". For those networks the
-generated forward checks the input first and says what to do instead.
+generated forward checks the input first and says what to do instead. (This is
+the check of a class written for its compiled values; a network class that takes
+`input_size` checks the size it was built for: backends/blockclass.py.)
 
 The test replays the shape rules (elaborate/replay.py) at other sizes and compares
 every module's constructor arguments with those at the declared size. The replay

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..diagnostics.codes import E0215
-from .spec import FLOAT, INT, Choice, LayerSpec, Param, keep_channels
+from .spec import FLOAT, INT, Choice, LayerSpec, Param, keep_channels, keep_spatial
 
 
 def _same(a, xs, ctx):
@@ -10,7 +10,8 @@ def _same(a, xs, ctx):
 
 
 def _act(name, cls, doc, params=(), kwargs=lambda a, xs: {}, label=None, rank=None):
-    return LayerSpec(name=name, category="activation", out_channels=keep_channels, doc=doc, params=params, shape=_same,
+    return LayerSpec(name=name, category="activation", out_channels=keep_channels, out_spatial=keep_spatial,
+                     doc=doc, params=params, shape=_same,
                      label=label or (lambda a: name), torch=lambda a, xs: (cls, kwargs(a, xs)), rank=rank)
 
 
@@ -30,7 +31,7 @@ def _per_sample_dim(d):
 
 
 SOFTMAX = LayerSpec(
-    out_channels=keep_channels,
+    out_channels=keep_channels, out_spatial=keep_spatial,
     name="softmax", category="activation",
     doc="Softmax along a per-sample dimension (default 0: channels or features).",
     params=(Param("dim", INT, 0, "per-sample dimension", per_sample_dim=True),), shape=_softmax_shape,
@@ -53,7 +54,7 @@ LAYERS = (
     # No module: an identity branch (a residual's skip, a concat's pass-through) is the
     # tensor itself in forward, as hand-written torch code has it, not an nn.Identity.
     LayerSpec(name="identity", category="activation", doc="Passes its input through unchanged (no module).",
-              out_channels=keep_channels, params=(), shape=_same, label=lambda a: "identity",
+              out_channels=keep_channels, out_spatial=keep_spatial, params=(), shape=_same, label=lambda a: "identity",
               forward=lambda a, xs: xs[0], passthrough=True),
     SOFTMAX,
 )

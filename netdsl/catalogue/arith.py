@@ -31,6 +31,25 @@ def window_out(n: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False) -
     return out, formula, dropped
 
 
+def _plus(n, c: int):
+    """n + c, written without `+ -1` when n is symbolic (backends/blockclass.py's Sym)."""
+    return n if c == 0 else n + c if c > 0 else n - (-c)
+
+
+def window_size(n, k: int, s: int, p: int, d: int = 1, ceil: bool = False):
+    """window_out's size by arithmetic alone, for LayerSpec.out_spatial: `n` may be a
+    symbolic size, for which ceil_mode's comparison refuses (torch's formula again)."""
+    if type(n) is int:
+        return window_out(n, k, s, p, d, ceil)[0]
+    span = 2 * p - d * (k - 1)
+    if ceil:
+        out = _plus(n, span - 1 + s - 1) // s + 1
+        if (out - 1) * s >= n + p:      # a symbolic size refuses the comparison
+            out -= 1
+        return out
+    return _plus(n, span) if s == 1 else _plus(n, span - 1) // s + 1
+
+
 def transpose_out(n: int, k: int, s: int, p: int, op: int, d: int = 1) -> tuple[int, str]:
     out = (n - 1) * s - 2 * p + d * (k - 1) + op + 1
     formula = f"({n} {M} 1)\u00b7{s} {M} 2\u00b7{p} + {d}\u00b7({k} {M} 1) + {op} + 1 = {_signed(out)}"

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..diagnostics.codes import E0301, E0302, E0303, E0310, E0312, W0403, W0407
-from .arith import M, fold_axes, same_padding, transpose_out, unused_tail, warn_lost_rows, window_out
+from .arith import M, fold_axes, same_padding, transpose_out, unused_tail, warn_lost_rows, window_out, window_size
 from .spec import BOOL, INT, PADDING, PAIR, LayerSpec, Param, non_negative, positive
 
 AXES = ("height", "width")
@@ -140,6 +140,14 @@ def conv2d_torch(a, xs):
                           groups=a.groups, bias=a.bias)
 
 
+def conv2d_spatial(a, xs):
+    """LayerSpec.out_spatial: torch's convolution output size on each axis."""
+    if a.padding == "same":
+        return tuple(xs[0][1:])
+    return tuple(window_size(n, a.kernel[i], a.stride[i], a.padding[i], a.dilation[i])
+                 for i, n in enumerate(xs[0][1:]))
+
+
 _CHANNELS = Param("channels", INT, doc="output channels", aliases=("out_channels",), check=positive)
 _KERNEL = Param("kernel", PAIR, doc="kernel size", aliases=("kernel_size",), check=positive)
 _STRIDE = Param("stride", PAIR, 1, "stride", check=positive)
@@ -148,7 +156,7 @@ _GROUPS = Param("groups", INT, 1, "blocked connections; must divide both channel
 _BIAS = Param("bias", BOOL, True, "learnable bias")
 
 CONV2D = LayerSpec(
-    out_channels=lambda a, xs: a.channels,
+    out_channels=lambda a, xs: a.channels, out_spatial=conv2d_spatial,
     name="conv2d", category="convolution", rank=3,
     doc="2-D convolution (nn.Conv2d). Input channels come from the incoming shape.",
     params=(_CHANNELS, _KERNEL, _STRIDE,

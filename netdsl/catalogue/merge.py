@@ -182,8 +182,33 @@ def _concat_channels(a, xs):
     return total
 
 
+def _broadcast_spatial(a, xs):
+    """The sizes after axis 0 of an add or mul, broadcast as torch does (a size 1 stretches)."""
+    if len({len(x) for x in xs}) != 1:
+        raise ValueError("branches of different ranks")
+    out = []
+    for dims in zip(*(x[1:] for x in xs)):
+        rest = [d for d in dims if not (type(d) is int and d == 1)]
+        # the same size (a branch that passes its input on), else torch's broadcast of
+        # ints; a symbolic size refuses max()'s comparison
+        out.append(1 if not rest else rest[0] if all(d is rest[0] for d in rest) else max(rest))
+    return tuple(out)
+
+
+def _concat_spatial(a, xs):
+    """Joined along the channels, the sizes are the branches' (equal, as the shape rule checks)."""
+    n = len(xs[0])
+    dim = a.dim if a.dim >= 0 else n + a.dim
+    if dim == 0:
+        return tuple(xs[0][1:])
+    out = list(xs[0][1:])
+    for x in xs[1:]:
+        out[dim - 1] = out[dim - 1] + x[dim]
+    return tuple(out)
+
+
 ADD = LayerSpec(
-    out_channels=keep_channels,
+    out_channels=keep_channels, out_spatial=_broadcast_spatial,
     name="add", category="merge", inputs="many",
     doc="Elementwise sum of its branches (ResNet's residual add); shapes broadcast as in torch.",
     params=(), shape=_elementwise("add"), label=lambda a: "add",
@@ -191,7 +216,7 @@ ADD = LayerSpec(
 )
 
 MUL = LayerSpec(
-    out_channels=keep_channels,
+    out_channels=keep_channels, out_spatial=_broadcast_spatial,
     name="mul", category="merge", inputs="many",
     doc="Elementwise product of its branches, e.g. a squeeze-and-excitation gate; shapes broadcast as in torch.",
     params=(), shape=_elementwise("mul"), label=lambda a: "mul",
@@ -199,7 +224,7 @@ MUL = LayerSpec(
 )
 
 CONCAT = LayerSpec(
-    out_channels=_concat_channels,
+    out_channels=_concat_channels, out_spatial=_concat_spatial,
     name="concat", category="merge", inputs="many",
     doc="Concatenates its branches along a per-sample dim (default 0: channels), as Inception and DenseNet do.",
     params=(Param("dim", INT, 0, "per-sample dimension to join along", per_sample_dim=True),),

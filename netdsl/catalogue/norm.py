@@ -16,6 +16,7 @@ from .spec import (
     Optional_,
     Param,
     keep_channels,
+    keep_spatial,
     positive,
     probability,
     require_groups_divide,
@@ -64,7 +65,7 @@ def _bn1d_shape(a, xs, ctx):
 
 def _bn(name, rank, cls, doc, shape=_same):
     return LayerSpec(
-        name=name, category="normalization", rank=rank, doc=doc, out_channels=keep_channels,
+        name=name, category="normalization", rank=rank, doc=doc, out_channels=keep_channels, out_spatial=keep_spatial,
         params=(_EPS, _MOMENTUM, _AFFINE, _TRACK), shape=shape, count_params=bn_params, validate=_bn_eps,
         label=lambda a: "batch norm",
         torch=lambda a, xs: (cls, dict(num_features=xs[0][0], eps=a.eps, momentum=a.momentum,
@@ -92,7 +93,7 @@ def _ln_normalized(a, x):
 
 
 LAYERNORM = LayerSpec(
-    out_channels=keep_channels,
+    out_channels=keep_channels, out_spatial=keep_spatial,
     name="layernorm", category="normalization", doc=(
         "Layer normalisation (nn.LayerNorm) over the last `dims` dimensions (default: all of them)."),
     params=(Param("dims", Optional_(INT), None, "how many trailing dimensions to normalise", check=positive),
@@ -122,7 +123,7 @@ def _gn_shape(a, xs, ctx):
 
 
 GROUPNORM = LayerSpec(
-    out_channels=keep_channels,
+    out_channels=keep_channels, out_spatial=keep_spatial,
     name="groupnorm", category="normalization",
     doc="Group normalisation (nn.GroupNorm) of [C, *], any rank; the groups must divide the channels.",
     params=(Param("groups", INT, doc="number of groups", aliases=("num_groups",), check=positive), _EPS, _AFFINE),
@@ -150,7 +151,7 @@ def _lrn_shape(a, xs, ctx):
 
 
 LRN = LayerSpec(
-    out_channels=keep_channels,
+    out_channels=keep_channels, out_spatial=keep_spatial,
     name="lrn", category="normalization",
     doc=("Local response normalisation across channels (nn.LocalResponseNorm), as in the original AlexNet; "
          "[C, L], [C, H, W] or more."),
@@ -164,7 +165,7 @@ LRN = LayerSpec(
 
 def _dropout(name, cls, doc):
     return LayerSpec(
-        name=name, category="regularization", doc=doc, out_channels=keep_channels,
+        name=name, category="regularization", doc=doc, out_channels=keep_channels, out_spatial=keep_spatial,
         params=(Param("p", FLOAT, 0.5, "probability of an element being zeroed", check=probability),),
         shape=_same, label=lambda a: f"dropout {a.p:g}",
         torch=lambda a, xs: (cls, dict(p=a.p)),
@@ -178,7 +179,7 @@ DROPOUT2D = _dropout("dropout2d", "Dropout2d", (
 
 
 STOCHASTIC_DEPTH = LayerSpec(
-    out_channels=keep_channels,
+    out_channels=keep_channels, out_spatial=keep_spatial,
     name="stochastic_depth", category="regularization",
     doc=("Stochastic depth (torchvision.ops.StochasticDepth), on a residual branch: in training it zeroes the "
          "input of a sample (mode 'row') or of the whole batch ('batch') with probability p and scales the rest "
@@ -190,7 +191,7 @@ STOCHASTIC_DEPTH = LayerSpec(
 )
 
 LAYERNORM2D = LayerSpec(
-    out_channels=keep_channels,
+    out_channels=keep_channels, out_spatial=keep_spatial,
     name="layernorm2d", category="normalization", rank=3,
     doc=("Layer normalisation over the channels of [C, H, W] at each position (torchvision's LayerNorm2d, "
          "ConvNeXt's): an nn.LayerNorm(C) with weight and bias of shape (C,)."),

@@ -4,7 +4,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from ..diagnostics.codes import E0301, E0304, W0402
-from .arith import fold_axes, unused_tail, warn_lost_rows, window_out
+from .arith import fold_axes, unused_tail, warn_lost_rows, window_out, window_size
 from .conv import AXES, _one, _x
 from .spec import BOOL, INT, PAIR, LayerSpec, Optional_, Param, keep_channels, non_negative, positive, require_rank
 
@@ -78,6 +78,20 @@ def pool_label(word):
     return label
 
 
+def pool_spatial(a, xs):
+    """LayerSpec.out_spatial: torch's window formula on each axis (backends/blockclass.py)."""
+    stride = _stride(a)
+    dilation = getattr(a, "dilation", (1, 1))
+    return tuple(window_size(n, a.kernel[i], stride[i], a.padding[i], dilation[i], a.ceil_mode)
+                 for i, n in enumerate(xs[0][1:]))
+
+
+def adaptive_spatial(a, xs):
+    """The output size; none keeps that axis (on [C, D, H, W], the last two are pooled)."""
+    x = xs[0]
+    return (*x[1:-2], *(n if o is None else o for o, n in zip(a.output, x[-2:])))
+
+
 _KERNEL = Param("kernel", PAIR, doc="window size", aliases=("kernel_size",), check=positive)
 _STRIDE = Param("stride", Optional_(PAIR), None, "stride (default: the kernel size)", check=positive)
 _PADDING = Param("padding", PAIR, 0, "implicit padding per side, at most half the kernel", check=non_negative)
@@ -90,6 +104,7 @@ MAXPOOL2D = LayerSpec(
     params=(_KERNEL, _STRIDE, _PADDING,
             Param("dilation", PAIR, 1, "spacing between window elements", check=positive), _CEIL),
     shape=pool_shape, validate=pool_validate, window=pool_window, label=pool_label("max pool"),
+    out_spatial=pool_spatial,
     torch=lambda a, xs: ("MaxPool2d", dict(kernel_size=a.kernel, stride=_stride(a), padding=a.padding,
                                            dilation=a.dilation, ceil_mode=a.ceil_mode)),
     aliases=("max_pool2d",),
@@ -102,6 +117,7 @@ AVGPOOL2D = LayerSpec(
     params=(_KERNEL, _STRIDE, _PADDING, _CEIL,
             Param("count_include_pad", BOOL, True, "include the zero padding in the average")),
     shape=pool_shape, validate=pool_validate, window=pool_window, label=pool_label("avg pool"),
+    out_spatial=pool_spatial,
     torch=lambda a, xs: ("AvgPool2d", dict(kernel_size=a.kernel, stride=_stride(a), padding=a.padding,
                                            ceil_mode=a.ceil_mode, count_include_pad=a.count_include_pad)),
     aliases=("avg_pool2d",),
@@ -157,7 +173,7 @@ def adaptive_window(a):
 
 def _adaptive(name, word, cls, doc, rank=3, shape=adaptive_shape):
     return LayerSpec(
-        name=name, category="pooling", rank=rank, doc=doc, out_channels=keep_channels,
+        name=name, category="pooling", rank=rank, doc=doc, out_channels=keep_channels, out_spatial=adaptive_spatial,
         params=(Param("output", _OptPair(), doc="output size (h, w)", aliases=("output_size",), check=positive),),
         shape=shape, window=adaptive_window,
         label=lambda a: f"{word} \u2192 {a.output[0]}\u00d7{a.output[1]}",
@@ -176,6 +192,7 @@ _ONE = SimpleNamespace(output=(1, 1))
 
 GLOBAL_AVGPOOL = LayerSpec(
     out_channels=keep_channels,
+    out_spatial=lambda a, xs: adaptive_spatial(_ONE, xs),
     name="global_avgpool", category="pooling",
     doc=("Global average pooling: [C, H, W] -> [C, 1, 1] (nn.AdaptiveAvgPool2d(1)); follow it with flatten. "
          "Like torch, it takes [C, D, H, W] too (to [C, D, 1, 1])."),

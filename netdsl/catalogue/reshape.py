@@ -40,7 +40,19 @@ def _flatten_shape(a, xs, ctx):
     return (*x[:start], math.prod(x[start:end + 1]), *x[end + 1:])
 
 
+def _flattened(a, x) -> tuple:
+    """The flattened shape, by arithmetic alone (for out_channels and out_spatial)."""
+    n = len(x)
+    start = a.start if a.start >= 0 else n + a.start
+    end = a.end if a.end >= 0 else n + a.end
+    joined = x[start]
+    for d in x[start + 1:end + 1]:      # not math.prod: a symbolic size reads `c * h * w`, not `1 * c * h * w`
+        joined = joined * d
+    return (*x[:start], joined, *x[end + 1:])
+
+
 FLATTEN = LayerSpec(
+    out_channels=lambda a, xs: _flattened(a, xs[0])[0], out_spatial=lambda a, xs: _flattened(a, xs[0])[1:],
     name="flatten", category="reshape",
     doc="Flattens per-sample dimensions (nn.Flatten): [C, H, W] -> [C·H·W] by default.",
     params=(Param("start", INT, 0, "first per-sample dim to flatten", aliases=("start_dim",), per_sample_dim=True),
@@ -84,6 +96,7 @@ def _linear_shape(a, xs, ctx):
 LINEAR = LayerSpec(
     # on [F] the features are the channels; on [C, L] it maps L and keeps C
     out_channels=lambda a, xs: a.features if len(xs[0]) == 1 else xs[0][0],
+    out_spatial=lambda a, xs: (*xs[0][1:-1], a.features) if len(xs[0]) > 1 else (),
     name="linear", category="linear",
     doc="Fully connected layer (nn.Linear). Input features come from the incoming shape.",
     params=(Param("features", INT, doc="output features", aliases=("out_features",), check=positive),

@@ -300,15 +300,19 @@ class LayerSpec(Frozen):
       of a block class's constructor (backends/blockclass.py); None when they are
       no such function of the arguments and input channels (flatten, reshape):
       a block using the kind then gets a class per specialisation;
+    out_spatial: (args, input shapes) -> the output's sizes after axis 0 (height and
+      width), by arithmetic alone as out_channels, so that a network class computes
+      them from its `input_size` (a linear after flatten); None when a kind keeps
+      the rank but its sizes are no such function (the class then does not know them);
     passthrough: the output is the input itself (identity): a merge branch that
       is only this is drawn as a skip edge, not a node."""
     __slots__ = _fields = ("name", "doc", "params", "shape", "category", "rank", "inputs", "torch", "forward",
                            "count_params", "macs", "validate", "window", "label", "aliases", "state", "functional",
-                           "broadcasts", "infers", "out_channels", "passthrough")
+                           "broadcasts", "infers", "out_channels", "out_spatial", "passthrough")
     _defaults = {"rank": None, "inputs": "one", "torch": None, "forward": None, "count_params": _no_params,
                  "macs": _no_macs, "validate": None, "window": None, "label": _no_label, "aliases": (),
                  "state": None, "functional": None, "broadcasts": False, "infers": (), "out_channels": None,
-                 "passthrough": False}
+                 "out_spatial": None, "passthrough": False}
 
     def __repr__(self) -> str:
         return f"<LayerSpec {self.name}>"
@@ -323,6 +327,11 @@ class LayerSpec(Frozen):
 def keep_channels(a, xs):
     """LayerSpec.out_channels of a kind that keeps its input's channels."""
     return xs[0][0]
+
+
+def keep_spatial(a, xs):
+    """LayerSpec.out_spatial of a kind that keeps its input's sizes."""
+    return tuple(xs[0][1:])
 
 
 def require_groups_divide(ctx, groups: int, c: int, why: str = "") -> bool:

@@ -51,7 +51,7 @@ def signature_of(definition: Definition, blocks: dict) -> Signature:
             if not depends_on_unknown(value):
                 default = value
         params.append(Parameter(p.name, default, p.default.span if p.default is not None else p.span))
-    deferred = T.Deferred(d.name, lambda: lower(definition, blocks)) if d.kind == "block" else None
+    deferred = T.Deferred(d.name, lambda: lower(definition, blocks))
     return Signature(d.name, d.kind, tuple(params), tuple(p.name for p in d.params if p.type == "tensor"), deferred)
 
 
@@ -90,12 +90,35 @@ class _Lowering:
         if d.accepts is not None:
             self.pattern(d.accepts, in_channels)
         self.in_channels = in_channels
-        body = self.body(d.body, top=True)
+        self.input = None
+        if d.kind == "network":
+            self.network_input(d.body)
+        body = self.body([s for s in d.body if not isinstance(s, A.Input)], top=True)
         for name in self.fn_names:
             if name in self.vars:
                 raise _Refuse(f"the function `{name}` has the name of a parameter or local")
         return T.Template(d.name, tuple(p.name for p in d.params), in_channels, body,
-                          tuple(self.functions.values()), None, bool(d.sequential), tuple(self.used.values()))
+                          tuple(self.functions.values()), None, bool(d.sequential), tuple(self.used.values()),
+                          self.input)
+
+    def network_input(self, stmts) -> None:
+        """A network's `input [...]`: the class builds for it unless given another size
+        (the declared one must be a constant, and come first)."""
+        inputs = [s for s in stmts if isinstance(s, A.Input)]
+        first_layer = next((i for i, s in enumerate(stmts) if isinstance(s, A.Chain)), len(stmts))
+        if len(inputs) != 1 or stmts.index(inputs[0]) > first_layer:
+            raise _Refuse("its `input` does not come before its first layer")
+        try:
+            shape = evaluate(inputs[0].shape, Env(self.definition.env))
+        except EvalError:
+            shape = None
+        shape = getattr(shape, "dims", shape)
+        if not (isinstance(shape, tuple) and shape and all(type(x) is int for x in shape)):
+            raise _Refuse("its input shape is computed")
+        self.input = shape
+        for s in stmts:
+            if isinstance(s, A.Output):
+                raise _Refuse("it returns named tensors")
 
     def global_functions(self):
         env = self.definition.env

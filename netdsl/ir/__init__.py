@@ -225,8 +225,7 @@ class Parameter(Frozen):
 class Signature(Frozen):
     """A block or network definition, as far as code generation needs it: its
     constructor parameters, its tensor parameters (inputs of its forward), and for a
-    block its body as code generation reads it (`template`: an ir.template.Deferred,
-    None for a network)."""
+    its body as code generation reads it (`template`: an ir.template.Deferred)."""
     __slots__ = _fields = ("name", "kind", "params", "inputs", "template")
     _defaults = {"inputs": (), "template": None}
     # kind: "network" | "block"

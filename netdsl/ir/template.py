@@ -1,4 +1,4 @@
-"""A block definition as code generation reads it: its body before expansion.
+"""A block or network definition as code generation reads it: its body before expansion.
 
 Elaboration expands each use of a block with its values; code generation can also
 write one class per definition, whose constructor computes the body from its
@@ -85,10 +85,12 @@ class Template(Frozen):
     channels parameter; `body`: the statements; `functions`: the user functions the
     body needs, dependencies first; `refused`: why there is no translation (then
     body is empty); `sequential`: a `sequential block`; `uses`: the Signatures of the
-    blocks it uses (some may have no use in the graph: under an `if` no use took)."""
-    __slots__ = _fields = ("name", "params", "in_channels", "body", "functions", "refused", "sequential", "uses")
+    blocks it uses (some may have no use in the graph: under an `if` no use took);
+    `input`: for a network, its declared input shape (a tuple of ints), else None."""
+    __slots__ = _fields = ("name", "params", "in_channels", "body", "functions", "refused", "sequential", "uses",
+                           "input")
     _defaults = {"params": (), "in_channels": "in_channels", "body": (), "functions": (), "refused": None,
-                 "sequential": False, "uses": ()}
+                 "sequential": False, "uses": (), "input": None}
 
 
 class Deferred:

@@ -10,31 +10,35 @@ __all__ = ['LeNet']
 
 
 class LeNet(nn.Module):
-    """LeNet: 1x28x28 -> 10, 61,706 parameters."""
+    """LeNet: 1x28x28 -> 10, 61,706 parameters at these defaults."""
 
-    def __init__(self, num_classes=10):
+    def __init__(self, num_classes=10, input_size=(1, 28, 28)):
         super().__init__()
-        if (num_classes,) != (10,):
-            raise ValueError('compiled for num_classes=10; '
-                             'recompile the spec for other values')
-        self.conv2d = nn.Conv2d(in_channels=1, out_channels=6, kernel_size=5, padding=2)
+        self.input_size = tuple(input_size)
+        channels, h, w = self.input_size
+        self.conv2d = nn.Conv2d(in_channels=channels, out_channels=6, kernel_size=5, padding=2)
         self.sigmoid = nn.Sigmoid()
         self.avgpool2d = nn.AvgPool2d(kernel_size=2, stride=2)
+        h = (h - 2) // 2 + 1
+        w = (w - 2) // 2 + 1
         self.conv2d_1 = nn.Conv2d(in_channels=6, out_channels=16, kernel_size=5)
+        h = h - 4
+        w = w - 4
         self.sigmoid_1 = nn.Sigmoid()
         self.avgpool2d_1 = nn.AvgPool2d(kernel_size=2, stride=2)
+        h = (h - 2) // 2 + 1
+        w = (w - 2) // 2 + 1
         self.flatten = nn.Flatten(start_dim=1, end_dim=-1)
-        self.linear = nn.Linear(in_features=400, out_features=120)
+        self.linear = nn.Linear(in_features=16 * h * w, out_features=120)
         self.sigmoid_2 = nn.Sigmoid()
         self.linear_1 = nn.Linear(in_features=120, out_features=84)
         self.sigmoid_3 = nn.Sigmoid()
-        self.linear_2 = nn.Linear(in_features=84, out_features=10)
+        self.linear_2 = nn.Linear(in_features=84, out_features=num_classes)
+        built = 'x'.join(map(str, self.input_size))
+        self.input_message = f'LeNet was built for {built} inputs: rebuild with input_size=(C, H, W) for another size'
 
     def forward(self, x):
-        torch._assert((x.shape[2] >= 28) & (x.shape[2] <= 31) & (x.shape[3] >= 28) & (x.shape[3] <= 31),
-                      'LeNet was built for 1x28x28 inputs '
-                      '(its layers fit heights 28 to 31 and widths 28 to 31): recompile the spec for another size '
-                      '(netdsl compile --input, or netdsl.load(spec, input_shape=...))')
+        torch._assert((x.shape[2] == self.input_size[1]) & (x.shape[3] == self.input_size[2]), self.input_message)
         x = self.conv2d(x)  # [6, 28, 28]
         x = self.sigmoid(x)  # [6, 28, 28]
         x = self.avgpool2d(x)  # [6, 14, 14]
