@@ -166,6 +166,15 @@ class EvalError(Exception):
         self.final = final
 
 
+def from_python(v: Any, depth: int = 0) -> Any:
+    """A value given from Python (`netdsl.load(spec, widths=[4, 8])`) as the language's
+    own: lists become tuples, as `[4, 8]` written in a spec is. Nested past 100 levels,
+    a value is left as it is (the walk then says what it cannot use)."""
+    if isinstance(v, (list, tuple)) and depth < 100:
+        return tuple(from_python(x, depth + 1) for x in v)
+    return v
+
+
 def type_name(v: Any) -> str:
     if v is None:
         return "none"

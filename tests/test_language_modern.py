@@ -351,3 +351,19 @@ def test_nothing_after_a_failed_assertion_is_evaluated():
     assert codes(text) == ["E0221"]
     head = "block B(w: int) {\n    assert w > 0\n    conv2d(w, 1)\n}\n"
     assert codes(net("B(0)\nB(4)\nconv2d(2, 1)", head)) == ["E0221"]
+
+
+# ---- values given from Python ------------------------------------------------------------------
+WIDTHS = ("network W(widths: list = [4, 8]) {\n    input [3, 8, 8]\n    for c in widths {\n"
+          "        conv2d(c, 3, padding=1)\n    }\n}\n")
+
+
+def test_a_python_list_is_a_list_parameter():
+    r = netdsl.check(WIDTHS, params={"widths": [4, 8, 2]})
+    assert r.ok and r.graph().output_shape == (2, 8, 8)
+    nested = netdsl.check(WIDTHS.replace("for c in widths", "for (c, _) in widths").replace("[4, 8]", "[(4, 1)]"),
+                          params={"widths": [[4, 0], [6, 0]]})
+    assert nested.ok and nested.graph().output_shape == (6, 8, 8)
+    torch = pytest.importorskip("torch")
+    model = netdsl.load(WIDTHS, widths=[4, 8, 2])
+    assert tuple(model(torch.randn(1, 3, 8, 8)).shape) == (1, 2, 8, 8)

@@ -17,7 +17,7 @@ from ..diagnostics import Diagnostic
 from ..frontend import ast as A
 from ..ir import Graph
 from ..program import Program
-from ..values import reset_work
+from ..values import from_python, reset_work
 from .report import Reporter, Stop
 from .walk import Declared, Walk
 
@@ -35,6 +35,8 @@ def elaborate(program: Program, network: str, overrides: dict | None = None, inp
     and expects are checked, the network is first expanded at its declared input to
     find out (a size scan passes its own, found once)."""
     definition = program.networks[network]
+    if overrides:           # from Python: a list is a tuple, as in a spec
+        overrides = {k: from_python(v) for k, v in overrides.items()}
     if declared is AUTO:
         declared = declared_expects(program, network, overrides, input_shape) if expects else None
     reset_work()            # the budget for building values (values.charge) is per network
