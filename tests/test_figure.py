@@ -28,22 +28,7 @@ SPECS = ROOT / "specs"
 NOTES_ALEXNET = ROOT / "docs" / "figure" / "alexnet_notes.net"
 SVG = "{http://www.w3.org/2000/svg}"
 
-# The add's branches disagree (16x32x32 vs 16x16x16): the shape pass fails at the add.
-BROKEN = """\
-block Res(c: int) {
-    add {
-        [conv2d(c, 3, padding=1) -> relu]
-        conv2d(c, 1, stride=2)
-    }
-}
-
-network Broken {
-    input [3, 32, 32]
-    stem: conv2d(16, 3, padding=1)
-    r: Res(16)
-    flatten -> linear(10)
-}
-"""
+from broken_spec import BROKEN  # noqa: E402  (tests/ is on sys.path under pytest)
 
 
 def svg_of(spec, **kw) -> ET.Element:

@@ -29,22 +29,7 @@ GOLDEN = Path(__file__).parent / "golden" / "render"
 HAVE_DOT = subprocess.run(["which", "dot"], capture_output=True, check=False).returncode == 0
 needs_dot = pytest.mark.skipif(not HAVE_DOT, reason="Graphviz `dot` is not installed")
 
-# The add's branches disagree (16x32x32 vs 16x16x16): the add is where it breaks.
-BROKEN = """\
-block Res(c: int) {
-    add {
-        [conv2d(c, 3, padding=1) -> relu]
-        conv2d(c, 1, stride=2)
-    }
-}
-
-network Broken {
-    input [3, 32, 32]
-    stem: conv2d(16, 3, padding=1)
-    r: Res(16)
-    flatten -> linear(10)
-}
-"""
+from broken_spec import BROKEN  # noqa: E402  (tests/ is on sys.path under pytest)
 
 LOOPS = """\
 block Unit(c: int) {
