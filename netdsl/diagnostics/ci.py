@@ -36,17 +36,26 @@ def github_message(level: str, text: str) -> str:
     return f"::{level}::{_escape_data(text)}"
 
 
+def _text(d) -> str:
+    """The message with its notes and help, one per line (both formats show them so)."""
+    return "\n".join([d.message, *(f"note: {n}" for n in d.notes), *(f"help: {h}" for h in d.help)])
+
+
+def _has_file(span) -> bool:
+    """A span in a file a CI system can point at (not spec text given as a string or on stdin)."""
+    return span is not None and span.source.name not in ("<string>", "<stdin>")
+
+
 def github_annotation(d) -> str:
     """One diagnostic as a GitHub Actions workflow command."""
     name, line, col, end_line, end_col = d.location()
     props = []
-    if name and name not in ("<string>", "<stdin>") and line:
+    if _has_file(d.primary):
         props += [f"file={_escape_property(name)}", f"line={line}", f"col={col}"]
         if end_line:
             props += [f"endLine={end_line}", f"endColumn={end_col}"]
     props.append(f"title={_escape_property(f'{d.code}: {d.code.title}')}")
-    body = "\n".join([d.message, *(f"note: {n}" for n in d.notes), *(f"help: {h}" for h in d.help)])
-    return f"::{'error' if d.is_error else 'warning'} {','.join(props)}::{_escape_data(body)}"
+    return f"::{'error' if d.is_error else 'warning'} {','.join(props)}::{_escape_data(_text(d))}"
 
 
 # ---- SARIF ----------------------------------------------------------------------------
@@ -73,10 +82,6 @@ def _location(span, message: str | None = None, ident: int | None = None) -> dic
     return loc
 
 
-def _has_file(span) -> bool:
-    return span is not None and span.source.name not in ("<string>", "<stdin>")
-
-
 def _fix(f) -> dict | None:
     changes: dict = {}
     for e in f.edits:
@@ -99,9 +104,8 @@ def _rule(code) -> dict:
 
 
 def _result(d, rule_index: dict) -> dict:
-    text = "\n".join([d.message, *(f"note: {n}" for n in d.notes), *(f"help: {h}" for h in d.help)])
     result = {"ruleId": str(d.code), "ruleIndex": rule_index[str(d.code)],
-              "level": "error" if d.is_error else "warning", "message": {"text": text}}
+              "level": "error" if d.is_error else "warning", "message": {"text": _text(d)}}
     primary = d.primary
     if _has_file(primary):
         result["locations"] = [_location(primary)]
