@@ -476,57 +476,40 @@ def render(file, output, fmt, depth, direction, show_params, timeout, style, for
 
     A spec with errors still renders, with the failing layer in red (exit 1)."""
     from .backends import render as R
-    from .output import mark
     try:
         depth = R.parse_depth(depth)
     except R.RenderError as e:
         raise click.BadParameter(str(e), param_hint="'--depth'") from None
+    common = (network, input_shape, params, max_layers, include, color)
     if style.lower() == "blocks":
         # The figure's own depth: None picks what fits; `full` is every level.
-        _render_figure(file, output, fmt, sys.maxsize if depth == "full" else depth, force, network, input_shape,
-                       params, max_layers, include, color)
-    if output is None or output == "-":
-        fmt = (fmt or "svg").lower()
-    else:
-        try:
-            fmt = R.output_format(output, fmt)
-        except R.RenderError as e:
-            raise click.BadParameter(str(e), param_hint="'--output'") from None
-    output = output_path(file, output, fmt, force)
-    if output is None and fmt not in ("svg", "dot"):
-        raise click.BadParameter(f"{fmt} is binary: write it to a file with -o", param_hint="'--format'")
-    if fmt != "dot" and not R.have_dot():
-        out(R.DOT_MISSING, err=True)
-        sys.exit(EXIT_USAGE)
-    result = check_or_exit(file, network, input_shape, parse_params(params), max_layers, include)
-    emit_diagnostics(result.diagnostics, "text", _use_color(color), err=output is None)
-    g = one_graph_or_exit(file, result, "draw")
+        from .backends import figure as F
+        depth = sys.maxsize if depth == "full" else depth
+        _draw(file, output, fmt, force, common, F.FORMATS, ("svg",),
+              lambda g, fmt, notes: F.render_bytes(g, fmt, depth, notes),
+              lambda g, path, fmt, inputs: F.render_file(g, path, fmt, inputs=inputs, depth=depth, source=file),
+              note="note: ")
+
+    def check_dot(fmt):
+        if fmt != "dot" and not R.have_dot():
+            out(R.DOT_MISSING, err=True)
+            sys.exit(EXIT_USAGE)
+    options = {"depth": depth, "direction": direction, "show_params": show_params}
     from .limits import LIMITS
-    try:
-        with LIMITS.override(dot_timeout=timeout):
-            if output is None:          # text on standard output, as `dot -Tsvg` does
-                notes: list = []
-                out(mark(R.render_bytes(g, fmt, notes, depth=depth, direction=direction, show_params=show_params),
-                         fmt, file).decode(), nl=False, raw=True)
-                for w in notes:
-                    out(w, err=True)
-                sys.exit(EXIT_OK if result.ok else EXIT_SPEC)
-            warnings = R.render_file(g, output, fmt, inputs=[file, *result.program.files], source=file,
-                                     depth=depth, direction=direction, show_params=show_params)
-    except R.RenderError as e:
-        out(str(e) if isinstance(e, R.DotNotFound) else f"error: {e}", err=True)
-        sys.exit(EXIT_USAGE)
-    for w in warnings:
-        out(w, err=True)
-    _wrote(output, "" if g.ok else " (the spec has errors: drawn in red)")
-    sys.exit(EXIT_OK if result.ok else EXIT_SPEC)
+    with LIMITS.override(dot_timeout=timeout):
+        _draw(file, output, fmt, force, common, R.FORMATS, ("svg", "dot"),
+              lambda g, fmt, notes: R.render_bytes(g, fmt, notes, **options),
+              lambda g, path, fmt, inputs: R.render_file(g, path, fmt, inputs=inputs, source=file, **options),
+              before_check=check_dot)
 
 
-def _render_figure(file, output, fmt, depth, force, network, input_shape, params, max_layers, include, color):
-    """`render --style blocks`: as the graph style, but svg or pdf, and no Graphviz."""
-    from .backends import figure as F
-    from .backends.render import RenderError, output_format
+def _draw(file, output, fmt, force, common, formats, text_formats, to_bytes, to_file, note="", before_check=None):
+    """What both styles of `render` do: the format (from -o's extension unless --format
+    says), the output path, the check, then the drawing on standard output (`to_bytes`,
+    text formats only) or into the file (`to_file`, returning its notes). Exits."""
+    from .backends.render import DotNotFound, RenderError, output_format
     from .output import mark
+    network, input_shape, params, max_layers, include, color = common
     if output is None or output == "-":
         fmt = (fmt or "svg").lower()
     else:
@@ -534,29 +517,31 @@ def _render_figure(file, output, fmt, depth, force, network, input_shape, params
             fmt = output_format(output, fmt)
         except RenderError as e:
             raise click.BadParameter(str(e), param_hint="'--output'") from None
-    if fmt not in F.FORMATS:
-        raise click.BadParameter(f"the blocks figure is svg or pdf, not {fmt}", param_hint="'--format'")
+    if fmt not in formats:
+        raise click.BadParameter(f"this style draws {' or '.join(formats)}, not {fmt}", param_hint="'--format'")
     output = output_path(file, output, fmt, force)
-    if output is None and fmt == "pdf":
-        raise click.BadParameter("pdf is binary: write it to a file with -o", param_hint="'--format'")
+    if output is None and fmt not in text_formats:
+        raise click.BadParameter(f"{fmt} is binary: write it to a file with -o", param_hint="'--format'")
+    if before_check is not None:
+        before_check(fmt)
     result = check_or_exit(file, network, input_shape, parse_params(params), max_layers, include)
     emit_diagnostics(result.diagnostics, "text", _use_color(color), err=output is None)
     g = one_graph_or_exit(file, result, "draw")
+    notes: list = []
     try:
-        notes: list = []
         if output is None:
-            data = mark(F.render_bytes(g, fmt, depth, notes), fmt, file).decode()
+            data = mark(to_bytes(g, fmt, notes), fmt, file).decode()
         else:
-            notes = F.render_file(g, output, fmt, inputs=[file, *result.program.files], depth=depth, source=file)
+            notes = to_file(g, output, fmt, [file, *result.program.files])
     except RenderError as e:
-        out(f"error: {e}", err=True)
+        out(str(e) if isinstance(e, DotNotFound) else f"error: {e}", err=True)
         sys.exit(EXIT_USAGE)
-    for note in notes:
-        out(f"note: {note}", err=True)
-    if output is None:          # the SVG on standard output, as the graph style does
+    if output is None:          # text on standard output, as `dot -Tsvg` does
         out(data, nl=False, raw=True)
-        sys.exit(EXIT_OK if result.ok else EXIT_SPEC)
-    _wrote(output, "" if g.ok else " (the spec has errors: drawn in red)")
+    for text in notes:
+        out(f"{note}{text}", err=True)
+    if output is not None:
+        _wrote(output, "" if g.ok else " (the spec has errors: drawn in red)")
     sys.exit(EXIT_OK if result.ok else EXIT_SPEC)
 
 
