@@ -19,11 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LENET = str(ROOT / "specs" / "lenet.net")
 
 
-@pytest.fixture(autouse=True)
-def cache_dir(tmp_path, monkeypatch):
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("NETDSL_CACHE_DIR", str(folder))
-    return folder
+pytestmark = pytest.mark.usefixtures("cache_dir")      # an empty cache per test (conftest.py)
 
 
 @pytest.fixture
