@@ -17,7 +17,6 @@ import random
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -320,7 +319,6 @@ def test_netdsl_works_from_the_cache_without_lark(tmp_path, monkeypatch):
 def test_newest_lark_keeps_the_contract(tmp_path):
     # Whatever the index offers now, unpinned: a Lark release that breaks the tables
     # (or the fallback) fails here first. Lark is pure Python and needs nothing else.
-    deadline = time.monotonic() + 60
     site = tmp_path / "site"
     try:
         pip = subprocess.run([sys.executable, "-m", "pip", "install", "--upgrade", "--target", str(site), "--quiet",
@@ -340,5 +338,5 @@ def test_newest_lark_keeps_the_contract(tmp_path):
     out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow",
                           "-k", "same", str(ROOT / "tests" / "test_lalr.py"), str(Path(__file__))],
                          cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=max(15.0, deadline - time.monotonic()))
+                         timeout=300)       # a bound, not a speed test: the machine may be busy
     assert out.returncode == 0, f"lark {version}:\n{out.stdout[-3000:]}{out.stderr[-2000:]}"
