@@ -150,6 +150,34 @@ def test_left_to_right_wraps_into_rows():
     assert "cluster_s2_r" not in source and "cluster_s3_r" not in source
 
 
+def test_an_edge_that_carries_only_a_size_has_the_role_size():
+    # U-Net: `@enc4 -> center_crop(@up4)` crops enc4's tensor (data) to up4's size.
+    G = netdsl.graph(str(ROOT / "specs" / "unet.net"))
+    crop = next(n for n, a in G.nodes(data=True) if a["qualname"] == "center_crop")
+    roles = {G.nodes[u]["qualname"]: (a["role"], a["ports"]) for u, _, a in G.in_edges(crop, data=True)}
+    assert roles == {"enc4.relu_1": ("data", (0,)), "up4": ("size", (1,))}
+    # DeepLabV3: the last layer, upsample(size=@in), reads the input for its size only.
+    G = netdsl.graph(str(ROOT / "specs" / "deeplabv3_resnet50.net"))
+    last = G.graph["output"]
+    assert G.edges[0, last]["role"] == "size" and G.nodes[last]["kind"] == "upsample"
+    assert sum(a["role"] == "size" for _, _, a in G.edges(data=True)) == 2      # and the ASPP pooling branch's
+    source = dot_source(G)
+    assert re.search(rf'\bn0 -> n{last} \[[^]]*style=dashed', source)        # drawn light and dashed
+    assert "dir=back" not in source     # the input-to-output size is no encoder-decoder skip: not a U
+
+
+@needs_dot
+def test_a_size_read_from_the_input_does_not_keep_left_to_right_in_one_strip():
+    """DeepLabV3's upsample(size=@in) spans every layer; it carries no tensor's values,
+    so rows break across it (it was one strip, 28,000 x 880 pt at full depth)."""
+    G = netdsl.graph(str(ROOT / "specs" / "deeplabv3_resnet50.net"))
+    for depth in (None, 1):
+        source = dot_source(G, depth=depth, direction="LR")
+        assert len(set(re.findall(r"subgraph cluster_row(\d+)", source))) >= 3, depth
+        w, h = plain(source)["graph"]
+        assert w / h < 4, (depth, w, h)
+
+
 @needs_dot
 def test_unet_is_drawn_as_a_u():
     G = netdsl.graph(str(ROOT / "specs" / "unet.net"))

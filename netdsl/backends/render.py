@@ -316,13 +316,17 @@ class _View:
         H, row, side = self.H, self.row, self.side
         out_id = self.G.graph["output"]
 
-        def attrs_for(shape, label=True):
+        def attrs_for(shape, label=True, role="data"):
             a = {"label": " " + _esc(shape_text(shape))} if label else {}
             if shape is None:
                 a.update(style="dashed", color="#999999")
+            if role == "size":
+                # Read only for its size (`upsample(size=@in)`): light, and it does not pull
+                # the layout, so a long one does not stretch the rows or the main path.
+                a.update(style="dashed", color="#aaaaaa", fontcolor="#888888", weight="0")
             return a
 
-        def put(u_id, v_id, a, u, v):
+        def put(u_id, v_id, a, u, v, size=False):
             # A U: the decoder side is written upwards (dir=back), the skips across.
             if side is not None and u is not None and v is not None:
                 su, sv = side[u], side[v]
@@ -332,6 +336,10 @@ class _View:
                 if su != sv:
                     dot.edge(u_id, v_id, constraint="false", **a)
                     return
+            if size and u is not None and v is not None and row[u] != row[v]:
+                # A size over rows: straight to where it is read, placing nothing.
+                dot.edge(u_id, v_id, constraint="false", **a)
+                return
             if u is not None and v is not None and row[u] != row[v]:
                 # A row break: back to the left under the row, then down into the next one.
                 turn = f"w{u_id}_{v_id}"
@@ -351,10 +359,11 @@ class _View:
                 if (u, v) in along:
                     extra = {"weight": "100"}       # straight on from the fork, whatever pads its rank
                 for _ in times:
-                    put(f"j{_dot_id(u)}", _dot_id(v), {**attrs_for(a["shape"], label=False), **extra}, v, v)
+                    put(f"j{_dot_id(u)}", _dot_id(v), {**attrs_for(a["shape"], False, a.get("role")), **extra}, v, v)
                 continue
             for _ in times:
-                put(_dot_id(u), _dot_id(v), {**attrs_for(a["shape"]), **extra}, u, v)
+                put(_dot_id(u), _dot_id(v), {**attrs_for(a["shape"], role=a.get("role")), **extra}, u, v,
+                    size=a.get("role") == "size")
         for u in self.junctions:
             shape = H.nodes[u]["shape"]
             put(_dot_id(u), f"j{_dot_id(u)}", {**attrs_for(shape), "arrowhead": "none"}, u,
@@ -432,15 +441,22 @@ def _rows(H, order, rows) -> dict:
     if rows <= 1 or len(order) < 4:
         return dict.fromkeys(order, 0)
     pos = {k: i for i, k in enumerate(order)}
+    # Only tensors that flow count: an edge that carries a size (`upsample(size=@in)`, a
+    # role "size" edge) may cross a break; it is drawn light and dashed over the rows.
+    data = [(u, v) for u, v, a in H.edges(data=True) if a.get("role") != "size"]
+    after: dict = {}
+    for u, v in data:
+        after.setdefault(u, []).append(v)
     crossing = [0] * (len(order) + 1)
-    for u, v in H.edges():
+    for u, v in data:
         crossing[pos[u] + 1] += 1
         crossing[pos[v] + 1] -= 1
     cuts, run = [], 0
     for i in range(1, len(order)):
         run += crossing[i]
-        reach = max((pos[v] for v in H.successors(order[i - 1])), default=i)
-        if run == H.out_degree(order[i - 1]) and reach - i < len(order) / rows:
+        leaving = after.get(order[i - 1], ())
+        reach = max((pos[v] for v in leaving), default=i)
+        if run == len(leaving) and reach - i < len(order) / rows:
             cuts.append(i)          # the edges over the break all carry order[i-1]'s output, into the next row
     chosen = []
     for r in range(1, rows):
@@ -482,7 +498,7 @@ def _breadth(H, order, x) -> int:
 
 def _u_sides(H, spine, order, last) -> dict | None:
     """node -> "l" (encoder) or "r" (decoder) when the network is an encoder-decoder:
-    at least two long skips along the main path, nested (U-Net's crop and
+    at least two long skips of data along the main path, nested (U-Net's crop and
     concat), the outermost spanning half the path. None for every other network."""
     if last is None:
         return None
@@ -490,6 +506,8 @@ def _u_sides(H, spine, order, last) -> dict | None:
     skips = []
     for v in spine:
         for u in H.predecessors(v):
+            if H.edges[u, v].get("role") == "size":     # read for its size: not a skip (DeepLabV3's upsample)
+                continue
             src = u
             while src not in pos and H.in_degree(src):     # back along the skip, to where it leaves
                 src = min(H.predecessors(src), key=lambda k: _order(H, k))
