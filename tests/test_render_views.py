@@ -219,11 +219,15 @@ def test_other_networks_are_not_drawn_as_a_u():
 
 @needs_dot
 @pytest.mark.parametrize("name, depth", [("resnet18", "full"), ("resnet18", 1), ("googlenet", "full"),
-                                         ("googlenet", 1), ("unet", "full"), ("densenet121", 2), ("vgg11", "full")])
+                                         ("googlenet", 1), ("unet", "full"), ("densenet121", 2), ("vgg11", "full"),
+                                         ("inception_v3", "full"), ("regnet_x_400mf", "full")])
 def test_no_edge_crosses_a_cluster_label(name, depth):
     """Measured on dot's own layout (-Tjson): no edge's curve runs through the box of a
     cluster's label, in what render_bytes draws. Without pads and the second look at
-    the layout, ResNet-18 had 3 crossed labels (`downsample`) and GoogLeNet 54."""
+    the layout, ResNet-18 had 3 crossed labels (`downsample`) and GoogLeNet 54.
+    Inception-v3's Mixed_7a was crossed on both sides: on the left by the edge over its
+    corner to the AuxLogits, on the right (flipped) by the edge into its max pool; RegNet
+    had 4 such labels."""
     import json
 
     from netdsl.backends.render import _source, label_crossings
@@ -244,3 +248,17 @@ def test_the_crossing_probe_finds_an_edge_through_a_label():
     assert label_crossings(data) == {"cluster_s1"}
     data["edges"] = [{"pos": "e,140,150 140,250 140,220 140,180 140,150"}]
     assert label_crossings(data) == frozenset()
+
+
+def test_the_crossing_probe_says_which_node_a_crossing_edge_enters():
+    from netdsl.backends.render import crossings
+    # The cluster's box spans x 50..200, y 100..210; its label is at (100, 200). One edge
+    # crosses the label into n2 (inside the box), one into n3 (outside: over the corner).
+    data = {"objects": [{"name": "cluster_s1", "lp": "100,200", "label": "block", "bb": "50,100,200,210"},
+                        {"name": "n1", "pos": "100,260"}, {"name": "n2", "pos": "100,150"},
+                        {"name": "n3", "pos": "20,150"}],
+            "edges": [{"head": 2, "pos": "e,100,160 100,250 100,220 100,180 100,160"},
+                      {"head": 3, "pos": "e,20,160 100,250 100,230 100,210 100,190 80,180 40,170 20,160"}]}
+    assert crossings(data) == {"cluster_s1": frozenset({"n2", None})}
+    data["edges"] = data["edges"][:1]
+    assert crossings(data) == {"cluster_s1": frozenset({"n2"})}
