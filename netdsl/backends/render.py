@@ -346,9 +346,9 @@ class _View:
             if shape is None:
                 a.update(style="dashed", color="#999999")
             if role == "size":
-                # Read only for its size (`upsample(size=@in)`): light, and it does not pull
-                # the layout, so a long one does not stretch the rows or the main path.
-                a.update(style="dashed", color="#aaaaaa", fontcolor="#888888", weight="0")
+                # Read only for its size (`upsample(size=@in)`, `center_crop(@up)`): light, so
+                # the tensors that flow stand out. Over LR rows it places nothing (put).
+                a.update(style="dashed", color="#aaaaaa", fontcolor="#888888")
             return a
 
         def put(u_id, v_id, a, u, v, size=False):
