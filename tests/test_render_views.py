@@ -150,6 +150,34 @@ def test_left_to_right_wraps_into_rows():
     assert "cluster_s2_r" not in source and "cluster_s3_r" not in source
 
 
+def test_an_edge_that_carries_only_a_size_has_the_role_size():
+    # U-Net: `@enc4 -> center_crop(@up4)` crops enc4's tensor (data) to up4's size.
+    G = netdsl.graph(str(ROOT / "specs" / "unet.net"))
+    crop = next(n for n, a in G.nodes(data=True) if a["qualname"] == "center_crop")
+    roles = {G.nodes[u]["qualname"]: (a["role"], a["ports"]) for u, _, a in G.in_edges(crop, data=True)}
+    assert roles == {"enc4.relu_1": ("data", (0,)), "up4": ("size", (1,))}
+    # DeepLabV3: the last layer, upsample(size=@in), reads the input for its size only.
+    G = netdsl.graph(str(ROOT / "specs" / "deeplabv3_resnet50.net"))
+    last = G.graph["output"]
+    assert G.edges[0, last]["role"] == "size" and G.nodes[last]["kind"] == "upsample"
+    assert sum(a["role"] == "size" for _, _, a in G.edges(data=True)) == 2      # and the ASPP pooling branch's
+    source = dot_source(G)
+    assert re.search(rf'\bn0 -> n{last} \[[^]]*style=dashed', source)        # drawn light and dashed
+    assert "dir=back" not in source     # the input-to-output size is no encoder-decoder skip: not a U
+
+
+@needs_dot
+def test_a_size_read_from_the_input_does_not_keep_left_to_right_in_one_strip():
+    """DeepLabV3's upsample(size=@in) spans every layer; it carries no tensor's values,
+    so rows break across it (it was one strip, 28,000 x 880 pt at full depth)."""
+    G = netdsl.graph(str(ROOT / "specs" / "deeplabv3_resnet50.net"))
+    for depth in (None, 1):
+        source = dot_source(G, depth=depth, direction="LR")
+        assert len(set(re.findall(r"subgraph cluster_row(\d+)", source))) >= 3, depth
+        w, h = plain(source)["graph"]
+        assert w / h < 4, (depth, w, h)
+
+
 @needs_dot
 def test_unet_is_drawn_as_a_u():
     G = netdsl.graph(str(ROOT / "specs" / "unet.net"))
@@ -191,11 +219,15 @@ def test_other_networks_are_not_drawn_as_a_u():
 
 @needs_dot
 @pytest.mark.parametrize("name, depth", [("resnet18", "full"), ("resnet18", 1), ("googlenet", "full"),
-                                         ("googlenet", 1), ("unet", "full"), ("densenet121", 2), ("vgg11", "full")])
+                                         ("googlenet", 1), ("unet", "full"), ("densenet121", 2), ("vgg11", "full"),
+                                         ("inception_v3", "full"), ("regnet_x_400mf", "full")])
 def test_no_edge_crosses_a_cluster_label(name, depth):
     """Measured on dot's own layout (-Tjson): no edge's curve runs through the box of a
     cluster's label, in what render_bytes draws. Without pads and the second look at
-    the layout, ResNet-18 had 3 crossed labels (`downsample`) and GoogLeNet 54."""
+    the layout, ResNet-18 had 3 crossed labels (`downsample`) and GoogLeNet 54.
+    Inception-v3's Mixed_7a was crossed on both sides: on the left by the edge over its
+    corner to the AuxLogits, on the right (flipped) by the edge into its max pool; RegNet
+    had 4 such labels."""
     import json
 
     from netdsl.backends.render import _source, label_crossings
@@ -216,3 +248,17 @@ def test_the_crossing_probe_finds_an_edge_through_a_label():
     assert label_crossings(data) == {"cluster_s1"}
     data["edges"] = [{"pos": "e,140,150 140,250 140,220 140,180 140,150"}]
     assert label_crossings(data) == frozenset()
+
+
+def test_the_crossing_probe_says_which_node_a_crossing_edge_enters():
+    from netdsl.backends.render import crossings
+    # The cluster's box spans x 50..200, y 100..210; its label is at (100, 200). One edge
+    # crosses the label into n2 (inside the box), one into n3 (outside: over the corner).
+    data = {"objects": [{"name": "cluster_s1", "lp": "100,200", "label": "block", "bb": "50,100,200,210"},
+                        {"name": "n1", "pos": "100,260"}, {"name": "n2", "pos": "100,150"},
+                        {"name": "n3", "pos": "20,150"}],
+            "edges": [{"head": 2, "pos": "e,100,160 100,250 100,220 100,180 100,160"},
+                      {"head": 3, "pos": "e,20,160 100,250 100,230 100,210 100,190 80,180 40,170 20,160"}]}
+    assert crossings(data) == {"cluster_s1": frozenset({"n2", None})}
+    data["edges"] = data["edges"][:1]
+    assert crossings(data) == {"cluster_s1": frozenset({"n2"})}

@@ -3,6 +3,7 @@ every layer, as thumbnails, with the size of each layout and what `netdsl render
 draws by default.
 
     python tools/gallery.py          (needs Graphviz's dot; a few minutes)
+    python tools/gallery.py inception_v3 unet      (only these specs' images and rows)
 """
 from __future__ import annotations
 
@@ -32,8 +33,9 @@ Looked at, spec by spec, and fixed: loops fold like blocks (`DenseLayer(32, 4)  
 `conv 3×3, 256, p1 → relu  ×2`); `identity` branches are skip edges, not nodes;
 skips fork inside their block's box; no edge runs through a cluster label; block
 arguments too long for a label show as `(…)`; computed floats show 6 digits; U-Net is
-a U. Still short of a hand-drawn slide: at full depth the big networks (DenseNet,
-EfficientNet, ConvNeXt) are long by nature, so the default draws fewer levels; a pad
+a U; an edge that carries only a size (DeepLabV3's `upsample(size=@in)`) is light and
+dashed, and no skip. Still short of a hand-drawn slide: at full depth the big networks
+(DenseNet, EfficientNet, ConvNeXt) are long by nature, so the default draws fewer levels; a pad
 that keeps an edge off a long label leaves blank space beside the main path; a loop
 of one iteration (`repeat layers as j  ×1`) still gets its dotted box.
 
@@ -46,14 +48,28 @@ def size_text(w: float, h: float) -> str:
     return f"{w:,.0f} × {h:,.0f}"
 
 
-def main() -> None:
+def main(only: list[str]) -> None:
     import netdsl
     from netdsl.backends.digraph import full_depth
     from netdsl.backends.render import _source, fit_depth
     out = ROOT / "docs" / "gallery"
     out.mkdir(parents=True, exist_ok=True)
+    specs = sorted((ROOT / "specs").glob("*.net"))
+    unknown = set(only) - {spec.stem for spec in specs}
+    if unknown:
+        sys.exit(f"no such spec in specs/: {', '.join(sorted(unknown))}")
+    # With names, the other rows stay as the page has them.
+    kept = {}
+    if only:
+        for line in (ROOT / "docs" / "gallery.md").read_text(encoding="utf-8").splitlines():
+            for spec in specs:
+                if line.startswith("| ") and f"(`{spec.name}`)" in line:
+                    kept[spec.stem] = line
     rows = []
-    for spec in sorted((ROOT / "specs").glob("*.net")):
+    for spec in specs:
+        if only and spec.stem not in only:
+            rows.append(kept[spec.stem])
+            continue
         G = netdsl.graph(str(spec))
         cells = []
         for depth, tag in ((0, "0"), (1, "1"), ("full", "full")):
@@ -76,4 +92,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from ..catalogue.spec import TensorRef
 from ..ir import Graph, Node, Scope
 from ..values import shape_text
 
@@ -175,13 +176,26 @@ def to_networkx(g: Graph):
             if loop.id not in out.graph["loops"]:
                 out.graph["loops"][loop.id] = _loop_attrs(loop)
     for node in g.nodes:
+        sizes = size_ports(node)
         for port, src in enumerate(node.inputs):
+            role = "size" if port in sizes else "data"
             if out.has_edge(src, node.id):     # the same tensor on two branches of a merge
-                out.edges[src, node.id]["ports"] += (port,)
+                e = out.edges[src, node.id]
+                e["ports"] += (port,)
+                if role == "data":
+                    e["role"] = "data"
                 continue
             shape = g.nodes[src].shape
-            out.add_edge(src, node.id, shape=shape, label=shape_text(shape), ports=(port,))
+            out.add_edge(src, node.id, shape=shape, label=shape_text(shape), ports=(port,), role=role)
     return out
+
+
+def size_ports(node: Node) -> set:
+    """The inputs of `node` that it reads only for their shape: the tensors passed to
+    parameters that take one (`upsample(size=@in)`, `center_crop(@up)`; the catalogue's
+    ParamType.tensor), which the layer's arguments hold as TensorRefs to their port."""
+    args = vars(node.args) if node.args is not None else {}
+    return {v.index for v in args.values() if isinstance(v, TensorRef)}
 
 
 def loop_homes(G) -> dict:
@@ -345,8 +359,12 @@ def collapse(G, depth: int | None):
             c["error"] = a["error"]
     for u, v, a in G.edges(data=True):
         mu, mv = where[u], where[v]
-        if mu != mv and not out.has_edge(mu, mv):
+        if mu == mv:
+            continue
+        if not out.has_edge(mu, mv):
             out.add_edge(mu, mv, **a)
+        elif a.get("role") == "data":          # one drawn edge: data if any edge it stands for is
+            out.edges[mu, mv]["role"] = "data"
     out.graph["where"] = where
     # A folded loop has no shapes of its own: what enters and what leaves it (one
     # tensor each, except a `for` line of merge branches). A collapsed scope's

@@ -132,14 +132,16 @@ def _tooltip(a: dict) -> str:
 
 
 def dot_source(G, *, depth: int | None = None, direction: str = "TB", show_params: bool = False,
-               rows: int | None = None, flip: frozenset = frozenset()) -> str:
+               rows: int | None = None, flip: frozenset = frozenset(), beside: dict | None = None) -> str:
     """DOT text for the networkx graph `G` (from graph.to_networkx), `depth` levels deep
     (None: every layer; digraph.collapse says what a level is).
 
     Left to right, the diagram wraps into `rows` rows (None: as many as make it about
     3:2). Top to bottom, an encoder-decoder with nested long skips is drawn as a U.
     `flip`: DOT names of clusters whose label goes on the right (an edge crossed it on
-    the left; see `label_crossings`)."""
+    the left; see `label_crossings`). `beside`: cluster DOT name -> DOT ids of nodes in
+    it that get a pad as wide as its label on the label's side, because an edge into
+    them crossed the label on both sides (`_placement`)."""
     import graphviz
     H = collapse(G, depth)
     lr = direction.upper() == "LR"
@@ -165,7 +167,7 @@ def dot_source(G, *, depth: int | None = None, direction: str = "TB", show_param
     side = _u_sides(H, spine, order, last)
     row = _rows(H, order, rows) if lr and side is None else dict.fromkeys(order, 0)
     junctions = _junctions(H, row)
-    view = _View(H, G, row, spine, side, junctions, show_params, lr, flip)
+    view = _View(H, G, row, spine, side, junctions, show_params, lr, flip, beside or {})
     if lr:
         for r in sorted(set(row.values())):
             with dot.subgraph(name=f"cluster_row{r}") as sub:
@@ -183,7 +185,7 @@ def dot_source(G, *, depth: int | None = None, direction: str = "TB", show_param
 class _View:
     """What dot_source draws: nodes and junctions in their clusters, row by row, and the edges."""
 
-    def __init__(self, H, G, row, spine, side, junctions, show_params, lr, flip):
+    def __init__(self, H, G, row, spine, side, junctions, show_params, lr, flip, beside):
         self.H, self.G, self.row, self.spine, self.side = H, G, row, spine, side
         self.junctions, self.show_params = junctions, show_params
         self.on_spine = set(spine)
@@ -205,6 +207,21 @@ class _View:
         self.firsts: dict = {}
         self.seen: set = set()
         self.pads = self._pads()
+        # node DOT id -> (pad width, on the right): the pads `beside` asks for.
+        self.beside: dict = {}
+        keys = {self._id(k): k for ks in self.members.values() for k in ks}
+        for cname, ids in beside.items() if self.pad_labels else ():
+            label = self._label_of(cname)
+            if label is None:
+                continue
+            for nid in ids:
+                key = keys.get(nid)
+                if key is None:
+                    continue
+                half = 2.0 if isinstance(key, tuple) and key[0] == "j" else \
+                    _text_width(_node_label(H.nodes[key], show_params)) / 2
+                width = max(5.6 * len(_cluster_label(label)) + 6 - half, self.beside.get(nid, (0, 0))[0])
+                self.beside[nid] = (width, cname in flip)
 
     def order(self, k) -> float:
         if isinstance(k, tuple) and k[0] == "j":
@@ -239,6 +256,10 @@ class _View:
                                    **self.group(k[1]))
                 else:
                     _emit_node(container, k, H.nodes[k], self.show_params, self.group(k))
+                nid = self._id(k)
+                if nid in self.beside:
+                    width, right = self.beside[nid]
+                    _pad(container, f"{nid}_beside", nid, width, right)
                 continue
             (what, cid), r = k
             info = self.G.graph["scopes"][cid] if what == "s" else self.G.graph["loops"][cid]
@@ -261,12 +282,7 @@ class _View:
                     # label on the right): the edge passes beside this label and the labels
                     # of the clusters around that start here too. The fork's edge on along
                     # the main path is heavy, so the path stays straight.
-                    pad = f"{name}_pad"
-                    with sub.subgraph() as same:
-                        same.attr(rank="same")
-                        same.node(pad, "", shape="box", style="invis", fixedsize="true", height="0.02",
-                                  width=f"{self.pads[head] / 72:.2f}")
-                        same.edge(*((head, pad) if right else (pad, head)), style="invis")
+                    _pad(sub, f"{name}_pad", head, self.pads[head], right)
                 self.emit(sub, k)
 
     def _head(self, cluster) -> str | None:
@@ -312,17 +328,30 @@ class _View:
     def _id(self, k) -> str:
         return f"j{_dot_id(k[1])}" if isinstance(k, tuple) and k[0] == "j" else _dot_id(k)
 
+    def _label_of(self, cname: str) -> str | None:
+        """The label of the cluster named `cname` in DOT (`cluster_s12`, `cluster_l3_r1`)."""
+        m = re.fullmatch(r"cluster_([sl])(\d+)(_r\d+)?", cname)
+        if m is None:
+            return None
+        table = self.G.graph["scopes"] if m.group(1) == "s" else self.G.graph["loops"]
+        info = table.get(int(m.group(2)))
+        return None if info is None else info["label"]
+
     def edges(self, dot, last):
         H, row, side = self.H, self.row, self.side
         out_id = self.G.graph["output"]
 
-        def attrs_for(shape, label=True):
+        def attrs_for(shape, label=True, role="data"):
             a = {"label": " " + _esc(shape_text(shape))} if label else {}
             if shape is None:
                 a.update(style="dashed", color="#999999")
+            if role == "size":
+                # Read only for its size (`upsample(size=@in)`, `center_crop(@up)`): light, so
+                # the tensors that flow stand out. Over LR rows it places nothing (put).
+                a.update(style="dashed", color="#aaaaaa", fontcolor="#888888")
             return a
 
-        def put(u_id, v_id, a, u, v):
+        def put(u_id, v_id, a, u, v, size=False):
             # A U: the decoder side is written upwards (dir=back), the skips across.
             if side is not None and u is not None and v is not None:
                 su, sv = side[u], side[v]
@@ -332,6 +361,10 @@ class _View:
                 if su != sv:
                     dot.edge(u_id, v_id, constraint="false", **a)
                     return
+            if size and u is not None and v is not None and row[u] != row[v]:
+                # A size over rows: straight to where it is read, placing nothing.
+                dot.edge(u_id, v_id, constraint="false", **a)
+                return
             if u is not None and v is not None and row[u] != row[v]:
                 # A row break: back to the left under the row, then down into the next one.
                 turn = f"w{u_id}_{v_id}"
@@ -351,10 +384,11 @@ class _View:
                 if (u, v) in along:
                     extra = {"weight": "100"}       # straight on from the fork, whatever pads its rank
                 for _ in times:
-                    put(f"j{_dot_id(u)}", _dot_id(v), {**attrs_for(a["shape"], label=False), **extra}, v, v)
+                    put(f"j{_dot_id(u)}", _dot_id(v), {**attrs_for(a["shape"], False, a.get("role")), **extra}, v, v)
                 continue
             for _ in times:
-                put(_dot_id(u), _dot_id(v), {**attrs_for(a["shape"]), **extra}, u, v)
+                put(_dot_id(u), _dot_id(v), {**attrs_for(a["shape"], role=a.get("role")), **extra}, u, v,
+                    size=a.get("role") == "size")
         for u in self.junctions:
             shape = H.nodes[u]["shape"]
             put(_dot_id(u), f"j{_dot_id(u)}", {**attrs_for(shape), "arrowhead": "none"}, u,
@@ -432,15 +466,22 @@ def _rows(H, order, rows) -> dict:
     if rows <= 1 or len(order) < 4:
         return dict.fromkeys(order, 0)
     pos = {k: i for i, k in enumerate(order)}
+    # Only tensors that flow count: an edge that carries a size (`upsample(size=@in)`, a
+    # role "size" edge) may cross a break; it is drawn light and dashed over the rows.
+    data = [(u, v) for u, v, a in H.edges(data=True) if a.get("role") != "size"]
+    after: dict = {}
+    for u, v in data:
+        after.setdefault(u, []).append(v)
     crossing = [0] * (len(order) + 1)
-    for u, v in H.edges():
+    for u, v in data:
         crossing[pos[u] + 1] += 1
         crossing[pos[v] + 1] -= 1
     cuts, run = [], 0
     for i in range(1, len(order)):
         run += crossing[i]
-        reach = max((pos[v] for v in H.successors(order[i - 1])), default=i)
-        if run == H.out_degree(order[i - 1]) and reach - i < len(order) / rows:
+        leaving = after.get(order[i - 1], ())
+        reach = max((pos[v] for v in leaving), default=i)
+        if run == len(leaving) and reach - i < len(order) / rows:
             cuts.append(i)          # the edges over the break all carry order[i-1]'s output, into the next row
     chosen = []
     for r in range(1, rows):
@@ -456,6 +497,16 @@ def _rows(H, order, rows) -> dict:
             r += 1
         out[k] = r
     return out
+
+
+def _pad(container, name: str, head: str, width: float, right: bool):
+    """An invisible box `width` points wide on `head`'s rank, left of it (right of it with
+    the label on the right): the cluster's label sits above the box, and the edge into
+    `head` passes beside the label."""
+    with container.subgraph() as same:
+        same.attr(rank="same")
+        same.node(name, "", shape="box", style="invis", fixedsize="true", height="0.02", width=f"{width / 72:.2f}")
+        same.edge(*((head, name) if right else (name, head)), style="invis")
 
 
 def _text_width(label: str) -> float:
@@ -482,7 +533,7 @@ def _breadth(H, order, x) -> int:
 
 def _u_sides(H, spine, order, last) -> dict | None:
     """node -> "l" (encoder) or "r" (decoder) when the network is an encoder-decoder:
-    at least two long skips along the main path, nested (U-Net's crop and
+    at least two long skips of data along the main path, nested (U-Net's crop and
     concat), the outermost spanning half the path. None for every other network."""
     if last is None:
         return None
@@ -490,6 +541,8 @@ def _u_sides(H, spine, order, last) -> dict | None:
     skips = []
     for v in spine:
         for u in H.predecessors(v):
+            if H.edges[u, v].get("role") == "size":     # read for its size: not a skip (DeepLabV3's upsample)
+                continue
             src = u
             while src not in pos and H.in_degree(src):     # back along the skip, to where it leaves
                 src = min(H.predecessors(src), key=lambda k: _order(H, k))
@@ -584,34 +637,50 @@ def parse_depth(text):
     return value
 
 
-def layout(source: str) -> tuple[float, float, frozenset]:
+def layout(source: str) -> tuple[float, float, dict]:
     """(width, height) in points of the layout dot makes of `source`, and the clusters
-    whose label an edge crosses there (`label_crossings`)."""
+    whose label an edge crosses there, with the nodes those edges enter (`crossings`)."""
     import json
     data = json.loads(run_dot(source, "json"))
     w, h = (float(v) for v in data["bb"].split(",")[2:4])
-    return w, h, label_crossings(data)
+    return w, h, crossings(data)
 
 
 def label_crossings(data: dict) -> frozenset:
     """DOT names of the clusters whose label an edge runs through, in dot's JSON layout."""
+    return frozenset(crossings(data))
+
+
+def crossings(data: dict) -> dict:
+    """cluster DOT name -> the DOT names of the nodes entered by the edges that run
+    through its label, in dot's JSON layout; None among them for an edge that enters
+    no node inside the cluster (it passes over a corner on its way elsewhere)."""
+    objects = data.get("objects", ())
     boxes = []
-    for o in data.get("objects", ()):
+    for o in objects:
         if o.get("name", "").startswith("cluster_") and o.get("lp") and o.get("label"):
             x, y = (float(v) for v in o["lp"].split(","))
             half = 2.5 * len(o["label"])          # 10 pt Helvetica: about 5 pt a character
-            boxes.append((o["name"], x - half, x + half, y - 5, y + 5))
-    crossed = set()
+            bb = tuple(float(v) for v in o["bb"].split(",")) if o.get("bb") else (x, y, x, y)
+            boxes.append((o["name"], x - half, x + half, y - 5, y + 5, bb))
+    crossed: dict = {}
     for e in data.get("edges", ()) if boxes else ():
         pts = [tuple(float(v) for v in p.split(",")) for p in e.get("pos", "").split() if p[:2] not in ("e,", "s,")]
+        hit = set()
         for i in range(0, len(pts) - 3, 3):
             p0, p1, p2, p3 = pts[i:i + 4]
             for k in range(17):
                 t = k / 16
                 x = (1 - t) ** 3 * p0[0] + 3 * (1 - t) ** 2 * t * p1[0] + 3 * (1 - t) * t * t * p2[0] + t ** 3 * p3[0]
                 y = (1 - t) ** 3 * p0[1] + 3 * (1 - t) ** 2 * t * p1[1] + 3 * (1 - t) * t * t * p2[1] + t ** 3 * p3[1]
-                crossed.update(b[0] for b in boxes if b[1] < x < b[2] and b[3] < y < b[4])
-    return frozenset(crossed)
+                hit.update(b for b in boxes if b[1] < x < b[2] and b[3] < y < b[4])
+        head = objects[e["head"]] if isinstance(e.get("head"), int) and e["head"] < len(objects) else {}
+        at = tuple(float(v) for v in head["pos"].split(",")) if head.get("pos") else None
+        for b in hit:
+            x0, y0, x1, y1 = b[5]
+            inside = at is not None and x0 < at[0] < x1 and y0 < at[1] < y1
+            crossed.setdefault(b[0], set()).add(head["name"] if inside else None)
+    return {c: frozenset(v) for c, v in crossed.items()}
 
 
 def fit_depth(G, notes: list | None = None, *, direction: str = "TB", show_params: bool = False, **kw):
@@ -647,10 +716,33 @@ def _source(graph, depth, fmt, notes, kw) -> str:
         depth, crossed = fit_depth(G, notes, **kw)
     else:
         depth = None if depth == "full" else depth
-        crossed = frozenset()
+        crossed = {}
         if collapse(G, depth).number_of_nodes() <= PAD_NODES:      # past that, labels are not looked after
             crossed = layout(dot_source(G, depth=depth, **kw))[2]
-    return dot_source(G, depth=depth, flip=crossed, **kw)
+    flip, beside = _placement(G, depth, crossed, kw)
+    return dot_source(G, depth=depth, flip=flip, beside=beside, **kw)
+
+
+def _placement(G, depth, crossed: dict, kw) -> tuple[frozenset, dict]:
+    """(flip, beside) for dot_source, from `crossed`, the labels edges cross in the plain
+    layout (`crossings`). Each such label moves right; laid out again, a label still
+    crossed (an edge over it on the left, another into the cluster on the right, as where
+    Inception-v3's Mixed_7a starts beside the AuxLogits) keeps the side where the edges
+    that cross it enter nodes inside the cluster, and those nodes get a pad as wide as
+    the label on that side, so each edge arrives beside the label."""
+    flip = frozenset(crossed)
+    if not flip or str(kw.get("direction", "TB")).upper() == "LR" or \
+            collapse(G, depth).number_of_nodes() > PAD_NODES:         # no pads there (_View.pad_labels)
+        return flip, {}
+    again = layout(dot_source(G, depth=depth, flip=flip, **kw))[2]
+    beside: dict = {}
+    for c, heads in again.items():
+        if None not in heads:
+            beside[c] = heads
+        elif c in flip and None not in crossed[c]:
+            flip -= {c}
+            beside[c] = crossed[c]
+    return flip, beside
 
 
 def to_svg(graph, depth=None, **kw) -> str:
