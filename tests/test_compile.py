@@ -219,6 +219,23 @@ def test_compile_command_writes_the_file(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lenet.py"]    # no temp files left behind
 
 
+def test_the_compiled_file_imported_builds_lenet_for_five_classes(tmp_path):
+    """Issue 13, requirement 4, through `netdsl compile`: the file, imported as a module, gives
+    the class itself, for other values too (the import hook's side: tests/test_compile_hook.py)."""
+    torch = pytest.importorskip("torch")
+    import importlib.util
+    out = tmp_path / "lenet_five.py"
+    result = CliRunner().invoke(cli, ["compile", str(ROOT / "specs/lenet.net"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    spec = importlib.util.spec_from_file_location("lenet_five", out)
+    lenet = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lenet)
+    five = lenet.LeNet(num_classes=5)
+    assert isinstance(five, lenet.LeNet) and type(five) is lenet.LeNet
+    assert five.linear_2.out_features == 5
+    assert tuple(five(torch.randn(2, 1, 28, 28)).shape) == (2, 5)
+
+
 def test_compile_command_writes_nothing_on_errors(tmp_path):
     spec = tmp_path / "bad.net"
     spec.write_text(BAD)
