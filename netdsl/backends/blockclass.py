@@ -23,7 +23,6 @@ expression pysource.py wrote, or text built here from those.
 from __future__ import annotations
 
 import ast
-import io
 import keyword
 import re
 import tokenize
@@ -892,51 +891,64 @@ class _Class:
 LINE = 120      # the project's line length (pyproject.toml): longer lines are broken as ruff format does
 
 
+# A comma before a closing bracket (possibly in a string: then the tokenizer decides)
+_TRAILING_COMMA = re.compile(r",\s*[)\]}]")
+
+
 def wrap(line: str, limit: int = LINE) -> list[str]:
     """One logical line of generated code as `ruff format` writes it (black's rules): kept
     when it fits and no bracket ends in a "magic" trailing comma; else split at its last
     bracket pair (an earlier one when what comes before the last does not fit), the
     contents on one indented line when they fit there and are not a literal collection
     or a magic comma's, else one item per line with a trailing comma; each line made
-    the same way. Brackets and commas are found with Python's tokenizer, so a string is
-    never split; a line it cannot tokenize alone (a comment, a fragment) is kept."""
+    the same way. Brackets and commas are found by a scanner that knows strings, so a
+    string is never split; a line it cannot scan alone (a comment, a fragment) is kept."""
     code = line.lstrip(" ")
     pad = line[:len(line) - len(code)]
-    if len(line) <= limit and "," not in code:
+    if len(line) <= limit and not _TRAILING_COMMA.search(code):
         return [line]           # the usual case: no trailing comma to honour, nothing to split
     tokens = _tokens(code)
     if tokens is None:
         return [line]
-    return _format(code, tokens, pad, limit)
+    return _format(code, tokens, 0, len(tokens), "", pad, limit) if tokens else [line]
+
+
+# One token of a generated line: a string with its prefix and escapes, a name or number,
+# spaces, or one other character (a bracket, a comma, an operator's)
+_TOKEN = re.compile(r"""(?P<str>(?:[rRbBfFuU]{1,2})?(?:"{3}(?:[^\\]|\\.)*?"{3}|'{3}(?:[^\\]|\\.)*?'{3}"""
+                    r"""|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'))|(?P<name>\w+)|(?P<space>\s+)|(?P<op>.)""", re.S)
+_KINDS = {"str": tokenize.STRING, "name": tokenize.NAME, "op": tokenize.OP}
 
 
 def _tokens(code: str):
-    """[(text, start, end, closing index or None)] of one line's tokens, or None when it
-    is no complete line on its own (or carries a comment: left as it is)."""
-    try:
-        raw = [t for t in tokenize.generate_tokens(io.StringIO(code).readline)
-               if t.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER, tokenize.INDENT,
-                                 tokenize.DEDENT)]
-    except (tokenize.TokenError, SyntaxError, IndentationError):
-        return None
-    if any(t.type == tokenize.COMMENT or t.start[0] != 1 for t in raw):
-        return None
+    """[(text, start, end, closing index or None, kind)] of one line's tokens, or None when
+    it is no complete line on its own (an open bracket or string) or carries a comment (left
+    as it is). A regular expression for what this module writes (Python's tokenize is many
+    times slower): strings with their prefixes and escapes, names, brackets, other operators."""
     out, stack = [], []
-    for t in raw:
-        out.append([t.string, t.start[1], t.end[1], None, t.type])
-        if t.type == tokenize.OP and t.string in "([{":
+    for m in _TOKEN.finditer(code):
+        kind = m.lastgroup
+        if kind == "space":
+            continue
+        c = m.group()
+        if kind == "op" and c in "#'\"":
+            return None             # a comment, or a string that does not end on this line
+        out.append([c, m.start(), m.end(), None, _KINDS[kind]])
+        if kind != "op":
+            continue
+        if c in "([{":
             stack.append(len(out) - 1)
-        elif t.type == tokenize.OP and t.string in ")]}":
+        elif c in ")]}":
             if not stack:
                 return None
             out[stack.pop()][3] = len(out) - 1
     return None if stack else out
 
 
-def _is_collection(tokens, i: int) -> bool:
+def _is_collection(tokens, i: int, lo: int = 0) -> bool:
     """Whether the bracket at `i` opens a literal (a tuple, list, dict), not a call's or a
-    subscript's or a def's: what comes before it is no name or closing bracket."""
-    if i == 0:
+    subscript's or a def's: what comes before it (from `lo` on) is no name or closing bracket."""
+    if i == lo:
         return True
     text, _, _, _, kind = tokens[i - 1]
     if kind == tokenize.NAME:
@@ -956,57 +968,53 @@ def _commas(tokens, i: int) -> list[int]:
     return out
 
 
-def _magic(tokens, i: int) -> bool:
+def _magic(tokens, i: int, lo: int = 0) -> bool:
     """A trailing comma that asks for one item per line (not a one-item tuple's)."""
     end = tokens[i][3]
     if tokens[end - 1][0] != ",":
         return False
-    return not (tokens[i][0] == "(" and _is_collection(tokens, i) and len(_commas(tokens, i)) == 1)
+    return not (tokens[i][0] == "(" and _is_collection(tokens, i, lo) and len(_commas(tokens, i)) == 1)
 
 
-def _format(code: str, tokens, pad: str, limit: int) -> list[str]:
-    if len(pad) + len(code) <= limit and not any(t[3] is not None and _magic(tokens, k) for k, t in enumerate(tokens)):
-        return [pad + code]
-    pairs, k = [], 0            # the brackets at depth 0 with something inside, in order
-    while k < len(tokens):
+def _format(code: str, tokens, lo: int, hi: int, suffix: str, pad: str, limit: int) -> list[str]:
+    """The lines for tokens[lo:hi] of `code` followed by `suffix` (an item's comma)."""
+    text = code[tokens[lo][1]:tokens[hi - 1][2]] + suffix
+    if len(pad) + len(text) <= limit and not any(tokens[k][3] is not None and _magic(tokens, k, lo)
+                                                 for k in range(lo, hi)):
+        return [pad + text]
+    pairs, k = [], lo           # the brackets at depth 0 with something inside, in order
+    while k < hi:
         if tokens[k][3] is not None:
             if tokens[k][3] > k + 1:
                 pairs.append(k)
             k = tokens[k][3]
         k += 1
     if not pairs:
-        strings = [t for t in tokens if t[0] != ","]
+        strings = [t for t in tokens[lo:hi] if t[0] != ","]
         if len(strings) > 1 and all(t[4] == tokenize.STRING for t in strings):
             # implicitly joined strings that do not fit: one per line, the comma after the last
-            return [pad + code[t[1]:t[2]] for t in strings[:-1]] + [pad + code[strings[-1][1]:]]
-        return [pad + code]
+            return [pad + t[0] for t in strings[:-1]] + [pad + code[strings[-1][1]:tokens[hi - 1][2]] + suffix]
+        return [pad + text]
+    base = tokens[lo][1]
     chosen = pairs[-1]
     for i in reversed(pairs):   # an earlier bracket when the line up to the last does not fit
-        if len(pad) + tokens[i][2] <= limit:
+        if len(pad) + tokens[i][2] - base <= limit:
             chosen = i
             break
     i, end = chosen, tokens[chosen][3]
-    head, tail = code[:tokens[i][2]], code[tokens[end][1]:]
     inner = pad + "    "
     commas = _commas(tokens, i)
     body = code[tokens[i][2]:tokens[end][1]].strip()
-    explode = bool(commas) and (_is_collection(tokens, i) or _magic(tokens, i) or len(inner) + len(body) > limit)
-    lines = [pad + head]
+    explode = bool(commas) and (_is_collection(tokens, i, lo) or _magic(tokens, i, lo) or
+                                len(inner) + len(body) > limit)
+    lines = [pad + code[base:tokens[i][2]]]
     if not explode:
-        lines += _format_part(body, inner, limit)
+        lines += _format(code, tokens, i + 1, end, "", inner, limit)
     else:
-        starts = [tokens[i][2]] + [tokens[c][2] for c in commas]
-        stops = [tokens[c][1] for c in commas] + [tokens[end][1]]
-        for a, b in zip(starts, stops):
-            item = code[a:b].strip()
-            if item:
-                lines += _format_part(item + ",", inner, limit)
-    return lines + [pad + tail]
-
-
-def _format_part(code: str, pad: str, limit: int) -> list[str]:
-    tokens = _tokens(code)
-    return [pad + code] if tokens is None else _format(code, tokens, pad, limit)
+        for a, b in zip([i + 1] + [c + 1 for c in commas], commas + [end]):
+            if a < b:
+                lines += _format(code, tokens, a, b, ",", inner, limit)
+    return lines + [pad + code[tokens[end][1]:tokens[hi - 1][2]] + suffix]
 
 
 _LOOP = object()        # marks a loop among a numbered scope's parts
