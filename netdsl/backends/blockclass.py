@@ -580,7 +580,8 @@ class _Class:
         expected = next(f"{attr}_{word}" for word in ("input", *(f"input{k}" for k in range(2, 10 ** 6)))
                         if f"{attr}_{word}" not in taken)
         self.flags.add(expected)
-        init.append(f"        self.{expected} = {literal_tuple_text(list(map(text_of, before)))}")
+        shape = ", ".join(map(text_of, before)) + ("," if len(before) == 1 else "")
+        init.append(f"        self.{expected} = ({shape})")
         tests = [f"{cur}.shape[{i + 1}] == self.{expected}[{i}]" for i in range(len(before))]
         test = tests[0] if len(tests) == 1 else " & ".join(f"({t})" for t in tests)
         fwd.append(f"        torch._assert({test}, {self.size_message()})")
@@ -1048,10 +1049,6 @@ def class_placeholder(definition: str) -> str:
 
 def helper_placeholder(cls: str) -> str:
     return f"\x00helper:{cls}\x00"
-
-
-def literal_tuple_text(items: list) -> str:
-    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
 
 
 def docstring(text: str) -> str:
