@@ -37,11 +37,21 @@ def literal(v) -> str:
             raise Untranslatable(f"cannot emit the non-finite number {v!r}")
         return repr(v)
     if type(v) is str:
-        return repr(v)      # repr of a str is always a single, inert string literal
+        return string_literal(v)
     if type(v) is tuple:
         items = [literal(x) for x in v]
         return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
     raise Untranslatable(f"cannot emit a value of type {type(v).__name__}")
+
+
+def string_literal(s: str) -> str:
+    """A str as `ruff format` writes it: in double quotes unless the text holds more double
+    quotes than single ones. Each character is escaped as repr escapes it (repr of one
+    character is inert: a printable one itself, any other an escape), the chosen quote too."""
+    quote = '"' if s.count('"') <= s.count("'") else "'"
+    if s.isprintable() and "\\" not in s and quote not in s:
+        return quote + s + quote        # the usual case, without a pass over every character
+    return quote + "".join("\\" + c if c == quote else c if c in "'\"" else repr(c)[1:-1] for c in s) + quote
 
 
 # The builtins whose Python namesakes compute what values.BUILTINS computes for the

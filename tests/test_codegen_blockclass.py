@@ -193,7 +193,7 @@ def _expr_source(text: str, names=("a", "b", "c")) -> str:
     ("(a if b else c) + 1", "(a if b else c) + 1"),
     ("int(round(a * 0.5))", "round(a * 0.5)"),
     ("max(a, in.c // 4)", "max(a, in_channels // 4)"),
-    ("(a, 'x', true, none)", "(a, 'x', True, None)"),
+    ("(a, 'x', true, none)", '(a, "x", True, None)'),
 ])
 def test_expressions_keep_their_meaning_in_python(spec, python):
     assert _expr_source(spec) == python

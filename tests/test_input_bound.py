@@ -1,7 +1,7 @@
 """A compiled network whose modules fit only some input sizes (a linear after
-flatten) checks its input first (torch._assert: fx, export and TorchScript take it),
-with a message that says what to do; the sizes
-it lets through are exactly those torch runs. Size-generic networks get no check."""
+flatten) checks its input (torch._assert: fx, export and TorchScript take it), with a
+message that names the input that came and says what to do; the sizes it lets
+through are exactly those torch runs. Size-generic networks get no check."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -44,8 +44,9 @@ def test_the_check_lets_through_exactly_the_sizes_torch_runs():
         if torch_runs:
             assert model(x).shape == (1, 10), n
         else:
-            with pytest.raises(AssertionError, match=r"LeNet was built for 1x28x28 inputs \(its layers fit "
-                                                     r"heights 28 to 31 and widths 28 to 31\): recompile"):
+            with pytest.raises(AssertionError, match=rf"^LeNet was built for 1×28×28 inputs \(its layers fit "
+                                                     rf"heights 28 to 31 and widths 28 to 31\), got 1×{n}×{n}: "
+                                                     r"recompile the spec for another size"):
                 model(x)
 
 
@@ -55,16 +56,41 @@ def test_a_flat_input_is_never_bound():
 
 
 def test_the_parametric_class_checks_the_size_it_was_built_for():
-    """LeNet's class takes input_size: its check is the size it was built with, whatever it is."""
+    """LeNet's class takes input_size: its check is the size it was built with, whatever it
+    is, and it lets through exactly the sizes torch runs with the same modules."""
     lenet = netdsl.load(str(SPECS / "lenet.net"))
     Net = type(lenet)
     for size in (28, 32, 40):
         model = Net(input_size=(1, size, size)).eval()
+        layers = torch.nn.Sequential(*model.children())        # the same modules, without the check
         assert tuple(model(torch.randn(2, 1, size, size)).shape) == (2, 10)
-        for other in (size - 1, size + 1):
-            with pytest.raises(AssertionError, match=rf"LeNet was built for 1x{size}x{size} inputs: "
-                                                     r"rebuild with input_size=\(C, H, W\)"):
-                model(torch.randn(1, 1, other, other))
+        for other in range(size - 4, size + 6):
+            x = torch.randn(1, 1, other, other)
+            try:
+                layers(x)
+                torch_runs = True
+            except RuntimeError:
+                torch_runs = False
+            if torch_runs:
+                assert tuple(model(x).shape) == (1, 10), (size, other)
+            else:
+                with pytest.raises(AssertionError, match=rf"^LeNet was built for 1×{size}×{size} inputs, "
+                                                         rf"got 1×{other}×{other}: rebuild with input_size="
+                                                         rf"\(1, {other}, {other}\)$"):
+                    model(x)
+
+
+def test_lenet_at_28_takes_what_torch_takes_and_names_the_input_it_refuses():
+    """Issue 13, requirement 3, with the numbers written by hand: LeNet's two pools floor
+    29, 30 and 31 to the sizes 28 gives (5x5 before the first linear), 32 gives 6x6."""
+    Net = type(netdsl.load(str(SPECS / "lenet.net")))
+    model = Net().eval()
+    for size in (28, 29, 30, 31):
+        assert tuple(model(torch.randn(1, 1, size, size)).shape) == (1, 10)
+    with pytest.raises(AssertionError) as refused:
+        model(torch.randn(1, 1, 32, 32))
+    assert str(refused.value) == "LeNet was built for 1×28×28 inputs, got 1×32×32: rebuild with input_size=(1, 32, 32)"
+    assert tuple(Net(input_size=(1, 32, 32))(torch.randn(1, 1, 32, 32)).shape) == (1, 10)
     wide = Net(input_size=(1, 28, 36))      # other widths: the first linear follows them
     assert wide.linear.in_features == 16 * 5 * 7
     assert tuple(wide(torch.randn(1, 1, 28, 36)).shape) == (1, 10)

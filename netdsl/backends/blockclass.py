@@ -23,7 +23,7 @@ expression pysource.py wrote, or text built here from those.
 from __future__ import annotations
 
 import ast
-import io
+import keyword
 import re
 import tokenize
 from types import SimpleNamespace
@@ -251,6 +251,7 @@ class _Class:
         self.flags: set = set()      # the bool attributes forward tests (flag_name)
         self.loop_vars: set = set()  # the channel locals of the loops being written
         self.all_loop_vars: set = set()
+        self.size_checked = False    # a network class's forward checks its input size (size_check)
 
     # ---- names
     def scope_children(self, items, conditional=False, out=None):
@@ -483,7 +484,9 @@ class _Class:
                     ch, cur = self.body(item.body, ch, cur, dst, init, fwd, pad)
                     continue
                 attr = require_attribute(self.names[id(item)])
+                before = self.shape(ch)
                 ctor, ch = self.module_ctor(item, ch, init, pad)
+                self.size_check(attr, ctor, before, cur, init, fwd)
                 init.append(f"{ip}self.{attr} = {ctor}")
                 self.settle(init)
                 fwd.append(f"        {dst} = self.{attr}({cur})")
@@ -561,6 +564,38 @@ class _Class:
             fwd.append(f"            {dst} = {item.spec.forward(args, [outs[k] for k in rest])}")
         self.space = self.join_space(every_space, fewer_space)
         return _either(g.guard, every, fewer), dst
+
+    def size_check(self, attr: str, ctor: str, before: tuple, cur: str, init: list, fwd: list) -> None:
+        """Before the first module whose constructor read the input's sizes (a linear after
+        flatten), forward checks that the tensor reaching it has the shape __init__ built it
+        for: exactly the inputs torch would run (29x29 reaches LeNet's linear as 28x28 does),
+        and a message naming the input that came, not torch's matmul error."""
+        opts = self.network
+        if opts is None or opts.sizes is None or self.size_checked or self.nested:
+            return
+        if not any(_reads([f"        _ = {ctor}"], name) for name in opts.sizes):
+            return
+        self.size_checked = True
+        taken = set(self.names.values()) | self.flags
+        expected = next(f"{attr}_{word}" for word in ("input", *(f"input{k}" for k in range(2, 10 ** 6)))
+                        if f"{attr}_{word}" not in taken)
+        self.flags.add(expected)
+        shape = ", ".join(map(text_of, before)) + ("," if len(before) == 1 else "")
+        init.append(f"        self.{expected} = ({shape})")
+        tests = [f"{cur}.shape[{i + 1}] == self.{expected}[{i}]" for i in range(len(before))]
+        test = tests[0] if len(tests) == 1 else " & ".join(f"({t})" for t in tests)
+        fwd.append(f"        torch._assert({test}, {self.size_message()})")
+
+    def size_message(self) -> str:
+        """The f-string forward raises with: the class as built, the input that came (`size`,
+        the input's shape, read by index: torch.fx cannot iterate a traced shape)."""
+        opts = self.network
+        dims = [f"{{size[{i}]}}" for i in range(1, len(opts.input) + 1)]
+        got = f"{require_class(self.t.name)} was built for {{self.input_text}} inputs, got {'×'.join(dims)}: "
+        # f-strings of the class name (an identifier), fixed words and the placeholders above:
+        # no other brace or quote is in them
+        again = "rebuild with input_size=(" + ", ".join(dims) + ")"
+        return f"f{literal(got)} f{literal(again)}"
 
     def flag_name(self, branch: T.Branch) -> str:
         """The attribute that tells forward whether a branch without modules is merged:
@@ -687,17 +722,13 @@ class _Class:
         init += opts.init_lines
         check = []
         if opts.sizes is not None:
-            # the message torch._assert gives: a constant of the class as built (TorchScript,
-            # torch.fx and export take a str attribute)
-            built = namespace.fresh_local("built", {*t.params, *opts.locals, opts.input_size})
-            message = (f"{require_class(t.name)} was built for {{{built}}} inputs: "
-                       "rebuild with input_size=(C, H, W) for another size")
-            init += [f"        {built} = 'x'.join(map(str, self.input_size))",
-                     # an f-string of the class name (an identifier), the local and fixed words: nothing
-                     # in it is a brace or a quote but the one placeholder
-                     f"        self.input_message = f{literal(message)}"]
-            tests = " & ".join(f"(x.shape[{i + 2}] == self.input_size[{i + 1}])" for i in range(len(opts.sizes)))
-            check = [f"        torch._assert({tests}, self.input_message)"]
+            # torch._assert with an f-string, as torchvision's VisionTransformer checks its input:
+            # torch.fx traces it, torch.export and TorchScript take it (docs/compile.md)
+            init.append(f"        self.input_text = {literal('×')}.join(map(str, self.input_size))")
+            check = ["        size = x.shape"]
+            if not self.size_checked:   # the modules reading the sizes are under a condition: check the input
+                tests = [f"(x.shape[{i + 2}] == self.input_size[{i + 1}])" for i in range(len(opts.sizes))]
+                check.append(f"        torch._assert({' & '.join(tests)}, {self.size_message()})")
         head = [f"class {class_placeholder(t.name)}(nn.Module):",
                 f'    """{opts.doc}"""', "", f"    def __init__({', '.join(params)}):"]
         fwd = ["", "    def forward(self, x):", *check, *fwd, f"        return {result}"]
@@ -858,71 +889,133 @@ class _Class:
         return _either(item.test, chans[0], chans[1])
 
 
-LINE = 120      # the project's line length (pyproject.toml): longer calls are broken as ruff format does
+LINE = 120      # the project's line length (pyproject.toml): longer lines are broken as ruff format does
+
+
+# A comma before a closing bracket (possibly in a string: then the tokenizer decides)
+_TRAILING_COMMA = re.compile(r",\s*[)\]}]")
 
 
 def wrap(line: str, limit: int = LINE) -> list[str]:
-    """A line whose last bracketed call is too long, broken as `ruff format` breaks it:
-    the arguments on one indented line if they fit there, else one per line with a
-    trailing comma, each broken the same way. Commas and brackets are found with
-    Python's tokenizer, so a string argument is never split."""
-    suffix = ":" if line.endswith("):") else ""     # a `def` line
-    if len(line) <= limit or not line.endswith(")" + suffix):
+    """One logical line of generated code as `ruff format` writes it (black's rules): kept
+    when it fits and no bracket ends in a "magic" trailing comma; else split at its last
+    bracket pair (an earlier one when what comes before the last does not fit), the
+    contents on one indented line when they fit there and are not a literal collection
+    or a magic comma's, else one item per line with a trailing comma; each line made
+    the same way. Brackets and commas are found by a scanner that knows strings, so a
+    string is never split; a line it cannot scan alone (a comment, a fragment) is kept."""
+    code = line.lstrip(" ")
+    pad = line[:len(line) - len(code)]
+    if len(line) <= limit and not _TRAILING_COMMA.search(code):
+        return [line]           # the usual case: no trailing comma to honour, nothing to split
+    tokens = _tokens(code)
+    if tokens is None:
         return [line]
-    try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(line).readline))
-    except (tokenize.TokenError, SyntaxError):
-        return [line]
-    depth, start, commas = 0, None, []
-    for tok in tokens:
-        if tok.type != tokenize.OP:
+    return _format(code, tokens, 0, len(tokens), "", pad, limit) if tokens else [line]
+
+
+# One token of a generated line: a string with its prefix and escapes, a name or number,
+# spaces, or one other character (a bracket, a comma, an operator's)
+_TOKEN = re.compile(r"""(?P<str>(?:[rRbBfFuU]{1,2})?(?:"{3}(?:[^\\]|\\.)*?"{3}|'{3}(?:[^\\]|\\.)*?'{3}"""
+                    r"""|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'))|(?P<name>\w+)|(?P<space>\s+)|(?P<op>.)""", re.S)
+_KINDS = {"str": tokenize.STRING, "name": tokenize.NAME, "op": tokenize.OP}
+
+
+def _tokens(code: str):
+    """[(text, start, end, closing index or None, kind)] of one line's tokens, or None when
+    it is no complete line on its own (an open bracket or string) or carries a comment (left
+    as it is). A regular expression for what this module writes (Python's tokenize is many
+    times slower): strings with their prefixes and escapes, names, brackets, other operators."""
+    out, stack = [], []
+    for m in _TOKEN.finditer(code):
+        kind = m.lastgroup
+        if kind == "space":
             continue
-        if tok.string in "([{":
-            depth += 1
-            if depth == 1 and start is None:
-                start = tok.end[1]
-        elif tok.string in ")]}":
-            depth -= 1
-        elif tok.string == "," and depth == 1:
-            commas.append(tok.start[1])
-    if start is None or depth != 0:
-        return [line]
-    end = len(line) - 1 - len(suffix)
-    if line[start - 1] != "(" or not _closes_at(tokens, start, end):
-        return [line]
-    pad = " " * (len(line) - len(line.lstrip()))
-    inner = line[start:end].strip()
-    if len(pad) + 4 + len(inner) <= limit:
-        return [line[:start], f"{pad}    {inner}", f"{pad}){suffix}"]
-    pieces, last = [], start
-    for c in commas:
-        pieces.append(line[last:c].strip())
-        last = c + 1
-    pieces.append(line[last:end].strip())
-    out = [line[:start]]
-    for piece in filter(None, pieces):
-        out += wrap(f"{pad}    {piece},", limit) if not piece.endswith(")") else \
-            _with_comma(wrap(f"{pad}    {piece}", limit))
-    return out + [f"{pad}){suffix}"]
-
-
-def _with_comma(lines: list[str]) -> list[str]:
-    return lines[:-1] + [lines[-1] + ","]
-
-
-def _closes_at(tokens, start: int, end: int) -> bool:
-    """The bracket opened just before column `start` is the one closed at column `end`."""
-    depth = 0
-    for tok in tokens:
-        if tok.type != tokenize.OP or tok.start[1] < start - 1:
+        c = m.group()
+        if kind == "op" and c in "#'\"":
+            return None             # a comment, or a string that does not end on this line
+        out.append([c, m.start(), m.end(), None, _KINDS[kind]])
+        if kind != "op":
             continue
-        if tok.string in "([{":
-            depth += 1
-        elif tok.string in ")]}":
-            depth -= 1
-            if depth == 0:
-                return tok.start[1] == end
-    return False
+        if c in "([{":
+            stack.append(len(out) - 1)
+        elif c in ")]}":
+            if not stack:
+                return None
+            out[stack.pop()][3] = len(out) - 1
+    return None if stack else out
+
+
+def _is_collection(tokens, i: int, lo: int = 0) -> bool:
+    """Whether the bracket at `i` opens a literal (a tuple, list, dict), not a call's or a
+    subscript's or a def's: what comes before it (from `lo` on) is no name or closing bracket."""
+    if i == lo:
+        return True
+    text, _, _, _, kind = tokens[i - 1]
+    if kind == tokenize.NAME:
+        return keyword.iskeyword(text) and text not in ("None", "True", "False")
+    return text not in (")", "]", "}") and kind != tokenize.STRING
+
+
+def _commas(tokens, i: int) -> list[int]:
+    """The indexes of the commas directly inside the bracket opened at `i`."""
+    out, j, end = [], i + 1, tokens[i][3]
+    while j < end:
+        if tokens[j][3] is not None:
+            j = tokens[j][3]
+        elif tokens[j][0] == ",":
+            out.append(j)
+        j += 1
+    return out
+
+
+def _magic(tokens, i: int, lo: int = 0) -> bool:
+    """A trailing comma that asks for one item per line (not a one-item tuple's)."""
+    end = tokens[i][3]
+    if tokens[end - 1][0] != ",":
+        return False
+    return not (tokens[i][0] == "(" and _is_collection(tokens, i, lo) and len(_commas(tokens, i)) == 1)
+
+
+def _format(code: str, tokens, lo: int, hi: int, suffix: str, pad: str, limit: int) -> list[str]:
+    """The lines for tokens[lo:hi] of `code` followed by `suffix` (an item's comma)."""
+    text = code[tokens[lo][1]:tokens[hi - 1][2]] + suffix
+    if len(pad) + len(text) <= limit and not any(tokens[k][3] is not None and _magic(tokens, k, lo)
+                                                 for k in range(lo, hi)):
+        return [pad + text]
+    pairs, k = [], lo           # the brackets at depth 0 with something inside, in order
+    while k < hi:
+        if tokens[k][3] is not None:
+            if tokens[k][3] > k + 1:
+                pairs.append(k)
+            k = tokens[k][3]
+        k += 1
+    if not pairs:
+        strings = [t for t in tokens[lo:hi] if t[0] != ","]
+        if len(strings) > 1 and all(t[4] == tokenize.STRING for t in strings):
+            # implicitly joined strings that do not fit: one per line, the comma after the last
+            return [pad + t[0] for t in strings[:-1]] + [pad + code[strings[-1][1]:tokens[hi - 1][2]] + suffix]
+        return [pad + text]
+    base = tokens[lo][1]
+    chosen = pairs[-1]
+    for i in reversed(pairs):   # an earlier bracket when the line up to the last does not fit
+        if len(pad) + tokens[i][2] - base <= limit:
+            chosen = i
+            break
+    i, end = chosen, tokens[chosen][3]
+    inner = pad + "    "
+    commas = _commas(tokens, i)
+    body = code[tokens[i][2]:tokens[end][1]].strip()
+    explode = bool(commas) and (_is_collection(tokens, i, lo) or _magic(tokens, i, lo) or
+                                len(inner) + len(body) > limit)
+    lines = [pad + code[base:tokens[i][2]]]
+    if not explode:
+        lines += _format(code, tokens, i + 1, end, "", inner, limit)
+    else:
+        for a, b in zip([i + 1] + [c + 1 for c in commas], commas + [end]):
+            if a < b:
+                lines += _format(code, tokens, a, b, ",", inner, limit)
+    return lines + [pad + code[tokens[end][1]:tokens[hi - 1][2]] + suffix]
 
 
 _LOOP = object()        # marks a loop among a numbered scope's parts

@@ -423,13 +423,13 @@ class _Writer:
         carry names of their own (`features.a`, not `features.0`); a list for a ModuleList."""
         if not s.children:
             return ""
-        pad = " " * (indent + 4)
         indexed = all(c.name == str(i) for i, c in enumerate(s.children))
-        lines = []
+        items = []
         for c in s.children:
             ctor = self.child_ctor(c, indent + 4)
-            lines.append(f"{pad}{ctor}," if indexed else f"{pad}({literal(require_attribute(c.name))}, {ctor}),")
-        body = "\n" + "\n".join(lines) + "\n" + " " * indent
+            items.append(ctor if indexed else f"({literal(require_attribute(c.name))}, {ctor})")
+        # one logical line ending in a trailing comma: wrap() writes one item per line, as ruff format does
+        body = ", ".join(items) + ","
         if s.kind == "list":
             return f"[{body}]"
         if indexed:
@@ -506,9 +506,8 @@ class _Writer:
             given = literal_tuple_src([require_argument(k) for k in checked])
             expected = literal(tuple(values[k] for k in checked))
             what = ", ".join(f"{k}={literal(values[k])}" for k in checked)
-            init += [f"        if {given} != {expected}:",
-                     f"            raise ValueError({literal(docstring_text(f'compiled for {what}; '))}",
-                     f"                             {literal('recompile the spec for other values')})"]
+            message = docstring_text(f"compiled for {what}; recompile the spec for other values")
+            init += [f"        if {given} != {expected}:", f"            raise ValueError({literal(message)})"]
         if numbered:
             items = self.sequential_items(s, 8)
             init += self.hoisted + [f"        super().__init__({items})"]
@@ -589,7 +588,7 @@ class _Writer:
         bound = bound_input(g)
         if bound is None:
             return []
-        built = "x".join(map(str, bound.shape))
+        built = "×".join(map(str, bound.shape))
         # torch._assert rather than `if ...: raise`: symbolic tracing (torch.fx), export and
         # TorchScript all take it, and it costs a comparison per axis
         tests = []
@@ -600,10 +599,12 @@ class _Writer:
             tuple(f"dim {i + 1} sizes" for i in range(len(bound.ranges)))
         fit = " and ".join(f"{name} {lo} to {hi}" if lo < hi else f"{name} {lo}"
                            for name, (lo, hi) in zip(names, bound.ranges))
-        return [f"        torch._assert({' & '.join(tests)},",
-                f"                      {literal(docstring_text(f'{g.network} was built for {built} inputs '))}",
-                f"                      {literal(f'(its layers fit {fit}): recompile the spec for another size ')}",
-                f"                      {literal('(netdsl compile --input, or netdsl.load(spec, input_shape=...))')})"]
+        got = "×".join(f"{{x.shape[{i + 1}]}}" for i in range(len(bound.shape)))
+        # f-strings of the network's name (an identifier), numbers, fixed words and `got`'s
+        # placeholders: no other brace or quote is in them
+        first = f"{require_class(g.network)} was built for {built} inputs (its layers fit {fit}), got {got}: "
+        again = "recompile the spec for another size (netdsl compile --input, or netdsl.load(spec, input_shape=...))"
+        return [f"        torch._assert({' & '.join(tests)}, f{literal(first)} {literal(again)})"]
 
     @staticmethod
     def unbatched_parameters(g: Graph, units: list) -> set:
@@ -755,6 +756,8 @@ class _Writer:
         parts += [c.rstrip("\n") for c in self.classes]
         parts += [c.rstrip("\n") for c in net_classes]
         text = "\n".join(out) + "\n\n\n" + "\n\n\n".join(parts) + "\n"
+        # every line as ruff format writes it (a translated class's are already)
+        text = "\n".join(piece for line in text.split("\n") for piece in wrap(line))
         if "torch." not in text.replace("import torch", ""):
             # keep `import torch` used (ruff F401) when no merge expression refers to it
             text = text.replace("import torch\nfrom torch import nn\n", "from torch import nn\n")

@@ -16,7 +16,7 @@ class {name}(nn.Module):
     def forward(self, x):
         top = (x.shape[-2] - self.size[0]) // 2
         left = (x.shape[-1] - self.size[1]) // 2
-        return x[..., top:top + self.size[0], left:left + self.size[1]]
+        return x[..., top : top + self.size[0], left : left + self.size[1]]
 ''',
     # center_crop(size=@t): the size comes from another tensor at run time, as hand-written U-Nets do
     "CenterCropLike": '''
@@ -27,7 +27,7 @@ class {name}(nn.Module):
         h, w = like.shape[-2], like.shape[-1]
         top = (x.shape[-2] - h) // 2
         left = (x.shape[-1] - w) // 2
-        return x[..., top:top + h, left:left + w]
+        return x[..., top : top + h, left : left + w]
 ''',
     # torchvision.ops.StochasticDepth (ops/stochastic_depth.py), with its checks and its repr.
     "StochasticDepth": '''

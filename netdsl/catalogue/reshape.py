@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from ..diagnostics.codes import E0215, E0307, E0311, E0312, W0404
+from ..pysource import string_literal
 from ..values import shape_text
 from .arith import M, fold_axes
 from .conv import AXES
@@ -188,7 +189,7 @@ UPSAMPLE = LayerSpec(
     # upsample(size=@x): x's size is only known at run time, which nn.Upsample cannot take
     functional=lambda a: isinstance(a.size, TensorRef),
     forward=lambda a, xs: (f"nn.functional.interpolate({xs[0]}, size={xs[a.size.index]}.shape[2:], "
-                           f"mode={a.mode!r}" + (", align_corners=False)" if a.mode in _CORNERS else ")")),
+                           f"mode={string_literal(a.mode)}" + (", align_corners=False)" if a.mode in _CORNERS else ")")),
 )
 
 # center_crop and zeropad2d act on the last two dims, whatever the rank ([C, H, W],

@@ -6,7 +6,7 @@ Its only dependency is PyTorch."""
 import torch
 from torch import nn
 
-__all__ = ['LeNet']
+__all__ = ["LeNet"]
 
 
 class LeNet(nn.Module):
@@ -29,16 +29,16 @@ class LeNet(nn.Module):
         h = (h - 2) // 2 + 1
         w = (w - 2) // 2 + 1
         self.flatten = nn.Flatten(start_dim=1, end_dim=-1)
+        self.linear_input = (16 * h * w,)
         self.linear = nn.Linear(in_features=16 * h * w, out_features=120)
         self.sigmoid_2 = nn.Sigmoid()
         self.linear_1 = nn.Linear(in_features=120, out_features=84)
         self.sigmoid_3 = nn.Sigmoid()
         self.linear_2 = nn.Linear(in_features=84, out_features=num_classes)
-        built = 'x'.join(map(str, self.input_size))
-        self.input_message = f'LeNet was built for {built} inputs: rebuild with input_size=(C, H, W) for another size'
+        self.input_text = "×".join(map(str, self.input_size))
 
     def forward(self, x):
-        torch._assert((x.shape[2] == self.input_size[1]) & (x.shape[3] == self.input_size[2]), self.input_message)
+        size = x.shape
         x = self.conv2d(x)  # [6, 28, 28]
         x = self.sigmoid(x)  # [6, 28, 28]
         x = self.avgpool2d(x)  # [6, 14, 14]
@@ -46,6 +46,11 @@ class LeNet(nn.Module):
         x = self.sigmoid_1(x)  # [16, 10, 10]
         x = self.avgpool2d_1(x)  # [16, 5, 5]
         x = self.flatten(x)  # [400]
+        torch._assert(
+            x.shape[1] == self.linear_input[0],
+            f"LeNet was built for {self.input_text} inputs, got {size[1]}×{size[2]}×{size[3]}: "
+            f"rebuild with input_size=({size[1]}, {size[2]}, {size[3]})",
+        )
         x = self.linear(x)  # [120]
         x = self.sigmoid_2(x)  # [120]
         x = self.linear_1(x)  # [84]

@@ -5,7 +5,7 @@ Its only dependency is PyTorch."""
 
 from torch import nn
 
-__all__ = ['ResNet18']
+__all__ = ["ResNet18"]
 
 
 class BasicBlock(nn.Module):
