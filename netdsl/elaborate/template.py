@@ -17,7 +17,7 @@ from ..frontend import ast as A
 from ..ir import NO_DEFAULT, Parameter, Signature
 from ..ir import template as T
 from ..program import Definition
-from ..pysource import PYTHON_BUILTINS, Names, Untranslatable, free_names, literal, reads_input, source
+from ..pysource import RESERVED, Names, Untranslatable, free_names, literal, reads_input, source
 from ..values import UNKNOWN, Env, EvalError, Function, depends_on_unknown, evaluate
 
 
@@ -58,7 +58,7 @@ def signature_of(definition: Definition, blocks: dict) -> Signature:
 def _usable(name: str) -> bool:
     """A spec name that can be a Python local or parameter as written."""
     return namespace.is_identifier(name) and namespace.parameter_name_problem(name) is None \
-        and name not in PYTHON_BUILTINS
+        and name not in RESERVED
 
 
 class _Lowering:
