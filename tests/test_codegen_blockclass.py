@@ -65,6 +65,12 @@ BLOCKS = {
     "DoubleConv": ("unet.net", st.fixed_dictionaries({"_channels": INTS(1, 6)})),
     "DenseLayer": ("densenet121.net", st.fixed_dictionaries({"_growth": INTS(1, 4), "_bn_size": INTS(1, 3)})),
     "Transition": ("densenet121.net", st.just({})),
+    "DenseBlock": ("densenet121.net", st.fixed_dictionaries(
+        {"_layers": INTS(0, 3)}, optional={"growth": INTS(1, 4), "bn_size": INTS(1, 3)})),
+    "AnyStage": ("lib/regnet.net", st.fixed_dictionaries(
+        {"_stage": INTS(1, 4), "_width_out": st.sampled_from([4, 8]), "_stride": INTS(1, 2), "_depth": INTS(0, 3),
+         "_group_width": st.sampled_from([2, 4])},
+        optional={"bm": st.sampled_from([0.5, 1.0]), "se_ratio": st.sampled_from([None, 0.25])})),
     "InvertedResidual": ("mobilenet_v2.net", st.fixed_dictionaries(
         {"_out": INTS(1, 6), "_stride": INTS(1, 2), "_t": INTS(1, 3)})),
     "BottleneckLayer": ("lib/resnet.net", st.fixed_dictionaries(
