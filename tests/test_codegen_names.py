@@ -216,3 +216,51 @@ network Probe {
     assert "pairs = tuple((i, w) for (i, w) in enumerate(widths))" in text
     _same_keys(mine, ref)
     assert [tuple(v.shape) for v in mine.state_dict().values()][0] == (1 + 3 + 3, 3, 1, 1)
+
+
+STAGE = """sequential block Stage(kind: str, n: int, out: int, width: int = 4) {{
+    assert kind == "a" or kind == "b", "kind is a or b"
+    repeat n as j {{
+        let c = out if j == 0 else width
+        let s = 2 if j == 0 else 1
+        conv2d(c, 1, stride=s) when kind == "a"
+        conv2d(c + 1, 3, padding=1) when kind == "b"
+        relu
+    }}
+}}
+network Probe {{
+    input [3, 9, 9]
+    Stage("{k1}", {n1}, {o1}) -> Stage("{k2}", {n2}, {o2}, width=3)
+}}
+"""
+
+
+@pytest.mark.parametrize("k1, n1, o1, k2, n2, o2", [("a", 2, 5, "b", 3, 2), ("b", 1, 4, "a", 0, 6),
+                                                    ("b", 3, 1, "b", 2, 3), ("a", 0, 2, "a", 1, 1)])
+def test_conditions_and_lets_inside_a_loop(k1, n1, o1, k2, n2, o2):
+    """EfficientNetStage's shape: `X when kind == ...` and per-iteration `let`s in a
+    repeat: a Python `if` inside the loop, one class for every use."""
+    result = check_source(STAGE.format(k1=k1, n1=n1, o1=o1, k2=k2, n2=n2, o2=o2))
+    assert result.ok, result.diagnostics
+    text, mine, ref = _both(result, "Probe")
+    assert len(re.findall(r"^class Stage\(nn\.Sequential\)", text, flags=re.M)) == 1, text
+    assert "            if kind == 'a':\n                layers.append(nn.Conv2d(" in text, text
+    _same_keys(mine, ref)
+    _same_outputs(mine, ref, torch.randn(2, 3, 9, 9))
+
+
+def test_a_loop_of_named_and_unnamed_modules_is_refused():
+    spec = """sequential block S(n: int) {
+    repeat n as i { "a{i}": conv2d(4, 1)
+        relu }
+}
+network Probe {
+    input [3, 8, 8]
+    S(2)
+}
+"""
+    result = check_source(spec)
+    assert result.ok, result.diagnostics
+    text, mine, ref = _both(result, "Probe")
+    assert "# S: a class per use, because a loop with named and unnamed modules" in text
+    _same_keys(mine, ref)

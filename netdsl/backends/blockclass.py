@@ -856,7 +856,10 @@ class _Class:
         self.space = (SPATIAL,) * len(self.space)
         self.nested += 1
         for sub in self.loop_body(item.body, var, ctors):
-            if isinstance(sub, (T.If, T.Repeat)):
+            if isinstance(sub, T.If):
+                c = self.loop_condition(sub, c, var, ctors)
+                continue
+            if isinstance(sub, T.Repeat):
                 raise NotSymbolic("a condition, a loop or a named module inside a loop")
             ctor, c = self.module_ctor(sub, c)
             ctors.append(ctor if sub.label is None else _Named(module_key(sub.label), ctor))
@@ -865,6 +868,39 @@ class _Class:
         self.loop_vars.discard(var)
         parts.append((_LOOP, None, (item.count.text, item.index, var, text_of(ch), ctors, text_of(c))))
         return Sym(var)
+
+    def loop_condition(self, item: T.If, c, var: str, ctors: list):
+        """`X when test` / `if` inside a loop's body: a Python `if` in the loop (each arm's
+        entries _Indented in `ctors`); the channels after it are the arms' as the test
+        chooses (EfficientNetStage's `MBConv(...) when kind == "MBConv"`)."""
+        if item.test.constant:
+            arm = item.then if item.test.value else item.orelse
+            for sub in self.loop_body(arm, var, ctors):
+                if isinstance(sub, T.If):
+                    c = self.loop_condition(sub, c, var, ctors)
+                    continue
+                if isinstance(sub, T.Repeat):
+                    raise NotSymbolic("a loop inside a loop")
+                ctor, c = self.module_ctor(sub, c)
+                ctors.append(ctor if sub.label is None else _Named(module_key(sub.label), ctor))
+            return c
+        chans = []
+        test = item.test.text
+        ctors.append(_Line(f"if {test}:"))
+        for k, body in enumerate((item.then, item.orelse)):
+            if k == 1:
+                if not body:
+                    break
+                ctors.append(_Line("else:"))
+            arm, ch = [], c
+            for sub in self.loop_body(body, var, arm):
+                if isinstance(sub, (T.If, T.Repeat)):
+                    raise NotSymbolic("a condition or a loop inside a condition inside a loop")
+                ctor, ch = self.module_ctor(sub, ch)
+                arm.append(ctor if sub.label is None else _Named(module_key(sub.label), ctor))
+            ctors.extend(_Indented(e) for e in arm or [_Line("pass")])
+            chans.append(ch)
+        return _either(item.test, chans[0], chans[1] if len(chans) > 1 else c)
 
     def loop_body(self, items, var: str, ctors: list):
         """A loop body's items for numbered_items; its `let`s and `assert`s become lines of
@@ -983,11 +1019,35 @@ class _Line(str):
     """A statement of a loop's body (a `let` or an `assert`), not an item."""
 
 
+class _Indented:
+    """A loop entry under an `if` inside the loop."""
+    __slots__ = ("entry",)
+
+    def __init__(self, entry):
+        self.entry = entry
+
+
+def _loop_entries(part) -> list:
+    """The constructors of a loop part (under its conditions too), without its statements."""
+    entries = [c.entry if isinstance(c, _Indented) else c for c in part[2][4]]
+    while any(isinstance(c, _Indented) for c in entries):
+        entries = [c.entry if isinstance(c, _Indented) else c for c in entries]
+    return [c for c in entries if not isinstance(c, _Line)]
+
+
 def _named_loop(part) -> bool:
-    return part[0] is _LOOP and any(isinstance(c, _Named) for c in part[2][4])
+    """A loop whose modules are named (all of them: else refused)."""
+    if part[0] is not _LOOP:
+        return False
+    named = [isinstance(c, _Named) for c in _loop_entries(part)]
+    if any(named) and not all(named):
+        raise NotSymbolic("a loop with named and unnamed modules: the unnamed ones' indices depend on the count")
+    return any(named)
 
 
-def _loop_line(c: str, ip: str, layers: str) -> str:
+def _loop_line(c, ip: str, layers: str) -> str:
+    if isinstance(c, _Indented):
+        return _loop_line(c.entry, ip + "    ", layers)
     if isinstance(c, _Line):
         return f"{ip}{c}"
     if isinstance(c, _Named):
