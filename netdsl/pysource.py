@@ -17,7 +17,9 @@ bools, numbers in arithmetic): the class is built from values that passed it.
 """
 from __future__ import annotations
 
+import keyword
 import math
+import unicodedata
 
 from .frontend import ast as A
 
@@ -55,8 +57,25 @@ def string_literal(s: str) -> str:
 
 
 # The builtins whose Python namesakes compute what values.BUILTINS computes for the
-# arguments it accepts (floor, ceil, sqrt and log need `math`: generated code imports only torch).
+# arguments it accepts.
 PYTHON_BUILTINS = frozenset({"int", "min", "max", "abs", "round", "sum", "len"})
+
+# The builtins that compute it through Python's `math` (the file then imports it, as
+# torchvision's regnet.py does): math.floor and math.ceil return ints, as values.py's
+# calls of the same functions do; sqrt and log are math.sqrt and math.log.
+MATH_FUNCTIONS = frozenset({"floor", "ceil", "sqrt", "log"})
+MATH = "math"
+
+# The builtins that make a sequence: values.py makes tuples, Python iterators or ranges.
+# Where the result is only gone through (a comprehension's iterable, the argument of
+# sum, min, max, any or all) Python's own is written; elsewhere it is made a tuple.
+_SEQUENCE_BUILTINS = frozenset({"range", "zip", "enumerate"})
+_TRUTH_BUILTINS = frozenset({"any", "all"})
+_CONSUMERS = frozenset({"sum", "min", "max", "any", "all"})
+_SIZED = "sized"    # len's argument: a list or a range has its length, zip's iterator none
+
+# Names generated expressions may refer to besides the spec's: no spec name may become them.
+RESERVED = PYTHON_BUILTINS | MATH_FUNCTIONS | _SEQUENCE_BUILTINS | _TRUTH_BUILTINS | {MATH, "tuple", "str"}
 
 # Python's precedence, loosest first; each level's operands print at a tighter one.
 _COND, _OR, _AND, _NOT, _CMP, _ADD, _MUL, _UNARY, _POW, _ATOM = range(10)
@@ -88,7 +107,10 @@ def _wrap(text_level, level: int) -> str:
     return f"({text})" if own < level else text
 
 
-def _source(e, names: Names) -> tuple[str, int]:
+def _source(e, names: Names, gone_through=False) -> tuple[str, int]:
+    """(text, precedence level). `gone_through`: True where the value is only iterated
+    over (see _SEQUENCE_BUILTINS), so a Python list, range or iterator means what the
+    tuple does; _SIZED where it is only measured (a list or range, no iterator)."""
     t = type(e)
     if t is A.Const:
         return literal(e.value), _ATOM
@@ -134,19 +156,69 @@ def _source(e, names: Names) -> tuple[str, int]:
         return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")", _ATOM
     if t is A.Index:
         return f"{_wrap(_source(e.value, names), _ATOM)}[{_wrap(_source(e.index, names), _COND)}]", _ATOM
+    if t is A.Comprehension:
+        return _comprehension(e, names, gone_through)
     if t is A.FunCall:
         if e.name == "int" and len(e.args) == 1 and type(e.args[0]) is A.FunCall and e.args[0].name == "round" \
                 and len(e.args[0].args) == 1 and "int" not in names.vars and "int" not in names.functions:
             return _source(e.args[0], names)    # round(x) is already an int: ruff's RUF046
         if e.name in names.functions:
             fn = names.functions[e.name]
-        elif e.name in PYTHON_BUILTINS and e.name not in names.vars:
+        elif e.name in names.vars:
+            raise Untranslatable(f"the function `{e.name}` has no Python counterpart here")
+        elif e.name in PYTHON_BUILTINS or e.name in _SEQUENCE_BUILTINS or e.name in _TRUTH_BUILTINS:
             fn = e.name
+        elif e.name in MATH_FUNCTIONS:
+            if MATH in names.vars.values() or MATH in names.functions.values():
+                raise Untranslatable(f"`{e.name}` is math.{e.name}, and `math` names something else here")
+            fn = f"{MATH}.{e.name}"
         else:
             raise Untranslatable(f"the function `{e.name}` has no Python counterpart here")
         names.called.add(e.name)
-        return f"{fn}({', '.join(_wrap(_source(a, names), _COND) for a in e.args)})", _ATOM
+        # a single list argument of sum/min/max/any/all is only gone through; len's only measured
+        inner = (True if fn in _CONSUMERS else _SIZED if fn == "len" else False) if len(e.args) == 1 else False
+        text = f"{fn}({', '.join(_wrap(_source(a, names, inner), _COND) for a in e.args)})"
+        if fn in _SEQUENCE_BUILTINS and not (gone_through is True or (gone_through and fn == "range")):
+            return f"tuple({text})", _ATOM      # values.py's range, zip and enumerate are tuples
+        return text, _ATOM
     raise Untranslatable(f"it has a {t.__name__.lower()} expression")
+
+
+def _comprehension(e: A.Comprehension, names: Names, gone_through) -> tuple[str, int]:
+    """`[f(x) for x in xs if c]`. values.py builds a tuple: Python's list comprehension
+    where it is only gone through, else `tuple(...)` of the same generator. The targets
+    are Python names of their own, scoped to the comprehension as in values.py; one that
+    is the Python name of something else the comprehension reads is refused."""
+    for target in e.targets:
+        if not _python_local(target):
+            raise Untranslatable(f"the comprehension variable `{target}` cannot be a Python name")
+    taken = {v for k, v in names.vars.items() if k not in e.targets} | set(names.functions.values())
+    if names.in_channels is not None:
+        taken.add(names.in_channels)
+    if taken & set(e.targets):
+        raise Untranslatable("a comprehension variable has the Python name of another value")
+    iterable = _wrap(_source(e.iterable, names, True), _OR)
+    inner = Names({**names.vars, **{n: n for n in e.targets}}, names.functions, names.in_channels, names.constant)
+    inner.called = names.called
+    element = _wrap(_source(e.element, inner), _OR)
+    if e.destructure:
+        target = "(" + ", ".join(e.targets) + ("," if len(e.targets) == 1 else "") + ")"
+    else:
+        target = e.targets[0]
+    text = f"{element} for {target} in {iterable}"
+    if e.condition is not None:
+        text += f" if {_wrap(_source(e.condition, inner), _OR)}"
+    return (f"[{text}]" if gone_through else f"tuple({text})"), _ATOM
+
+
+def _python_local(name) -> bool:
+    """A comprehension variable as written: an identifier Python reads as written (no
+    keyword, NFKC-stable) that is none of the builtins expressions call. Inside the
+    comprehension it may shadow anything else (`x`, `nn`): what it reads is only
+    expression text, which names none of those."""
+    return isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name) \
+        and not keyword.issoftkeyword(name) and not name.startswith("_") and name not in RESERVED \
+        and (name.isascii() or unicodedata.normalize("NFKC", name) == name)
 
 
 def _is_none(e) -> bool:

@@ -65,6 +65,12 @@ BLOCKS = {
     "DoubleConv": ("unet.net", st.fixed_dictionaries({"_channels": INTS(1, 6)})),
     "DenseLayer": ("densenet121.net", st.fixed_dictionaries({"_growth": INTS(1, 4), "_bn_size": INTS(1, 3)})),
     "Transition": ("densenet121.net", st.just({})),
+    "DenseBlock": ("densenet121.net", st.fixed_dictionaries(
+        {"_layers": INTS(0, 3)}, optional={"growth": INTS(1, 4), "bn_size": INTS(1, 3)})),
+    "AnyStage": ("lib/regnet.net", st.fixed_dictionaries(
+        {"_stage": INTS(1, 4), "_width_out": st.sampled_from([4, 8]), "_stride": INTS(1, 2), "_depth": INTS(0, 3),
+         "_group_width": st.sampled_from([2, 4])},
+        optional={"bm": st.sampled_from([0.5, 1.0]), "se_ratio": st.sampled_from([None, 0.25])})),
     "InvertedResidual": ("mobilenet_v2.net", st.fixed_dictionaries(
         {"_out": INTS(1, 6), "_stride": INTS(1, 2), "_t": INTS(1, 3)})),
     "BottleneckLayer": ("lib/resnet.net", st.fixed_dictionaries(
@@ -199,7 +205,74 @@ def test_expressions_keep_their_meaning_in_python(spec, python):
     assert _expr_source(spec) == python
 
 
-@pytest.mark.parametrize("spec", ["in.h", "@skip.c", "[x for x in a]", "sqrt(a)", "d + 1"])
+@pytest.mark.parametrize("spec, python", [
+    ("sum([n for (c, n) in a])", "sum([n for (c, n) in a])"),
+    ("[x * 2 for x in a if x > b]", "tuple(x * 2 for x in a if x > b)"),
+    ("len([x for x in range(b)])", "len([x for x in range(b)])"),
+    ("range(b)", "tuple(range(b))"),
+    ("[b for b in zip(a, a)]", "tuple(b for b in zip(a, a))"),
+    ("ceil(a / 2) + floor(b)", "math.ceil(a / 2) + math.floor(b)"),
+    ("log(a) / log(b)", "math.log(a) / math.log(b)"),
+    ("sqrt(a)", "math.sqrt(a)"),
+    ("a[-1] + (b,)", "a[-1] + (b,)"),
+])
+def test_comprehensions_and_math_in_python(spec, python):
+    assert _expr_source(spec) == python
+
+
+# expression -> strategies for its variables a, b (values `check` might be given)
+_NUMS = st.one_of(st.integers(-20, 20), st.floats(-50, 50, allow_nan=False).map(lambda v: round(v, 3)))
+_ROWS = st.lists(st.tuples(st.integers(-5, 9), st.integers(-5, 9), st.integers(0, 4)), max_size=5).map(tuple)
+EVALUATED = [
+    ("sum([n for (c, out, n) in a])", _ROWS, st.integers(0, 3)),
+    ("[a[s][0] + (sum([a[j][2] for j in range(s)]),)[1] for s in range(len(a))]", _ROWS, st.integers(0, 3)),
+    ("[(x, c) for (x, c, n) in a if n > b]", _ROWS, st.integers(0, 3)),
+    ("[c + 1 for (x, c, n) in a] + [b]", _ROWS, st.integers(0, 3)),
+    ("[x != y for (x, y) in zip([r[0] for r in a] + [0], [0] + [r[0] for r in a])]", _ROWS, st.integers(0, 3)),
+    ("[d for d in range(len(a)) if a[d][2] != 0]", _ROWS, st.integers(0, 3)),
+    ("[(i, r[1]) for (i, r) in enumerate(a)]", _ROWS, st.integers(0, 3)),
+    ("max([b] + [r[1] for r in a]) + min(b, 2) + len(range(b))", _ROWS, st.integers(0, 3)),
+    ("any([r[2] > b for r in a]) or all([r[0] < 0 for r in a])", _ROWS, st.integers(0, 3)),
+    ("[a for a in range(a)]", st.integers(0, 6), st.integers(0, 3)),
+    ("int(ceil(a * b)) + floor(a / 3) + ceil(b)", _NUMS, _NUMS),
+    ("round(8 * 2.54 ** round(log(a) / log(b)) / 8)", st.floats(1, 500), st.floats(1.01, 4)),
+    ("sqrt(a) * log(b)", st.floats(0, 1e6), st.floats(1e-3, 1e6)),
+]
+
+
+@pytest.mark.parametrize("expr, a, b", EVALUATED, ids=[e[0] for e in EVALUATED])
+def test_python_computes_what_the_language_computes(expr, a, b):
+    """The Python text run on random values equals values.evaluate on the same values."""
+    import math
+
+    from netdsl.frontend.source import Source
+    from netdsl.frontend.syntax import parse
+    from netdsl.pysource import Names, source
+    from netdsl.values import Env, EvalError, evaluate
+    module, diagnostics = parse(Source.from_text("expr.net", f"let e = {expr}\n"))
+    assert not diagnostics, diagnostics
+    e = module.lets[0].value
+    text = source(e, Names({"a": "a", "b": "b"}, {}, "in_channels"))
+    code = compile(text, "<expr>", "eval")
+
+    @settings(max_examples=60, deadline=None, derandomize=True)
+    @given(a=a, b=b)
+    def run(a, b):
+        env = Env(None)
+        env.vars.update(a=a, b=b)
+        try:
+            expected = evaluate(e, env)
+        except EvalError:
+            return          # values `check` refuses: nothing to compare
+        got = eval(code, {"math": math, "a": a, "b": b})
+        assert got == expected and type(got) is type(expected), (a, b, got, expected)
+        compared.append(1)
+    compared = []
+    run()
+    assert compared
+
+
+@pytest.mark.parametrize("spec", ["in.h", "@skip.c", "[sum for sum in a]", "[b for a in b if in.h]", "d + 1"])
 def test_what_has_no_python_counterpart_is_refused(spec):
     from netdsl.pysource import Untranslatable
     with pytest.raises(Untranslatable):

@@ -77,6 +77,17 @@ for name in NAMES:
     CASES[f"block-param-name-{name}"] = net(f"    B({name}=4)",
                                             head=f"block B({name}: int) {{\n    conv2d({name}, 3)\n}}\n")
     CASES[f"loop-var-{name}"] = net(f"    for {name} in [4] {{ conv2d({name}, 3) }}")
+# Computed module names (a class per block definition writes them as f-strings): a
+# hostile string as a part's value, and hostile literal text around the parts. A
+# `repeat 0` leaves the name uncomputed, so that `check` passes and the class is written.
+COMPUTED = "sequential block S(n: int, tag: str = 'a') {{\n    repeat n as i {{ {name}: conv2d(4, 3, padding=1) }}\n}}\n"
+for i, s in enumerate(STRINGS):
+    CASES[f"computed-name-value-{i}"] = net("    S(0, tag=" + s + ")", head=COMPUTED.format(name='"x{tag}-{i}"'))
+    CASES[f"computed-name-used-{i}"] = net("    S(2, tag=" + s + ")", head=COMPUTED.format(name='"x{tag}-{i}"'))
+for i, name in enumerate(["\"a'b{i}\"", "'a\"b{i}'", '"a.b{i}"', '"a}}{i}"', '"a{i}#x"', '"a{i}\\n"',
+                          '"{i}\\"); open(1); (\""', "'{tag}'", '"a{i}{{tag}}"', '"{\'x\' + tag}"']):
+    CASES[f"computed-name-text-{i}"] = net("    S(0)", head=COMPUTED.format(name=name))
+    CASES[f"computed-name-text-used-{i}"] = net("    S(1)", head=COMPUTED.format(name=name))
 # Generated-name collisions: a block named like a specialisation class, two blocks whose
 # classes would share a name, a network and a block with the same class name.
 CASES["specialisation-clash"] = net(

@@ -32,7 +32,7 @@ from .. import namespace
 from ..catalogue import TypeMismatch
 from ..ir import NO_DEFAULT
 from ..ir import template as T
-from ..namespace import is_identifier, require_argument, require_attribute, require_class
+from ..namespace import NameRefused, is_identifier, require_argument, require_attribute, require_class
 from ..pysource import Untranslatable, literal
 
 # Each named sequence opens up to four brackets in one expression, and Python refuses
@@ -279,6 +279,8 @@ class _Class:
 
     def name_scope(self, items) -> None:
         children = self.scope_children(items)
+        if any(isinstance(c.name, T.Name) for c in children):
+            raise NotSymbolic("a module name computed where modules are attributes")
         if any(c.conditional and c.name is None for c in children):
             raise NotSymbolic("an unnamed module under a condition: its automatic name depends on the values")
         results = []
@@ -415,7 +417,7 @@ class _Class:
         if all(name is None for name, _ in parts):
             return ", ".join(ctor for _, ctor in parts)
         self.ordered = True
-        pairs = [f"({literal(require_attribute(name if name is not None else str(i)))}, {ctor})"
+        pairs = [f"({module_key(name if name is not None else str(i))}, {ctor})"
                  for i, (name, ctor) in enumerate(parts)]
         return f"OrderedDict([{', '.join(pairs)}])"
 
@@ -667,7 +669,7 @@ class _Class:
             raise NotSymbolic("a required parameter after one with a default")
         ch0 = Sym(t.in_channels)
         init = []
-        if t.sequential:
+        if t.sequential or self.named_chain(t.body):
             base = "nn.Sequential"
             out, init = self.sequential_init(ch0)
             fwd = []
@@ -762,6 +764,31 @@ class _Class:
                 drop.add(i)
         return [line for i, line in enumerate(init) if i not in drop]
 
+    def named_chain(self, items) -> bool:
+        """A `block` whose modules are a chain all named in the spec, some by a loop
+        (DenseNet's `repeat layers as i { "denselayer{i + 1}": DenseLayer(...) }`):
+        written as a `sequential block` is, an nn.Sequential of those names (torchvision's
+        add_module in a loop), which has the state_dict keys and the forward of the
+        module elaboration builds: no automatic names, nothing but a chain."""
+        loop = False
+        for item in items:
+            if isinstance(item, (T.Let, T.Assert)):
+                continue
+            if isinstance(item, T.Repeat):
+                loop = True
+                body = [i for i in item.body if not isinstance(i, (T.Let, T.Assert))]
+                if not all(self.named_module(i) for i in body):
+                    return False
+            elif not self.named_module(item):
+                return False
+        return loop
+
+    def named_module(self, item) -> bool:
+        if isinstance(item, T.Layer):
+            return item.label is not None and item.branches is None and item.spec.state is None \
+                and item.spec.functional is None and item.spec.torch is not None
+        return isinstance(item, (T.Use, T.Sequence)) and item.label is not None
+
     def sequential_init(self, ch):
         """A `sequential block`: an nn.Sequential subclass whose items are built in
         order, those under a condition appended when it holds."""
@@ -810,7 +837,7 @@ class _Class:
             return ch, self.numbered_args([p[1:] for p in parts])
         named = any(p[1] is not None for p in parts if p[0] is None) or \
             any(name is not None for p in parts if p[0] is not None and p[0] is not _LOOP
-                for arm in p[2] for name, _ in arm)
+                for arm in p[2] for name, _ in arm) or any(_named_loop(p) for p in parts)
         if named and any(p[0] is None and p[1] is None and any(q[0] is not None for q in parts[:i])
                          for i, p in enumerate(parts)):
             raise NotSymbolic("an unnamed module after a condition among named ones: its index depends on it")
@@ -819,17 +846,17 @@ class _Class:
             if not named:
                 return ctor
             self.ordered = True
-            return f"({literal(require_attribute(name if name is not None else str(i)))}, {ctor})"
+            return f"({module_key(name if name is not None else str(i))}, {ctor})"
         layers = self.layers_name()
         lines.append(f"{ip}{layers} = []")
         for i, part in enumerate(parts):
             if part[0] is _LOOP:
                 count, index, var, start, ctors, end = part[2]
-                if named:
+                if named and not _named_loop(part):
                     raise NotSymbolic("a loop among named modules")
                 lines.append(f"{ip}{var} = {start}")
                 lines.append(f"{ip}for {index or '_'} in range({count}):")
-                lines += [f"{ip}    {layers}.append({c})" for c in ctors]
+                lines += [_loop_line(c, f"{ip}    ", layers) for c in ctors]
                 lines.append(f"{ip}    {var} = {end}")
             elif part[0] is not None:      # an if / else
                 test, arms = part[0], part[2]
@@ -840,6 +867,7 @@ class _Class:
                     lines += [f"{ip}    {layers}.append({entry(i, n, c)})" for n, c in arms[1]]
             else:
                 lines.append(f"{ip}{layers}.append({entry(i, part[1], part[2])})")
+        self.ordered = self.ordered or named
         return ch, f"OrderedDict({layers})" if named else f"*{layers}"
 
     def loop_items(self, item: T.Repeat, ch, parts):
@@ -858,16 +886,65 @@ class _Class:
         # each iteration starts where the last ended: the sizes are not followed through loops
         self.space = (SPATIAL,) * len(self.space)
         self.nested += 1
-        for sub in self.numbered_items(item.body):
-            if isinstance(sub, (T.If, T.Repeat)) or sub.label is not None:
+        for sub in self.loop_body(item.body, var, ctors):
+            if isinstance(sub, T.If):
+                c = self.loop_condition(sub, c, var, ctors)
+                continue
+            if isinstance(sub, T.Repeat):
                 raise NotSymbolic("a condition, a loop or a named module inside a loop")
             ctor, c = self.module_ctor(sub, c)
-            ctors.append(ctor)
+            ctors.append(ctor if sub.label is None else _Named(module_key(sub.label), ctor))
         self.nested -= 1
         self.space = (SPATIAL,) * len(self.space)
         self.loop_vars.discard(var)
         parts.append((_LOOP, None, (item.count.text, item.index, var, text_of(ch), ctors, text_of(c))))
         return Sym(var)
+
+    def loop_condition(self, item: T.If, c, var: str, ctors: list):
+        """`X when test` / `if` inside a loop's body: a Python `if` in the loop (each arm's
+        entries _Indented in `ctors`); the channels after it are the arms' as the test
+        chooses (EfficientNetStage's `MBConv(...) when kind == "MBConv"`)."""
+        if item.test.constant:
+            arm = item.then if item.test.value else item.orelse
+            for sub in self.loop_body(arm, var, ctors):
+                if isinstance(sub, T.If):
+                    c = self.loop_condition(sub, c, var, ctors)
+                    continue
+                if isinstance(sub, T.Repeat):
+                    raise NotSymbolic("a loop inside a loop")
+                ctor, c = self.module_ctor(sub, c)
+                ctors.append(ctor if sub.label is None else _Named(module_key(sub.label), ctor))
+            return c
+        chans = []
+        test = item.test.text
+        ctors.append(_Line(f"if {test}:"))
+        for k, body in enumerate((item.then, item.orelse)):
+            if k == 1:
+                if not body:
+                    break
+                ctors.append(_Line("else:"))
+            arm, ch = [], c
+            for sub in self.loop_body(body, var, arm):
+                if isinstance(sub, (T.If, T.Repeat)):
+                    raise NotSymbolic("a condition or a loop inside a condition inside a loop")
+                ctor, ch = self.module_ctor(sub, ch)
+                arm.append(ctor if sub.label is None else _Named(module_key(sub.label), ctor))
+            ctors.extend(_Indented(e) for e in arm or [_Line("pass")])
+            chans.append(ch)
+        return _either(item.test, chans[0], chans[1] if len(chans) > 1 else c)
+
+    def loop_body(self, items, var: str, ctors: list):
+        """A loop body's items for numbered_items; its `let`s and `assert`s become lines of
+        the loop (_Line in `ctors`), computed each iteration before the items after them."""
+        for item in items:
+            if isinstance(item, T.Let):
+                if item.name in (var, self.layers_name()):
+                    raise NotSymbolic(f"`let {item.name}` has the name of a local the class needs")
+                ctors.append(_Line(f"{require_argument(item.name)} = {item.value.text}"))
+            elif isinstance(item, T.Assert):
+                ctors.extend(_Line(line) for line in _assertion(item, ""))
+            else:
+                yield from self.numbered_items((item,))
 
     def conditional_items(self, item: T.If, ch, parts):
         arms, chans, saved, spaces = [], [], self.space, []
@@ -1019,6 +1096,76 @@ def _format(code: str, tokens, lo: int, hi: int, suffix: str, pad: str, limit: i
 
 
 _LOOP = object()        # marks a loop among a numbered scope's parts
+
+
+class _Named(str):
+    """A loop item's constructor with its module name (`key`: Python source for it)."""
+    key: str
+
+    def __new__(cls, key: str, ctor: str):
+        self = super().__new__(cls, ctor)
+        self.key = key
+        return self
+
+
+class _Line(str):
+    """A statement of a loop's body (a `let` or an `assert`), not an item."""
+
+
+class _Indented:
+    """A loop entry under an `if` inside the loop."""
+    __slots__ = ("entry",)
+
+    def __init__(self, entry):
+        self.entry = entry
+
+
+def _loop_entries(part) -> list:
+    """The constructors of a loop part (under its conditions too), without its statements."""
+    entries = [c.entry if isinstance(c, _Indented) else c for c in part[2][4]]
+    while any(isinstance(c, _Indented) for c in entries):
+        entries = [c.entry if isinstance(c, _Indented) else c for c in entries]
+    return [c for c in entries if not isinstance(c, _Line)]
+
+
+def _named_loop(part) -> bool:
+    """A loop whose modules are named (all of them: else refused)."""
+    if part[0] is not _LOOP:
+        return False
+    named = [isinstance(c, _Named) for c in _loop_entries(part)]
+    if any(named) and not all(named):
+        raise NotSymbolic("a loop with named and unnamed modules: the unnamed ones' indices depend on the count")
+    return any(named)
+
+
+def _loop_line(c, ip: str, layers: str) -> str:
+    if isinstance(c, _Indented):
+        return _loop_line(c.entry, ip + "    ", layers)
+    if isinstance(c, _Line):
+        return f"{ip}{c}"
+    if isinstance(c, _Named):
+        return f"{ip}{layers}.append(({c.key}, {c}))"
+    return f"{ip}{layers}.append({c})"
+
+
+_FSTRING_SAFE = re.compile(r"[^{}\"'\\#:!\n\r]*")
+
+
+def module_key(label) -> str:
+    """Python source for a module's name as nn.Sequential's OrderedDict (add_module) takes
+    it: a literal, or for a computed name (T.Name) an f-string of its literal parts
+    (module-name characters only, checked again here) and its expressions (pysource's
+    text), `f"denselayer{i + 1}"`, as torchvision writes `"denselayer%d" % (i + 1)`.
+    An expression with a quote, a brace or a colon is written `str(...)` and joined with `+`."""
+    if not isinstance(label, T.Name):
+        return literal(require_attribute(label))
+    for part in label.parts:
+        if isinstance(part, str) and not re.fullmatch(r"[A-Za-z0-9_-]+", part):
+            raise NameRefused(f"cannot use {part!r} in a module name")
+    texts = [part.text for part in label.parts if not isinstance(part, str)]
+    if all(_FSTRING_SAFE.fullmatch(text) for text in texts):
+        return 'f"' + "".join(p if isinstance(p, str) else "{" + p.text + "}" for p in label.parts) + '"'
+    return " + ".join(literal(p) if isinstance(p, str) else f"str({p.text})" for p in label.parts)
 
 
 def _assertion(item: T.Assert, ip: str) -> list[str]:

@@ -28,6 +28,8 @@ LayerSpec.category.
 """
 from __future__ import annotations
 
+import ast
+
 from ..ir import INIT_CHOICES, NO_DEFAULT, Graph, Node, Scope
 from ..namespace import (
     TOP_LEVEL,
@@ -38,7 +40,7 @@ from ..namespace import (
     require_attribute,
     require_class,
 )
-from ..pysource import Untranslatable
+from ..pysource import MATH, Untranslatable
 from ..pysource import literal as _literal
 from ..record import Record
 from .blockclass import NotSymbolic, class_placeholder, helper_placeholder, translate, translate_network, wrap
@@ -197,7 +199,7 @@ class _Writer:
         for g in graphs:
             self.signatures.update(g.definitions)
         self.names = ClassNames([g.network for g in graphs],
-                                avoid={p.name for s in self.signatures.values() for p in s.params})
+                                avoid={MATH} | {p.name for s in self.signatures.values() for p in s.params})
         self.helpers: dict[str, str] = {}       # catalogue class name -> emitted name
         self.needs_ordered = False
         self.xavier_classes: set[str] = set()
@@ -723,6 +725,13 @@ class _Writer:
         return lines
 
     # ---- the file
+    def needs_math(self, net_classes) -> bool:
+        """Whether a class or function written calls math.ceil, math.log, ... (pysource.MATH_FUNCTIONS)."""
+        texts = [fn.body for fn in self.functions.values()] + list(self.classes) + list(net_classes)
+        return any(f"{MATH}." in text for text in texts) and any(
+            isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == MATH
+            for text in texts for n in ast.walk(ast.parse(text.replace("\x00", "_"))))
+
     def module(self) -> str:
         net_classes = []
         for g in self.graphs:
@@ -740,8 +749,11 @@ class _Writer:
             'Its only dependency is PyTorch."""',
         ]
         out = ["\n".join(doc), ""]
+        if self.needs_math(net_classes):
+            out.append("import math")
         if self.needs_ordered:
             out.append("from collections import OrderedDict")
+        if out[-1] != "":
             out.append("")
         out += ["import torch", "from torch import nn", ""]
         out.append("__all__ = [" + ", ".join(literal(g.network) for g in self.graphs) + "]")

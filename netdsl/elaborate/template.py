@@ -17,7 +17,7 @@ from ..frontend import ast as A
 from ..ir import NO_DEFAULT, Parameter, Signature
 from ..ir import template as T
 from ..program import Definition
-from ..pysource import PYTHON_BUILTINS, Names, Untranslatable, free_names, literal, reads_input, source
+from ..pysource import RESERVED, Names, Untranslatable, free_names, literal, reads_input, source
 from ..values import UNKNOWN, Env, EvalError, Function, depends_on_unknown, evaluate
 
 
@@ -58,7 +58,7 @@ def signature_of(definition: Definition, blocks: dict) -> Signature:
 def _usable(name: str) -> bool:
     """A spec name that can be a Python local or parameter as written."""
     return namespace.is_identifier(name) and namespace.parameter_name_problem(name) is None \
-        and name not in PYTHON_BUILTINS
+        and name not in RESERVED
 
 
 class _Lowering:
@@ -70,6 +70,7 @@ class _Lowering:
         self.functions: dict[str, T.Function] = {}
         self.fn_names: dict[str, str] = {}
         self.used: dict[str, Signature] = {}       # the blocks it uses
+        self.nested_lets: set[str] = set()          # the names of `let`s inside nested bodies
 
     def template(self) -> T.Template:
         d = self.d
@@ -95,7 +96,7 @@ class _Lowering:
             self.network_input(d.body)
         body = self.body([s for s in d.body if not isinstance(s, A.Input)], top=True)
         for name in self.fn_names:
-            if name in self.vars:
+            if name in self.vars or name in self.nested_lets:
                 raise _Refuse(f"the function `{name}` has the name of a parameter or local")
         return T.Template(d.name, tuple(p.name for p in d.params), in_channels, body,
                           tuple(self.functions.values()), None, bool(d.sequential), tuple(self.used.values()),
@@ -216,7 +217,27 @@ class _Lowering:
 
     # ---- statements
     def body(self, stmts, top: bool = False) -> tuple:
-        out = []
+        out, scoped = [], []
+        try:
+            return self.statements(stmts, top, out, scoped)
+        finally:
+            for name in scoped:     # a nested `let` is seen only after it, in its own body
+                del self.vars[name]
+
+    def nested_let(self, stmt: A.Let, scoped: list) -> T.Let:
+        """`let` inside a loop, an `if` arm or a sequence: a local of the constructor, so
+        its name must be one no other name of the definition has (Python has no block
+        scope: two bodies' `let n` would be one local)."""
+        name = stmt.name
+        if name in self.vars or name in self.nested_lets or name == self.in_channels or not _usable(name):
+            raise _Refuse(f"`let {name}` rebinds a name or cannot be a Python local")
+        value = self.expr(stmt.value)
+        self.vars[name] = name
+        self.nested_lets.add(name)
+        scoped.append(name)
+        return T.Let(name, value)
+
+    def statements(self, stmts, top: bool, out: list, scoped: list) -> tuple:
         for stmt in stmts:
             if isinstance(stmt, A.Chain):
                 items = tuple(self.item(i, None) for i in stmt.items)
@@ -227,7 +248,8 @@ class _Lowering:
                     out.extend(items)
             elif isinstance(stmt, A.Let):
                 if not top:
-                    raise _Refuse("a `let` inside a nested body")
+                    out.append(self.nested_let(stmt, scoped))
+                    continue
                 out.append(T.Let(stmt.name, self.expr(stmt.value)))
             elif isinstance(stmt, A.Assert):
                 message = self.expr(stmt.message) if stmt.message is not None else None
@@ -241,11 +263,10 @@ class _Lowering:
     def item(self, item, label):
         t = type(item)
         if t is A.Named:
-            if type(item.name) is not str:
-                raise _Refuse("a layer name is computed")
+            name = self.label(item.name)
             if type(item.item) not in (A.Call, A.Sequence):
                 raise _Refuse("a `@name` that refers to something other than a layer")
-            return self.item(item.item, item.name)
+            return self.item(item.item, name)
         if t is A.Call:
             spec = lookup(item.name)
             if spec is not None:
@@ -284,6 +305,34 @@ class _Lowering:
         if t is A.Ref:
             raise _Refuse("it continues from a `@name`")
         raise _Refuse(f"it has a {t.__name__}")
+
+    def label(self, name):
+        """A written module name: as written, or for a string (`"block": ...`,
+        `"denselayer{i + 1}"`) its text when no part reads the values, else a T.Name.
+        The literal parts must be module-name characters (elaboration checks the whole
+        name): nothing else of the spec's text reaches the source."""
+        if type(name) is str:
+            return name
+        parts = []
+        for part in name.parts:
+            if not isinstance(part, str):
+                e = self.expr(part)
+                if not e.constant:
+                    parts.append(e)
+                    continue
+                if type(e.value) not in (int, str):
+                    raise _Refuse("a computed layer name from a value that is no int or str")
+                part = str(e.value)
+            if part and not namespace.is_module_name("a" + part):
+                raise _Refuse("a computed layer name has characters no module name has")
+            if part:
+                parts.append(part)
+        if all(isinstance(p, str) for p in parts):
+            text = "".join(parts)
+            if not namespace.is_module_name(text) or namespace.module_name_problem(text):
+                raise _Refuse("a layer name that is no module name")
+            return text
+        return T.Name(tuple(parts))
 
     def branch(self, stmt) -> T.Branch:
         if not isinstance(stmt, A.Chain):

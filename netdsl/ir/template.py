@@ -29,9 +29,17 @@ class Expr(Frozen):
         return self.value is not NO_VALUE
 
 
+class Name(Frozen):
+    """A module name computed from the values, `"denselayer{i + 1}"`: `parts`, in order,
+    are literal text (only characters a module name may have: letters, digits, `_`
+    and `-`) and Exprs (Python source whose value, an int or a str, is written in)."""
+    __slots__ = _fields = ("parts",)
+
+
 class Layer(Frozen):
     """A layer call: its catalogue entry, its arguments ((keyword or None, Expr), ...) in
-    the order written, the name written for it (or None), and for a merge its Branches."""
+    the order written, the name written for it (a str, a computed Name, or None), and
+    for a merge its Branches."""
     __slots__ = _fields = ("spec", "args", "label", "branches")
     _defaults = {"label": None, "branches": None}
 
