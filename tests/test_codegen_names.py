@@ -127,7 +127,7 @@ network Probe {{
 @pytest.mark.parametrize("name, written", [
     ('"{tag}-{i}"', 'f"{tag}-{i}"'),
     ('"layer{i + 1}_{tag}"', 'f"layer{i + 1}_{tag}"'),
-    ("'{\"y\" if i == 0 else tag}{i}'", "str('y' if i == 0 else tag) + str(i)"),
+    ("'{\"y\" if i == 0 else tag}{i}'", 'str("y" if i == 0 else tag) + str(i)'),
 ])
 def test_computed_names_and_lets_in_a_loop(name, written):
     """A computed name from a string parameter and the counter, after a named module,
@@ -158,10 +158,10 @@ def test_module_key_writes_only_validated_text():
     from netdsl.backends.blockclass import module_key
     from netdsl.ir import template as T
     from netdsl.namespace import NameRefused
-    assert module_key("block") == "'block'"
+    assert module_key("block") == '"block"'
     assert module_key(T.Name(("denselayer", T.Expr("i + 1")))) == 'f"denselayer{i + 1}"'
-    assert module_key(T.Name(("a-", T.Expr("'x}' if b else c")))) == "'a-' + str('x}' if b else c)"
-    assert module_key(T.Name((T.Expr("d['k']"), "_0"))) == "str(d['k']) + '_0'"
+    assert module_key(T.Name(("a-", T.Expr("'x}' if b else c")))) == '"a-" + str(\'x}\' if b else c)'
+    assert module_key(T.Name((T.Expr("d['k']"), "_0"))) == 'str(d[\'k\']) + "_0"'
     for bad in ("a.b", "a'b", "a{b", 'a"', "a b"):
         with pytest.raises(NameRefused):
             module_key(T.Name((bad, T.Expr("i"))))
@@ -244,7 +244,7 @@ def test_conditions_and_lets_inside_a_loop(k1, n1, o1, k2, n2, o2):
     assert result.ok, result.diagnostics
     text, mine, ref = _both(result, "Probe")
     assert len(re.findall(r"^class Stage\(nn\.Sequential\)", text, flags=re.M)) == 1, text
-    assert "            if kind == 'a':\n                layers.append(nn.Conv2d(" in text, text
+    assert '            if kind == "a":\n                layers.append(nn.Conv2d(' in text, text
     _same_keys(mine, ref)
     _same_outputs(mine, ref, torch.randn(2, 3, 9, 9))
 

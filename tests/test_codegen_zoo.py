@@ -4,8 +4,9 @@
     parameters, except the blocks listed in EXCEPTIONS, which still get a class per
     use today: the test fails when a new exception appears and when a listed one is
     fixed (then remove it from the list);
-(b) it imports only torch, `from torch import nn` and `from collections import
-    OrderedDict`, each exactly when the file uses it, and defines nothing it does not use;
+(b) it imports only torch, `from torch import nn`, `from collections import
+    OrderedDict` and `import math` (what a spec's `ceil` or `log` needs), each exactly
+    when the file uses it, and defines nothing it does not use;
 (c) it compiles, and `netdsl.load` builds it (on the meta device: only the structure
     is wanted here; tests/test_torch_build.py runs the modules).
 """
@@ -50,7 +51,7 @@ EXCEPTIONS = {
 
 # The imports a generated file may have, and the name each one binds.
 IMPORTS = {"import torch": "torch", "from torch import nn": "nn",
-           "from collections import OrderedDict": "OrderedDict"}
+           "from collections import OrderedDict": "OrderedDict", "import math": "math"}
 
 
 def _generated(path: Path):
