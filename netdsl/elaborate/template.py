@@ -212,7 +212,21 @@ class _Lowering:
         self.functions[name] = T.Function(name, tuple(f.params), body, tuple(sorted(names.called & set(self.fn_names))))
 
     def args(self, call: A.Call) -> tuple:
-        return tuple((a.name, self.expr(a.value)) for a in call.args)
+        spec = lookup(call.name)
+        out, position = [], 0
+        for a in call.args:
+            out.append((a.name, self.tensor_arg(spec, position, a) or self.expr(a.value)))
+            position += a.name is None
+        return tuple(out)
+
+    @staticmethod
+    def tensor_arg(spec, position: int, arg):
+        """`center_crop(@up4)`: a TensorArg where a layer's parameter takes a tensor, else None."""
+        if spec is None or type(arg.value) is not A.RefShape:
+            return None
+        p = spec.param(arg.name) if arg.name is not None else \
+            spec.params[position] if position < len(spec.params) else None
+        return T.TensorArg(arg.value.name) if p is not None and getattr(p.type, "tensor", False) else None
 
     # ---- statements
     def body(self, stmts, top: bool = False) -> tuple:
@@ -241,8 +255,14 @@ class _Lowering:
     def item(self, item, label):
         t = type(item)
         if t is A.Named:
+            if type(item.name) is A.Template and all(type(part) is str for part in item.name.parts):
+                # `"block": [...]` (a keyword quoted): a name written as it is, not computed
+                return self.item(A.Named("".join(item.name.parts), item.item, item.span, item.name_span), label)
             if type(item.name) is not str:
                 raise _Refuse("a layer name is computed")
+            if type(item.item) is A.If:         # `result: if true { ... }`: names a tensor, adds no module
+                lowered = self.item(item.item, None)
+                return T.If(lowered.test, lowered.then, lowered.orelse, item.name)
             if type(item.item) not in (A.Call, A.Sequence):
                 raise _Refuse("a `@name` that refers to something other than a layer")
             return self.item(item.item, item.name)
@@ -282,7 +302,7 @@ class _Lowering:
         if t is A.For:
             raise _Refuse("it has a `for` loop")
         if t is A.Ref:
-            raise _Refuse("it continues from a `@name`")
+            return T.Ref(item.name)
         raise _Refuse(f"it has a {t.__name__}")
 
     def branch(self, stmt) -> T.Branch:

@@ -53,8 +53,22 @@ class Sequence(Frozen):
 
 
 class If(Frozen):
-    """`if test { then } else { orelse }`, and `item when test` (orelse empty)."""
-    __slots__ = _fields = ("test", "then", "orelse")
+    """`if test { then } else { orelse }`, and `item when test` (orelse empty). `label`: the
+    name written for the tensor it yields (`result: if true { ... }`: no module), or None."""
+    __slots__ = _fields = ("test", "then", "orelse", "label")
+    _defaults = {"label": None}
+
+
+class Ref(Frozen):
+    """`@name` as a chain item: the chain continues from that tensor (`in`: the input)."""
+    __slots__ = _fields = ("name",)
+
+
+class TensorArg(Frozen):
+    """A layer argument that is another tensor (`center_crop(@up4)`, `upsample(size=@in)`):
+    the layer reads its size at run time. `name`: the tensor's (`in`: the input)."""
+    __slots__ = _fields = ("name",)
+    constant = False        # as an Expr that reads the input
 
 
 class Assert(Frozen):
