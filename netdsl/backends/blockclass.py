@@ -270,6 +270,7 @@ class _Class:
         self.tensors: dict = {}
         self.flowing: set = set()
         self.dangling = False        # after an `if` whose arms end in tensors of other ranks: until `@name`
+        self.outputs: list = []      # a network's `return(...)`s: (T.Output, [(name, local), ...])
 
     # ---- names
     def scope_children(self, items, conditional=False, out=None):
@@ -278,6 +279,9 @@ class _Class:
         out = [] if out is None else out
         for item in items:
             if isinstance(item, T.Layer):
+                if item.branches is not None and item.label is not None:
+                    out.append(_Child(item, conditional))     # a named merge: its ModuleList
+                    continue
                 if item.branches is not None:
                     for b in item.branches:
                         self.scope_children(b.body, conditional or b.guard is not None, out)
@@ -533,7 +537,7 @@ class _Class:
         ip = " " * pad
         visible = dict(self.tensors)    # a tensor named in an arm or a branch is not held after it
         for item in items:
-            if self.dangling and not isinstance(item, (T.Ref, T.Let, T.Assert, T.If)):
+            if self.dangling and not isinstance(item, (T.Ref, T.Let, T.Assert, T.If, T.Output)):
                 raise NotSymbolic("a layer after an `if` whose arms give tensors of different ranks")
             if self.is_flow(item):
                 ch, cur = self.flow_item(item, ch, cur, dst, init, fwd, pad)
@@ -577,7 +581,7 @@ class _Class:
     def is_flow(self, item) -> bool:
         """Whether `item` is written by flow_item: `@name`, a named tensor something refers
         to, or a layer taking another tensor as an argument."""
-        if isinstance(item, T.Ref):
+        if isinstance(item, (T.Ref, T.Output)):
             return True
         label = getattr(item, "label", None)
         if label is not None and label in self.referenced and id(item) not in self.flowing:
@@ -618,6 +622,11 @@ class _Class:
             var, ch, self.space = self.held(item.name)
             self.dangling = False
             return ch, var
+        if isinstance(item, T.Output):          # written by write_network, after the body
+            if self.network is None or self.nested:
+                raise NotSymbolic("a `return` inside a block")
+            self.outputs.append((item, [(name, self.held(ref)[0]) for name, ref in item.args]))
+            return ch, cur
         label = getattr(item, "label", None)
         if label is not None and label in self.referenced and id(item) not in self.flowing:
             var = self.tensor_var(label)        # written to a local of its own name
@@ -654,6 +663,30 @@ class _Class:
         fwd.append(f"        {dst} = {expr}")
         return out, dst
 
+    def return_lines(self, init: list) -> list:
+        """forward's `return`s for a network's `return(...)`s: a dict by name (or a tuple
+        by position), as the class per specialisation returns; the first whose `when`
+        holds is taken, which __init__ decides (`self.returns_out_aux = aux`)."""
+        lines = []
+        for item, pairs in self.outputs:
+            if pairs and pairs[0][0] is not None:
+                value = "{" + ", ".join(f"{literal(name)}: {var}" for name, var in pairs) + "}"
+            else:
+                value = "(" + ", ".join(var for _, var in pairs) + ",)"
+            if item.guard is None or (item.guard.constant and item.guard.value is True):
+                lines.append(f"        return {value}")
+                return lines
+            if item.guard.constant:         # a `when` that never holds
+                continue
+            flag = "returns_" + "_".join(name or ref for name, ref in item.args)
+            if not is_identifier(flag) or namespace.module_name_problem(flag) or flag in self.flags or \
+                    flag in self.names.values():
+                raise NotSymbolic("no free attribute name for the condition of a `return`")
+            self.flags.add(flag)
+            init.append(f"        self.{flag} = {item.guard.text}")
+            lines += [f"        if self.{flag}:", f"            return {value}"]
+        raise NotSymbolic("no `return` of the network is taken for every value")
+
     def arms_space(self, spaces) -> tuple:
         """The sizes after an `if`'s arms (join_space). Where a body refers to tensors, arms
         may end in tensors of different ranks (`@inception4a -> aux1: ... when aux_logits`),
@@ -679,6 +712,8 @@ class _Class:
         """A merge's branches, then the merge. One branch may be left out by a `when` on
         the values: __init__ builds it only when the guard holds, and forward merges
         the others alone otherwise (one left is the result itself, as elaboration has it)."""
+        if item.label is not None:
+            return self.named_merge(item, ch, cur, dst, init, fwd, pad)
         branches = [b for b in item.branches if b.guard is None or not b.guard.constant or b.guard.value]
         guarded = [b for b in branches if b.guard is not None and not b.guard.constant]
         if len(guarded) > 1 or (guarded and len(branches) < 2):
@@ -742,6 +777,41 @@ class _Class:
             fwd.append(f"            {dst} = {item.spec.forward(args, [outs[k] for k in rest])}")
         self.space = self.join_space(every_space, fewer_space)
         return _either(g.guard, every, fewer), dst
+
+    def named_merge(self, item: T.Layer, ch, cur, dst, init, fwd, pad):
+        """`convs: concat { ... }`: the branches in an nn.ModuleList (torchvision's ASPP),
+        each its lone module or an nn.Sequential of its modules; forward calls them by index."""
+        branches = [b for b in item.branches if b.guard is None or not b.guard.constant or b.guard.value]
+        if any(b.guard is not None and not b.guard.constant for b in branches):
+            raise NotSymbolic("a branch of a named merge left out by `when`: the others' indices depend on it")
+        args = _bind(item.spec, item.args)
+        if any(isinstance(v, Sym) for v in vars(args).values()):
+            raise NotSymbolic(f"`{item.spec.name}`'s forward depends on the values")
+        attr = require_attribute(self.names[id(item)])
+        ctors, outs, shapes, saved = [], [], [], self.space
+        self.nested += 1
+        for i, branch in enumerate(branches):
+            self.space = saved
+            items = list(self.numbered_items(branch.body))
+            if len(items) == 1 and isinstance(items[0], (T.Layer, T.Use, T.Sequence)) and items[0].label is None:
+                ctor, c = self.module_ctor(items[0], ch)
+            else:
+                lines = []
+                c, inner = self.numbered(branch.body, ch, pad, lines)
+                if lines:
+                    raise NotSymbolic("a condition or a loop inside a named merge's branch")
+                ctor = f"nn.Sequential({inner})"
+            ctors.append(ctor)
+            shapes.append((c, *self.space))
+            var = dst if i == len(branches) - 1 else self.fresh()
+            fwd.append(f"        {var} = self.{attr}[{i}]({cur})")
+            outs.append(var)
+        self.nested -= 1
+        out = self.out_channels(item, args, shapes)
+        self.advance(item, args, shapes)
+        init.append(f"{' ' * pad}self.{attr} = nn.ModuleList([{', '.join(ctors)}])")
+        fwd.append(f"        {dst} = {item.spec.forward(args, outs)}")
+        return out, dst
 
     def flag_name(self, branch: T.Branch) -> str:
         """The attribute that tells forward whether a branch without modules is merged:
@@ -825,7 +895,10 @@ class _Class:
             raise NotSymbolic("a required parameter after one with a default")
         ch0 = Sym(t.in_channels)
         init = []
-        if t.sequential:
+        if t.sequential and self.forward_tail(t.body):
+            base = "nn.Sequential"
+            out, init, fwd = self.sequential_with_tail(ch0)
+        elif t.sequential:
             base = "nn.Sequential"
             out, init = self.sequential_init(ch0)
             fwd = []
@@ -876,10 +949,14 @@ class _Class:
         fwd = []
         setup = len(init)
         _, result = self.body(t.body, ch0, "x", self.start_flow(ch0), init, fwd, 8)
-        if self.dangling:
+        returns = [f"        return {result}"]
+        if self.outputs:
+            returns = self.return_lines(init)
+        elif self.dangling:
             raise NotSymbolic("it ends after an `if` whose arms give tensors of different ranks")
         if self.referenced:
-            fwd = _without_dead(fwd, result)
+            fwd = _without_dead(fwd + returns, None)
+            returns = []
         fwd = [self.shape_comment(line) for line in fwd]
         if _reads(init[setup:], t.in_channels):
             self.settled = [(i + 1 if i >= setup else i, name) for i, name in self.settled]
@@ -901,7 +978,7 @@ class _Class:
             check = [f"        torch._assert({tests}, self.input_message)"]
         head = [f"class {class_placeholder(t.name)}(nn.Module):",
                 f'    """{opts.doc}"""', "", f"    def __init__({', '.join(params)}):"]
-        fwd = ["", "    def forward(self, x):", *check, *fwd, f"        return {result}"]
+        fwd = ["", "    def forward(self, x):", *check, *fwd, *returns]
         source = "\n".join(head + init + fwd) + "\n"
         return Translation(t, source, "", self.lets, self.helpers, self.xavier,
                            t.functions, self.uses, self.ordered, self.all_loop_vars, len(self.space) + 1)
@@ -931,6 +1008,50 @@ class _Class:
             if not read:
                 drop.add(i)
         return [line for i, line in enumerate(init) if i not in drop]
+
+    def forward_tail(self, items) -> int:
+        """How many of a `sequential block`'s last items are forward expressions rather
+        than modules (ASPPPooling's `upsample(size=@in)`): 0 for none."""
+        n = 0
+        for item in reversed(items):
+            if not (isinstance(item, T.Layer) and item.branches is None and item.label is None) or \
+                    self.has_module(item):
+                break
+            n += 1
+        return n
+
+    def sequential_with_tail(self, ch):
+        """A `sequential block` ending in forward expressions: an nn.Sequential subclass of
+        the modules, whose forward runs them and then the expressions, as torchvision's
+        ASPPPooling (`for mod in self: x = mod(x)`, then F.interpolate to the input's size)."""
+        t = self.t
+        n = self.forward_tail(t.body)
+        lines = []
+        start = self.space
+        ch, args = self.numbered(t.body[:-n], ch, 8, lines, top=True)
+        init = lines + [f"        super().__init__({args})"]
+        taken = {*self.taken_locals(), "module"}
+        y = next((v for v in ("y", "out") if v not in taken), None) or namespace.fresh_local("y", taken)
+        fwd = ["", "    def forward(self, x):", f"        {y} = x", "        for module in self:",
+               f"            {y} = module({y})"]
+        self.tensors["in"] = ("x", Sym(t.in_channels), start)
+        for item in t.body[-n:]:
+            args_ns = _bind(item.spec, item.args)
+            if any(isinstance(v, Sym) for v in vars(args_ns).values()):
+                raise NotSymbolic(f"`{item.spec.name}`'s forward depends on the values")
+            others, shapes = [], [self.shape(ch)]
+            for name in _tensor_refs(args_ns):
+                var, c, space = self.held(name)
+                others.append(var)
+                shapes.append((c, *space))
+            out = self.out_channels(item, args_ns, shapes)
+            expr = item.spec.forward(args_ns, [y, *others])
+            self.advance(item, args_ns, shapes)
+            if expr != y:
+                fwd.append(f"        {y} = {expr}")
+            ch = out
+        fwd.append(f"        return {y}")
+        return ch, init, fwd
 
     def sequential_init(self, ch):
         """A `sequential block`: an nn.Sequential subclass whose items are built in
@@ -1215,6 +1336,8 @@ def _referenced(items) -> set:
     def walk(v):
         if isinstance(v, (T.Ref, T.TensorArg)):
             out.add(v.name)
+        elif isinstance(v, T.Output):
+            out.update(ref for _, ref in v.args)
         elif isinstance(v, tuple):
             for x in v:
                 walk(x)
@@ -1271,7 +1394,7 @@ def _without_dead(lines: list, result: str) -> list:
                 live = live | reads(node)
             every = False
         return live, every
-    sweep(tree.body, {result}, drop)
+    sweep(tree.body, {result} if result is not None else set(), drop)
     return [line for i, line in enumerate(lines, 1) if i not in drop]
 
 

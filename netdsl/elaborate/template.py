@@ -116,9 +116,6 @@ class _Lowering:
         if not (isinstance(shape, tuple) and shape and all(type(x) is int for x in shape)):
             raise _Refuse("its input shape is computed")
         self.input = shape
-        for s in stmts:
-            if isinstance(s, A.Output):
-                raise _Refuse("it returns named tensors")
 
     def global_functions(self):
         env = self.definition.env
@@ -248,9 +245,20 @@ class _Lowering:
                 if message is not None and not (message.constant and isinstance(message.value, str)):
                     raise _Refuse("an `assert` whose message is computed")
                 out.append(T.Assert(self.expr(stmt.test), message.value if message is not None else None))
+            elif isinstance(stmt, A.Output) and top:
+                out.append(self.output(stmt))
             else:
                 raise _Refuse(f"it has a `{type(stmt).__name__.lower()}` statement")
         return tuple(out)
+
+    def output(self, stmt: A.Output) -> T.Output:
+        """`return(out=@out, aux=@aux) when aux`: the tensors by name (or position)."""
+        refs = []
+        for a in stmt.args:
+            if type(a.value) is not A.RefShape:
+                raise _Refuse("it returns something other than `@name`s")
+            refs.append((a.name, a.value.name))
+        return T.Output(tuple(refs), self.expr(stmt.guard) if stmt.guard is not None else None)
 
     def item(self, item, label):
         t = type(item)
@@ -271,8 +279,6 @@ class _Lowering:
             if spec is not None:
                 branches = None
                 if item.branches is not None:
-                    if label is not None:
-                        raise _Refuse("a named merge (an nn.ModuleList of branches)")
                     branches = tuple(self.branch(b) for b in item.branches)
                 return T.Layer(spec, self.args(item), label, branches)
             if item.name in self.blocks:

@@ -64,6 +64,13 @@ class Ref(Frozen):
     __slots__ = _fields = ("name",)
 
 
+class Output(Frozen):
+    """`return(out=@out, aux=@aux) when aux`: `args`: ((name or None, tensor name), ...);
+    `guard`: an Expr, or None. A network's last statements; the first whose guard holds
+    says what forward returns (a dict by name, a tuple by position)."""
+    __slots__ = _fields = ("args", "guard")
+
+
 class TensorArg(Frozen):
     """A layer argument that is another tensor (`center_crop(@up4)`, `upsample(size=@in)`):
     the layer reads its size at run time. `name`: the tensor's (`in`: the input)."""
