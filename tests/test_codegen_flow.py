@@ -173,3 +173,71 @@ def test_a_reference_into_an_arm_keeps_a_class_per_use():
     mine = exec_source(source).Probe()
     ref = exec_source(generate(graphs, block_classes=False)).Probe()
     _same_under_the_same_weights(mine, ref, torch.randn(2, 3, 8, 8))
+
+
+# ---- DeepLabV3's constructs: named outputs, a named merge, upsample(size=@in) -----------
+_OUTPUTS = """
+network Probe(aux = false, k = 3) {
+    input [3, 16, 16]
+    body: conv2d(8, 3, padding=1)
+    relu
+    head: conv2d(k, 1)
+    out: upsample(size=@in, mode="bilinear")
+    @body -> aux_head: conv2d(k, 1) when aux
+    aux: upsample(size=@in, mode="bilinear")
+    return(out=@out, aux=@aux) when aux
+    return(out=@out)
+}
+"""
+
+
+@pytest.mark.parametrize("aux", [False, True])
+def test_a_network_returning_named_tensors_has_a_class_for_any_values(aux):
+    """DeepLabV3's `return(out=@out, aux=@aux) when aux`: the dict torchvision returns."""
+    source = generate(list(check_source(_OUTPUTS).graphs))
+    assert specialised_networks(source, ["Probe"]) == set()
+    assert "        self.returns_out_aux = aux\n" in source
+    assert "        if self.returns_out_aux:\n            return {'out': out, 'aux': aux_1}\n" in source
+    mine = exec_source(source).Probe(aux=aux, k=2)
+    spec = _OUTPUTS.replace("aux = false, k = 3", f"aux = {str(aux).lower()}, k = 2")
+    ref = exec_source(generate(list(check_source(spec).graphs), block_classes=False)).Probe()
+    out = _same_under_the_same_weights(mine, ref, torch.randn(2, 3, 20, 24))
+    assert sorted(out) == (["aux", "out"] if aux else ["out"])
+    assert tuple(out["out"].shape) == (2, 2, 20, 24)        # upsampled to the input's run-time size
+
+
+_PYRAMID = """import "zoo:deeplabv3_resnet50.net"
+block Pyramid(out: int = 4) {
+    convs: concat {
+        Conv2dNormActivation(out, 1)
+        [conv2d(out, 3, padding=2, dilation=2) -> relu]
+        ASPPPooling(out)
+    }
+    project: [conv2d(out, 1, bias=false) -> batchnorm2d -> relu]
+}
+network Probe {
+    input [8, 10, 12]
+    Pyramid(6) -> Pyramid
+}
+"""
+
+
+def test_a_named_merge_is_a_module_list_and_aspp_pooling_interpolates_to_its_input():
+    result = check_source(_PYRAMID)
+    assert result.ok
+    graphs = list(result.graphs)
+    source = generate(graphs)
+    for name in ("Pyramid", "ASPPPooling"):
+        assert len(re.findall(rf"^class {name}(_\d+)?\(", source, flags=re.M)) == 1, name
+    # torchvision's ASPP: self.convs = nn.ModuleList(...), each called on the input
+    assert "self.convs = nn.ModuleList(" in source
+    assert "        x1 = self.convs[0](x)\n        x2 = self.convs[1](x)\n        x = self.convs[2](x)\n" in source
+    # torchvision's ASPPPooling: the modules in order, then back to the input's size
+    assert ("        for module in self:\n            y = module(y)\n        y = nn.functional.interpolate("
+            "y, size=x.shape[2:], mode='bilinear', align_corners=False)\n") in source
+    mine = exec_source(source).Probe()
+    ref = exec_source(generate(graphs, block_classes=False)).Probe()
+    # ASPPPooling's conv, as torchvision's classifier.0.convs.4.1.weight
+    assert tuple(mine.state_dict()["pyramid.convs.2.1.weight"].shape) == (6, 8, 1, 1)
+    out = _same_under_the_same_weights(mine, ref, torch.randn(2, 8, 10, 12))
+    assert tuple(out.shape) == (2, 4, 10, 12)
