@@ -16,6 +16,10 @@ them as elaboration would, so that any values give the module `netdsl.load` give
   here from the template; a name that would depend on which `if` arm runs refuses.
 - `if` becomes a Python `if` in __init__; forward tests what __init__ stored
   (`self.downsample = None` when absent, torchvision's style).
+- `@name`s are forward's locals (flow_item): a named tensor something refers to
+  is written to a local of its name, `@name` continues from it, a layer taking a
+  tensor (`center_crop(@up4)`) is passed it and reads its size at run time, and
+  `@in` keeps `x` as the input. Lines no output reads are left out (_without_dead).
 
 Everything written is either a validated name, a literal (pysource.literal), an
 expression pysource.py wrote, or text built here from those.

@@ -6,8 +6,9 @@ constructor can compute from the block's parameters and its input channels alone
 layer calls and block uses with expression arguments, named and unnamed
 sequences, merges, `if`/`else`, `... when`, `let` and `assert`. A `repeat` is lowered too; a class writes it as a loop where
 its items are numbered (a `sequential block`). Out of it (each refusal says
-why, and the generated file repeats it): `for`, `@name` references, the input's height or width, a named merge, `assert`, computed layer names, and tensor
-parameters. Expressions become Python through netdsl/pysource.py.
+why, and the generated file repeats it): `for`, the input's height or width, `assert`, computed layer names, and tensor
+parameters. `@name` references (T.Ref), tensor arguments (`center_crop(@up4)`: T.TensorArg), named
+merges and a network's `return(...)` (T.Output) are lowered; blockclass.py decides what it can write. Expressions become Python through netdsl/pysource.py.
 """
 from __future__ import annotations
 
