@@ -961,7 +961,7 @@ class _Class:
         if self.referenced:
             fwd = _without_dead(fwd + returns, None)
             returns = []
-        fwd = [self.shape_comment(line) for line in fwd]
+        fwd = self.merge_comments([self.shape_comment(line) for line in fwd])
         if _reads(init[setup:], t.in_channels):
             self.settled = [(i + 1 if i >= setup else i, name) for i, name in self.settled]
             init.insert(setup, f"        {require_argument(t.in_channels)} = {text_of(ch0)}")   # `in.c`
@@ -993,6 +993,31 @@ class _Class:
         m = re.match(r"        \w+ = self\.(\w+)\(", line)
         shape = self.network.shapes.get(m.group(1)) if m else None
         return f"{line}  # [{', '.join(map(str, shape))}]" if shape is not None else line
+
+    def merge_comments(self, fwd: list) -> list:
+        """The shape comments of forward's lines that call no module (`x = torch.cat(...)`):
+        the network's own layers without a module, in order, at the declared input. Only
+        when the lines and the layers pair one to one; else they keep none."""
+        an = getattr(self.w, "an", None)
+        if an is None:
+            return fwd
+        g = an.graph
+        shapes = []
+        for n in g.nodes:
+            if n.scope is not g.root or n.spec is None or n.has_module or n.spec.state is not None \
+                    or n.spec.forward is None or n.shape is None:
+                continue
+            if len(n.inputs) == 1 and n.spec.forward(n.args, ["x"]) == "x":     # `identity`: no line
+                continue
+            shapes.append(n.shape)
+        lines = [i for i, line in enumerate(fwd) if re.fullmatch(r"        \w+ = (?!self\.)(?!\w+$).+", line)
+                 and "  # [" not in line]
+        if len(lines) != len(shapes):
+            return fwd
+        out = list(fwd)
+        for i, shape in zip(lines, shapes):
+            out[i] = f"{out[i]}  # [{', '.join(map(str, shape))}]"
+        return out
 
     def drop_unread(self, init: list) -> list:
         """Without the `h = ...` lines whose value nothing reads (after the last layer that
