@@ -30,9 +30,10 @@ SPECS = Path(__file__).resolve().parent.parent / "specs"
 # The zoo networks whose class takes any values today (docs/compile.md lists why the
 # others do not). A new one shows up in test_the_parametric_networks_are_these.
 PARAMETRIC = {"lenet": "LeNet", "alexnet": "AlexNet", "nin": "NiN", "resnet18": "ResNet18",
-              "squeezenet1_1": "SqueezeNet1_1"}
+              "squeezenet1_1": "SqueezeNet1_1", "unet": "UNet", "googlenet": "GoogLeNet",
+              "inception_v3": "InceptionV3"}
 # Too large to run on the CPU in a few seconds: state_dicts and shapes on the meta device
-META = {"alexnet"}
+META = {"alexnet", "unet", "inception_v3"}
 # The smallest input a size-generic network takes (NiN's first window and three pools)
 SMALLEST = {"nin": 67}
 

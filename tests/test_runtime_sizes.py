@@ -55,7 +55,7 @@ def test_the_compiled_module_follows_the_input_size(size):
     predicted = check_source(POOLED, input_shape=(3, *size)).graph().output_shape
     assert tuple(model(torch.randn(2, 3, *size)).shape[1:]) == predicted == (16, *size)
     source = netdsl.build_source(POOLED)
-    assert 'nn.functional.interpolate(x1, size=x.shape[2:], mode="bilinear", align_corners=False)' in source
+    assert 'nn.functional.interpolate(out, size=x.shape[2:], mode="bilinear", align_corners=False)' in source
 
 
 @pytest.mark.parametrize("size", [188, 572])

@@ -16,6 +16,10 @@ them as elaboration would, so that any values give the module `netdsl.load` give
   here from the template; a name that would depend on which `if` arm runs refuses.
 - `if` becomes a Python `if` in __init__; forward tests what __init__ stored
   (`self.downsample = None` when absent, torchvision's style).
+- `@name`s are forward's locals (flow_item): a named tensor something refers to
+  is written to a local of its name, `@name` continues from it, a layer taking a
+  tensor (`center_crop(@up4)`) is passed it and reads its size at run time, and
+  `@in` keeps `x` as the input. Lines no output reads are left out (_without_dead).
 
 Everything written is either a validated name, a literal (pysource.literal), an
 expression pysource.py wrote, or text built here from those.
@@ -30,9 +34,10 @@ from types import SimpleNamespace
 
 from .. import namespace
 from ..catalogue import TypeMismatch
+from ..catalogue.spec import TensorRef
 from ..ir import NO_DEFAULT
 from ..ir import template as T
-from ..namespace import NameRefused, is_identifier, require_argument, require_attribute, require_class
+from ..namespace import NameRefused, is_identifier, require_argument, require_attribute, require_class, snake_case
 from ..pysource import Untranslatable, literal
 
 # Each named sequence opens up to four brackets in one expression, and Python refuses
@@ -200,19 +205,31 @@ def _bind(spec, args) -> SimpleNamespace:
             p = spec.param(name)
             if p is None or p.name in values:
                 raise NotSymbolic(f"argument {name}")
-        if e.constant:
+        if isinstance(e, T.TensorArg):
+            values[p.name] = e          # numbered below, in the order elaboration numbers inputs
+        elif e.constant:
             try:
                 values[p.name] = p.type.coerce(e.value)
             except TypeMismatch:
                 raise NotSymbolic(f"`{p.name}` does not take {e.text}") from None
         else:
             values[p.name] = Sym(e.text)
+    refs = 0
     for p in spec.params:
+        if isinstance(values.get(p.name), T.TensorArg):
+            refs += 1
+            values[p.name] = TensorRef(refs, f"@{values[p.name].name}")
         if p.name not in values:
             if p.required:
                 raise NotSymbolic(f"`{spec.name}` needs `{p.name}`")
             values[p.name] = p.type.coerce(p.default) if p.default is not None else None
     return SimpleNamespace(**values)
+
+
+def _tensor_refs(args) -> list:
+    """The names of the tensors a bound layer takes as arguments, as its inputs 1, 2, ..."""
+    refs = sorted((v.index, v.text[1:]) for v in vars(args).values() if isinstance(v, TensorRef))
+    return [name for _, name in refs]
 
 
 class _Child:
@@ -252,6 +269,13 @@ class _Class:
         self.loop_vars: set = set()  # the channel locals of the loops being written
         self.all_loop_vars: set = set()
         self.size_checked = False    # a network class's forward checks its input size (size_check)
+        # `@name`s: the tensors the body refers to, and those forward holds in a local so far
+        # (name -> (local, channels, sizes)); the labelled items being written to their local
+        self.referenced: set = _referenced(template.body)
+        self.tensors: dict = {}
+        self.flowing: set = set()
+        self.dangling = False        # after an `if` whose arms end in tensors of other ranks: until `@name`
+        self.outputs: list = []      # a network's `return(...)`s: (T.Output, [(name, local), ...])
 
     # ---- names
     def scope_children(self, items, conditional=False, out=None):
@@ -260,6 +284,9 @@ class _Class:
         out = [] if out is None else out
         for item in items:
             if isinstance(item, T.Layer):
+                if item.branches is not None and item.label is not None:
+                    out.append(_Child(item, conditional))     # a named merge: its ModuleList
+                    continue
                 if item.branches is not None:
                     for b in item.branches:
                         self.scope_children(b.body, conditional or b.guard is not None, out)
@@ -281,7 +308,7 @@ class _Class:
         children = self.scope_children(items)
         if any(isinstance(c.name, T.Name) for c in children):
             raise NotSymbolic("a module name computed where modules are attributes")
-        if any(c.conditional and c.name is None for c in children):
+        if any(c.conditional and c.name is None and not _lone_automatic(c, children) for c in children):
             raise NotSymbolic("an unnamed module under a condition: its automatic name depends on the values")
         results = []
         for explicit in ({c.name for c in children if c.name}, {c.name for c in children if c.name and
@@ -302,7 +329,13 @@ class _Class:
         if spec.state is not None:
             raise NotSymbolic(f"`{spec.name}` holds a tensor of the module around it")
         if spec.functional is not None:
-            raise NotSymbolic(f"whether `{spec.name}` is a module depends on its arguments")
+            try:        # `upsample(size=@in)` is a forward expression: decided by the arguments as written
+                functional = spec.functional(_bind(spec, item.args))
+            except (NotSymbolic, TypeError, ValueError, AttributeError):
+                raise NotSymbolic(f"whether `{spec.name}` is a module depends on its arguments") from None
+            if type(functional) is not bool:
+                raise NotSymbolic(f"whether `{spec.name}` is a module depends on its arguments")
+            return not functional and spec.torch is not None
         return spec.torch is not None
 
     # ---- channels and constructors
@@ -448,9 +481,56 @@ class _Class:
             inner = self.w.translation(item.definition, self.rank)
             if inner.in_rank != len(self.space) + 1:
                 raise NotSymbolic(f"`{item.definition}` is used on a tensor of another rank")
-            self.space = (SPATIAL,) * (inner.out_rank - 1)      # sizes are not followed through a block
+            # sizes are not followed through a block, unless constant (after an adaptive pool)
+            self.space = self.constant_space(item, inner) or (SPATIAL,) * (inner.out_rank - 1)
             return ctor, out
         return self.seq_ctor(item, ch, lines, pad)
+
+    def constant_space(self, item: T.Use, inner) -> tuple | None:
+        """The sizes after a block use when they enter as constants (GoogLeNet's auxiliary
+        head: an adaptive pool, then a BasicConv2d, then a linear after flatten): the
+        inner class written again on these sizes, its sizes at the end computed with its
+        arguments. None when any is not a constant."""
+        if not self.space or not all(type(v) is int for v in self.space):
+            return None
+        sig = self.w.signatures[item.definition]
+        values, pos = {}, 0
+        for name, e in item.args:
+            key = name
+            if name is None:
+                if pos >= len(sig.params):
+                    return None
+                key = sig.params[pos].name
+                pos += 1
+            if not e.constant:
+                return None
+            values[key] = e.value
+        for p in sig.params:
+            if p.name not in values and p.default is not NO_DEFAULT:
+                values[p.name] = p.default
+        probe = _Class(self.w, _with_constants(inner.template, values), inner.in_rank)
+        probe.space = self.space
+        try:
+            probe.write()
+        except (NotSymbolic, Untranslatable, TypeError, ValueError):
+            return None
+        if len(probe.space) + 1 != inner.out_rank:
+            return None
+        out = []
+        for v in probe.space:
+            if type(v) is int:
+                out.append(v)
+                continue
+            if not isinstance(v, Sym):
+                return None
+            text = v.text
+            for let_name, let_text in reversed(inner.lets):    # lets read parameters and earlier lets
+                text = substitute(text, {let_name: let_text})
+            value = _arithmetic(text, values)
+            if value is None:
+                return None
+            out.append(value)
+        return tuple(out)
 
     # ---- the non-numbered class: __init__ and forward together
     def fresh(self) -> str:
@@ -462,7 +542,13 @@ class _Class:
         variable holding the result)."""
         cur = src
         ip = " " * pad
+        visible = dict(self.tensors)    # a tensor named in an arm or a branch is not held after it
         for item in items:
+            if self.dangling and not isinstance(item, (T.Ref, T.Let, T.Assert, T.If, T.Output)):
+                raise NotSymbolic("a layer after an `if` whose arms give tensors of different ranks")
+            if self.is_flow(item):
+                ch, cur = self.flow_item(item, ch, cur, dst, init, fwd, pad)
+                continue
             if isinstance(item, T.Let):
                 init.append(f"{ip}{require_argument(item.name)} = {item.value.text}")
                 self.lets.append((item.name, item.value.text))
@@ -497,12 +583,146 @@ class _Class:
                 ch, cur = self.if_item(item, ch, cur, dst, init, fwd, pad)
             else:       # a loop outside a numbered sequence: its modules' names would be computed
                 raise NotSymbolic(f"a {type(item).__name__.lower()} where modules are named, not numbered")
+        self.tensors = visible
         return ch, cur
+
+    # ---- `@name`: tensors forward holds in locals
+    def is_flow(self, item) -> bool:
+        """Whether `item` is written by flow_item: `@name`, a named tensor something refers
+        to, or a layer taking another tensor as an argument."""
+        if isinstance(item, (T.Ref, T.Output)):
+            return True
+        label = getattr(item, "label", None)
+        if label is not None and label in self.referenced and id(item) not in self.flowing:
+            return True
+        return isinstance(item, T.Layer) and any(isinstance(e, T.TensorArg) for _, e in item.args)
+
+    def held(self, name: str) -> tuple:
+        found = self.tensors.get(name)
+        if found is None:
+            raise NotSymbolic(f"`@{name}` refers to a tensor forward does not hold there "
+                              "(inside a module, an arm or a branch)")
+        return found
+
+    def start_flow(self, ch) -> str:
+        """Before the body: `@in` is forward's `x`, which then must not be overwritten (the
+        body writes `out` instead). -> the variable the body writes."""
+        top = "x"
+        if "in" in self.referenced:
+            taken = {*self.taken_locals(), *self.referenced}
+            top = next((n for n in ("out", "y") if n not in taken), None) or namespace.fresh_local("out", taken)
+        self.tensors["in"] = ("x", ch, self.space)
+        self.top = top
+        return top
+
+    def taken_locals(self) -> set:
+        t = self.t
+        return {*t.params, t.in_channels, *(f.name for f in t.functions),
+                *(i.name for i in t.body if isinstance(i, T.Let))}
+
+    def tensor_var(self, label: str) -> str:
+        if not is_identifier(label) or re.fullmatch(r"x\d*", label):
+            raise NotSymbolic(f"the tensor name {label!r} cannot be a local of forward")
+        held = {var for var, _, _ in self.tensors.values()}
+        return namespace.fresh_local(label, {*self.taken_locals(), *held, getattr(self, "top", "x")})
+
+    def flow_item(self, item, ch, cur, dst, init, fwd, pad):
+        if isinstance(item, T.Ref):             # continue from a named tensor
+            var, ch, self.space = self.held(item.name)
+            self.dangling = False
+            return ch, var
+        if isinstance(item, T.Output):          # written by write_network, after the body
+            if self.network is None or self.nested:
+                raise NotSymbolic("a `return` inside a block")
+            self.outputs.append((item, [(name, self.held(ref)[0]) for name, ref in item.args]))
+            return ch, cur
+        label = getattr(item, "label", None)
+        if label is not None and label in self.referenced and id(item) not in self.flowing:
+            var = self.tensor_var(label)        # written to a local of its own name
+            self.flowing.add(id(item))
+            ch, out = self.body((item,), ch, cur, var, init, fwd, pad)
+            if out != var:
+                fwd.append(f"        {var} = {out}")
+            self.tensors[label] = (var, ch, self.space)
+            return ch, var
+        return self.ref_layer(item, ch, cur, dst, init, fwd, pad)
+
+    def ref_layer(self, item: T.Layer, ch, cur, dst, init, fwd, pad):
+        """A layer taking other tensors (`center_crop(@up4)`): forward passes them, and the
+        layer reads their sizes at run time (so the class fits any input size)."""
+        if item.branches is not None:
+            raise NotSymbolic("a merge taking a tensor argument")
+        args = _bind(item.spec, item.args)
+        others, shapes = [], [self.shape(ch)]
+        for name in _tensor_refs(args):
+            var, c, space = self.held(name)
+            others.append(var)
+            shapes.append((c, *space))
+        out = self.out_channels(item, args, shapes)
+        if self.has_module(item):
+            attr = require_attribute(self.names[id(item)])
+            init.append(f"{' ' * pad}self.{attr} = {self.layer_ctor(item, args, ch)}")
+            expr = f"self.{attr}({', '.join([cur, *others])})"
+        else:
+            if any(isinstance(v, Sym) for v in vars(args).values()):
+                raise NotSymbolic(f"`{item.spec.name}`'s forward depends on the values")
+            expr = item.spec.forward(args, [cur, *others])
+        self.advance(item, args, shapes)
+        self.settle(init)
+        fwd.append(f"        {dst} = {expr}")
+        return out, dst
+
+    def return_lines(self, init: list) -> list:
+        """forward's `return`s for a network's `return(...)`s: a dict by name (or a tuple
+        by position), as the class per specialisation returns; the first whose `when`
+        holds is taken, which __init__ decides (`self.returns_out_aux = aux`)."""
+        lines = []
+        for item, pairs in self.outputs:
+            if pairs and pairs[0][0] is not None:
+                value = "{" + ", ".join(f"{literal(name)}: {var}" for name, var in pairs) + "}"
+            else:
+                value = "(" + ", ".join(var for _, var in pairs) + ",)"
+            if item.guard is None or (item.guard.constant and item.guard.value is True):
+                lines.append(f"        return {value}")
+                return lines
+            if item.guard.constant:         # a `when` that never holds
+                continue
+            flag = "returns_" + "_".join(name or ref for name, ref in item.args)
+            if not is_identifier(flag) or namespace.module_name_problem(flag) or flag in self.flags or \
+                    flag in self.names.values():
+                raise NotSymbolic("no free attribute name for the condition of a `return`")
+            self.flags.add(flag)
+            init.append(f"        self.{flag} = {item.guard.text}")
+            lines += [f"        if self.{flag}:", f"            return {value}"]
+        raise NotSymbolic("no `return` of the network is taken for every value")
+
+    def arms_space(self, spaces) -> tuple:
+        """The sizes after an `if`'s arms (join_space). Where a body refers to tensors, arms
+        may end in tensors of different ranks (`@inception4a -> aux1: ... when aux_logits`),
+        which nothing may read until a `@name` continues from another."""
+        if len(spaces[0]) != len(spaces[1]) and self.referenced:
+            self.dangling = True
+            return spaces[1]
+        return self.join_space(*spaces)
+
+    def arm_flag(self, body) -> str:
+        """The attribute that tells forward whether an `if` arm without modules runs:
+        `use_add` (`add { identity; @in } when ...`), `use_result` (`@result when ...`)."""
+        first = body[0] if body else None
+        word = first.name if isinstance(first, T.Ref) else first.spec.name if isinstance(first, T.Layer) else "arm"
+        flag = f"use_{word}"
+        if flag in self.names.values() or flag in self.flags or namespace.module_name_problem(flag) \
+                or not is_identifier(flag):
+            raise NotSymbolic(f"no free attribute name for the condition of a `{word}` arm")
+        self.flags.add(flag)
+        return flag
 
     def merge(self, item: T.Layer, ch, cur, dst, init, fwd, pad):
         """A merge's branches, then the merge. One branch may be left out by a `when` on
         the values: __init__ builds it only when the guard holds, and forward merges
         the others alone otherwise (one left is the result itself, as elaboration has it)."""
+        if item.label is not None:
+            return self.named_merge(item, ch, cur, dst, init, fwd, pad)
         branches = [b for b in item.branches if b.guard is None or not b.guard.constant or b.guard.value]
         guarded = [b for b in branches if b.guard is not None and not b.guard.constant]
         if len(guarded) > 1 or (guarded and len(branches) < 2):
@@ -599,6 +819,41 @@ class _Class:
         again = "rebuild with input_size=(" + ", ".join(dims) + ")"
         return f"f{literal(got)} f{literal(again)}"
 
+    def named_merge(self, item: T.Layer, ch, cur, dst, init, fwd, pad):
+        """`convs: concat { ... }`: the branches in an nn.ModuleList (torchvision's ASPP),
+        each its lone module or an nn.Sequential of its modules; forward calls them by index."""
+        branches = [b for b in item.branches if b.guard is None or not b.guard.constant or b.guard.value]
+        if any(b.guard is not None and not b.guard.constant for b in branches):
+            raise NotSymbolic("a branch of a named merge left out by `when`: the others' indices depend on it")
+        args = _bind(item.spec, item.args)
+        if any(isinstance(v, Sym) for v in vars(args).values()):
+            raise NotSymbolic(f"`{item.spec.name}`'s forward depends on the values")
+        attr = require_attribute(self.names[id(item)])
+        ctors, outs, shapes, saved = [], [], [], self.space
+        self.nested += 1
+        for i, branch in enumerate(branches):
+            self.space = saved
+            items = list(self.numbered_items(branch.body))
+            if len(items) == 1 and isinstance(items[0], (T.Layer, T.Use, T.Sequence)) and items[0].label is None:
+                ctor, c = self.module_ctor(items[0], ch)
+            else:
+                lines = []
+                c, inner = self.numbered(branch.body, ch, pad, lines)
+                if lines:
+                    raise NotSymbolic("a condition or a loop inside a named merge's branch")
+                ctor = f"nn.Sequential({inner})"
+            ctors.append(ctor)
+            shapes.append((c, *self.space))
+            var = dst if i == len(branches) - 1 else self.fresh()
+            fwd.append(f"        {var} = self.{attr}[{i}]({cur})")
+            outs.append(var)
+        self.nested -= 1
+        out = self.out_channels(item, args, shapes)
+        self.advance(item, args, shapes)
+        init.append(f"{' ' * pad}self.{attr} = nn.ModuleList([{', '.join(ctors)}])")
+        fwd.append(f"        {dst} = {item.spec.forward(args, outs)}")
+        return out, dst
+
     def flag_name(self, branch: T.Branch) -> str:
         """The attribute that tells forward whether a branch without modules is merged:
         `use_identity`, as torchvision's MobileNetV2 has `use_res_connect`."""
@@ -616,38 +871,50 @@ class _Class:
             return self.body(item.then if item.test.value else item.orelse, ch, cur, dst, init, fwd, pad)
         ip = " " * pad
         arms, saved, spaces = [], self.space, []
+        entry, dangling = self.dangling, False      # each arm starts from the tensor before the `if`
         self.nested += 1
         for body in (item.then, item.orelse):
             a_init, a_fwd = [], []
-            self.space = saved
+            self.space, self.dangling = saved, entry
             a_ch, a_cur = self.body(body, ch, cur, dst, a_init, a_fwd, pad + 4)
+            dangling = dangling or self.dangling
             spaces.append(self.space)
             mods = [self.names[id(c.item)] for c in self.scope_children(body)]
             arms.append((a_init, a_fwd, a_ch, a_cur, mods))
         self.nested -= 1
-        self.space = self.join_space(*spaces)
+        self.dangling = dangling
+        self.space = self.arms_space(spaces)
         (t_init, t_fwd, t_ch, t_cur, t_mods), (e_init, e_fwd, e_ch, _, e_mods) = arms
         t_ch = _either(item.test, t_ch, e_ch)
         for mine, theirs, other_init in ((t_mods, e_mods, e_init), (e_mods, t_mods, t_init)):
             for name in mine:
                 if name not in theirs:
                     other_init.append(f"{ip}    self.{require_attribute(name)} = None")
-        init.append(f"{ip}if {item.test.text}:")
-        init.extend(t_init or [f"{ip}    pass"])
+        if t_init or e_init:        # (arms without modules build nothing)
+            init.append(f"{ip}if {item.test.text}:")
+            init.extend(t_init or [f"{ip}    pass"])
         if e_init:
             init.append(f"{ip}else:")
             init.extend(e_init)
+        if t_fwd == e_fwd and t_cur != arms[1][3]:     # `@result when ...`: the arms end in other tensors
+            t_fwd = t_fwd + [f"        {dst} = {t_cur}"] if t_cur != dst else t_fwd
+            e_fwd = e_fwd + [f"        {dst} = {arms[1][3]}"] if arms[1][3] != dst else e_fwd
         if t_fwd == e_fwd:          # the same forward either way (`activation` is one module or another)
             fwd.extend(t_fwd)
             return t_ch, t_cur
         if t_fwd and e_fwd:
             raise NotSymbolic("both arms of an `if` compute something different in forward")
         present, body_fwd = (t_mods, t_fwd) if t_fwd else (e_mods, e_fwd)
-        if not present:
+        if not present and not self.referenced:
             raise NotSymbolic("an `if` arm computes without a module forward could test")
         if cur != dst:              # torchvision's `identity = x; if self.downsample is not None: ...`
             fwd.append(f"        {dst} = {cur}")
-        fwd.append(f"        if self.{require_attribute(present[0])} is not None:")
+        if present:
+            fwd.append(f"        if self.{require_attribute(present[0])} is not None:")
+        else:                       # torchvision's `self.use_res_connect`
+            flag = self.arm_flag(item.then if t_fwd else item.orelse)
+            init.append(f"{ip}self.{flag} = {item.test.text if t_fwd else f'not ({item.test.text})'}")
+            fwd.append(f"        if self.{flag}:")
         fwd.extend("    " + line for line in body_fwd)
         return t_ch, dst
 
@@ -669,7 +936,10 @@ class _Class:
             raise NotSymbolic("a required parameter after one with a default")
         ch0 = Sym(t.in_channels)
         init = []
-        if t.sequential or self.named_chain(t.body):
+        if t.sequential and self.forward_tail(t.body):
+            base = "nn.Sequential"
+            out, init, fwd = self.sequential_with_tail(ch0)
+        elif t.sequential or self.named_chain(t.body):
             base = "nn.Sequential"
             out, init = self.sequential_init(ch0)
             fwd = []
@@ -678,7 +948,11 @@ class _Class:
             self.name_scope(t.body)
             init = ["        super().__init__()"]
             fwd = []
-            out, result = self.body(t.body, ch0, "x", "x", init, fwd, 8)
+            out, result = self.body(t.body, ch0, "x", self.start_flow(ch0), init, fwd, 8)
+            if self.dangling:
+                raise NotSymbolic("it ends after an `if` whose arms give tensors of different ranks")
+            if self.referenced:
+                fwd = _without_dead(fwd, result)
             fwd = ["", "    def forward(self, x):", *fwd, f"        return {result}"]
         sig_text = ", ".join(params)
         head = [f"class {class_placeholder(t.name)}({base}):",
@@ -715,8 +989,16 @@ class _Class:
             raise NotSymbolic("its modules would not have the names elaboration gives")
         fwd = []
         setup = len(init)
-        _, result = self.body(t.body, ch0, "x", "x", init, fwd, 8)
-        fwd = [self.shape_comment(line) for line in fwd]
+        _, result = self.body(t.body, ch0, "x", self.start_flow(ch0), init, fwd, 8)
+        returns = [f"        return {result}"]
+        if self.outputs:
+            returns = self.return_lines(init)
+        elif self.dangling:
+            raise NotSymbolic("it ends after an `if` whose arms give tensors of different ranks")
+        if self.referenced:
+            fwd = _without_dead(fwd + returns, None)
+            returns = []
+        fwd = self.merge_comments([self.shape_comment(line) for line in fwd])
         if _reads(init[setup:], t.in_channels):
             self.settled = [(i + 1 if i >= setup else i, name) for i, name in self.settled]
             init.insert(setup, f"        {require_argument(t.in_channels)} = {text_of(ch0)}")   # `in.c`
@@ -733,7 +1015,7 @@ class _Class:
                 check.append(f"        torch._assert({' & '.join(tests)}, {self.size_message()})")
         head = [f"class {class_placeholder(t.name)}(nn.Module):",
                 f'    """{opts.doc}"""', "", f"    def __init__({', '.join(params)}):"]
-        fwd = ["", "    def forward(self, x):", *check, *fwd, f"        return {result}"]
+        fwd = ["", "    def forward(self, x):", *check, *fwd, *returns]
         source = "\n".join(head + init + fwd) + "\n"
         return Translation(t, source, "", self.lets, self.helpers, self.xavier,
                            t.functions, self.uses, self.ordered, self.all_loop_vars, len(self.space) + 1)
@@ -744,6 +1026,31 @@ class _Class:
         m = re.match(r"        \w+ = self\.(\w+)\(", line)
         shape = self.network.shapes.get(m.group(1)) if m else None
         return f"{line}  # [{', '.join(map(str, shape))}]" if shape is not None else line
+
+    def merge_comments(self, fwd: list) -> list:
+        """The shape comments of forward's lines that call no module (`x = torch.cat(...)`):
+        the network's own layers without a module, in order, at the declared input. Only
+        when the lines and the layers pair one to one; else they keep none."""
+        an = getattr(self.w, "an", None)
+        if an is None:
+            return fwd
+        g = an.graph
+        shapes = []
+        for n in g.nodes:
+            if n.scope is not g.root or n.spec is None or n.has_module or n.spec.state is not None \
+                    or n.spec.forward is None or n.shape is None:
+                continue
+            if len(n.inputs) == 1 and n.spec.forward(n.args, ["x"]) == "x":     # `identity`: no line
+                continue
+            shapes.append(n.shape)
+        lines = [i for i, line in enumerate(fwd) if re.fullmatch(r"        \w+ = (?!self\.)(?!\w+$).+", line)
+                 and "  # [" not in line]
+        if len(lines) != len(shapes):
+            return fwd
+        out = list(fwd)
+        for i, shape in zip(lines, shapes):
+            out[i] = f"{out[i]}  # [{', '.join(map(str, shape))}]"
+        return out
 
     def drop_unread(self, init: list) -> list:
         """Without the `h = ...` lines whose value nothing reads (after the last layer that
@@ -788,6 +1095,50 @@ class _Class:
             return item.label is not None and item.branches is None and item.spec.state is None \
                 and item.spec.functional is None and item.spec.torch is not None
         return isinstance(item, (T.Use, T.Sequence)) and item.label is not None
+
+    def forward_tail(self, items) -> int:
+        """How many of a `sequential block`'s last items are forward expressions rather
+        than modules (ASPPPooling's `upsample(size=@in)`): 0 for none."""
+        n = 0
+        for item in reversed(items):
+            if not (isinstance(item, T.Layer) and item.branches is None and item.label is None) or \
+                    self.has_module(item):
+                break
+            n += 1
+        return n
+
+    def sequential_with_tail(self, ch):
+        """A `sequential block` ending in forward expressions: an nn.Sequential subclass of
+        the modules, whose forward runs them and then the expressions, as torchvision's
+        ASPPPooling (`for mod in self: x = mod(x)`, then F.interpolate to the input's size)."""
+        t = self.t
+        n = self.forward_tail(t.body)
+        lines = []
+        start = self.space
+        ch, args = self.numbered(t.body[:-n], ch, 8, lines, top=True)
+        init = lines + [f"        super().__init__({args})"]
+        taken = {*self.taken_locals(), "module"}
+        y = next((v for v in ("y", "out") if v not in taken), None) or namespace.fresh_local("y", taken)
+        fwd = ["", "    def forward(self, x):", f"        {y} = x", "        for module in self:",
+               f"            {y} = module({y})"]
+        self.tensors["in"] = ("x", Sym(t.in_channels), start)
+        for item in t.body[-n:]:
+            args_ns = _bind(item.spec, item.args)
+            if any(isinstance(v, Sym) for v in vars(args_ns).values()):
+                raise NotSymbolic(f"`{item.spec.name}`'s forward depends on the values")
+            others, shapes = [], [self.shape(ch)]
+            for name in _tensor_refs(args_ns):
+                var, c, space = self.held(name)
+                others.append(var)
+                shapes.append((c, *space))
+            out = self.out_channels(item, args_ns, shapes)
+            expr = item.spec.forward(args_ns, [y, *others])
+            self.advance(item, args_ns, shapes)
+            if expr != y:
+                fwd.append(f"        {y} = {expr}")
+            ch = out
+        fwd.append(f"        return {y}")
+        return ch, init, fwd
 
     def sequential_init(self, ch):
         """A `sequential block`: an nn.Sequential subclass whose items are built in
@@ -1177,6 +1528,143 @@ def _assertion(item: T.Assert, ip: str) -> list[str]:
     test = item.test.text if _level(item.test.text) >= _NOT else f"({item.test.text})"
     message = literal(item.message if item.message is not None else "assertion failed")
     return [f"{ip}if not {test}:", f"{ip}    raise ValueError({message})"]
+
+
+def _arithmetic(text: str, values: dict):
+    """The int value of an expression of integer arithmetic on `values` (parsed with
+    Python's ast and computed here, never run), or None for anything else."""
+    ops = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+           ast.FloorDiv: lambda a, b: a // b, ast.Mod: lambda a, b: a % b}
+
+    def value(node):
+        if isinstance(node, ast.Constant) and type(node.value) is int:
+            return node.value
+        if isinstance(node, ast.Name) and type(values.get(node.id)) is int:
+            return values[node.id]
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and \
+                isinstance(node.slice, ast.Constant) and type(node.slice.value) is int:
+            seq = values.get(node.value.id)
+            if type(seq) is tuple and -len(seq) <= node.slice.value < len(seq) and type(seq[node.slice.value]) is int:
+                return seq[node.slice.value]
+            raise ValueError
+        if isinstance(node, ast.BinOp) and type(node.op) in ops:
+            return ops[type(node.op)](value(node.left), value(node.right))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -value(node.operand)
+        raise ValueError
+    try:
+        result = value(ast.parse(text, mode="eval").body)
+    except (ValueError, ZeroDivisionError, SyntaxError, RecursionError):
+        return None
+    return result if type(result) is int and abs(result) < 10 ** 12 else None
+
+
+def _with_constants(template: T.Template, values: dict) -> T.Template:
+    """`template` with each argument that is a bare parameter of `values` written as that
+    constant (for constant_space: the sizes a use's constant arguments give)."""
+    def rebuild(v):
+        if isinstance(v, T.Expr):
+            if not v.constant and v.text in values:
+                try:
+                    return T.Expr(literal(values[v.text]), values[v.text])
+                except Untranslatable:
+                    return v
+            return v
+        if isinstance(v, tuple):
+            return tuple(rebuild(x) for x in v)
+        if type(v).__module__ == T.__name__ and isinstance(v, (T.Layer, T.Use, T.Sequence, T.If, T.Branch,
+                                                                T.Repeat, T.Let, T.Assert)):
+            return type(v)(*(getattr(v, f) if f == "spec" else rebuild(getattr(v, f)) for f in v._fields))
+        return v
+    fields = {f: getattr(template, f) for f in template._fields}
+    fields["body"] = rebuild(template.body)
+    return T.Template(**fields)
+
+
+def _lone_automatic(child, children) -> bool:
+    """Whether an unnamed module under a condition gets the same automatic name whether
+    or not the others are there, and changes no other's: the only unnamed one of its
+    kind, whose name nothing else has (Inception-v3's `adaptive_avgpool2d(17) ->
+    AuxLogits: ... when aux_logits`)."""
+    base = snake_case(child.definition) if child.is_scope else child.kind
+    if namespace.module_name_problem(base):
+        return False
+    others = [c for c in children if c is not child]
+    if any(c.name is None and (snake_case(c.definition) if c.is_scope else c.kind) == base for c in others):
+        return False
+    copies = [_Child(c.item, c.conditional) for c in children]
+    namespace.name_children(copies, False, {c.name for c in children if c.name})
+    return sum(c.name == base for c in copies) == 1 and all(
+        not (c.name or "").startswith(f"{base}_") for c in copies)
+
+
+def _referenced(items) -> set:
+    """The names of the tensors a template's body refers to (`@name`, `center_crop(@up4)`)."""
+    out = set()
+
+    def walk(v):
+        if isinstance(v, (T.Ref, T.TensorArg)):
+            out.add(v.name)
+        elif isinstance(v, T.Output):
+            out.update(ref for _, ref in v.args)
+        elif isinstance(v, tuple):
+            for x in v:
+                walk(x)
+        elif type(v).__module__ == T.__name__ and not isinstance(v, T.Expr):
+            for field in v._fields:
+                if field != "spec":
+                    walk(getattr(v, field))
+    walk(items)
+    return out
+
+
+def _without_dead(lines: list, result: str) -> list:
+    """forward's lines without the assignments nothing reads (nor `if`s left empty): an
+    auxiliary head reached by `@name` is built but not computed, as the class per
+    specialisation has it (torchvision's eval mode). The lines are parsed with Python's
+    ast, never run; every statement forward holds is a call of a module or a tensor
+    expression, so leaving one out changes nothing else."""
+    text = "\n".join(line[8:] for line in lines)
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return lines
+    drop: set = set()
+
+    def reads(node) -> set:
+        return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+    def lines_of(node) -> set:
+        return set(range(node.lineno, node.end_lineno + 1))
+
+    def sweep(stmts, live: set, gone: set) -> tuple[set, bool]:
+        """-> (the names live before `stmts`, whether every statement was left out)."""
+        every = True
+        for node in reversed(stmts):
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                name = node.targets[0].id
+                if name not in live:
+                    gone |= lines_of(node)
+                    continue
+                live = (live - {name}) | reads(node.value)
+            elif isinstance(node, ast.If):
+                trial = set()
+                live_a, empty_a = sweep(node.body, set(live), trial)
+                live_b, empty_b = sweep(node.orelse, set(live), trial) if node.orelse else (set(live), True)
+                if empty_a and empty_b:
+                    gone |= lines_of(node)
+                    continue
+                if empty_a or (node.orelse and empty_b):    # an arm left empty: keep the `if` as it is
+                    live = live | reads(node)
+                else:
+                    gone |= trial
+                    live = live_a | live_b | reads(node.test)
+            else:
+                live = live | reads(node)
+            every = False
+        return live, every
+    sweep(tree.body, {result} if result is not None else set(), drop)
+    return [line for i, line in enumerate(lines, 1) if i not in drop]
 
 
 def _either(test: T.Expr, then, orelse):

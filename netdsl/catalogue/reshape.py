@@ -178,6 +178,7 @@ def _upsample_label(a):
 
 
 UPSAMPLE = LayerSpec(
+    out_channels=keep_channels,
     name="upsample", category="resize",
     doc=("Resize by a scale factor or to a size (nn.Upsample): [C, L], [C, H, W] or [C, D, H, W] with 'nearest', "
          "[C, L] with 'linear', [C, H, W] with 'bilinear' or 'bicubic', [C, D, H, W] with 'trilinear'."),

@@ -6,8 +6,9 @@ constructor can compute from the block's parameters and its input channels alone
 layer calls and block uses with expression arguments, named and unnamed
 sequences, merges, `if`/`else`, `... when`, `let` and `assert`. A `repeat` is lowered too; a class writes it as a loop where
 its items are numbered (a `sequential block`). Out of it (each refusal says
-why, and the generated file repeats it): `for`, `@name` references, the input's height or width, a named merge, `assert`, computed layer names, and tensor
-parameters. Expressions become Python through netdsl/pysource.py.
+why, and the generated file repeats it): `for`, the input's height or width, `assert`, computed layer names, and tensor
+parameters. `@name` references (T.Ref), tensor arguments (`center_crop(@up4)`: T.TensorArg), named
+merges and a network's `return(...)` (T.Output) are lowered; blockclass.py decides what it can write. Expressions become Python through netdsl/pysource.py.
 """
 from __future__ import annotations
 
@@ -117,9 +118,6 @@ class _Lowering:
         if not (isinstance(shape, tuple) and shape and all(type(x) is int for x in shape)):
             raise _Refuse("its input shape is computed")
         self.input = shape
-        for s in stmts:
-            if isinstance(s, A.Output):
-                raise _Refuse("it returns named tensors")
 
     def global_functions(self):
         env = self.definition.env
@@ -213,7 +211,21 @@ class _Lowering:
         self.functions[name] = T.Function(name, tuple(f.params), body, tuple(sorted(names.called & set(self.fn_names))))
 
     def args(self, call: A.Call) -> tuple:
-        return tuple((a.name, self.expr(a.value)) for a in call.args)
+        spec = lookup(call.name)
+        out, position = [], 0
+        for a in call.args:
+            out.append((a.name, self.tensor_arg(spec, position, a) or self.expr(a.value)))
+            position += a.name is None
+        return tuple(out)
+
+    @staticmethod
+    def tensor_arg(spec, position: int, arg):
+        """`center_crop(@up4)`: a TensorArg where a layer's parameter takes a tensor, else None."""
+        if spec is None or type(arg.value) is not A.RefShape:
+            return None
+        p = spec.param(arg.name) if arg.name is not None else \
+            spec.params[position] if position < len(spec.params) else None
+        return T.TensorArg(arg.value.name) if p is not None and getattr(p.type, "tensor", False) else None
 
     # ---- statements
     def body(self, stmts, top: bool = False) -> tuple:
@@ -256,14 +268,30 @@ class _Lowering:
                 if message is not None and not (message.constant and isinstance(message.value, str)):
                     raise _Refuse("an `assert` whose message is computed")
                 out.append(T.Assert(self.expr(stmt.test), message.value if message is not None else None))
+            elif isinstance(stmt, A.Output) and top:
+                out.append(self.output(stmt))
             else:
                 raise _Refuse(f"it has a `{type(stmt).__name__.lower()}` statement")
         return tuple(out)
+
+    def output(self, stmt: A.Output) -> T.Output:
+        """`return(out=@out, aux=@aux) when aux`: the tensors by name (or position)."""
+        refs = []
+        for a in stmt.args:
+            if type(a.value) is not A.RefShape:
+                raise _Refuse("it returns something other than `@name`s")
+            refs.append((a.name, a.value.name))
+        return T.Output(tuple(refs), self.expr(stmt.guard) if stmt.guard is not None else None)
 
     def item(self, item, label):
         t = type(item)
         if t is A.Named:
             name = self.label(item.name)
+            if type(item.item) is A.If:         # `result: if true { ... }`: names a tensor, adds no module
+                if not isinstance(name, str):
+                    raise _Refuse("a computed name for a tensor")
+                lowered = self.item(item.item, None)
+                return T.If(lowered.test, lowered.then, lowered.orelse, name)
             if type(item.item) not in (A.Call, A.Sequence):
                 raise _Refuse("a `@name` that refers to something other than a layer")
             return self.item(item.item, name)
@@ -272,8 +300,6 @@ class _Lowering:
             if spec is not None:
                 branches = None
                 if item.branches is not None:
-                    if label is not None:
-                        raise _Refuse("a named merge (an nn.ModuleList of branches)")
                     branches = tuple(self.branch(b) for b in item.branches)
                 return T.Layer(spec, self.args(item), label, branches)
             if item.name in self.blocks:
@@ -303,7 +329,7 @@ class _Lowering:
         if t is A.For:
             raise _Refuse("it has a `for` loop")
         if t is A.Ref:
-            raise _Refuse("it continues from a `@name`")
+            return T.Ref(item.name)
         raise _Refuse(f"it has a {t.__name__}")
 
     def label(self, name):

@@ -61,8 +61,29 @@ class Sequence(Frozen):
 
 
 class If(Frozen):
-    """`if test { then } else { orelse }`, and `item when test` (orelse empty)."""
-    __slots__ = _fields = ("test", "then", "orelse")
+    """`if test { then } else { orelse }`, and `item when test` (orelse empty). `label`: the
+    name written for the tensor it yields (`result: if true { ... }`: no module), or None."""
+    __slots__ = _fields = ("test", "then", "orelse", "label")
+    _defaults = {"label": None}
+
+
+class Ref(Frozen):
+    """`@name` as a chain item: the chain continues from that tensor (`in`: the input)."""
+    __slots__ = _fields = ("name",)
+
+
+class Output(Frozen):
+    """`return(out=@out, aux=@aux) when aux`: `args`: ((name or None, tensor name), ...);
+    `guard`: an Expr, or None. A network's last statements; the first whose guard holds
+    says what forward returns (a dict by name, a tuple by position)."""
+    __slots__ = _fields = ("args", "guard")
+
+
+class TensorArg(Frozen):
+    """A layer argument that is another tensor (`center_crop(@up4)`, `upsample(size=@in)`):
+    the layer reads its size at run time. `name`: the tensor's (`in`: the input)."""
+    __slots__ = _fields = ("name",)
+    constant = False        # as an Expr that reads the input
 
 
 class Assert(Frozen):

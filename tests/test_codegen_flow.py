@@ -1,0 +1,243 @@
+"""`@name`s in the generated classes (issue 13, requirements 1 to 3): named tensors are
+forward's locals, `@name` continues from one, a layer taking another tensor
+(`center_crop(@up4)`) reads its size at run time, `@in` is the block's input.
+
+Expectations are written by hand (torchvision's and the U-Net paper's numbers); the
+class per specialisation (tests/test_zoo_reference.py holds it to torchvision) is
+the reference the modules are compared with under the same weights.
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import netdsl
+from netdsl.backends.codegen import generate, specialised_networks
+from netdsl.pipeline import check_source
+
+torch = pytest.importorskip("torch")
+from netdsl.backends.build import exec_source  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+
+
+def _compiled(name: str, **params):
+    result = netdsl.check(str(SPECS / f"{name}.net"), params=params or None)
+    graphs = list(result.graphs)
+    return generate(graphs, f"{name}.net"), graphs
+
+
+def _same_under_the_same_weights(mine, ref, x):
+    mine_sd, ref_sd = mine.state_dict(), ref.state_dict()
+    assert [(k, tuple(v.shape)) for k, v in mine_sd.items()] == [(k, tuple(v.shape)) for k, v in ref_sd.items()]
+    torch.manual_seed(0)
+    for v in ref_sd.values():
+        if v.is_floating_point():
+            v.copy_(torch.rand_like(v) + 0.5)      # positive: BatchNorm running variances too
+    mine.load_state_dict(ref_sd)
+    mine.eval()
+    ref.eval()
+    with torch.no_grad():
+        a, b = mine(x), ref(x)
+    if isinstance(b, dict):
+        assert a.keys() == b.keys()
+        for k in b:
+            torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+    else:
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    return a
+
+
+# ---- U-Net: crops to the upsampled tensor's run-time size ------------------------------
+def _predicted(size: int) -> str:
+    """What `netdsl check --input` says the U-Net gives at `size`."""
+    done = subprocess.run([sys.executable, "-m", "netdsl", "check", str(SPECS / "unet.net"), "--input",
+                           f"1x{size}x{size}"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_the_unet_class_takes_its_parameters_and_any_size():
+    source, graphs = _compiled("unet")
+    assert specialised_networks(source, ["UNet"]) == set()
+    assert "        self.head = nn.Conv2d(in_channels=64, out_channels=num_classes, kernel_size=1)" in source
+    # the skip connections are forward's locals, cropped to the upsampled tensor at run time
+    assert "        enc4 = self.enc4(x)" in source
+    assert "        x1 = self.center_crop(enc4, up4)" in source
+    assert "        x = torch.cat([x1, up4], dim=1)" in source
+    # 188 is the smallest size the valid convolutions take: [2, 4, 4] (the spec: in.h - 184)
+    assert "[1, 188, 188] \u2192 [2, 4, 4]" in _predicted(188)
+    assert "[1, 572, 572] \u2192 [2, 388, 388]" in _predicted(572)
+    module = exec_source(source)
+    three = module.UNet(num_classes=3).eval()
+    assert three.head.out_channels == 3
+    with torch.no_grad():
+        assert tuple(three(torch.randn(1, 1, 188, 188)).shape) == (1, 3, 4, 4)
+        assert tuple(three(torch.randn(1, 1, 572, 572)).shape) == (1, 3, 388, 388)
+    # the same module `netdsl.load` builds for num_classes=3, under the same weights
+    loaded = netdsl.load(str(SPECS / "unet.net"), num_classes=3).eval()
+    loaded.load_state_dict(three.state_dict())
+    x = torch.randn(1, 1, 188, 188)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), three(x))
+
+
+def test_the_unet_class_gives_what_the_class_per_specialisation_gives():
+    source, graphs = _compiled("unet")
+    mine = exec_source(source).UNet()
+    ref = exec_source(generate(graphs, "unet.net", block_classes=False)).UNet()
+    out = _same_under_the_same_weights(mine, ref, torch.randn(1, 1, 188, 188))
+    assert tuple(out.shape) == (1, 2, 4, 4)
+
+
+# ---- GoogLeNet: auxiliary heads reached by `@name` --------------------------------------
+@pytest.mark.parametrize("aux", [False, True])
+def test_googlenet_with_and_without_its_auxiliary_heads(aux):
+    source, _ = _compiled("googlenet")         # compiled at the defaults (aux_logits = false)
+    assert specialised_networks(source, ["GoogLeNet"]) == set()
+    assert "        if aux_logits:\n            self.aux1 = GoogLeNetAux(" in source
+    net = exec_source(source).GoogLeNet(num_classes=10, aux_logits=aux)
+    keys = net.state_dict()
+    if aux:
+        # torchvision's googlenet(aux_logits=True): InceptionAux on inception4a (512) and 4d (528)
+        assert tuple(keys["aux1.conv.conv.weight"].shape) == (128, 512, 1, 1)
+        assert tuple(keys["aux2.conv.conv.weight"].shape) == (128, 528, 1, 1)
+        assert tuple(keys["aux1.fc1.weight"].shape) == (1024, 2048)
+        assert tuple(keys["aux2.fc2.weight"].shape) == (10, 1024)
+    else:
+        assert not any(k.startswith("aux") for k in keys) and net.aux1 is None and net.aux2 is None
+    assert tuple(keys["fc.weight"].shape) == (10, 1024)
+    _, graphs = _compiled("googlenet", num_classes=10, aux_logits=aux)
+    ref = exec_source(generate(graphs, "googlenet.net", block_classes=False)).GoogLeNet()
+    out = _same_under_the_same_weights(net, ref, torch.randn(2, 3, 64, 64))
+    assert tuple(out.shape) == (2, 10)      # the heads are built, not computed (torchvision's eval mode)
+
+
+def test_the_auxiliary_head_follows_sizes_through_a_block():
+    """GoogLeNetAux: an adaptive pool to 4x4, a 1x1 BasicConv2d, then a linear after
+    flatten: 128 * 4 * 4 = 2048 features, whatever its input's size."""
+    source, _ = _compiled("googlenet")
+    assert "class GoogLeNetAux(nn.Module):" in source
+    assert "        self.fc1 = nn.Linear(in_features=2048, out_features=1024)" in source
+
+
+def test_inception_v3_is_parametric():
+    source, _ = _compiled("inception_v3")
+    assert specialised_networks(source, ["InceptionV3"]) == set()
+    # the auxiliary head's unnamed adaptive pool keeps the name elaboration gives it
+    assert "        if aux_logits:\n            self.adaptive_avgpool2d = nn.AdaptiveAvgPool2d(" in source
+    with torch.device("meta"):
+        net = exec_source(source).InceptionV3(num_classes=7, aux_logits=True)
+    keys = net.state_dict()
+    assert tuple(keys["AuxLogits.fc.weight"].shape) == (7, 768)        # torchvision's InceptionAux
+    assert tuple(keys["fc.weight"].shape) == (7, 2048)
+
+
+# ---- `@in` and named tensors in a block --------------------------------------------------
+_MBCONV = ('import "zoo:lib/efficientnet.net"\nnetwork Probe {{\n    input [8, 10, 10]\n'
+           "    {kind}(4.0, 3, 1, 8, 8, 0.2) -> {kind}(1.0, 5, 2, 8, 12, 0.1) -> {kind}(6.0, 3, 1, 12, 12, 0.0)\n}}\n")
+
+
+@pytest.mark.parametrize("kind", ["MBConv", "FusedMBConv"])
+def test_a_block_that_adds_its_input_has_one_class(kind):
+    result = check_source(_MBCONV.format(kind=kind))
+    assert result.ok
+    graphs = list(result.graphs)
+    source = generate(graphs)
+    assert len(re.findall(rf"^class {kind}(_\d+)?\(", source, flags=re.M)) == 1
+    # torchvision's `result = self.block(input); ... if self.use_res_connect: result += input`
+    assert "        result = self.block(x)\n" in source
+    assert "        self.use_add = stride == 1 and input_channels == out\n" in source
+    assert "        if self.use_add:\n            y = y + x\n" in source
+    mine = exec_source(source).Probe()
+    ref = exec_source(generate(graphs, block_classes=False)).Probe()
+    out = _same_under_the_same_weights(mine, ref, torch.randn(2, 8, 10, 10))
+    assert tuple(out.shape) == (2, 12, 5, 5)
+
+
+def test_a_reference_into_an_arm_keeps_a_class_per_use():
+    """A tensor named inside an `if` arm is not forward's after it: no class is guessed."""
+    spec = ("block B(on: bool) {\n    if on { a: conv2d(4, 1) } else { a: conv2d(4, 3, padding=1) }\n"
+            "    relu\n    add { identity; @a }\n}\n"
+            "network Probe {\n    input [3, 8, 8]\n    B(true) -> B(false)\n}\n")
+    result = check_source(spec)
+    assert result.ok
+    graphs = list(result.graphs)
+    source = generate(graphs)
+    assert "# B: a class per use, because `@a` refers to a tensor forward does not hold there" in source
+    mine = exec_source(source).Probe()
+    ref = exec_source(generate(graphs, block_classes=False)).Probe()
+    _same_under_the_same_weights(mine, ref, torch.randn(2, 3, 8, 8))
+
+
+# ---- DeepLabV3's constructs: named outputs, a named merge, upsample(size=@in) -----------
+_OUTPUTS = """
+network Probe(aux = false, k = 3) {
+    input [3, 16, 16]
+    body: conv2d(8, 3, padding=1)
+    relu
+    head: conv2d(k, 1)
+    out: upsample(size=@in, mode="bilinear")
+    @body -> aux_head: conv2d(k, 1) when aux
+    aux: upsample(size=@in, mode="bilinear")
+    return(out=@out, aux=@aux) when aux
+    return(out=@out)
+}
+"""
+
+
+@pytest.mark.parametrize("aux", [False, True])
+def test_a_network_returning_named_tensors_has_a_class_for_any_values(aux):
+    """DeepLabV3's `return(out=@out, aux=@aux) when aux`: the dict torchvision returns."""
+    source = generate(list(check_source(_OUTPUTS).graphs))
+    assert specialised_networks(source, ["Probe"]) == set()
+    assert "        self.returns_out_aux = aux\n" in source
+    assert "        if self.returns_out_aux:\n            return {'out': out, 'aux': aux_1}\n" in source
+    mine = exec_source(source).Probe(aux=aux, k=2)
+    spec = _OUTPUTS.replace("aux = false, k = 3", f"aux = {str(aux).lower()}, k = 2")
+    ref = exec_source(generate(list(check_source(spec).graphs), block_classes=False)).Probe()
+    out = _same_under_the_same_weights(mine, ref, torch.randn(2, 3, 20, 24))
+    assert sorted(out) == (["aux", "out"] if aux else ["out"])
+    assert tuple(out["out"].shape) == (2, 2, 20, 24)        # upsampled to the input's run-time size
+
+
+_PYRAMID = """import "zoo:deeplabv3_resnet50.net"
+block Pyramid(out: int = 4) {
+    convs: concat {
+        Conv2dNormActivation(out, 1)
+        [conv2d(out, 3, padding=2, dilation=2) -> relu]
+        ASPPPooling(out)
+    }
+    project: [conv2d(out, 1, bias=false) -> batchnorm2d -> relu]
+}
+network Probe {
+    input [8, 10, 12]
+    Pyramid(6) -> Pyramid
+}
+"""
+
+
+def test_a_named_merge_is_a_module_list_and_aspp_pooling_interpolates_to_its_input():
+    result = check_source(_PYRAMID)
+    assert result.ok
+    graphs = list(result.graphs)
+    source = generate(graphs)
+    for name in ("Pyramid", "ASPPPooling"):
+        assert len(re.findall(rf"^class {name}(_\d+)?\(", source, flags=re.M)) == 1, name
+    # torchvision's ASPP: self.convs = nn.ModuleList(...), each called on the input
+    assert "self.convs = nn.ModuleList(" in source
+    assert "        x1 = self.convs[0](x)\n        x2 = self.convs[1](x)\n        x = self.convs[2](x)\n" in source
+    # torchvision's ASPPPooling: the modules in order, then back to the input's size
+    assert ("        for module in self:\n            y = module(y)\n        y = nn.functional.interpolate("
+            "y, size=x.shape[2:], mode='bilinear', align_corners=False)\n") in source
+    mine = exec_source(source).Probe()
+    ref = exec_source(generate(graphs, block_classes=False)).Probe()
+    # ASPPPooling's conv, as torchvision's classifier.0.convs.4.1.weight
+    assert tuple(mine.state_dict()["pyramid.convs.2.1.weight"].shape) == (6, 8, 1, 1)
+    out = _same_under_the_same_weights(mine, ref, torch.randn(2, 8, 10, 12))
+    assert tuple(out.shape) == (2, 4, 10, 12)
