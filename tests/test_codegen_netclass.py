@@ -30,11 +30,14 @@ SPECS = Path(__file__).resolve().parent.parent / "specs"
 # The zoo networks whose class takes any values today (docs/compile.md lists why the
 # others do not). A new one shows up in test_the_parametric_networks_are_these.
 PARAMETRIC = {"lenet": "LeNet", "alexnet": "AlexNet", "nin": "NiN", "resnet18": "ResNet18",
-              "squeezenet1_1": "SqueezeNet1_1"}
+              "squeezenet1_1": "SqueezeNet1_1", "vgg11": "VGG11", "mobilenet_v2": "MobileNetV2",
+              "mnasnet1_0": "MNASNet", "resnet50": "ResNet50", "resnext50_32x4d": "ResNeXt50_32x4d",
+              "wide_resnet50_2": "WideResNet50_2"}
 # Too large to run on the CPU in a few seconds: state_dicts and shapes on the meta device
-META = {"alexnet"}
-# The smallest input a size-generic network takes (NiN's first window and three pools)
-SMALLEST = {"nin": 67}
+META = {"alexnet", "vgg11", "resnet50", "resnext50_32x4d", "wide_resnet50_2"}
+# The smallest input a size-generic network takes (NiN's first window and three pools;
+# VGG's five pools)
+SMALLEST = {"nin": 67, "vgg11": 32}
 
 
 def test_the_parametric_networks_are_these():

@@ -171,6 +171,45 @@ def substitute(text: str, mapping: dict) -> str:
     return ast.unparse(Swap().visit(tree))
 
 
+def fold(text: str) -> str:
+    """`text` with each `a if test else b` whose test compares literals replaced by the arm
+    it chooses: an inner block's output channels with constant arguments
+    (`out // 2 + out // 2`, not `... if 2 == 1 else out // 2 + out // 2`). The test is
+    decided here from the parsed literals, never run."""
+    tree = ast.parse(text, mode="eval")
+
+    class Fold(ast.NodeTransformer):
+        def visit_IfExp(self, node):
+            self.generic_visit(node)
+            test = _decide(node.test)
+            return node if test is None else (node.body if test else node.orelse)
+    return ast.unparse(Fold().visit(tree))
+
+
+_COMPARE = {ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b, ast.Lt: lambda a, b: a < b,
+            ast.LtE: lambda a, b: a <= b, ast.Gt: lambda a, b: a > b, ast.GtE: lambda a, b: a >= b}
+
+
+def _decide(node):
+    """True or False for a test of literals (ints, floats, bools: comparisons, and, or,
+    not), else None."""
+    if isinstance(node, ast.Constant) and type(node.value) in (bool, int, float):
+        return bool(node.value)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        v = _decide(node.operand)
+        return None if v is None else not v
+    if isinstance(node, ast.BoolOp):
+        values = [_decide(v) for v in node.values]
+        if None in values:
+            return None
+        return all(values) if isinstance(node.op, ast.And) else any(values)
+    if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARE:
+        a, b = node.left, node.comparators[0]
+        if all(isinstance(x, ast.Constant) and type(x.value) in (int, float) for x in (a, b)):
+            return _COMPARE[type(node.ops[0])](a.value, b.value)
+    return None
+
+
 # ---- the result -------------------------------------------------------------------
 class Translation:
     """A written class: its source (with `{name}` placeholders for the classes and
@@ -251,6 +290,8 @@ class _Class:
         self.flags: set = set()      # the bool attributes forward tests (flag_name)
         self.loop_vars: set = set()  # the channel locals of the loops being written
         self.all_loop_vars: set = set()
+        self.loop_var: str | None = None     # the local holding the channels entering a loop
+        self.closed: dict = {}       # loop local -> what it holds in the class's own names, or None
 
     # ---- names
     def scope_children(self, items, conditional=False, out=None):
@@ -388,7 +429,7 @@ class _Class:
             mapping[let_name] = substitute(let_text, mapping)
         if {n.id for n in ast.walk(ast.parse(inner.out_text, mode="eval")) if isinstance(n, ast.Name)} & inner.loop_vars:
             raise NotSymbolic(f"`{item.definition}`'s output channels come out of a loop")
-        out = symbolic(substitute(inner.out_text, mapping))
+        out = symbolic(fold(substitute(inner.out_text, mapping)))
         return f"{class_placeholder(item.definition)}({', '.join(parts)})", out
 
     def seq_ctor(self, item: T.Sequence, ch, lines=None, pad: int = 8) -> tuple[str, object]:
@@ -422,7 +463,7 @@ class _Class:
         for item in items:
             if isinstance(item, T.Sequence) and item.label is None:
                 yield from self.numbered_items(item.body)
-            elif isinstance(item, T.Sequence) or isinstance(item, (T.Use, T.If, T.Repeat)):
+            elif isinstance(item, T.Sequence) or isinstance(item, (T.Use, T.If, T.Repeat, T.For)):
                 yield item
             elif isinstance(item, T.Layer):
                 if item.branches is not None or not self.has_module(item):
@@ -604,7 +645,8 @@ class _Class:
             fwd.extend(t_fwd)
             return t_ch, t_cur
         if t_fwd and e_fwd:
-            raise NotSymbolic("both arms of an `if` compute something different in forward")
+            self.both_arms(arms, dst, fwd)
+            return t_ch, dst
         present, body_fwd = (t_mods, t_fwd) if t_fwd else (e_mods, e_fwd)
         if not present:
             raise NotSymbolic("an `if` arm computes without a module forward could test")
@@ -613,6 +655,27 @@ class _Class:
         fwd.append(f"        if self.{require_attribute(present[0])} is not None:")
         fwd.extend("    " + line for line in body_fwd)
         return t_ch, dst
+
+    def both_arms(self, arms, dst, fwd):
+        """An `if` whose arms compute different things in forward (ShuffleNetV2's unit:
+        chunk at stride 1, branch1 otherwise): forward tests a module only one arm
+        builds, as torchvision tests `self.stride`."""
+        (_, t_fwd, _, t_cur, t_mods), (_, e_fwd, _, e_cur, e_mods) = arms
+        for (a_fwd, a_cur, mine), (b_fwd, b_cur, theirs) in (((t_fwd, t_cur, t_mods), (e_fwd, e_cur, e_mods)),
+                                                            ((e_fwd, e_cur, e_mods), (t_fwd, t_cur, t_mods))):
+            only = [name for name in mine if name not in theirs]
+            if not only:
+                continue
+            fwd.append(f"        if self.{require_attribute(only[0])} is not None:")
+            fwd.extend("    " + line for line in a_fwd)
+            if a_cur != dst:
+                fwd.append(f"            {dst} = {a_cur}")
+            fwd.append("        else:")
+            fwd.extend("    " + line for line in b_fwd)
+            if b_cur != dst:
+                fwd.append(f"            {dst} = {b_cur}")
+            return
+        raise NotSymbolic("both arms of an `if` compute something different in forward, with the same modules")
 
     # ---- the class
     def write(self) -> Translation:
@@ -649,7 +712,8 @@ class _Class:
                 f'the input\'s channels."""',
                 "", f"    def __init__({sig_text}):"]
         source = "\n".join(head + init + fwd) + "\n"     # wrapped once the names are in (Writer.commit)
-        return Translation(t, source, text_of(out), self.lets, self.helpers, self.xavier,
+        out_text = self.close(text_of(out))
+        return Translation(t, source, text_of(out) if out_text is None else out_text, self.lets, self.helpers, self.xavier,
                            t.functions, self.uses, self.ordered, self.all_loop_vars, len(self.space) + 1)
 
     def write_network(self) -> Translation:
@@ -741,7 +805,8 @@ class _Class:
     def layers_name(self) -> str:
         t = self.t
         return namespace.fresh_local("layers", {*t.params, t.in_channels, *(f.name for f in t.functions),
-                                                *(i.name for i in t.body if isinstance(i, T.Let))})
+                                                *(i.name for i in t.body if isinstance(i, T.Let)),
+                                                *loop_names(t.body)})
 
     def numbered(self, items, ch, pad: int, lines: list, top: bool = False):
         """The arguments of nn.Sequential for a numbered scope's items; -> (channels, text).
@@ -769,7 +834,7 @@ class _Class:
                 elif isinstance(sub, T.If):
                     conditional = True
                     ch = self.conditional_items(sub, ch, parts)
-                elif isinstance(sub, T.Repeat):
+                elif isinstance(sub, (T.Repeat, T.For)):
                     conditional = True
                     ch = self.loop_items(sub, ch, parts)
                 else:
@@ -793,13 +858,9 @@ class _Class:
         lines.append(f"{ip}{layers} = []")
         for i, part in enumerate(parts):
             if part[0] is _LOOP:
-                count, index, var, start, ctors, end = part[2]
                 if named:
                     raise NotSymbolic("a loop among named modules")
-                lines.append(f"{ip}{var} = {start}")
-                lines.append(f"{ip}for {index or '_'} in range({count}):")
-                lines += [f"{ip}    {layers}.append({c})" for c in ctors]
-                lines.append(f"{ip}    {var} = {end}")
+                lines += part[2].lines(ip, layers)
             elif part[0] is not None:      # an if / else
                 test, arms = part[0], part[2]
                 lines.append(f"{ip}if {test}:")
@@ -811,32 +872,88 @@ class _Class:
                 lines.append(f"{ip}{layers}.append({entry(i, part[1], part[2])})")
         return ch, f"OrderedDict({layers})" if named else f"*{layers}"
 
-    def loop_items(self, item: T.Repeat, ch, parts):
-        """`repeat n { ... }` in a numbered scope: a Python loop appending its items. The
-        channels entering each iteration are a local (`channels`) the loop updates, so
-        that zero iterations leave them as they were."""
-        t = self.t
-        var = namespace.fresh_local("channels", {*t.params, t.in_channels, *(f.name for f in t.functions),
-                                                 *(i.name for i in t.body if isinstance(i, T.Let)),
-                                                 self.layers_name(), *([item.index] if item.index else [])})
-        if var in self.loop_vars:
-            raise NotSymbolic("nested loops")
-        self.loop_vars.add(var)
+    def loop_items(self, item, ch, parts):
+        """`repeat n { ... }` or `for ... in xs { ... }` in a numbered scope: a Python loop
+        appending its items. The channels entering each iteration are a local
+        (`channels`) the loop updates at the end of its body, so that zero iterations
+        leave them as they were; loops inside it share that local."""
+        loop, c = self.loop(item, ch)
+        parts.append((_LOOP, None, loop))
+        return c
+
+    def loop_local(self) -> str:
+        if self.loop_var is None:
+            t = self.t
+            taken = {*t.params, t.in_channels, *(f.name for f in t.functions),
+                     *(i.name for i in t.body if isinstance(i, T.Let)), self.layers_name(), *loop_names(t.body)}
+            if self.network is not None and self.network.locals is not None:
+                taken |= {*self.network.locals, self.network.input_size}
+            self.loop_var = namespace.fresh_local("channels", taken)
+        return self.loop_var
+
+    def close(self, text: str | None):
+        """Channels written in __init__, in the class's own names: the loop local replaced
+        by what it holds after the loops written so far; None when that depends on them."""
+        var = self.loop_var
+        if text is None or var is None or var not in _names(text):
+            return text
+        held = self.closed.get(var)
+        return None if held is None else substitute(text, {var: held})
+
+    def loop(self, item, ch):
+        """-> (_Loop, the channels after it: the loop local). Also settles what the local
+        holds after the loop in the class's own names (self.closed): when the body's
+        output channels do not depend on those entering it, `end if runs else start`
+        (`end` when the two agree), so that no loop variable leaks out of the class."""
+        var = self.loop_local()
         self.all_loop_vars.add(var)
-        ctors, c = [], Sym(var)
+        start = text_of(ch)
+        start_closed = self.close(start)
+        if isinstance(item, T.Repeat):
+            bound = {item.index} if item.index else set()
+            header = f"for {item.index or '_'} in range({item.count.text})"
+            runs = f"({item.count.text}) > 0"
+            known = item.count.value > 0 if item.count.constant else None
+        else:
+            bound = set(item.targets) - {"_"}
+            for name in bound:
+                require_argument(name)
+            targets = ", ".join(item.targets)
+            if item.destructure:
+                targets = f"({targets},)" if len(item.targets) == 1 else targets
+            header = f"for {targets} in {item.iterable.text}"
+            runs = f"len({item.iterable.text}) > 0"
+            known = len(item.iterable.value) > 0 if item.iterable.constant else None
+        self.closed[var] = var          # in the body: the channels entering the iteration
+        entries, c = [], Sym(var)
         # each iteration starts where the last ended: the sizes are not followed through loops
         self.space = (SPATIAL,) * len(self.space)
         self.nested += 1
         for sub in self.numbered_items(item.body):
-            if isinstance(sub, (T.If, T.Repeat)) or sub.label is not None:
-                raise NotSymbolic("a condition, a loop or a named module inside a loop")
+            if isinstance(sub, (T.Repeat, T.For)):
+                inner, c = self.loop(sub, c)
+                entries.append(inner)
+                continue
+            if isinstance(sub, T.If) or sub.label is not None:
+                raise NotSymbolic("a condition or a named module inside a loop")
             ctor, c = self.module_ctor(sub, c)
-            ctors.append(ctor)
+            entries.append(ctor)
         self.nested -= 1
         self.space = (SPATIAL,) * len(self.space)
-        self.loop_vars.discard(var)
-        parts.append((_LOOP, None, (item.count.text, item.index, var, text_of(ch), ctors, text_of(c))))
-        return Sym(var)
+        end = text_of(c)
+        end_closed = self.close(end)
+        if end_closed is None or _names(end_closed) & (bound | {var}):
+            closed = start_closed if end_closed == var else None      # (a body that keeps the channels)
+        elif known is True or end_closed == start_closed:
+            closed = end_closed
+        elif known is False:
+            closed = start_closed
+        elif start_closed is None:
+            closed = None
+        else:
+            closed = ast.unparse(ast.parse(f"({end_closed}) if {runs} else ({start_closed})", mode="eval"))
+        self.closed[var] = closed
+        return _Loop(header, var, None if start == var else start, entries, None if end == var else end), Sym(var)
 
     def conditional_items(self, item: T.If, ch, parts):
         arms, chans, saved, spaces = [], [], self.space, []
@@ -928,6 +1045,49 @@ def _closes_at(tokens, start: int, end: int) -> bool:
 _LOOP = object()        # marks a loop among a numbered scope's parts
 
 
+class _Loop:
+    """A loop of a numbered scope as written: its `for` line, the channels local, the
+    value it takes before the loop (None: it holds it already), the body (constructors
+    appended, and inner _Loops) and the value it takes at the end of each iteration."""
+
+    def __init__(self, header, var, start, body, end):
+        self.header, self.var, self.start, self.body, self.end = header, var, start, body, end
+
+    def lines(self, ip: str, layers: str) -> list[str]:
+        out = [f"{ip}{self.var} = {self.start}"] if self.start is not None else []
+        out.append(f"{ip}{self.header}:")
+        for entry in self.body:
+            out += entry.lines(ip + "    ", layers) if isinstance(entry, _Loop) else \
+                [f"{ip}    {layers}.append({entry})"]
+        if self.end is not None:
+            out.append(f"{ip}    {self.var} = {self.end}")
+        if len(out) == 1 + (self.start is not None):
+            out.append(f"{ip}    pass")
+        return out
+
+
+def _names(text: str) -> set:
+    """The names a Python expression reads (parsed, never run)."""
+    return {n.id for n in ast.walk(ast.parse(text, mode="eval")) if isinstance(n, ast.Name)}
+
+
+def loop_names(items) -> set:
+    """The names loops bind anywhere in a template body (`for` targets, `repeat` counters):
+    a local generated code introduces must not take one."""
+    out = set()
+    for item in items:
+        if isinstance(item, T.For):
+            out |= set(item.targets)
+        elif isinstance(item, T.Repeat) and item.index:
+            out.add(item.index)
+        for sub in (getattr(item, "body", None), getattr(item, "then", None), getattr(item, "orelse", None)):
+            if isinstance(sub, tuple):
+                out |= loop_names(sub)
+        for b in getattr(item, "branches", None) or ():
+            out |= loop_names(b.body)
+    return out
+
+
 def _assertion(item: T.Assert, ip: str) -> list[str]:
     """`assert` as the constructor's check: the spec's message in a ValueError."""
     if item.test.constant:
@@ -999,7 +1159,7 @@ def translate_network(writer, template: T.Template, values: dict, doc: str, init
     if rank < 2:
         raise first
     taken = {*template.params, *(f.name for f in template.functions),
-             *(i.name for i in template.body if isinstance(i, T.Let))}
+             *(i.name for i in template.body if isinstance(i, T.Let)), *loop_names(template.body)}
     input_size = namespace.fresh_local("input_size", taken)
     names = []
     for word in ("channels", *(("h", "w") if rank == 3 else ("length",) if rank == 2 else
