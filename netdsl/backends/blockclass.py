@@ -16,6 +16,11 @@ them as elaboration would, so that any values give the module `netdsl.load` give
   here from the template; a name that would depend on which `if` arm runs refuses.
 - `if` becomes a Python `if` in __init__; forward tests what __init__ stored
   (`self.downsample = None` when absent, torchvision's style).
+- `repeat` and `for` in a numbered scope become Python loops appending to a list;
+  the channels entering each iteration live in one local, updated at the end of
+  the body. What it holds after the loops is followed in the class's own names
+  (`_Class.close`) so that a class's output channels never name it; where they
+  depend on the loop's values the class keeps them as `self.out_channels`.
 
 Everything written is either a validated name, a literal (pysource.literal), an
 expression pysource.py wrote, or text built here from those.
@@ -222,6 +227,7 @@ class Translation:
         self.helpers, self.xavier, self.functions, self.uses = helpers, xavier, functions, uses
         self.ordered, self.loop_vars, self.out_rank = ordered, loop_vars, out_rank
         self.in_rank = None         # the rank of the input it was written for (set by translate)
+        self.exposes = False        # its output channels are `self.out_channels` (_Class.expose)
 
 
 def _bind(spec, args) -> SimpleNamespace:
@@ -427,6 +433,8 @@ class _Class:
                 raise NotSymbolic(f"`{item.definition}` needs `{p.name}`")
         for let_name, let_text in inner.lets:
             mapping[let_name] = substitute(let_text, mapping)
+        if inner.exposes:
+            return f"{class_placeholder(item.definition)}({', '.join(parts)})", EXPOSED
         if {n.id for n in ast.walk(ast.parse(inner.out_text, mode="eval")) if isinstance(n, ast.Name)} & inner.loop_vars:
             raise NotSymbolic(f"`{item.definition}`'s output channels come out of a loop")
         out = symbolic(fold(substitute(inner.out_text, mapping)))
@@ -526,6 +534,8 @@ class _Class:
                 attr = require_attribute(self.names[id(item)])
                 ctor, ch = self.module_ctor(item, ch, init, pad)
                 init.append(f"{ip}self.{attr} = {ctor}")
+                if ch is EXPOSED:
+                    ch = Sym(f"self.{attr}.out_channels")
                 self.settle(init)
                 fwd.append(f"        {dst} = self.{attr}({cur})")
                 cur = dst
@@ -645,7 +655,7 @@ class _Class:
             fwd.extend(t_fwd)
             return t_ch, t_cur
         if t_fwd and e_fwd:
-            self.both_arms(arms, dst, fwd)
+            self.both_arms(item, arms, dst, fwd)
             return t_ch, dst
         present, body_fwd = (t_mods, t_fwd) if t_fwd else (e_mods, e_fwd)
         if not present:
@@ -656,14 +666,16 @@ class _Class:
         fwd.extend("    " + line for line in body_fwd)
         return t_ch, dst
 
-    def both_arms(self, arms, dst, fwd):
+    def both_arms(self, item: T.If, arms, dst, fwd):
         """An `if` whose arms compute different things in forward (ShuffleNetV2's unit:
         chunk at stride 1, branch1 otherwise): forward tests a module only one arm
         builds, as torchvision tests `self.stride`."""
         (_, t_fwd, _, t_cur, t_mods), (_, e_fwd, _, e_cur, e_mods) = arms
         for (a_fwd, a_cur, mine), (b_fwd, b_cur, theirs) in (((t_fwd, t_cur, t_mods), (e_fwd, e_cur, e_mods)),
                                                             ((e_fwd, e_cur, e_mods), (t_fwd, t_cur, t_mods))):
-            only = [name for name in mine if name not in theirs]
+            sure = {self.names[id(c.item)] for c in self.scope_children(item.then if mine is t_mods else item.orelse)
+                    if not c.conditional}       # (not one built only under a condition inside the arm)
+            only = [name for name in mine if name not in theirs and name in sure]
             if not only:
                 continue
             fwd.append(f"        if self.{require_attribute(only[0])} is not None:")
@@ -711,10 +723,24 @@ class _Class:
                 f'    """The block {docstring(t.name)} for any values of its parameters; `{t.in_channels}`: '
                 f'the input\'s channels."""',
                 "", f"    def __init__({sig_text}):"]
-        source = "\n".join(head + init + fwd) + "\n"     # wrapped once the names are in (Writer.commit)
         out_text = self.close(text_of(out))
-        return Translation(t, source, text_of(out) if out_text is None else out_text, self.lets, self.helpers, self.xavier,
-                           t.functions, self.uses, self.ordered, self.all_loop_vars, len(self.space) + 1)
+        # (channels read from a module of this class, `self.first.out_channels`, are exposed too)
+        exposes = out_text is None or "self" in _names(out_text)
+        if exposes:
+            init.append(self.expose(out))
+        source = "\n".join(head + init + fwd) + "\n"     # wrapped once the names are in (Writer.commit)
+        tr = Translation(t, source, text_of(out) if out_text is None else out_text, self.lets, self.helpers,
+                         self.xavier, t.functions, self.uses, self.ordered, self.all_loop_vars, len(self.space) + 1)
+        tr.exposes = exposes
+        return tr
+
+    def expose(self, out) -> str:
+        """Output channels that come out of a loop over the values (a `for` over a channel
+        table): the class keeps them as `self.out_channels`, as torchvision's
+        Conv2dNormActivation does, and a class using it reads them there."""
+        if "out_channels" in self.names.values() or "out_channels" in self.flags:
+            raise NotSymbolic("its output channels come out of a loop, and `out_channels` names a module")
+        return f"        self.out_channels = {text_of(out)}"
 
     def write_network(self) -> Translation:
         """A network's class: its parameters with the values compiled for as defaults, and,
@@ -840,10 +866,16 @@ class _Class:
                 else:
                     ctor, ch = self.module_ctor(sub, ch)
                     parts.append((None, sub.label, ctor))
+                    if ch is EXPOSED:       # read from the module just appended
+                        conditional = True
+                        var = self.loop_local()
+                        self.closed[var] = None
+                        parts.append((_LAST, None, var))
+                        ch = Sym(var)
         if not conditional:
             return ch, self.numbered_args([p[1:] for p in parts])
         named = any(p[1] is not None for p in parts if p[0] is None) or \
-            any(name is not None for p in parts if p[0] is not None and p[0] is not _LOOP
+            any(name is not None for p in parts if p[0] is not None and p[0] is not _LOOP and p[0] is not _LAST
                 for arm in p[2] for name, _ in arm)
         if named and any(p[0] is None and p[1] is None and any(q[0] is not None for q in parts[:i])
                          for i, p in enumerate(parts)):
@@ -861,6 +893,10 @@ class _Class:
                 if named:
                     raise NotSymbolic("a loop among named modules")
                 lines += part[2].lines(ip, layers)
+            elif part[0] is _LAST:
+                if named:
+                    raise NotSymbolic("a block whose output channels come out of a loop, among named modules")
+                lines.append(f"{ip}{part[2]} = {layers}[-1].out_channels")
             elif part[0] is not None:      # an if / else
                 test, arms = part[0], part[2]
                 lines.append(f"{ip}if {test}:")
@@ -938,6 +974,10 @@ class _Class:
                 raise NotSymbolic("a condition or a named module inside a loop")
             ctor, c = self.module_ctor(sub, c)
             entries.append(ctor)
+            if c is EXPOSED:
+                entries.append(_LAST)
+                c = Sym(var)
+                self.closed[var] = None
         self.nested -= 1
         self.space = (SPATIAL,) * len(self.space)
         end = text_of(c)
@@ -1043,6 +1083,20 @@ def _closes_at(tokens, start: int, end: int) -> bool:
 
 
 _LOOP = object()        # marks a loop among a numbered scope's parts
+_LAST = object()        # marks `channels = layers[-1].out_channels` there (_Class.expose)
+
+
+class _Exposed:
+    """The output channels of a block use that keeps them as `self.out_channels`: the
+    caller reads them from the module it stores; anything else refuses."""
+    __slots__ = ()
+    __bool__ = __index__ = __int__ = __float__ = __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
+    __hash__ = __iter__ = __len__ = __getitem__ = __pow__ = __rpow__ = _refuse
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __floordiv__ = __rfloordiv__ = _refuse
+    __truediv__ = __rtruediv__ = __mod__ = __rmod__ = __neg__ = _refuse
+
+
+EXPOSED = _Exposed()
 
 
 class _Loop:
@@ -1057,6 +1111,9 @@ class _Loop:
         out = [f"{ip}{self.var} = {self.start}"] if self.start is not None else []
         out.append(f"{ip}{self.header}:")
         for entry in self.body:
+            if entry is _LAST:
+                out.append(f"{ip}    {self.var} = {layers}[-1].out_channels")
+                continue
             out += entry.lines(ip + "    ", layers) if isinstance(entry, _Loop) else \
                 [f"{ip}    {layers}.append({entry})"]
         if self.end is not None:

@@ -4,9 +4,10 @@ Code generation writes one class per block definition when the body lies in the
 subset below, and a class per specialisation otherwise. The subset is what a
 constructor can compute from the block's parameters and its input channels alone:
 layer calls and block uses with expression arguments, named and unnamed
-sequences, merges, `if`/`else`, `... when`, `let` and `assert`. A `repeat` is lowered too; a class writes it as a loop where
-its items are numbered (a `sequential block`). Out of it (each refusal says
-why, and the generated file repeats it): `for`, `@name` references, the input's height or width, a named merge, `assert`, computed layer names, and tensor
+sequences, merges, `if`/`else`, `... when`, `let` and `assert`. A `repeat` and a `for` (over a list, a
+parameter, a `let` or `range`) are lowered too; a class writes them as loops where
+their items are numbered (a `sequential block`). Out of it (each refusal says
+why, and the generated file repeats it): `@name` references, the input's height or width, a named merge, `assert`, computed layer names, and tensor
 parameters. Expressions become Python through netdsl/pysource.py.
 """
 from __future__ import annotations
