@@ -114,6 +114,9 @@ def _source(e, names: Names) -> tuple[str, int]:
             raise Untranslatable(f"unary `{e.op}`")
         return f"{e.op}{_wrap(_source(e.operand, names), _POW + 1)}", _UNARY
     if t is A.BoolOp:
+        chained = _chained(e, names)
+        if chained is not None:
+            return chained, _CMP
         level = _AND if e.op == "and" else _OR
         return f" {e.op} ".join(_wrap(_source(o, names), level + 1) for o in e.operands), level
     if t is A.CondExpr:
@@ -137,6 +140,23 @@ def _source(e, names: Names) -> tuple[str, int]:
         names.called.add(e.name)
         return f"{fn}({', '.join(_wrap(_source(a, names), _COND) for a in e.args)})", _ATOM
     raise Untranslatable(f"it has a {t.__name__.lower()} expression")
+
+
+_ORDER = ("<", "<=", ">", ">=")
+
+
+def _chained(e, names) -> str | None:
+    """`1 <= stride and stride <= 3` as Python's `1 <= stride <= 3` (ruff's PLR1716): the
+    same value, the middle operand (an expression without effects) read once."""
+    if e.op != "and" or len(e.operands) != 2 or any(type(o) is not A.BinOp or o.op not in _ORDER
+                                                     for o in e.operands):
+        return None
+    first, second = e.operands
+    middle = _source(first.right, names)
+    if middle[0] != _source(second.left, names)[0]:
+        return None
+    return (f"{_wrap(_source(first.left, names), _CMP + 1)} {first.op} {_wrap(middle, _CMP + 1)} {second.op} "
+            f"{_wrap(_source(second.right, names), _CMP + 1)}")
 
 
 def _is_none(e) -> bool:

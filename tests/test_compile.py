@@ -154,10 +154,12 @@ def test_a_specialised_class_refuses_other_arguments(tmp_path):
     with pytest.raises(ValueError, match="recompile"):
         namespace["Twice"](n=3)
     assert namespace["Twice_2"](n=3) is not None
-    # a network whose body is outside the subset (a `for`) has a class for its compiled values
+    # a network whose body is outside the subset (a `for` of modules named after their kind,
+    # conv2d, conv2d_1, ...) has a class for its compiled values
     looped = {}
     text = build_source(LOOPED)
-    assert "# Looped: a class for the values compiled for, because it has a `for` loop." in text
+    assert "# Looped: a class for the values compiled for, because its modules would not have the names " \
+        "elaboration gives." in text
     exec(compile(text, "looped", "exec"), looped)  # noqa: S102 - the code under test
     assert looped["Looped"](widths=(4, 8)) is not None
     with pytest.raises(ValueError, match=r"compiled for widths=\(4, 8\); recompile"):
