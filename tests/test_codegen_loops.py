@@ -205,3 +205,31 @@ network M(n = 1) {
     assert [m.out_channels for m in net.s] == [7, 8, 1, 2]
     assert net.conv2d.in_channels == 2
     _same_module(net, {"n": 3}, text, "M")
+
+
+def test_a_for_over_a_table_inside_a_block():
+    """MobileNetV3Features' `for` over its setting, with an InvertedResidual whose layers are
+    named with a plain name (the zoo's quotes its name, `"block"`, which another part of
+    code generation handles): one class for each, and the network takes its table."""
+    lib = (SPECS / "lib" / "mobilenet.net").read_text()
+    assert '"block": [' in lib and 'import "ops.net"' in lib
+    lib = lib.replace('"block": [', "layers: [").replace('import "ops.net"', 'import "zoo:lib/ops.net"')
+    text = lib + """
+network M(setting = [(16, 3, 16, 16, false, "RE", 1, 1), (16, 3, 64, 24, true, "HS", 2, 1)], num_classes = 10) {
+    input [3, 32, 32]
+    features: MobileNetV3Features(setting)
+    avgpool: adaptive_avgpool2d(1)
+    flatten
+    classifier: MobileNetV3Classifier(32, num_classes, 0.2)
+}
+"""
+    source = generate(_source(text))
+    assert "a class per" not in source and "a class for the values" not in source
+    assert "        for c_in, k, c_exp, c_out, se, act, s, d in setting:\n" in source
+    assert "self.classifier = MobileNetV3Classifier(6 * setting[-1][3], 32, num_classes, 0.2)" in source
+    M = exec_source(source).M
+    table = [(16, 3, 16, 16, False, "RE", 1, 1), (16, 5, 48, 8, True, "HS", 2, 1), (8, 3, 24, 8, False, "RE", 1, 1)]
+    net = M(setting=table, num_classes=3)
+    assert net.classifier[0].in_features == 6 * 8 and net.classifier[-1].out_features == 3
+    assert len(net.features) == 5
+    _same_module(net, {"setting": table, "num_classes": 3}, text, "M", (2, 3, 32, 32))
