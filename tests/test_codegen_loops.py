@@ -233,3 +233,16 @@ network M(setting = [(16, 3, 16, 16, false, "RE", 1, 1), (16, 3, 64, 24, true, "
     assert net.classifier[0].in_features == 6 * 8 and net.classifier[-1].out_features == 3
     assert len(net.features) == 5
     _same_module(net, {"setting": table, "num_classes": 3}, text, "M", (2, 3, 32, 32))
+
+
+@pytest.mark.parametrize("body, why", [
+    ("sequential block B(n: int) {\n    repeat n { conv2d(4, 1) when n > 1 }\n}",
+     "a condition or a named module inside a loop"),
+    ("block B(n: int) {\n    for c in [n, 2] { conv2d(c, 1) }\n}",       # conv2d, conv2d_1: names, not numbers
+     "a for where modules are named, not numbered"),
+])
+def test_a_loop_outside_the_subset_falls_back_and_says_why(body, why):
+    text = body + "\nnetwork N(n = 2) {\n    input [3, 8, 8]\n    B(n)\n}\n"
+    source = generate(_source(text))
+    assert f"# B: a class per use, because {why}." in source
+    assert "# N: a class for the values compiled for, because it uses `B`, which has no class of its own." in source
