@@ -1161,8 +1161,21 @@ def _either(test: T.Expr, then, orelse):
     chooses (a merge after it mostly reads another branch's: ResNet's downsample)."""
     if text_of(then) == text_of(orelse):
         return then
+    if _implies_equal(test.text, text_of(then), text_of(orelse)):
+        return orelse
     return Sym(f"{_operand(then, _OR)} if {test.text if _level(test.text) >= _OR else f'({test.text})'} "
                f"else {_operand(orelse, _COND)}", _COND)
+
+
+def _implies_equal(test: str, a: str, b: str) -> bool:
+    """Whether `test` holding means a == b: one of its `and`-ed terms is `a == b` (MobileNetV2's
+    `stride == 1 and in_channels == out` choosing between in_channels and out), so that
+    `a if test else b` is b whatever the test gives."""
+    node = ast.parse(test, mode="eval").body
+    terms = node.values if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And) else [node]
+    pair = {ast.unparse(ast.parse(a, mode="eval")), ast.unparse(ast.parse(b, mode="eval"))}
+    return any(isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq)
+               and {ast.unparse(t.left), ast.unparse(t.comparators[0])} == pair for t in terms)
 
 
 def class_placeholder(definition: str) -> str:
