@@ -181,6 +181,11 @@ def test_shufflenet_unit_and_stage_have_one_class_each():
     unit = module.InvertedResidual(8, 8, 1).eval()
     assert unit.branch1 is None and unit.branch2[0].in_channels == 4
     assert tuple(unit(torch.randn(1, 8, 6, 6)).shape) == (1, 8, 6, 6)
+    # the spec's `assert 1 <= stride and stride <= 3`, written as Python's chained comparison
+    assert "        if not 1 <= stride <= 3:\n" in source
+    for stride in (0, 4):
+        with pytest.raises(ValueError, match="strides 1 to 3"):
+            module.InvertedResidual(8, 8, stride)
     stage = module.ShuffleStage(6, 10, 3)
     assert stage.out_channels == 10 and len(stage) == 3
     assert stage[0].branch1[0].in_channels == 6 and stage[1].branch2[0].in_channels == 5
