@@ -146,6 +146,9 @@ def _source(e, names: Names, gone_through=False) -> tuple[str, int]:
             raise Untranslatable(f"unary `{e.op}`")
         return f"{e.op}{_wrap(_source(e.operand, names), _POW + 1)}", _UNARY
     if t is A.BoolOp:
+        chained = _chained(e, names)
+        if chained is not None:
+            return chained, _CMP
         level = _AND if e.op == "and" else _OR
         return f" {e.op} ".join(_wrap(_source(o, names), level + 1) for o in e.operands), level
     if t is A.CondExpr:
@@ -159,9 +162,10 @@ def _source(e, names: Names, gone_through=False) -> tuple[str, int]:
     if t is A.Comprehension:
         return _comprehension(e, names, gone_through)
     if t is A.FunCall:
-        if e.name == "int" and len(e.args) == 1 and type(e.args[0]) is A.FunCall and e.args[0].name == "round" \
-                and len(e.args[0].args) == 1 and "int" not in names.vars and "int" not in names.functions:
-            return _source(e.args[0], names)    # round(x) is already an int: ruff's RUF046
+        if e.name == "int" and len(e.args) == 1 and type(e.args[0]) is A.FunCall \
+                and e.args[0].name in ("round", "ceil", "floor") and len(e.args[0].args) == 1 \
+                and not {"int", e.args[0].name} & (set(names.vars) | set(names.functions)):
+            return _source(e.args[0], names)    # round(x), math.ceil(x), math.floor(x) are ints: ruff's RUF046
         if e.name in names.functions:
             fn = names.functions[e.name]
         elif e.name in names.vars:
@@ -219,6 +223,23 @@ def _python_local(name) -> bool:
     return isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name) \
         and not keyword.issoftkeyword(name) and not name.startswith("_") and name not in RESERVED \
         and (name.isascii() or unicodedata.normalize("NFKC", name) == name)
+
+
+_ORDER = ("<", "<=", ">", ">=")
+
+
+def _chained(e, names) -> str | None:
+    """`1 <= stride and stride <= 3` as Python's `1 <= stride <= 3` (ruff's PLR1716): the
+    same value, the middle operand (an expression without effects) read once."""
+    if e.op != "and" or len(e.operands) != 2 or any(type(o) is not A.BinOp or o.op not in _ORDER
+                                                     for o in e.operands):
+        return None
+    first, second = e.operands
+    middle = _source(first.right, names)
+    if middle[0] != _source(second.left, names)[0]:
+        return None
+    return (f"{_wrap(_source(first.left, names), _CMP + 1)} {first.op} {_wrap(middle, _CMP + 1)} {second.op} "
+            f"{_wrap(_source(second.right, names), _CMP + 1)}")
 
 
 def _is_none(e) -> bool:

@@ -79,6 +79,10 @@ BLOCKS = {
     "Stack": ("lib/mnasnet.net", st.fixed_dictionaries(
         {"_out": INTS(1, 4), "_k": st.sampled_from([3, 5]), "_stride": INTS(1, 2), "_t": INTS(1, 3),
          "_repeats": INTS(1, 3)})),
+    "ShuffleStage": ("lib/shufflenet.net", st.fixed_dictionaries(
+        {"_out": st.sampled_from([2, 4, 6]), "_repeats": INTS(1, 3)})),
+    "InvertedResidual@shufflenet": ("lib/shufflenet.net", st.fixed_dictionaries(
+        {"_out": st.sampled_from([2, 4, 6, 8]), "_stride": INTS(1, 3)})),
     "InvertedResidual@mnasnet": ("lib/mnasnet.net", st.fixed_dictionaries(
         {"_out": INTS(1, 6), "_k": st.sampled_from([3, 5]), "_stride": INTS(1, 2), "_t": INTS(1, 3)},
         optional={"momentum": st.sampled_from([0.1, 0.01])})),
@@ -281,7 +285,6 @@ def test_what_has_no_python_counterpart_is_refused(spec):
 
 @pytest.mark.parametrize("body, why", [
     ("conv2d(4, 1)\n    repeat n { relu }", "a repeat where modules are named, not numbered"),
-    ('BottleneckLayer(4, n)\n    conv2d(8, 1)', "`BottleneckLayer`'s output channels come out of a loop"),
     ("conv2d(4, 1) -> flatten", "needs the height or width of its input, which the class does not take"),
     ("conv2d(4, 1) -> flatten -> linear(3)", "needs the height or width of its input, which the class does not take"),
     ("conv2d(in.h, 1)", "`in.h` depends on the input's size, not only its channels"),

@@ -197,7 +197,7 @@ def test_a_network_returning_named_tensors_has_a_class_for_any_values(aux):
     source = generate(list(check_source(_OUTPUTS).graphs))
     assert specialised_networks(source, ["Probe"]) == set()
     assert "        self.returns_out_aux = aux\n" in source
-    assert "        if self.returns_out_aux:\n            return {'out': out, 'aux': aux_1}\n" in source
+    assert '        if self.returns_out_aux:\n            return {"out": out, "aux": aux_1}\n' in source
     mine = exec_source(source).Probe(aux=aux, k=2)
     spec = _OUTPUTS.replace("aux = false, k = 3", f"aux = {str(aux).lower()}, k = 2")
     ref = exec_source(generate(list(check_source(spec).graphs), block_classes=False)).Probe()
@@ -234,7 +234,7 @@ def test_a_named_merge_is_a_module_list_and_aspp_pooling_interpolates_to_its_inp
     assert "        x1 = self.convs[0](x)\n        x2 = self.convs[1](x)\n        x = self.convs[2](x)\n" in source
     # torchvision's ASPPPooling: the modules in order, then back to the input's size
     assert ("        for module in self:\n            y = module(y)\n        y = nn.functional.interpolate("
-            "y, size=x.shape[2:], mode='bilinear', align_corners=False)\n") in source
+            'y, size=x.shape[2:], mode="bilinear", align_corners=False)\n') in source
     mine = exec_source(source).Probe()
     ref = exec_source(generate(graphs, block_classes=False)).Probe()
     # ASPPPooling's conv, as torchvision's classifier.0.convs.4.1.weight

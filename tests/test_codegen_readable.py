@@ -124,6 +124,14 @@ def test_generated_code_is_what_ruff_format_writes(tmp_path):
     ('        torch._assert(x.shape[1] == 4, f"' + "a" * 60 + '" f"' + "b" * 60 + '")',
      ["        torch._assert(", "            x.shape[1] == 4,", '            f"' + "a" * 60 + '"',
       '            f"' + "b" * 60 + '",', "        )"]),
+    # a comprehension that does not fit on its own line: the element, then each clause on a line
+    ("    return tuple(efficientnet_adjust_channels(c_in, width_mult) + efficientnet_adjust_depth(n, depth_mult) "
+     "for (c_in, n) in table if n > 0)",
+     ["    return tuple(",
+      "        efficientnet_adjust_channels(c_in, width_mult) + efficientnet_adjust_depth(n, depth_mult)",
+      "        for (c_in, n) in table",
+      "        if n > 0",
+      "    )"]),
 ])
 def test_wrap_breaks_lines_as_ruff_format_does(line, expected):
     from netdsl.backends.blockclass import wrap

@@ -20,6 +20,11 @@ them as elaboration would, so that any values give the module `netdsl.load` give
   is written to a local of its name, `@name` continues from it, a layer taking a
   tensor (`center_crop(@up4)`) is passed it and reads its size at run time, and
   `@in` keeps `x` as the input. Lines no output reads are left out (_without_dead).
+- `repeat` and `for` in a numbered scope become Python loops appending to a list;
+  the channels entering each iteration live in one local, updated at the end of
+  the body. What it holds after the loops is followed in the class's own names
+  (`_Class.close`) so that a class's output channels never name it; where they
+  depend on the loop's values the class keeps them as `self.out_channels`.
 
 Everything written is either a validated name, a literal (pysource.literal), an
 expression pysource.py wrote, or text built here from those.
@@ -79,11 +84,31 @@ _NEUTRAL = {(1, "*"), (0, "+"), (0, "-"), (1, "//")}
 def symbolic(text: str):
     """Sym(text), or the int when the text is an integer literal (an inner block's output
     channels written with constant arguments: `512`, not `512 * 1 * 1` after flatten)."""
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return Sym(text)
-    return value if type(value) is int else Sym(text)
+    value = _int_arithmetic(ast.parse(text, mode="eval").body)
+    return value if value is not None else Sym(text)
+
+
+_INT_OPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+            ast.FloorDiv: lambda a, b: a // b, ast.Mod: lambda a, b: a % b}
+
+
+def _int_arithmetic(node):
+    """The value of integer arithmetic on integer literals (`(64 + 6 * 32) // 2`: DenseNet's
+    channels after a block use with constant arguments), computed from the parsed tree and
+    never run; None for anything else, and where it would divide by zero."""
+    if isinstance(node, ast.Constant):
+        return node.value if type(node.value) is int else None
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        v = _int_arithmetic(node.operand)
+        return None if v is None else -v
+    if isinstance(node, ast.BinOp) and type(node.op) in _INT_OPS:
+        a, b = _int_arithmetic(node.left), _int_arithmetic(node.right)
+        if a is None or b is None or (b == 0 and type(node.op) in (ast.FloorDiv, ast.Mod)):
+            return None
+        if max(abs(a), abs(b)) > 1 << 62:       # channel counts: nothing this large is worth folding
+            return None
+        return _INT_OPS[type(node.op)](a, b)
+    return None
 
 
 class Sym:
@@ -176,6 +201,52 @@ def substitute(text: str, mapping: dict) -> str:
     return ast.unparse(Swap().visit(tree))
 
 
+def fold(text: str) -> str:
+    """`text` with each `a if test else b` whose test compares literals replaced by the arm
+    it chooses: an inner block's output channels with constant arguments
+    (`out // 2 + out // 2`, not `... if 2 == 1 else out // 2 + out // 2`). The test is
+    decided here from the parsed literals, never run."""
+    tree = ast.parse(text, mode="eval")
+
+    class Fold(ast.NodeTransformer):
+        def visit_IfExp(self, node):
+            self.generic_visit(node)
+            test = _decide(node.test)
+            return node if test is None else (node.body if test else node.orelse)
+    return ast.unparse(Fold().visit(tree))
+
+
+_COMPARE = {ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b, ast.Lt: lambda a, b: a < b,
+            ast.LtE: lambda a, b: a <= b, ast.Gt: lambda a, b: a > b, ast.GtE: lambda a, b: a >= b}
+
+
+def _decide(node):
+    """True or False for a test of literals (ints, floats, bools: comparisons, and, or,
+    not; strings compared for equality; `is None`), else None."""
+    if isinstance(node, ast.Constant) and type(node.value) in (bool, int, float):
+        return bool(node.value)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        v = _decide(node.operand)
+        return None if v is None else not v
+    if isinstance(node, ast.BoolOp):
+        values = [_decide(v) for v in node.values]
+        if None in values:
+            return None
+        return all(values) if isinstance(node.op, ast.And) else any(values)
+    if isinstance(node, ast.Compare) and len(node.ops) == 1:
+        a, b = node.left, node.comparators[0]
+        op = type(node.ops[0])
+        if not all(isinstance(x, ast.Constant) for x in (a, b)):
+            return None
+        if op in (ast.Is, ast.IsNot) and None in (a.value, b.value):    # `None is None`: a default passed on
+            return (a.value is b.value) == (op is ast.Is)
+        numbers = all(type(x.value) in (int, float) for x in (a, b))
+        strings = all(type(x.value) is str for x in (a, b))
+        if op in _COMPARE and (numbers or (strings and op in (ast.Eq, ast.NotEq))):
+            return _COMPARE[op](a.value, b.value)
+    return None
+
+
 # ---- the result -------------------------------------------------------------------
 class Translation:
     """A written class: its source (with `{name}` placeholders for the classes and
@@ -188,6 +259,7 @@ class Translation:
         self.helpers, self.xavier, self.functions, self.uses = helpers, xavier, functions, uses
         self.ordered, self.loop_vars, self.out_rank = ordered, loop_vars, out_rank
         self.in_rank = None         # the rank of the input it was written for (set by translate)
+        self.exposes = False        # its output channels are `self.out_channels` (_Class.expose)
 
 
 def _bind(spec, args) -> SimpleNamespace:
@@ -276,6 +348,8 @@ class _Class:
         self.flowing: set = set()
         self.dangling = False        # after an `if` whose arms end in tensors of other ranks: until `@name`
         self.outputs: list = []      # a network's `return(...)`s: (T.Output, [(name, local), ...])
+        self.loop_var: str | None = None     # the local holding the channels entering a loop
+        self.closed: dict = {}       # loop local -> what it holds in the class's own names, or None
 
     # ---- names
     def scope_children(self, items, conditional=False, out=None):
@@ -422,9 +496,11 @@ class _Class:
                 raise NotSymbolic(f"`{item.definition}` needs `{p.name}`")
         for let_name, let_text in inner.lets:
             mapping[let_name] = substitute(let_text, mapping)
+        if inner.exposes:
+            return f"{class_placeholder(item.definition)}({', '.join(parts)})", EXPOSED
         if {n.id for n in ast.walk(ast.parse(inner.out_text, mode="eval")) if isinstance(n, ast.Name)} & inner.loop_vars:
             raise NotSymbolic(f"`{item.definition}`'s output channels come out of a loop")
-        out = symbolic(substitute(inner.out_text, mapping))
+        out = symbolic(fold(substitute(inner.out_text, mapping)))
         return f"{class_placeholder(item.definition)}({', '.join(parts)})", out
 
     def seq_ctor(self, item: T.Sequence, ch, lines=None, pad: int = 8) -> tuple[str, object]:
@@ -458,7 +534,7 @@ class _Class:
         for item in items:
             if isinstance(item, T.Sequence) and item.label is None:
                 yield from self.numbered_items(item.body)
-            elif isinstance(item, T.Sequence) or isinstance(item, (T.Use, T.If, T.Repeat)):
+            elif isinstance(item, T.Sequence) or isinstance(item, (T.Use, T.If, T.Repeat, T.For)):
                 yield item
             elif isinstance(item, T.Layer):
                 if item.branches is not None or not self.has_module(item):
@@ -576,6 +652,8 @@ class _Class:
                 ctor, ch = self.module_ctor(item, ch, init, pad)
                 self.size_check(attr, ctor, before, cur, init, fwd)
                 init.append(f"{ip}self.{attr} = {ctor}")
+                if ch is EXPOSED:
+                    ch = Sym(f"self.{attr}.out_channels")
                 self.settle(init)
                 fwd.append(f"        {dst} = self.{attr}({cur})")
                 cur = dst
@@ -903,7 +981,8 @@ class _Class:
             fwd.extend(t_fwd)
             return t_ch, t_cur
         if t_fwd and e_fwd:
-            raise NotSymbolic("both arms of an `if` compute something different in forward")
+            self.both_arms(item, arms, dst, fwd)
+            return t_ch, dst
         present, body_fwd = (t_mods, t_fwd) if t_fwd else (e_mods, e_fwd)
         if not present and not self.referenced:
             raise NotSymbolic("an `if` arm computes without a module forward could test")
@@ -917,6 +996,29 @@ class _Class:
             fwd.append(f"        if self.{flag}:")
         fwd.extend("    " + line for line in body_fwd)
         return t_ch, dst
+
+    def both_arms(self, item: T.If, arms, dst, fwd):
+        """An `if` whose arms compute different things in forward (ShuffleNetV2's unit:
+        chunk at stride 1, branch1 otherwise): forward tests a module only one arm
+        builds, as torchvision tests `self.stride`."""
+        (_, t_fwd, _, t_cur, t_mods), (_, e_fwd, _, e_cur, e_mods) = arms
+        for (a_fwd, a_cur, mine), (b_fwd, b_cur, theirs) in (((t_fwd, t_cur, t_mods), (e_fwd, e_cur, e_mods)),
+                                                            ((e_fwd, e_cur, e_mods), (t_fwd, t_cur, t_mods))):
+            sure = {self.names[id(c.item)] for c in self.scope_children(item.then if mine is t_mods else item.orelse)
+                    if not c.conditional}       # (not one built only under a condition inside the arm)
+            only = [name for name in mine if name not in theirs and name in sure]
+            if not only:
+                continue
+            fwd.append(f"        if self.{require_attribute(only[0])} is not None:")
+            fwd.extend("    " + line for line in a_fwd)
+            if a_cur != dst:
+                fwd.append(f"            {dst} = {a_cur}")
+            fwd.append("        else:")
+            fwd.extend("    " + line for line in b_fwd)
+            if b_cur != dst:
+                fwd.append(f"            {dst} = {b_cur}")
+            return
+        raise NotSymbolic("both arms of an `if` compute something different in forward, with the same modules")
 
     # ---- the class
     def write(self) -> Translation:
@@ -959,9 +1061,24 @@ class _Class:
                 f'    """The block {docstring(t.name)} for any values of its parameters; `{t.in_channels}`: '
                 f'the input\'s channels."""',
                 "", f"    def __init__({sig_text}):"]
+        out_text = self.close(text_of(out))
+        # (channels read from a module of this class, `self.first.out_channels`, are exposed too)
+        exposes = out_text is None or "self" in _names(out_text)
+        if exposes:
+            init.append(self.expose(out))
         source = "\n".join(head + init + fwd) + "\n"     # wrapped once the names are in (Writer.commit)
-        return Translation(t, source, text_of(out), self.lets, self.helpers, self.xavier,
-                           t.functions, self.uses, self.ordered, self.all_loop_vars, len(self.space) + 1)
+        tr = Translation(t, source, text_of(out) if out_text is None else out_text, self.lets, self.helpers,
+                         self.xavier, t.functions, self.uses, self.ordered, self.all_loop_vars, len(self.space) + 1)
+        tr.exposes = exposes
+        return tr
+
+    def expose(self, out) -> str:
+        """Output channels that come out of a loop over the values (a `for` over a channel
+        table): the class keeps them as `self.out_channels`, as torchvision's
+        Conv2dNormActivation does, and a class using it reads them there."""
+        if "out_channels" in self.names.values() or "out_channels" in self.flags:
+            raise NotSymbolic("its output channels come out of a loop, and `out_channels` names a module")
+        return f"        self.out_channels = {text_of(out)}"
 
     def write_network(self) -> Translation:
         """A network's class: its parameters with the values compiled for as defaults, and,
@@ -1150,7 +1267,8 @@ class _Class:
     def layers_name(self) -> str:
         t = self.t
         return namespace.fresh_local("layers", {*t.params, t.in_channels, *(f.name for f in t.functions),
-                                                *(i.name for i in t.body if isinstance(i, T.Let))})
+                                                *(i.name for i in t.body if isinstance(i, T.Let)),
+                                                *loop_names(t.body)})
 
     def numbered(self, items, ch, pad: int, lines: list, top: bool = False):
         """The arguments of nn.Sequential for a numbered scope's items; -> (channels, text).
@@ -1178,16 +1296,22 @@ class _Class:
                 elif isinstance(sub, T.If):
                     conditional = True
                     ch = self.conditional_items(sub, ch, parts)
-                elif isinstance(sub, T.Repeat):
+                elif isinstance(sub, (T.Repeat, T.For)):
                     conditional = True
                     ch = self.loop_items(sub, ch, parts)
                 else:
                     ctor, ch = self.module_ctor(sub, ch)
                     parts.append((None, sub.label, ctor))
+                    if ch is EXPOSED:       # read from the module just appended
+                        conditional = True
+                        var = self.loop_local()
+                        self.closed[var] = None
+                        parts.append((_LAST, None, var))
+                        ch = Sym(var)
         if not conditional:
             return ch, self.numbered_args([p[1:] for p in parts])
         named = any(p[1] is not None for p in parts if p[0] is None) or \
-            any(name is not None for p in parts if p[0] is not None and p[0] is not _LOOP
+            any(name is not None for p in parts if p[0] is not None and p[0] is not _LOOP and p[0] is not _LAST
                 for arm in p[2] for name, _ in arm) or any(_named_loop(p) for p in parts)
         if named and any(p[0] is None and p[1] is None and any(q[0] is not None for q in parts[:i])
                          for i, p in enumerate(parts)):
@@ -1202,13 +1326,13 @@ class _Class:
         lines.append(f"{ip}{layers} = []")
         for i, part in enumerate(parts):
             if part[0] is _LOOP:
-                count, index, var, start, ctors, end = part[2]
                 if named and not _named_loop(part):
                     raise NotSymbolic("a loop among named modules")
-                lines.append(f"{ip}{var} = {start}")
-                lines.append(f"{ip}for {index or '_'} in range({count}):")
-                lines += [_loop_line(c, f"{ip}    ", layers) for c in ctors]
-                lines.append(f"{ip}    {var} = {end}")
+                lines += part[2].lines(ip, layers)
+            elif part[0] is _LAST:
+                if named:
+                    raise NotSymbolic("a block whose output channels come out of a loop, among named modules")
+                lines.append(f"{ip}{part[2]} = {layers}[-1].out_channels")
             elif part[0] is not None:      # an if / else
                 test, arms = part[0], part[2]
                 lines.append(f"{ip}if {test}:")
@@ -1221,35 +1345,100 @@ class _Class:
         self.ordered = self.ordered or named
         return ch, f"OrderedDict({layers})" if named else f"*{layers}"
 
-    def loop_items(self, item: T.Repeat, ch, parts):
-        """`repeat n { ... }` in a numbered scope: a Python loop appending its items. The
-        channels entering each iteration are a local (`channels`) the loop updates, so
-        that zero iterations leave them as they were."""
-        t = self.t
-        var = namespace.fresh_local("channels", {*t.params, t.in_channels, *(f.name for f in t.functions),
-                                                 *(i.name for i in t.body if isinstance(i, T.Let)),
-                                                 self.layers_name(), *([item.index] if item.index else [])})
-        if var in self.loop_vars:
-            raise NotSymbolic("nested loops")
-        self.loop_vars.add(var)
+    def loop_items(self, item, ch, parts):
+        """`repeat n { ... }` or `for ... in xs { ... }` in a numbered scope: a Python loop
+        appending its items. The channels entering each iteration are a local
+        (`channels`) the loop updates at the end of its body, so that zero iterations
+        leave them as they were; loops inside it share that local."""
+        loop, c = self.loop(item, ch)
+        parts.append((_LOOP, None, loop))
+        return c
+
+    def loop_local(self) -> str:
+        if self.loop_var is None:
+            t = self.t
+            taken = {*t.params, t.in_channels, *(f.name for f in t.functions),
+                     *(i.name for i in t.body if isinstance(i, T.Let)), self.layers_name(), *loop_names(t.body)}
+            if self.network is not None and self.network.locals is not None:
+                taken |= {*self.network.locals, self.network.input_size}
+            self.loop_var = namespace.fresh_local("channels", taken)
+        return self.loop_var
+
+    def close(self, text: str | None):
+        """Channels written in __init__, in the class's own names: the loop local replaced
+        by what it holds after the loops written so far; None when that depends on them."""
+        var = self.loop_var
+        if text is None or var is None or var not in _names(text):
+            return text
+        held = self.closed.get(var)
+        return None if held is None else substitute(text, {var: held})
+
+    def loop(self, item, ch):
+        """-> (_Loop, the channels after it: the loop local). Also settles what the local
+        holds after the loop in the class's own names (self.closed): when the body's
+        output channels do not depend on those entering it, `end if runs else start`
+        (`end` when the two agree), so that no loop variable leaks out of the class."""
+        var = self.loop_local()
         self.all_loop_vars.add(var)
-        ctors, c = [], Sym(var)
+        start = text_of(ch)
+        start_closed = self.close(start)
+        if isinstance(item, T.Repeat):
+            bound = {item.index} if item.index else set()
+            header = f"for {item.index or '_'} in range({item.count.text})"
+            runs = f"({item.count.text}) > 0"
+            known = item.count.value > 0 if item.count.constant else None
+        else:
+            bound = set(item.targets) - {"_"}
+            for name in bound:
+                require_argument(name)
+            targets = ", ".join(item.targets)
+            if item.destructure:
+                targets = f"({targets},)" if len(item.targets) == 1 else targets
+            header = f"for {targets} in {item.iterable.text}"
+            runs = f"len({item.iterable.text}) > 0"
+            known = len(item.iterable.value) > 0 if item.iterable.constant else None
+        bound |= _let_names(item.body)  # a `let` in the body is a local of the loop too
+        self.closed[var] = var          # in the body: the channels entering the iteration
+        entries, c = [], Sym(var)
         # each iteration starts where the last ended: the sizes are not followed through loops
         self.space = (SPATIAL,) * len(self.space)
         self.nested += 1
-        for sub in self.loop_body(item.body, var, ctors):
-            if isinstance(sub, T.If):
-                c = self.loop_condition(sub, c, var, ctors)
+        for sub in self.loop_body(item.body, var, entries):
+            if isinstance(sub, (T.Repeat, T.For)):
+                inner, c = self.loop(sub, c)
+                entries.append(inner)
                 continue
-            if isinstance(sub, T.Repeat):
-                raise NotSymbolic("a condition, a loop or a named module inside a loop")
+            if isinstance(sub, T.If):
+                c = self.loop_condition(sub, c, var, entries)
+                continue
             ctor, c = self.module_ctor(sub, c)
-            ctors.append(ctor if sub.label is None else _Named(module_key(sub.label), ctor))
+            entries.append(ctor if sub.label is None else _Named(module_key(sub.label), ctor))
+            if c is EXPOSED:
+                if sub.label is not None:
+                    raise NotSymbolic("a named module whose output channels come out of a loop, inside a loop")
+                entries.append(_LAST)
+                c = Sym(var)
+                self.closed[var] = None
         self.nested -= 1
         self.space = (SPATIAL,) * len(self.space)
-        self.loop_vars.discard(var)
-        parts.append((_LOOP, None, (item.count.text, item.index, var, text_of(ch), ctors, text_of(c))))
-        return Sym(var)
+        end = text_of(c)
+        end_closed = self.close(end)
+        step = _step(end_closed, var, bound) if end_closed is not None and start_closed is not None else None
+        if step is not None:            # each iteration adds `step`: DenseNet's `c + n * growth`
+            count = item.count.text if isinstance(item, T.Repeat) else f"len({item.iterable.text})"
+            closed = ast.unparse(ast.parse(f"({start_closed}) + ({count}) * ({step})", mode="eval"))
+        elif end_closed is None or _names(end_closed) & (bound | {var}):
+            closed = start_closed if end_closed == var else None      # (a body that keeps the channels)
+        elif known is True or end_closed == start_closed:
+            closed = end_closed
+        elif known is False:
+            closed = start_closed
+        elif start_closed is None:
+            closed = None
+        else:
+            closed = ast.unparse(ast.parse(f"({end_closed}) if {runs} else ({start_closed})", mode="eval"))
+        self.closed[var] = closed
+        return _Loop(header, var, None if start == var else start, entries, None if end == var else end), Sym(var)
 
     def loop_condition(self, item: T.If, c, var: str, ctors: list):
         """`X when test` / `if` inside a loop's body: a Python `if` in the loop (each arm's
@@ -1405,12 +1594,34 @@ def _magic(tokens, i: int, lo: int = 0) -> bool:
     return not (tokens[i][0] == "(" and _is_collection(tokens, i, lo) and len(_commas(tokens, i)) == 1)
 
 
+def _clauses(tokens, lo: int, hi: int) -> list[int]:
+    """Where the clauses of a comprehension start among tokens[lo:hi], outside brackets:
+    each `for`, and each `if` after one (a comprehension's iterable and condition hold
+    no unbracketed conditional expression, so such an `if` is always a clause); [] when
+    tokens[lo:hi] is no comprehension's inside."""
+    starts, k = [], lo
+    while k < hi:
+        text, _, _, close, kind = tokens[k]
+        if close is not None:
+            k = close + 1
+            continue
+        if kind == tokenize.NAME and k > lo and (text == "for" or (text == "if" and starts)):
+            starts.append(k)
+        k += 1
+    return starts
+
+
 def _format(code: str, tokens, lo: int, hi: int, suffix: str, pad: str, limit: int) -> list[str]:
     """The lines for tokens[lo:hi] of `code` followed by `suffix` (an item's comma)."""
     text = code[tokens[lo][1]:tokens[hi - 1][2]] + suffix
     if len(pad) + len(text) <= limit and not any(tokens[k][3] is not None and _magic(tokens, k, lo)
                                                  for k in range(lo, hi)):
         return [pad + text]
+    clauses = _clauses(tokens, lo, hi)
+    if clauses:                 # a comprehension that does not fit: its element, then a line per clause
+        bounds = [lo, *clauses, hi]
+        return [line for a, b in zip(bounds, bounds[1:])
+                for line in _format(code, tokens, a, b, suffix if b == hi else "", pad, limit)]
     pairs, k = [], lo           # the brackets at depth 0 with something inside, in order
     while k < hi:
         if tokens[k][3] is not None:
@@ -1447,6 +1658,91 @@ def _format(code: str, tokens, lo: int, hi: int, suffix: str, pad: str, limit: i
 
 
 _LOOP = object()        # marks a loop among a numbered scope's parts
+_LAST = object()        # marks `channels = layers[-1].out_channels` there (_Class.expose)
+
+
+class _Exposed:
+    """The output channels of a block use that keeps them as `self.out_channels`: the
+    caller reads them from the module it stores; anything else refuses."""
+    __slots__ = ()
+    __bool__ = __index__ = __int__ = __float__ = __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
+    __hash__ = __iter__ = __len__ = __getitem__ = __pow__ = __rpow__ = _refuse
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __floordiv__ = __rfloordiv__ = _refuse
+    __truediv__ = __rtruediv__ = __mod__ = __rmod__ = __neg__ = _refuse
+
+
+EXPOSED = _Exposed()
+
+
+class _Loop:
+    """A loop of a numbered scope as written: its `for` line, the channels local, the
+    value it takes before the loop (None: it holds it already), the body (constructors
+    appended, and inner _Loops) and the value it takes at the end of each iteration."""
+
+    def __init__(self, header, var, start, body, end):
+        self.header, self.var, self.start, self.body, self.end = header, var, start, body, end
+
+    def lines(self, ip: str, layers: str) -> list[str]:
+        out = [f"{ip}{self.var} = {self.start}"] if self.start is not None else []
+        out.append(f"{ip}{self.header}:")
+        for entry in self.body:
+            if entry is _LAST:
+                out.append(f"{ip}    {self.var} = {layers}[-1].out_channels")
+                continue
+            out += entry.lines(ip + "    ", layers) if isinstance(entry, _Loop) else \
+                [_loop_line(entry, ip + "    ", layers)]
+        if self.end is not None:
+            out.append(f"{ip}    {self.var} = {self.end}")
+        if len(out) == 1 + (self.start is not None):
+            out.append(f"{ip}    pass")
+        return out
+
+
+def _step(text: str, var: str, bound: set) -> str | None:
+    """For channels `var + k` (or `k + var`) after an iteration, where `k` reads neither
+    `var` nor the loop's own names: the source of `k`, what each iteration adds; else None."""
+    node = ast.parse(text, mode="eval").body
+    if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add)):
+        return None
+    for mine, other in ((node.left, node.right), (node.right, node.left)):
+        if isinstance(mine, ast.Name) and mine.id == var:
+            step = ast.unparse(other)
+            return None if _names(step) & (bound | {var}) else step
+    return None
+
+
+def _let_names(items) -> set:
+    """The names `let`s bind in a template body, inside its conditions and loops too."""
+    out = set()
+    for item in items:
+        if isinstance(item, T.Let):
+            out.add(item.name)
+        for sub in (getattr(item, "body", None), getattr(item, "then", None), getattr(item, "orelse", None)):
+            if isinstance(sub, tuple):
+                out |= _let_names(sub)
+    return out
+
+
+def _names(text: str) -> set:
+    """The names a Python expression reads (parsed, never run)."""
+    return {n.id for n in ast.walk(ast.parse(text, mode="eval")) if isinstance(n, ast.Name)}
+
+
+def loop_names(items) -> set:
+    """The names loops bind anywhere in a template body (`for` targets, `repeat` counters):
+    a local generated code introduces must not take one."""
+    out = set()
+    for item in items:
+        if isinstance(item, T.For):
+            out |= set(item.targets)
+        elif isinstance(item, T.Repeat) and item.index:
+            out.add(item.index)
+        for sub in (getattr(item, "body", None), getattr(item, "then", None), getattr(item, "orelse", None)):
+            if isinstance(sub, tuple):
+                out |= loop_names(sub)
+        for b in getattr(item, "branches", None) or ():
+            out |= loop_names(b.body)
+    return out
 
 
 class _Named(str):
@@ -1471,19 +1767,25 @@ class _Indented:
         self.entry = entry
 
 
-def _loop_entries(part) -> list:
-    """The constructors of a loop part (under its conditions too), without its statements."""
-    entries = [c.entry if isinstance(c, _Indented) else c for c in part[2][4]]
-    while any(isinstance(c, _Indented) for c in entries):
-        entries = [c.entry if isinstance(c, _Indented) else c for c in entries]
-    return [c for c in entries if not isinstance(c, _Line)]
+def _loop_entries(loop) -> list:
+    """The constructors of a _Loop (under its conditions and in its inner loops too),
+    without its statements."""
+    out = []
+    for c in loop.body:
+        while isinstance(c, _Indented):
+            c = c.entry
+        if isinstance(c, _Loop):
+            out += _loop_entries(c)
+        elif c is not _LAST and not isinstance(c, _Line):
+            out.append(c)
+    return out
 
 
 def _named_loop(part) -> bool:
     """A loop whose modules are named (all of them: else refused)."""
     if part[0] is not _LOOP:
         return False
-    named = [isinstance(c, _Named) for c in _loop_entries(part)]
+    named = [isinstance(c, _Named) for c in _loop_entries(part[2])]
     if any(named) and not all(named):
         raise NotSymbolic("a loop with named and unnamed modules: the unnamed ones' indices depend on the count")
     return any(named)
@@ -1672,8 +1974,27 @@ def _either(test: T.Expr, then, orelse):
     chooses (a merge after it mostly reads another branch's: ResNet's downsample)."""
     if text_of(then) == text_of(orelse):
         return then
+    if _implies_equal(test.text, text_of(then), text_of(orelse)):
+        return orelse
+    if _implies_equal(test.text, text_of(then), text_of(orelse), holding=False):
+        return then
     return Sym(f"{_operand(then, _OR)} if {test.text if _level(test.text) >= _OR else f'({test.text})'} "
                f"else {_operand(orelse, _COND)}", _COND)
+
+
+def _implies_equal(test: str, a: str, b: str, holding: bool = True) -> bool:
+    """Whether `test` holding means a == b: one of its `and`-ed terms is `a == b` (MobileNetV2's
+    `stride == 1 and in_channels == out` choosing between in_channels and out), so that
+    `a if test else b` is b whatever the test gives. With `holding=False`: whether `test`
+    failing means a == b, one of its `or`-ed terms being `a != b` (ResNet's downsample,
+    `in_channels != c or stride != 1` choosing between c and in_channels), so that
+    `a if test else b` is a."""
+    node = ast.parse(test, mode="eval").body
+    joiner, op = (ast.And, ast.Eq) if holding else (ast.Or, ast.NotEq)
+    terms = node.values if isinstance(node, ast.BoolOp) and isinstance(node.op, joiner) else [node]
+    pair = {ast.unparse(ast.parse(a, mode="eval")), ast.unparse(ast.parse(b, mode="eval"))}
+    return any(isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], op)
+               and {ast.unparse(t.left), ast.unparse(t.comparators[0])} == pair for t in terms)
 
 
 def class_placeholder(definition: str) -> str:
@@ -1727,7 +2048,7 @@ def translate_network(writer, template: T.Template, values: dict, doc: str, init
     if rank < 2:
         raise first
     taken = {*template.params, *(f.name for f in template.functions),
-             *(i.name for i in template.body if isinstance(i, T.Let))}
+             *(i.name for i in template.body if isinstance(i, T.Let)), *loop_names(template.body)}
     input_size = namespace.fresh_local("input_size", taken)
     names = []
     for word in ("channels", *(("h", "w") if rank == 3 else ("length",) if rank == 2 else

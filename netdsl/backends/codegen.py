@@ -29,6 +29,7 @@ LayerSpec.category.
 from __future__ import annotations
 
 import ast
+import re
 
 from ..ir import INIT_CHOICES, NO_DEFAULT, Graph, Node, Scope
 from ..namespace import (
@@ -70,6 +71,12 @@ def specialised_networks(source: str, networks) -> set:
     mark = FALLBACK_NOTE.split("{why}")[0].split("}", 1)[1]      # ": a class for ... because "
     marks = {line[2:].split(":", 1)[0] for line in source.splitlines() if line.startswith("# ") and mark in line}
     return {n for n in networks if n in marks}
+
+
+# A string literal of generated code (with its prefix; triple-quoted ones first), for
+# telling code from text: none of what codegen writes inside a string is code.
+_STRINGS = re.compile(r'''(?:[rRbBfFuU]{1,2})?(?:"{3}(?:[^\\]|\\.)*?"{3}|\'{3}(?:[^\\]|\\.)*?\'{3}'''
+                      r'''|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\')''', re.S)
 
 
 class CodegenError(Exception):
@@ -770,7 +777,7 @@ class _Writer:
         text = "\n".join(out) + "\n\n\n" + "\n\n\n".join(parts) + "\n"
         # every line as ruff format writes it (a translated class's are already)
         text = "\n".join(piece for line in text.split("\n") for piece in wrap(line))
-        if "torch." not in text.replace("import torch", ""):
+        if "torch." not in _STRINGS.sub('""', text):     # (a spec's message may say "torch.arange")
             # keep `import torch` used (ruff F401) when no merge expression refers to it
             text = text.replace("import torch\nfrom torch import nn\n", "from torch import nn\n")
         return text

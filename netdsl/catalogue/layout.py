@@ -12,7 +12,17 @@ from __future__ import annotations
 import math
 
 from ..diagnostics.codes import E0215
-from .spec import INT, IntList, LayerSpec, Optional_, Param, positive, require_groups_divide
+from .spec import (
+    INT,
+    IntList,
+    LayerSpec,
+    Optional_,
+    Param,
+    keep_channels,
+    keep_spatial,
+    positive,
+    require_groups_divide,
+)
 
 SLOTS = 8   # dims given one by one: d0, d1, ... (or all of them as a list in d0)
 
@@ -186,7 +196,8 @@ CHANNEL_SHUFFLE = LayerSpec(
     doc=("ShuffleNet's channel shuffle: views the channels as [groups, C / groups], swaps those two axes and "
          "flattens them back (in forward); the groups must divide the channels."),
     params=(Param("groups", INT, doc="number of groups", check=positive),),
-    shape=_shuffle_shape, label=lambda a: f"channel shuffle, {a.groups}",
+    shape=_shuffle_shape, label=lambda a: f"channel shuffle, {a.groups}", out_channels=keep_channels,
+    out_spatial=keep_spatial,
     forward=lambda a, xs: f"{xs[0]}.unflatten(1, ({int(a.groups)}, -1)).transpose(1, 2).flatten(1, 2)",
 )
 
@@ -220,6 +231,22 @@ def _chunk_shape(a, xs, ctx):
     return tuple(out)
 
 
+def _chunk_channels(a, xs):
+    """The channels of the piece, by arithmetic a block class can write (see LayerSpec.out_channels):
+    those of the input when the split is along another dim; piece 0 is ⌈C / chunks⌉ long,
+    and of two pieces the second ⌊C / 2⌋ (what is left); any other piece needs C's value."""
+    x = xs[0]
+    dim = a.dim + len(x) if a.dim < 0 else a.dim
+    if dim != 0:
+        return x[0]
+    n, k, i = x[0], a.chunks, a.index
+    if i == 0:
+        return (n + (k - 1)) // k
+    if k == 2 and i == 1:       # the piece exists (check said so): n - ⌈n / 2⌉ = ⌊n / 2⌋
+        return n // 2
+    return chunk_pieces(n, k)[i]
+
+
 CHUNK = LayerSpec(
     name="chunk", category="reshape",
     doc=("One piece of torch.chunk(x, chunks, dim) (in forward), as ShuffleNetV2's `x.chunk(2, dim=1)`; pieces "
@@ -227,7 +254,7 @@ CHUNK = LayerSpec(
     params=(Param("chunks", INT, doc="how many pieces to ask for", check=positive),
             Param("index", INT, doc="which piece (negative counts from the end)"),
             Param("dim", INT, 0, "the per-sample dim to split", per_sample_dim=True)),
-    shape=_chunk_shape, label=lambda a: f"chunk {a.index} of {a.chunks}",
+    shape=_chunk_shape, label=lambda a: f"chunk {a.index} of {a.chunks}", out_channels=_chunk_channels,
     forward=lambda a, xs: f"{xs[0]}.chunk({int(a.chunks)}, {_torch_dim(a.dim)})[{int(a.index)}]",
 )
 

@@ -4,11 +4,13 @@ Code generation writes one class per block definition when the body lies in the
 subset below, and a class per specialisation otherwise. The subset is what a
 constructor can compute from the block's parameters and its input channels alone:
 layer calls and block uses with expression arguments, named and unnamed
-sequences, merges, `if`/`else`, `... when`, `let` and `assert`. A `repeat` is lowered too; a class writes it as a loop where
-its items are numbered (a `sequential block`). Out of it (each refusal says
-why, and the generated file repeats it): `for`, the input's height or width, `assert`, computed layer names, and tensor
+sequences, merges, `if`/`else`, `... when`, `let` and `assert`. A `repeat` and a `for` (over a list, a
+parameter, a `let` or `range`) are lowered too; a class writes them as loops where
+their items are numbered (a `sequential block`). Out of it (each refusal says
+why, and the generated file repeats it): the input's height or width, and tensor
 parameters. `@name` references (T.Ref), tensor arguments (`center_crop(@up4)`: T.TensorArg), named
-merges and a network's `return(...)` (T.Output) are lowered; blockclass.py decides what it can write. Expressions become Python through netdsl/pysource.py.
+merges, computed layer names (T.Name) and a network's `return(...)` (T.Output) are lowered;
+blockclass.py decides what it can write. Expressions become Python through netdsl/pysource.py.
 """
 from __future__ import annotations
 
@@ -62,6 +64,19 @@ def _usable(name: str) -> bool:
         and name not in RESERVED
 
 
+def _loop_names(stmts) -> set:
+    """The names `for` and `repeat ... as` bind anywhere in a body: a local code generation
+    introduces must not take one."""
+    names = set()
+    for stmt in stmts:
+        for n in A.walk(stmt):
+            if type(n) is A.For:
+                names.update(n.targets)
+            elif type(n) is A.Repeat and n.index:
+                names.add(n.index)
+    return names
+
+
 class _Lowering:
     def __init__(self, definition: Definition, blocks: dict):
         self.definition = definition
@@ -88,7 +103,8 @@ class _Lowering:
             if name in self.vars or not _usable(name):
                 raise _Refuse(f"`let {name}` rebinds a name or cannot be a Python local")
             self.vars[name] = name
-        in_channels = namespace.fresh_local("in_channels", set(self.vars) | set(self.global_functions()))
+        in_channels = namespace.fresh_local("in_channels", set(self.vars) | set(self.global_functions())
+                                            | _loop_names(d.body))
         if d.accepts is not None:
             self.pattern(d.accepts, in_channels)
         self.in_channels = in_channels
@@ -327,7 +343,7 @@ class _Lowering:
             finally:
                 del self.vars[item.index]
         if t is A.For:
-            raise _Refuse("it has a `for` loop")
+            return self.for_item(item)
         if t is A.Ref:
             return T.Ref(item.name)
         raise _Refuse(f"it has a {t.__name__}")
@@ -359,6 +375,39 @@ class _Lowering:
                 raise _Refuse("a layer name that is no module name")
             return text
         return T.Name(tuple(parts))
+
+    def for_item(self, item: A.For) -> T.For:
+        """`for (a, b) in xs { ... }`: a Python `for` over the same list; its targets are
+        locals of the loop (a name of the spec's own, or `_`, which binds nothing)."""
+        iterable = self.iterable(item.iterable)
+        if iterable.constant and not isinstance(iterable.value, tuple):
+            raise _Refuse("a `for` over something other than a list or tuple")
+        bound = [name for name in item.targets if name != "_"]
+        if len(set(bound)) != len(bound) or (not item.destructure and not bound):
+            raise _Refuse("a `for` that binds a name twice or none")
+        for name in bound:
+            if name in self.vars or not _usable(name):
+                raise _Refuse(f"the loop variable `{name}` rebinds a name or cannot be a Python local")
+        for name in bound:
+            self.vars[name] = name
+        try:
+            return T.For(tuple(item.targets), bool(item.destructure), iterable, self.body(item.body))
+        finally:
+            for name in bound:
+                del self.vars[name]
+
+    def iterable(self, e) -> T.Expr:
+        """What a `for` runs over. `range(...)` there is Python's range: iterating it gives
+        the items of netdsl's range, the only thing a `for` does with it."""
+        if type(e) is not A.FunCall or e.name != "range" or "range" in self.vars or "range" in self.global_functions():
+            return self.expr(e)
+        args = [self.expr(a) for a in e.args]
+        text = f"range({', '.join(a.text for a in args)})"
+        try:
+            value = evaluate(e, Env(self.definition.env)) if all(a.constant for a in args) else UNKNOWN
+        except EvalError:
+            value = UNKNOWN
+        return T.Expr(text, value) if not depends_on_unknown(value) else T.Expr(text)
 
     def branch(self, stmt) -> T.Branch:
         if not isinstance(stmt, A.Chain):

@@ -97,6 +97,13 @@ class Repeat(Frozen):
     __slots__ = _fields = ("count", "index", "body")
 
 
+class For(Frozen):
+    """`for t in iterable { body }` and `for (a, b) in ... { }`: `targets`, the Python names
+    bound per item (with `destructure`, each item is unpacked into them); `iterable`:
+    an Expr whose value is a list or tuple (a literal, a parameter or a `let`)."""
+    __slots__ = _fields = ("targets", "destructure", "iterable", "body")
+
+
 class Let(Frozen):
     """`let name = value`: `name` is the Python name of the local it becomes."""
     __slots__ = _fields = ("name", "value")
