@@ -64,7 +64,10 @@ _OP_LEVEL = {ast.Add: _ADD, ast.Sub: _ADD, ast.Mult: _MUL, ast.Div: _MUL, ast.Fl
 
 def _level(text: str) -> int:
     """The precedence of an expression's outermost operator (parsed, never run)."""
-    node = ast.parse(text, mode="eval").body
+    return _node_level(ast.parse(text, mode="eval").body)
+
+
+def _node_level(node) -> int:
     if isinstance(node, ast.BinOp):
         return _OP_LEVEL.get(type(node.op), _COND)
     if isinstance(node, ast.BoolOp):
@@ -191,14 +194,7 @@ def substitute(text: str, mapping: dict) -> str:
     unparsed with Python's own ast: never run). Names outside the mapping stay (the
     builtins and module-level functions); used to write an inner block's output
     channels in the words of the class that uses it."""
-    tree = ast.parse(text, mode="eval")
-
-    class Swap(ast.NodeTransformer):
-        def visit_Name(self, node):
-            if node.id in mapping:
-                return ast.parse(f"({mapping[node.id]})", mode="eval").body
-            return node
-    return ast.unparse(Swap().visit(tree))
+    return ast.unparse(_Swap(mapping).visit(ast.parse(text, mode="eval")))
 
 
 def fold(text: str) -> str:
@@ -206,14 +202,34 @@ def fold(text: str) -> str:
     it chooses: an inner block's output channels with constant arguments
     (`out // 2 + out // 2`, not `... if 2 == 1 else out // 2 + out // 2`). The test is
     decided here from the parsed literals, never run."""
-    tree = ast.parse(text, mode="eval")
+    if " if " not in text:
+        return text
+    return ast.unparse(_Fold().visit(ast.parse(text, mode="eval")))
 
-    class Fold(ast.NodeTransformer):
-        def visit_IfExp(self, node):
-            self.generic_visit(node)
-            test = _decide(node.test)
-            return node if test is None else (node.body if test else node.orelse)
-    return ast.unparse(Fold().visit(tree))
+
+def outer_channels(text: str, mapping: dict):
+    """An inner block's output channels `text` in the words of the class using it:
+    substituted, folded and, for arithmetic on literals, computed (symbolic(fold(
+    substitute(...))) with one parse: this runs for every block use)."""
+    tree = _Fold().visit(_Swap(mapping).visit(ast.parse(text, mode="eval")))
+    value = _int_arithmetic(tree.body)
+    return value if value is not None else Sym(ast.unparse(tree), _node_level(tree.body))
+
+
+class _Swap(ast.NodeTransformer):
+    def __init__(self, mapping: dict):
+        self.mapping = mapping
+
+    def visit_Name(self, node):
+        text = self.mapping.get(node.id)
+        return node if text is None else ast.parse(f"({text})", mode="eval").body
+
+
+class _Fold(ast.NodeTransformer):
+    def visit_IfExp(self, node):
+        self.generic_visit(node)
+        test = _decide(node.test)
+        return node if test is None else (node.body if test else node.orelse)
 
 
 _COMPARE = {ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b, ast.Lt: lambda a, b: a < b,
@@ -498,9 +514,9 @@ class _Class:
             mapping[let_name] = substitute(let_text, mapping)
         if inner.exposes:
             return f"{class_placeholder(item.definition)}({', '.join(parts)})", EXPOSED
-        if {n.id for n in ast.walk(ast.parse(inner.out_text, mode="eval")) if isinstance(n, ast.Name)} & inner.loop_vars:
+        if inner.loop_vars and _names(inner.out_text) & inner.loop_vars:
             raise NotSymbolic(f"`{item.definition}`'s output channels come out of a loop")
-        out = symbolic(fold(substitute(inner.out_text, mapping)))
+        out = outer_channels(inner.out_text, mapping)
         return f"{class_placeholder(item.definition)}({', '.join(parts)})", out
 
     def seq_ctor(self, item: T.Sequence, ch, lines=None, pad: int = 8) -> tuple[str, object]:
@@ -2015,6 +2031,8 @@ def _reads(lines: list, name: str) -> bool:
     """Whether __init__ lines (statements at one indentation) read the local `name`: parsed
     with Python's ast, so that a keyword `in_channels=` is no read."""
     text = re.sub("\x00[^\x00]*\x00", "placeholder", "\n".join(line[8:] for line in lines))    # class names
+    if not re.search(rf"(?<![\w.]){re.escape(name)}\b(?!\s*=(?!=))", text):
+        return False        # not even a candidate outside keywords: parsing is the costly part of generate
     tree = ast.parse(text or "pass")
     return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(tree))
 
