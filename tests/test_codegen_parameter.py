@@ -161,3 +161,15 @@ def test_convnext_is_parametric():
         out = mine.eval()(x)
         assert tuple(out.shape) == (2, 10)
         torch.testing.assert_close(out, ref.eval()(x), rtol=0, atol=0)
+
+
+def test_permute_moves_the_channels_and_sizes_a_class_follows():
+    """[C, H, W] -> [H, W, C] and back, as permute's shape rule (what ConvNeXt's linear
+    layers read their in_features from, channels last)."""
+    from types import SimpleNamespace
+
+    from netdsl.catalogue.layout import PERMUTE
+    last = SimpleNamespace(d0=(1, 2, 0), **{f"d{i}": None for i in range(1, 8)})
+    back = SimpleNamespace(d0=(-1,), d1=0, d2=1, **{f"d{i}": None for i in range(3, 8)})     # permute(-1, 0, 1)
+    assert PERMUTE.out_channels(last, [(3, 5, 7)]) == 5 and PERMUTE.out_spatial(last, [(3, 5, 7)]) == (7, 3)
+    assert PERMUTE.out_channels(back, [(5, 7, 3)]) == 3 and PERMUTE.out_spatial(back, [(5, 7, 3)]) == (5, 7)
