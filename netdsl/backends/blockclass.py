@@ -1159,7 +1159,7 @@ class _Class:
         if _reads(init[setup:], t.in_channels):
             self.settled = [(i + 1 if i >= setup else i, name) for i, name in self.settled]
             init.insert(setup, f"        {require_argument(t.in_channels)} = {text_of(ch0)}")   # `in.c`
-        init = self.drop_unread(init)
+        init = self.drop_unread_lets(self.drop_unread(init))
         init += opts.init_lines
         check = []
         if opts.sizes is not None:
@@ -1227,6 +1227,19 @@ class _Class:
             if not read:
                 drop.add(i)
         return [line for i, line in enumerate(init) if i not in drop]
+
+    def drop_unread_lets(self, init: list) -> list:
+        """Without the lines of the network's own `let`s that nothing after them reads
+        (ConvNeXt's `last`, which only its `expect` reads: an `expect` holds for any values
+        `check` accepts, so the class does not test it). Last first, so that a `let` read
+        only by one left out goes too."""
+        lets = {require_argument(i.name) for i in self.t.body if isinstance(i, T.Let)}
+        out = list(init)
+        for i in range(len(out) - 1, -1, -1):
+            m = re.fullmatch(r"        (\w+) = .*", out[i])
+            if m and m.group(1) in lets and not _reads(out[i + 1:], m.group(1)):
+                del out[i]
+        return out
 
     def named_chain(self, items) -> bool:
         """A `block` whose modules are a chain all named in the spec, some by a loop
