@@ -83,6 +83,11 @@ BLOCKS = {
         {"_out": st.sampled_from([2, 4, 6]), "_repeats": INTS(1, 3)})),
     "InvertedResidual@shufflenet": ("lib/shufflenet.net", st.fixed_dictionaries(
         {"_out": st.sampled_from([2, 4, 6, 8]), "_stride": INTS(1, 3)})),
+    "CNBlock": ("lib/convnext.net", st.fixed_dictionaries(
+        {"_sd_prob": st.sampled_from([0.0, 0.1, 0.5])}, optional={"layer_scale": st.sampled_from([1e-6, 0.5, 2.0])})),
+    "CNStage": ("lib/convnext.net", st.fixed_dictionaries(
+        {"n": INTS(0, 3), "first": INTS(0, 2), "total": INTS(3, 6), "sd_prob": st.sampled_from([0.0, 0.2])},
+        optional={"layer_scale": st.sampled_from([1e-6, 0.5])})),
     "InvertedResidual@mnasnet": ("lib/mnasnet.net", st.fixed_dictionaries(
         {"_out": INTS(1, 6), "_k": st.sampled_from([3, 5]), "_stride": INTS(1, 2), "_t": INTS(1, 3)},
         optional={"momentum": st.sampled_from([0.1, 0.01])})),

@@ -36,11 +36,11 @@ PARAMETRIC = {"lenet": "LeNet", "alexnet": "AlexNet", "nin": "NiN", "resnet18": 
               "wide_resnet50_2": "WideResNet50_2", "densenet121": "DenseNet121",
               "efficientnet_b0": "EfficientNetB0", "efficientnet_v2_s": "EfficientNetV2S",
               "mobilenet_v3_large": "MobileNetV3Large", "mobilenet_v3_small": "MobileNetV3Small",
-              "regnet_x_400mf": "RegNetX400MF", "regnet_y_400mf": "RegNetY400MF"}
+              "regnet_x_400mf": "RegNetX400MF", "regnet_y_400mf": "RegNetY400MF", "convnext_tiny": "ConvNeXt"}
 # Too large to run on the CPU in a few seconds: state_dicts and shapes on the meta device
 META = {"alexnet", "unet", "inception_v3", "vgg11", "resnet50", "resnext50_32x4d", "wide_resnet50_2",
         "densenet121", "efficientnet_b0", "efficientnet_v2_s", "mobilenet_v3_large", "regnet_x_400mf",
-        "regnet_y_400mf"}
+        "regnet_y_400mf", "convnext_tiny"}
 # The smallest input a size-generic network takes (NiN's first window and three pools;
 # VGG's five pools)
 SMALLEST = {"nin": 67, "vgg11": 32}
@@ -51,7 +51,13 @@ SMALLEST = {"nin": 67, "vgg11": 32}
 _REGNET = {"w_0": st.sampled_from([8, 16, 24, 48]), "w_a": st.sampled_from([0.0, 8.5, 24.48, 36.0]),
            "w_m": st.sampled_from([1.5, 2.09, 2.54]), "depth": st.integers(0, 16),
            "group_width": st.sampled_from([8, 16])}
-VALUES = {"regnet_x_400mf": _REGNET, "regnet_y_400mf": _REGNET}
+# ConvNeXt's stages: torchvision's, and narrower and shallower ones (four stages still
+# reach the 7x7 its `expect` asks for at 224x224)
+_CONVNEXT = {"block_setting": st.sampled_from([
+    ((96, 192, 3), (192, 384, 3), (384, 768, 9), (768, None, 3)),
+    ((8, 16, 1), (16, 24, 0), (24, 32, 2), (32, None, 1)),
+    ((16, 8, 2), (8, 8, 1), (8, 40, 1), (40, None, 0))])}
+VALUES = {"regnet_x_400mf": _REGNET, "regnet_y_400mf": _REGNET, "convnext_tiny": _CONVNEXT}
 
 
 def test_the_parametric_networks_are_these():

@@ -26,8 +26,6 @@ SPECS = sorted((ROOT / "specs").glob("*.net"))
 
 # spec -> {block: why it has a class per use today}. Shrinks as the translator learns more.
 EXCEPTIONS = {
-    "convnext_tiny": {"CNBlock": "its `parameter` (layer_scale) is a tensor of the module around it",
-                      "CNStage": "it uses CNBlock"},
     "deeplabv3_resnet50": {"ASPP": "merge branches made by a loop", "DeepLabHead": "it uses ASPP"},
 }
 

@@ -186,6 +186,8 @@ SPATIAL = Spatial()
 def text_of(v) -> str:
     if isinstance(v, Spatial) or (type(v) is tuple and any(isinstance(x, Spatial) for x in v)):
         raise NotSymbolic("a layer needs the height or width of its input, which the class does not take")
+    if type(v) is tuple and any(isinstance(x, Sym) for x in v):     # LayerNorm's `normalized_shape=(dim,)`
+        return f"({', '.join(map(text_of, v))}{',' if len(v) == 1 else ''})"
     return v.text if isinstance(v, Sym) else literal(v)
 
 
@@ -380,7 +382,7 @@ class _Class:
                 if item.branches is not None:
                     for b in item.branches:
                         self.scope_children(b.body, conditional or b.guard is not None, out)
-                if self.has_module(item):
+                if item.spec.state is not None or self.has_module(item):    # (a `parameter` is named too)
                     out.append(_Child(item, conditional))
             elif isinstance(item, T.Use):
                 out.append(_Child(item, conditional))
@@ -648,6 +650,9 @@ class _Class:
                 init.extend(_assertion(item, ip))
             elif isinstance(item, T.Layer) and item.branches is not None:
                 ch, cur = self.merge(item, ch, cur, dst, init, fwd, pad)
+            elif isinstance(item, T.Layer) and item.spec.state is not None:
+                raise NotSymbolic(f"`{item.spec.name}` is not a branch of its own of a merge that broadcasts it "
+                                  "against a tensor (add, mul)")
             elif isinstance(item, T.Layer) and not self.has_module(item):
                 args = _bind(item.spec, item.args)
                 if any(isinstance(v, Sym) for v in vars(args).values()):
@@ -827,9 +832,19 @@ class _Class:
         ip = " " * pad
         outs, chans, spaces = {}, {}, {}
         kept = [b for b in branches if b not in guarded]
+        # `parameter` branches: values of the class, which the merge broadcasts against the others
+        values = {id(b) for b in branches if _state_layer(b) is not None}
+        if values and (not item.spec.broadcasts or any(id(b) in values for b in guarded)
+                       or all(id(b) in values for b in kept)):
+            raise NotSymbolic(f"a `parameter` branch of `{item.spec.name}` that no tensor branch always joins "
+                              "(it would need the batch dimension)")
         saved = self.space
         self.nested += 1
         for i, branch in enumerate(kept):
+            if id(branch) in values:
+                chans[id(branch)], spaces[id(branch)], outs[id(branch)] = \
+                    self.parameter(_state_layer(branch), len(saved) + 1, init, pad)
+                continue
             last = i == len(kept) - 1
             target = dst if last and not guarded and dst not in outs.values() else self.fresh()
             self.space = saved
@@ -838,7 +853,13 @@ class _Class:
 
         def merged(keys):
             shapes = [(chans[k], *spaces[k]) for k in keys]
-            out = self.out_channels(item, args, shapes)
+            # the channels are the tensors'; a parameter's first size equals them or is 1 (broadcast)
+            out = self.out_channels(item, args, [(chans[k], *spaces[k]) for k in keys if k not in values])
+            for k in keys:
+                if k in values and not (type(chans[k]) is int and chans[k] == 1) and \
+                        text_of(chans[k]) != text_of(out):
+                    raise NotSymbolic(f"a `parameter` whose first size ({text_of(chans[k])}) may differ from "
+                                      f"the channels it meets ({text_of(out)})")
             self.advance(item, args, shapes)
             return out, self.space
         if not guarded:
@@ -880,6 +901,25 @@ class _Class:
             fwd.append(f"            {dst} = {item.spec.forward(args, [outs[k] for k in rest])}")
         self.space = self.join_space(every_space, fewer_space)
         return _either(g.guard, every, fewer), dst
+
+    def parameter(self, item: T.Layer, rank: int, init: list, pad: int):
+        """A `parameter` branch of a merge (ConvNeXt's `layer_scale: parameter([dim, 1, 1],
+        init=layer_scale)`): an nn.Parameter of the class, filled as the class per
+        specialisation fills it, written as torchvision's CNBlock writes it
+        (`torch.ones(dim, 1, 1) * layer_scale`); forward uses it as it is, and the merge
+        broadcasts it against the batch. -> (channels, sizes, forward's expression)."""
+        shape, fill = item.spec.state(_bind(item.spec, item.args))
+        dims = _dims(shape)
+        if len(dims) != rank:
+            raise NotSymbolic(f"a `parameter` of rank {len(dims)} meets tensors of rank {rank}")
+        attr = require_attribute(self.names[id(item)])
+        sizes = ", ".join(text_of(d) for d in dims)
+        if isinstance(fill, Sym):
+            value = f"torch.ones({sizes}) * {_operand(fill, _MUL + 1)}"
+        else:       # a constant: as the class per specialisation writes it
+            value = f"torch.full(({sizes}{',' if len(dims) == 1 else ''}), {literal(float(fill))})"
+        init.append(f"{' ' * pad}self.{attr} = nn.Parameter({value})")
+        return dims[0], tuple(dims[1:]), f"self.{attr}"
 
     def size_check(self, attr: str, ctor: str, before: tuple, cur: str, init: list, fwd: list) -> None:
         """Before the first module whose constructor read the input's sizes (a linear after
@@ -1135,7 +1175,7 @@ class _Class:
         if _reads(init[setup:], t.in_channels):
             self.settled = [(i + 1 if i >= setup else i, name) for i, name in self.settled]
             init.insert(setup, f"        {require_argument(t.in_channels)} = {text_of(ch0)}")   # `in.c`
-        init = self.drop_unread(init)
+        init = self.drop_unread_lets(self.drop_unread(init))
         init += opts.init_lines
         check = []
         if opts.sizes is not None:
@@ -1203,6 +1243,19 @@ class _Class:
             if not read:
                 drop.add(i)
         return [line for i, line in enumerate(init) if i not in drop]
+
+    def drop_unread_lets(self, init: list) -> list:
+        """Without the lines of the network's own `let`s that nothing after them reads
+        (ConvNeXt's `last`, which only its `expect` reads: an `expect` holds for any values
+        `check` accepts, so the class does not test it). Last first, so that a `let` read
+        only by one left out goes too."""
+        lets = {require_argument(i.name) for i in self.t.body if isinstance(i, T.Let)}
+        out = list(init)
+        for i in range(len(out) - 1, -1, -1):
+            m = re.fullmatch(r"        (\w+) = .*", out[i])
+            if m and m.group(1) in lets and not _reads(out[i + 1:], m.group(1)):
+                del out[i]
+        return out
 
     def named_chain(self, items) -> bool:
         """A `block` whose modules are a chain all named in the spec, some by a loop
@@ -1897,6 +1950,26 @@ def _with_constants(template: T.Template, values: dict) -> T.Template:
     fields = {f: getattr(template, f) for f in template._fields}
     fields["body"] = rebuild(template.body)
     return T.Template(**fields)
+
+
+def _state_layer(branch: T.Branch):
+    """The layer of a merge branch that is one `parameter` (a catalogue entry with `state`), else None."""
+    body = branch.body
+    if len(body) == 1 and isinstance(body[0], T.Layer) and body[0].branches is None and body[0].spec.state is not None:
+        return body[0]
+    return None
+
+
+def _dims(shape) -> list:
+    """A `parameter`'s shape as bound: its sizes (ints, or Syms for a shape that reads the
+    values: `(dim, 1, 1)`, written out element by element)."""
+    if type(shape) is tuple:
+        return list(shape)
+    node = ast.parse(text_of(shape), mode="eval").body if isinstance(shape, Sym) else None
+    if not isinstance(node, (ast.Tuple, ast.List)) or not node.elts or \
+            any(isinstance(e, ast.Starred) for e in node.elts):
+        raise NotSymbolic("a `parameter` whose shape is not a list of sizes written out")
+    return [symbolic(ast.unparse(e)) for e in node.elts]
 
 
 def _lone_automatic(child, children) -> bool:

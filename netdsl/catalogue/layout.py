@@ -105,7 +105,15 @@ def _permute_torch(a, xs):
     return "Permute", dict(dims=(0, *((d + n if d < 0 else d) + 1 for d in _listed(a))))
 
 
+def _permuted(a, xs) -> tuple:
+    """The per-sample dims in their new order (for one class per block definition: the
+    channels and sizes it follows may be stand-ins, which are only moved here)."""
+    n = len(xs[0])
+    return tuple(xs[0][d + n if d < 0 else d] for d in _listed(a))
+
+
 PERMUTE = LayerSpec(
+    out_channels=lambda a, xs: _permuted(a, xs)[0], out_spatial=lambda a, xs: _permuted(a, xs)[1:],
     name="permute", category="reshape",
     doc=("Reorders the per-sample dims (torchvision.ops.Permute, a module): permute(1, 2, 0) turns [C, H, W] "
          "into [H, W, C], as ConvNeXt's blocks do around their LayerNorm and linear layers."),
