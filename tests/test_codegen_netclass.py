@@ -36,7 +36,8 @@ PARAMETRIC = {"lenet": "LeNet", "alexnet": "AlexNet", "nin": "NiN", "resnet18": 
               "wide_resnet50_2": "WideResNet50_2", "densenet121": "DenseNet121",
               "efficientnet_b0": "EfficientNetB0", "efficientnet_v2_s": "EfficientNetV2S",
               "mobilenet_v3_large": "MobileNetV3Large", "mobilenet_v3_small": "MobileNetV3Small",
-              "regnet_x_400mf": "RegNetX400MF", "regnet_y_400mf": "RegNetY400MF"}
+              "regnet_x_400mf": "RegNetX400MF", "regnet_y_400mf": "RegNetY400MF",
+              "shufflenet_v2_x1_0": "ShuffleNetV2"}
 # Too large to run on the CPU in a few seconds: state_dicts and shapes on the meta device
 META = {"alexnet", "unet", "inception_v3", "vgg11", "resnet50", "resnext50_32x4d", "wide_resnet50_2",
         "densenet121", "efficientnet_b0", "efficientnet_v2_s", "mobilenet_v3_large", "regnet_x_400mf",
@@ -51,7 +52,10 @@ SMALLEST = {"nin": 67, "vgg11": 32}
 _REGNET = {"w_0": st.sampled_from([8, 16, 24, 48]), "w_a": st.sampled_from([0.0, 8.5, 24.48, 36.0]),
            "w_m": st.sampled_from([1.5, 2.09, 2.54]), "depth": st.integers(0, 16),
            "group_width": st.sampled_from([8, 16])}
-VALUES = {"regnet_x_400mf": _REGNET, "regnet_y_400mf": _REGNET}
+# ShuffleNetV2's stage depths and widths (even widths: each unit splits its channels in two)
+_SHUFFLE = {"stages_repeats": st.lists(st.integers(1, 3), min_size=3, max_size=3),
+            "stages_out_channels": st.lists(st.integers(2, 12).map(lambda n: 2 * n), min_size=5, max_size=5)}
+VALUES = {"regnet_x_400mf": _REGNET, "regnet_y_400mf": _REGNET, "shufflenet_v2_x1_0": _SHUFFLE}
 
 
 def test_the_parametric_networks_are_these():

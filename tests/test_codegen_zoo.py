@@ -28,7 +28,6 @@ SPECS = sorted((ROOT / "specs").glob("*.net"))
 EXCEPTIONS = {
     "convnext_tiny": {"CNBlock": "its `parameter` (layer_scale) is a tensor of the module around it",
                       "CNStage": "it uses CNBlock"},
-    "deeplabv3_resnet50": {"ASPP": "merge branches made by a loop", "DeepLabHead": "it uses ASPP"},
 }
 
 # The imports a generated file may have, and the name each one binds.

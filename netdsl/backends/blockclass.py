@@ -410,7 +410,7 @@ class _Class:
             return
         if any(c.name is None for c in children):
             raise NotSymbolic("an unnamed module beside a loop making named ones: its automatic name depends on them")
-        heads = []
+        heads, patterns = [], []
         for loop in loops:
             _, _, bound = _loop_header(loop)
             mine = []
@@ -425,6 +425,7 @@ class _Class:
                 if any(re.fullmatch(pattern, c.name) for c in children):
                     raise NotSymbolic("a module name a loop computes could be one the spec writes")
                 head = sub.label.parts[0] if isinstance(sub.label.parts[0], str) else ""
+                patterns.append(pattern)
                 if any(head.startswith(h) or h.startswith(head) for h in heads):
                     raise NotSymbolic("two module names computed in loops could be the same")
                 heads.append(head)
@@ -437,10 +438,13 @@ class _Class:
                 and not bound & {"x", *self.taken_locals()} and not any(re.fullmatch(r"x\d*", b) for b in bound)
             listed = None
             if not fixed:
-                listed = f"{heads[-1].strip('_-').replace('-', '_') or 'module'}_names"
-                if listed in self.names.values() or listed in self.flags or namespace.module_name_problem(listed) \
-                        or not is_identifier(listed) or any(re.fullmatch(h, listed) for h in heads):
+                # (not `stage_names`: the loop could compute that name)
+                free = [name for name in ("module_names", *(f"module_names_{k}" for k in range(1, 10)))
+                        if name not in self.names.values() and name not in self.flags
+                        and not any(re.fullmatch(p, name) for p in patterns)]
+                if not free:
                     raise NotSymbolic("no free attribute name for the names a loop makes")
+                listed = free[0]
                 self.flags.add(listed)
             self.attr_loops[id(loop)] = listed
 
