@@ -29,14 +29,15 @@ def _graphs(text=None, path=None, **params):
     return list(result.graphs)
 
 
-def _same(mine, reference, shape):
-    """`mine` has `reference`'s state_dict keys and shapes, and its outputs under its weights."""
+def _same(mine, reference, shape, perturb=True):
+    """`mine` has `reference`'s state_dict keys and shapes, and its outputs under its weights
+    (positive ones unless not `perturb`: deep networks overflow with them)."""
     mine.eval(), reference.eval()
     mine_sd, ref_sd = mine.state_dict(), reference.state_dict()
     assert [(k, tuple(v.shape)) for k, v in mine_sd.items()] == [(k, tuple(v.shape)) for k, v in ref_sd.items()]
     torch.manual_seed(0)
     for v in ref_sd.values():
-        if v.is_floating_point():
+        if v.is_floating_point() and perturb:
             v.copy_(torch.rand_like(v) + 0.5)
     mine.load_state_dict(ref_sd)
     x = torch.randn(*shape)
@@ -193,3 +194,24 @@ def test_deeplab_heads_get_one_class():
     head = module.DeepLabHead(16, 3, rates=(1, 2)).eval()
     assert len(head[0].convs) == 4 and head[0].project[0].in_channels == 4 * 256
     assert tuple(head(torch.randn(1, 16, 9, 9)).shape) == (1, 3, 9, 9)
+
+
+@pytest.mark.parametrize("aux", [False, True])
+def test_deeplab_is_parametric_and_returns_the_auxiliary_output_when_built_with_it(aux):
+    path = SPECS / "deeplabv3_resnet50.net"
+    source = generate(_graphs(path=path), str(path))
+    assert specialised_networks(source, ["DeepLabV3_ResNet50"]) == set()
+    # the backbone's modules one by one, layer3's output kept for the auxiliary head
+    assert "        layer3 = self.backbone.layer3(y)\n        y = self.backbone.layer4(layer3)\n" in source
+    assert "            y = self.aux_classifier(layer3)\n" in source
+    torch.manual_seed(0)
+    mine = exec_source(source).DeepLabV3_ResNet50(num_classes=5, aux=aux)
+    reference = exec_source(generate(_graphs(path=path, num_classes=5, aux=aux), block_classes=False))
+    keys = list(_same(mine, reference.DeepLabV3_ResNet50(), (1, 3, 33, 33), perturb=False))
+    assert keys[0] == "backbone.conv1.weight" and "backbone.layer3.5.conv3.weight" in keys
+    assert ("aux_classifier.4.weight" in keys) == aux and keys[-1] == ("aux_classifier.4.bias" if aux else
+                                                                       "classifier.4.bias")
+    with torch.no_grad():
+        out = mine.eval()(torch.randn(1, 3, 33, 33))
+    assert sorted(out) == (["aux", "out"] if aux else ["out"])
+    assert tuple(out["out"].shape) == (1, 5, 33, 33)

@@ -351,6 +351,8 @@ class _Class:
         self.loop_var: str | None = None     # the local holding the channels entering a loop
         self.closed: dict = {}       # loop local -> what it holds in the class's own names, or None
         self.attr_loops: dict = {}   # id(loop) -> for a loop making attributes: the list naming them, or None
+        self.dropped: dict = {}      # the tensors named in the last body written, not held after it
+        self.guarded: dict = {}      # name -> (local, test): a tensor named in an `if` arm without `else`
 
     # ---- names
     def scope_children(self, items, conditional=False, out=None):
@@ -699,6 +701,9 @@ class _Class:
                     ch, cur = self.body(item.body, ch, cur, dst, init, fwd, pad)
                     continue
                 attr = require_attribute(self.names[id(item)])
+                if isinstance(item, T.Sequence) and self.opened(item):
+                    ch, cur = self.open_sequence(item, attr, ch, cur, dst, init, fwd, pad)
+                    continue
                 before = self.shape(ch)
                 ctor, ch = self.module_ctor(item, ch, init, pad)
                 self.size_check(attr, ctor, before, cur, init, fwd)
@@ -714,6 +719,7 @@ class _Class:
                 ch, cur = self.attr_loop(item, ch, cur, dst, init, fwd, pad)
             else:       # a loop outside a numbered sequence: its modules' names would be computed
                 raise NotSymbolic(f"a {type(item).__name__.lower()} where modules are named, not numbered")
+        self.dropped = {k: v for k, v in self.tensors.items() if visible.get(k) != v}
         self.tensors = visible
         return ch, cur
 
@@ -763,6 +769,39 @@ class _Class:
             fwd += [f"            {dst} = getattr(self, {key})({dst})" for key in keys]
         return Sym(var), dst
 
+    def opened(self, item: T.Sequence) -> bool:
+        """A named sequence some of whose modules' outputs are referred to (DeepLabV3's
+        `backbone: [... layer3: ... layer4: ...]` and `@layer3`): open_sequence writes it."""
+        return not self.nested and any(getattr(i, "label", None) in self.referenced for i in item.body)
+
+    def open_sequence(self, item: T.Sequence, attr, ch, cur, dst, init, fwd, pad):
+        """An opened named sequence: built as any (an nn.Sequential of its modules, its
+        state_dict keys unchanged), and forward calls its modules one by one, as the class
+        per specialisation does (`x = self.backbone.layer3(x)`), keeping the outputs referred
+        to in locals of their names (torchvision's IntermediateLayerGetter returns them)."""
+        parts, vars_ = [], {}
+        for sub in item.body:
+            if not isinstance(sub, (T.Layer, T.Use, T.Sequence)) or sub.label is not None and \
+                    not isinstance(sub.label, str) or isinstance(sub, T.Sequence) and sub.label is None or \
+                    isinstance(sub, T.Layer) and (sub.branches is not None or not self.has_module(sub)):
+                raise NotSymbolic("a sequence some of whose outputs are referred to, with more than modules")
+            ctor, ch = self.module_ctor(sub, ch)
+            if ch is EXPOSED:
+                raise NotSymbolic("a sequence some of whose outputs are referred to, with channels from a loop")
+            parts.append((sub.label, ctor))
+            vars_[len(parts) - 1] = (ch, self.space)
+        init.append(f"{' ' * pad}self.{attr} = nn.Sequential({self.numbered_args(parts)})")
+        for i, (label, _) in enumerate(parts):
+            access = f"self.{attr}.{require_attribute(label)}" if label is not None and is_identifier(label) \
+                and not namespace.module_name_problem(label) else f"self.{attr}[{i}]"
+            c, space = vars_[i]
+            out = self.tensor_var(label) if label in self.referenced else dst
+            fwd.append(f"        {out} = {access}({cur})")
+            if label in self.referenced:
+                self.tensors[label] = (out, c, space)
+            cur = out
+        return ch, cur
+
     # ---- `@name`: tensors forward holds in locals
     def is_flow(self, item) -> bool:
         """Whether `item` is written by flow_item: `@name`, a named tensor something refers
@@ -780,6 +819,15 @@ class _Class:
             raise NotSymbolic(f"`@{name}` refers to a tensor forward does not hold there "
                               "(inside a module, an arm or a branch)")
         return found
+
+    def output_var(self, name: str, item: T.Output) -> str:
+        """The local a `return` reads: one forward holds, or one named in an `if` arm
+        (DeepLabV3's `aux`) when the `return`'s `when` is that arm's test, so that forward
+        returns it only when the arm ran."""
+        if name not in self.tensors and name in self.guarded and item.guard is not None and \
+                not item.guard.constant and item.guard.text == self.guarded[name][1]:
+            return self.guarded[name][0]
+        return self.held(name)[0]
 
     def start_flow(self, ch) -> str:
         """Before the body: `@in` is forward's `x`, which then must not be overwritten (the
@@ -811,7 +859,7 @@ class _Class:
         if isinstance(item, T.Output):          # written by write_network, after the body
             if self.network is None or self.nested:
                 raise NotSymbolic("a `return` inside a block")
-            self.outputs.append((item, [(name, self.held(ref)[0]) for name, ref in item.args]))
+            self.outputs.append((item, [(name, self.output_var(ref, item)) for name, ref in item.args]))
             return ch, cur
         label = getattr(item, "label", None)
         if label is not None and label in self.referenced and id(item) not in self.flowing:
@@ -1117,6 +1165,8 @@ class _Class:
             a_init, a_fwd = [], []
             self.space, self.dangling = saved, entry
             a_ch, a_cur = self.body(body, ch, cur, dst, a_init, a_fwd, pad + 4)
+            if body is item.then and not item.orelse:   # held when the test holds (a `return ... when` reads them)
+                self.guarded.update({k: (v[0], item.test.text) for k, v in self.dropped.items()})
             dangling = dangling or self.dangling
             spaces.append(self.space)
             mods = [self.names[id(c.item)] for c in self.scope_children(body)]
