@@ -407,7 +407,11 @@ class _Class:
         writes them with setattr, as torchvision does. Refused where a name could be
         another module's: beside an automatic name, a spec name the pattern matches, or
         two patterns that could give the same name."""
-        loops = [i for i in items if isinstance(i, (T.Repeat, T.For))]
+        def named(sub):
+            return isinstance(sub, (T.Layer, T.Use, T.Sequence)) and isinstance(sub.label, T.Name) and not (
+                isinstance(sub, T.Layer) and (sub.branches is not None or not self.has_module(sub)))
+        # (other loops refuse in body: their modules would have automatic names)
+        loops = [i for i in items if isinstance(i, (T.Repeat, T.For)) and i.body and all(map(named, i.body))]
         if not loops:
             return
         if any(c.name is None for c in children):
@@ -417,9 +421,6 @@ class _Class:
             _, _, bound = _loop_header(loop)
             mine = []
             for sub in loop.body:
-                if not isinstance(sub, (T.Layer, T.Use, T.Sequence)) or not isinstance(sub.label, T.Name) or \
-                        (isinstance(sub, T.Layer) and (sub.branches is not None or not self.has_module(sub))):
-                    raise NotSymbolic("a loop among named modules whose items are not all modules named by the loop")
                 exprs = [p for p in sub.label.parts if not isinstance(p, str)]
                 if not any(_names(p.text) & bound for p in exprs):
                     raise NotSymbolic("a module name in a loop that does not change from one iteration to the next")
@@ -848,7 +849,7 @@ class _Class:
     def tensor_var(self, label: str) -> str:
         if not is_identifier(label) or re.fullmatch(r"x\d*", label):
             raise NotSymbolic(f"the tensor name {label!r} cannot be a local of forward")
-        held = {var for var, _, _ in self.tensors.values()}
+        held = {var for var, _, _ in self.tensors.values()} | {var for var, _ in self.guarded.values()}
         return namespace.fresh_local(label, {*self.taken_locals(), *held, getattr(self, "top", "x")})
 
     def flow_item(self, item, ch, cur, dst, init, fwd, pad):
