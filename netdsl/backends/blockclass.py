@@ -1317,7 +1317,8 @@ class _Class:
         mine = set(self.names.values())
         computed = [ "".join(re.escape(p) if isinstance(p, str) else ".+" for p in sub.label.parts)
                      for loop in t.body if id(loop) in self.attr_loops for sub in loop.body]
-        if any(name not in mine and not any(re.fullmatch(p, name) for p in computed) for name in opts.shapes):
+        if any(name not in mine and not any(re.fullmatch(p, name) for p in computed) for name in opts.shapes
+               if "." not in name):
             raise NotSymbolic("its modules would not have the names elaboration gives")
         fwd = []
         setup = len(init)
@@ -1355,7 +1356,7 @@ class _Class:
     def shape_comment(self, line: str) -> str:
         """`x = self.conv1(x)  # [64, 112, 112]`: the shape at the declared input (the
         network's own modules; a line inside an `if` keeps none)."""
-        m = re.match(r"        \w+ = self\.(\w+)\(", line)
+        m = re.match(r"        \w+ = self\.(\w+(?:\.\w+)?)\(", line)
         shape = self.network.shapes.get(m.group(1)) if m else None
         return f"{line}  # [{', '.join(map(str, shape))}]" if shape is not None else line
 
