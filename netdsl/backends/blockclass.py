@@ -25,6 +25,10 @@ them as elaboration would, so that any values give the module `netdsl.load` give
   the body. What it holds after the loops is followed in the class's own names
   (`_Class.close`) so that a class's output channels never name it; where they
   depend on the loop's values the class keeps them as `self.out_channels`.
+- A loop among attribute modules whose items the loop names (ShuffleNetV2's
+  `"stage{s + 2}"`) is `setattr` in __init__ and `getattr` in forward (attr_loop); a
+  named merge's loop-made branches are appended to its ModuleList (looped_merge); a
+  named sequence whose items' outputs are referred to is run item by item (open_sequence).
 
 Everything written is either a validated name, a literal (pysource.literal), an
 expression pysource.py wrote, or text built here from those.
