@@ -202,7 +202,8 @@ def test_deeplab_is_parametric_and_returns_the_auxiliary_output_when_built_with_
     source = generate(_graphs(path=path), str(path))
     assert specialised_networks(source, ["DeepLabV3_ResNet50"]) == set()
     # the backbone's modules one by one, layer3's output kept for the auxiliary head
-    assert "        layer3 = self.backbone.layer3(y)\n        y = self.backbone.layer4(layer3)\n" in source
+    assert ("        layer3 = self.backbone.layer3(y)  # [1024, 28, 28]\n"
+            "        y = self.backbone.layer4(layer3)  # [2048, 28, 28]\n") in source
     assert "            y = self.aux_classifier(layer3)\n" in source
     torch.manual_seed(0)
     mine = exec_source(source).DeepLabV3_ResNet50(num_classes=5, aux=aux)
