@@ -58,7 +58,9 @@ def test_shufflenet_is_parametric_and_writes_its_stages_as_torchvision_does():
     assert specialised_networks(source, ["ShuffleNetV2"]) == set()
     assert 'setattr(self, f"stage{s + 2}", ShuffleStage(channels, stages_out_channels[s + 1], stages_repeats[s]))' \
         in source
-    assert '        for s in range(3):\n            x = getattr(self, f"stage{s + 2}")(x)\n' in source
+    # forward: torchvision's, the stages one by one (TorchScript's getattr takes only literals)
+    assert ("        x = self.stage2(x)  # [116, 28, 28]\n        x = self.stage3(x)  # [232, 14, 14]\n"
+            "        x = self.stage4(x)  # [464, 7, 7]\n") in source
     # the channels after the stages: ShuffleStage keeps them as out_channels
     assert 'channels = getattr(self, f"stage{s + 2}").out_channels' in source
     assert "nn.Conv2d(in_channels=channels, out_channels=stages_out_channels[4]" in source
@@ -196,23 +198,11 @@ def test_deeplab_heads_get_one_class():
     assert tuple(head(torch.randn(1, 16, 9, 9)).shape) == (1, 3, 9, 9)
 
 
-@pytest.mark.parametrize("aux", [False, True])
-def test_deeplab_is_parametric_and_returns_the_auxiliary_output_when_built_with_it(aux):
+def test_deeplab_runs_its_backbone_module_by_module_but_keeps_a_class_for_its_values():
+    """`@layer3` inside `backbone: [...]` is held (the sequence is run item by item), but
+    `aux`, named in the `if aux` arm, is returned by another statement, which TorchScript
+    refuses as a possibly undefined local: the network keeps its class per values."""
     path = SPECS / "deeplabv3_resnet50.net"
     source = generate(_graphs(path=path), str(path))
-    assert specialised_networks(source, ["DeepLabV3_ResNet50"]) == set()
-    # the backbone's modules one by one, layer3's output kept for the auxiliary head
-    assert ("        layer3 = self.backbone.layer3(y)  # [1024, 28, 28]\n"
-            "        y = self.backbone.layer4(layer3)  # [2048, 28, 28]\n") in source
-    assert "            y = self.aux_classifier(layer3)\n" in source
-    torch.manual_seed(0)
-    mine = exec_source(source).DeepLabV3_ResNet50(num_classes=5, aux=aux)
-    reference = exec_source(generate(_graphs(path=path, num_classes=5, aux=aux), block_classes=False))
-    keys = list(_same(mine, reference.DeepLabV3_ResNet50(), (1, 3, 33, 33), perturb=False))
-    assert keys[0] == "backbone.conv1.weight" and "backbone.layer3.5.conv3.weight" in keys
-    assert ("aux_classifier.4.weight" in keys) == aux and keys[-1] == ("aux_classifier.4.bias" if aux else
-                                                                       "classifier.4.bias")
-    with torch.no_grad():
-        out = mine.eval()(torch.randn(1, 3, 33, 33))
-    assert sorted(out) == (["aux", "out"] if aux else ["out"])
-    assert tuple(out["out"].shape) == (1, 5, 33, 33)
+    assert specialised_networks(source, ["DeepLabV3_ResNet50"]) == {"DeepLabV3_ResNet50"}
+    assert "# DeepLabV3_ResNet50: a class for the values compiled for, because `@aux` refers to a tensor" in source

@@ -37,11 +37,11 @@ PARAMETRIC = {"lenet": "LeNet", "alexnet": "AlexNet", "nin": "NiN", "resnet18": 
               "efficientnet_b0": "EfficientNetB0", "efficientnet_v2_s": "EfficientNetV2S",
               "mobilenet_v3_large": "MobileNetV3Large", "mobilenet_v3_small": "MobileNetV3Small",
               "regnet_x_400mf": "RegNetX400MF", "regnet_y_400mf": "RegNetY400MF",
-              "shufflenet_v2_x1_0": "ShuffleNetV2", "deeplabv3_resnet50": "DeepLabV3_ResNet50"}
+              "shufflenet_v2_x1_0": "ShuffleNetV2"}
 # Too large to run on the CPU in a few seconds: state_dicts and shapes on the meta device
 META = {"alexnet", "unet", "inception_v3", "vgg11", "resnet50", "resnext50_32x4d", "wide_resnet50_2",
         "densenet121", "efficientnet_b0", "efficientnet_v2_s", "mobilenet_v3_large", "regnet_x_400mf",
-        "regnet_y_400mf", "deeplabv3_resnet50"}
+        "regnet_y_400mf"}
 # The smallest input a size-generic network takes (NiN's first window and three pools;
 # VGG's five pools)
 SMALLEST = {"nin": 67, "vgg11": 32}

@@ -355,8 +355,6 @@ class _Class:
         self.loop_var: str | None = None     # the local holding the channels entering a loop
         self.closed: dict = {}       # loop local -> what it holds in the class's own names, or None
         self.attr_loops: dict = {}   # id(loop) -> for a loop making attributes: the list naming them, or None
-        self.dropped: dict = {}      # the tensors named in the last body written, not held after it
-        self.guarded: dict = {}      # name -> (local, test): a tensor named in an `if` arm without `else`
 
     # ---- names
     def scope_children(self, items, conditional=False, out=None):
@@ -724,7 +722,6 @@ class _Class:
                 ch, cur = self.attr_loop(item, ch, cur, dst, init, fwd, pad)
             else:       # a loop outside a numbered sequence: its modules' names would be computed
                 raise NotSymbolic(f"a {type(item).__name__.lower()} where modules are named, not numbered")
-        self.dropped = {k: v for k, v in self.tensors.items() if visible.get(k) != v}
         self.tensors = visible
         return ch, cur
 
@@ -769,6 +766,8 @@ class _Class:
         if listed:
             name = namespace.fresh_local("name", self.taken_locals() | {cur, dst})
             fwd += [f"        for {name} in self.{listed}:", f"            {dst} = getattr(self, {name})({dst})"]
+        elif (names := _unrolled(item)) is not None:     # torchvision's `x = self.stage2(x)`, ...
+            fwd += [f"        {dst} = self.{name}({dst})" for name in names]
         else:
             fwd.append(f"        {header}:")
             fwd += [f"            {dst} = getattr(self, {key})({dst})" for key in keys]
@@ -825,15 +824,6 @@ class _Class:
                               "(inside a module, an arm or a branch)")
         return found
 
-    def output_var(self, name: str, item: T.Output) -> str:
-        """The local a `return` reads: one forward holds, or one named in an `if` arm
-        (DeepLabV3's `aux`) when the `return`'s `when` is that arm's test, so that forward
-        returns it only when the arm ran."""
-        if name not in self.tensors and name in self.guarded and item.guard is not None and \
-                not item.guard.constant and item.guard.text == self.guarded[name][1]:
-            return self.guarded[name][0]
-        return self.held(name)[0]
-
     def start_flow(self, ch) -> str:
         """Before the body: `@in` is forward's `x`, which then must not be overwritten (the
         body writes `out` instead). -> the variable the body writes."""
@@ -853,7 +843,7 @@ class _Class:
     def tensor_var(self, label: str) -> str:
         if not is_identifier(label) or re.fullmatch(r"x\d*", label):
             raise NotSymbolic(f"the tensor name {label!r} cannot be a local of forward")
-        held = {var for var, _, _ in self.tensors.values()} | {var for var, _ in self.guarded.values()}
+        held = {var for var, _, _ in self.tensors.values()}
         return namespace.fresh_local(label, {*self.taken_locals(), *held, getattr(self, "top", "x")})
 
     def flow_item(self, item, ch, cur, dst, init, fwd, pad):
@@ -864,7 +854,7 @@ class _Class:
         if isinstance(item, T.Output):          # written by write_network, after the body
             if self.network is None or self.nested:
                 raise NotSymbolic("a `return` inside a block")
-            self.outputs.append((item, [(name, self.output_var(ref, item)) for name, ref in item.args]))
+            self.outputs.append((item, [(name, self.held(ref)[0]) for name, ref in item.args]))
             return ch, cur
         label = getattr(item, "label", None)
         if label is not None and label in self.referenced and id(item) not in self.flowing:
@@ -1170,8 +1160,6 @@ class _Class:
             a_init, a_fwd = [], []
             self.space, self.dangling = saved, entry
             a_ch, a_cur = self.body(body, ch, cur, dst, a_init, a_fwd, pad + 4)
-            if body is item.then and not item.orelse:   # held when the test holds (a `return ... when` reads them)
-                self.guarded.update({k: (v[0], item.test.text) for k, v in self.dropped.items()})
             dangling = dangling or self.dangling
             spaces.append(self.space)
             mods = [self.names[id(c.item)] for c in self.scope_children(body)]
@@ -1929,6 +1917,34 @@ def _step(text: str, var: str, bound: set) -> str | None:
             step = ast.unparse(other)
             return None if _names(step) & (bound | {var}) else step
     return None
+
+
+def _unrolled(loop) -> list | None:
+    """The names a loop of attribute modules gives, iteration by iteration, where its
+    values are known and its names integer arithmetic on them (ShuffleNetV2's stage2,
+    stage3, stage4): forward calls them one by one, as torchvision does and as
+    TorchScript takes (its getattr needs a literal). None otherwise."""
+    if isinstance(loop, T.Repeat):
+        if not loop.count.constant or type(loop.count.value) is not int:
+            return None
+        items, targets = range(loop.count.value), [loop.index or "_"]
+    else:
+        if loop.destructure or len(loop.targets) != 1 or not loop.iterable.constant:
+            return None
+        items, targets = loop.iterable.value, loop.targets
+    names = []
+    for v in items:
+        for sub in loop.body:
+            text = ""
+            for p in sub.label.parts:
+                n = p if isinstance(p, str) else _arithmetic(p.text, {targets[0]: v})
+                if n is None:
+                    return None
+                text += str(n)
+            if not is_identifier(text) or namespace.module_name_problem(text):
+                return None
+            names.append(require_attribute(text))
+    return names
 
 
 def _loop_branch(branch: T.Branch) -> bool:
