@@ -88,6 +88,17 @@ for i, name in enumerate(["\"a'b{i}\"", "'a\"b{i}'", '"a.b{i}"', '"a}}{i}"', '"a
                           '"{i}\\"); open(1); (\""', "'{tag}'", '"a{i}{{tag}}"', '"{\'x\' + tag}"']):
     CASES[f"computed-name-text-{i}"] = net("    S(0)", head=COMPUTED.format(name=name))
     CASES[f"computed-name-text-used-{i}"] = net("    S(1)", head=COMPUTED.format(name=name))
+# The same names made by a loop among attribute modules (setattr / getattr, and the
+# names listed in __init__ where the count is a parameter).
+ATTR = ("block A(n: int, tag: str = 'a') {{\n    first: conv2d(4, 3, padding=1)\n"
+        "    for i in range(n) {{ {name}: conv2d(4, 3, padding=1) }}\n}}\n")
+for i, s in enumerate(STRINGS):
+    CASES[f"attr-loop-name-value-{i}"] = net("    A(0, tag=" + s + ")", head=ATTR.format(name='"x{tag}-{i}"'))
+    CASES[f"attr-loop-name-used-{i}"] = net("    A(2, tag=" + s + ")", head=ATTR.format(name='"x{tag}-{i}"'))
+for i, name in enumerate(["\"a'b{i}\"", "'a\"b{i}'", '"a.b{i}"', '"a}}{i}"', '"a{i}#x"', '"a{i}\\n"',
+                          '"{i}\\"); open(1); (\""', '"a{i}{{tag}}"', '"{\'x\' + tag}{i}"']):
+    CASES[f"attr-loop-name-text-{i}"] = net("    A(0)", head=ATTR.format(name=name))
+    CASES[f"attr-loop-name-text-used-{i}"] = net("    A(1)", head=ATTR.format(name=name))
 # Generated-name collisions: a block named like a specialisation class, two blocks whose
 # classes would share a name, a network and a block with the same class name.
 CASES["specialisation-clash"] = net(

@@ -25,6 +25,10 @@ them as elaboration would, so that any values give the module `netdsl.load` give
   the body. What it holds after the loops is followed in the class's own names
   (`_Class.close`) so that a class's output channels never name it; where they
   depend on the loop's values the class keeps them as `self.out_channels`.
+- A loop among attribute modules whose items the loop names (ShuffleNetV2's
+  `"stage{s + 2}"`) is `setattr` in __init__ and `getattr` in forward (attr_loop); a
+  named merge's loop-made branches are appended to its ModuleList (looped_merge); a
+  named sequence whose items' outputs are referred to is run item by item (open_sequence).
 
 Everything written is either a validated name, a literal (pysource.literal), an
 expression pysource.py wrote, or text built here from those.
@@ -368,6 +372,7 @@ class _Class:
         self.outputs: list = []      # a network's `return(...)`s: (T.Output, [(name, local), ...])
         self.loop_var: str | None = None     # the local holding the channels entering a loop
         self.closed: dict = {}       # loop local -> what it holds in the class's own names, or None
+        self.attr_loops: dict = {}   # id(loop) -> for a loop making attributes: the list naming them, or None
 
     # ---- names
     def scope_children(self, items, conditional=False, out=None):
@@ -414,6 +419,57 @@ class _Class:
             if not is_identifier(name) or namespace.module_name_problem(name):
                 raise NotSymbolic(f"the module name {name!r} is no attribute name")
             self.names[id(c.item)] = name
+        self.attribute_loops(items, children)
+
+    def attribute_loops(self, items, children) -> None:
+        """Loops among the attribute modules, each of whose items has a computed name
+        (ShuffleNetV2's `for s in range(3) { "stage{s + 2}": ShuffleStage(...) }`): attr_loop
+        writes them with setattr, as torchvision does. Refused where a name could be
+        another module's: beside an automatic name, a spec name the pattern matches, or
+        two patterns that could give the same name."""
+        def named(sub):
+            return isinstance(sub, (T.Layer, T.Use, T.Sequence)) and isinstance(sub.label, T.Name) and not (
+                isinstance(sub, T.Layer) and (sub.branches is not None or not self.has_module(sub)))
+        # (other loops refuse in body: their modules would have automatic names)
+        loops = [i for i in items if isinstance(i, (T.Repeat, T.For)) and i.body and all(map(named, i.body))]
+        if not loops:
+            return
+        if any(c.name is None for c in children):
+            raise NotSymbolic("an unnamed module beside a loop making named ones: its automatic name depends on them")
+        heads, patterns = [], []
+        for loop in loops:
+            _, _, bound = _loop_header(loop)
+            mine = []
+            for sub in loop.body:
+                exprs = [p for p in sub.label.parts if not isinstance(p, str)]
+                if not any(_names(p.text) & bound for p in exprs):
+                    raise NotSymbolic("a module name in a loop that does not change from one iteration to the next")
+                pattern = "".join(re.escape(p) if isinstance(p, str) else ".+" for p in sub.label.parts)
+                if any(re.fullmatch(pattern, c.name) for c in children):
+                    raise NotSymbolic("a module name a loop computes could be one the spec writes")
+                head = sub.label.parts[0] if isinstance(sub.label.parts[0], str) else ""
+                patterns.append(pattern)
+                if any(head.startswith(h) or h.startswith(head) for h in heads):
+                    raise NotSymbolic("two module names computed in loops could be the same")
+                heads.append(head)
+                mine.append(sub)
+            # forward repeats the loop when it and the names read no parameter, else it
+            # runs the modules __init__ listed (the iterations depend on the values)
+            header, _, _ = _loop_header(loop)
+            fixed = (loop.count if isinstance(loop, T.Repeat) else loop.iterable).constant and \
+                all(_names(p.text) <= bound for sub in mine for p in sub.label.parts if not isinstance(p, str)) \
+                and not bound & {"x", *self.taken_locals()} and not any(re.fullmatch(r"x\d*", b) for b in bound)
+            listed = None
+            if not fixed:
+                # (not `stage_names`: the loop could compute that name)
+                free = [name for name in ("module_names", *(f"module_names_{k}" for k in range(1, 10)))
+                        if name not in self.names.values() and name not in self.flags
+                        and not any(re.fullmatch(p, name) for p in patterns)]
+                if not free:
+                    raise NotSymbolic("no free attribute name for the names a loop makes")
+                listed = free[0]
+                self.flags.add(listed)
+            self.attr_loops[id(loop)] = listed
 
     @staticmethod
     def has_module(item: T.Layer) -> bool:
@@ -669,6 +725,9 @@ class _Class:
                     ch, cur = self.body(item.body, ch, cur, dst, init, fwd, pad)
                     continue
                 attr = require_attribute(self.names[id(item)])
+                if isinstance(item, T.Sequence) and self.opened(item):
+                    ch, cur = self.open_sequence(item, attr, ch, cur, dst, init, fwd, pad)
+                    continue
                 before = self.shape(ch)
                 ctor, ch = self.module_ctor(item, ch, init, pad)
                 self.size_check(attr, ctor, before, cur, init, fwd)
@@ -680,9 +739,92 @@ class _Class:
                 cur = dst
             elif isinstance(item, T.If):
                 ch, cur = self.if_item(item, ch, cur, dst, init, fwd, pad)
+            elif id(item) in self.attr_loops and not self.nested:
+                ch, cur = self.attr_loop(item, ch, cur, dst, init, fwd, pad)
             else:       # a loop outside a numbered sequence: its modules' names would be computed
                 raise NotSymbolic(f"a {type(item).__name__.lower()} where modules are named, not numbered")
         self.tensors = visible
+        return ch, cur
+
+    def attr_loop(self, item, ch, cur, dst, init, fwd, pad):
+        """A loop making attribute modules (attribute_loops): `setattr(self, f"stage{s + 2}",
+        ...)` in __init__, the channels entering each iteration in the loop local, and in
+        forward the same loop calling `getattr(self, f"stage{s + 2}")`, or, when the
+        iterations depend on the values, a loop over the names __init__ listed."""
+        ip = " " * pad
+        var = self.loop_local()
+        self.all_loop_vars.add(var)
+        start = text_of(ch)
+        header, _, bound = _loop_header(item)
+        listed = self.attr_loops[id(item)]
+        lines = [f"        self.{listed} = []"] if listed else []
+        lines += [] if start == var else [f"{ip}{var} = {start}"]
+        lines.append(f"{ip}{header}:")
+        keys, c, exposed = [], Sym(var), False
+        self.closed[var] = var
+        self.space = (SPATIAL,) * len(self.space)
+        self.nested += 1
+        for sub in item.body:
+            key = module_key(sub.label)
+            ctor, c = self.module_ctor(sub, c)
+            lines.append(f"{ip}    setattr(self, {key}, {ctor})")
+            if listed:
+                lines.append(f"{ip}    self.{listed}.append({key})")
+            if c is EXPOSED:        # ShuffleStage keeps its output channels
+                lines.append(f"{ip}    {var} = getattr(self, {key}).out_channels")
+                c, exposed = Sym(var), True
+            keys.append(key)
+        self.nested -= 1
+        self.space = (SPATIAL,) * len(self.space)
+        end = text_of(c)
+        if end != var:
+            lines.append(f"{ip}    {var} = {end}")
+        start_closed, end_closed = self.close(start), self.close(end)
+        self.closed[var] = end_closed if not exposed and end_closed == start_closed else None
+        init += lines
+        if cur != dst:
+            fwd.append(f"        {dst} = {cur}")
+        if listed:
+            name = namespace.fresh_local("name", self.taken_locals() | {cur, dst})
+            fwd += [f"        for {name} in self.{listed}:", f"            {dst} = getattr(self, {name})({dst})"]
+        elif (names := _unrolled(item)) is not None:     # torchvision's `x = self.stage2(x)`, ...
+            fwd += [f"        {dst} = self.{name}({dst})" for name in names]
+        else:
+            fwd.append(f"        {header}:")
+            fwd += [f"            {dst} = getattr(self, {key})({dst})" for key in keys]
+        return Sym(var), dst
+
+    def opened(self, item: T.Sequence) -> bool:
+        """A named sequence some of whose modules' outputs are referred to (DeepLabV3's
+        `backbone: [... layer3: ... layer4: ...]` and `@layer3`): open_sequence writes it."""
+        return not self.nested and any(getattr(i, "label", None) in self.referenced for i in item.body)
+
+    def open_sequence(self, item: T.Sequence, attr, ch, cur, dst, init, fwd, pad):
+        """An opened named sequence: built as any (an nn.Sequential of its modules, its
+        state_dict keys unchanged), and forward calls its modules one by one, as the class
+        per specialisation does (`x = self.backbone.layer3(x)`), keeping the outputs referred
+        to in locals of their names (torchvision's IntermediateLayerGetter returns them)."""
+        parts, vars_ = [], {}
+        for sub in item.body:
+            if not isinstance(sub, (T.Layer, T.Use, T.Sequence)) or sub.label is not None and \
+                    not isinstance(sub.label, str) or isinstance(sub, T.Sequence) and sub.label is None or \
+                    isinstance(sub, T.Layer) and (sub.branches is not None or not self.has_module(sub)):
+                raise NotSymbolic("a sequence some of whose outputs are referred to, with more than modules")
+            ctor, ch = self.module_ctor(sub, ch)
+            if ch is EXPOSED:
+                raise NotSymbolic("a sequence some of whose outputs are referred to, with channels from a loop")
+            parts.append((sub.label, ctor))
+            vars_[len(parts) - 1] = (ch, self.space)
+        init.append(f"{' ' * pad}self.{attr} = nn.Sequential({self.numbered_args(parts)})")
+        for i, (label, _) in enumerate(parts):
+            access = f"self.{attr}.{require_attribute(label)}" if label is not None and is_identifier(label) \
+                and not namespace.module_name_problem(label) else f"self.{attr}[{i}]"
+            c, space = vars_[i]
+            out = self.tensor_var(label) if label in self.referenced else dst
+            fwd.append(f"        {out} = {access}({cur})")
+            if label in self.referenced:
+                self.tensors[label] = (out, c, space)
+            cur = out
         return ch, cur
 
     # ---- `@name`: tensors forward holds in locals
@@ -963,6 +1105,8 @@ class _Class:
         if any(isinstance(v, Sym) for v in vars(args).values()):
             raise NotSymbolic(f"`{item.spec.name}`'s forward depends on the values")
         attr = require_attribute(self.names[id(item)])
+        if any(_loop_branch(b) for b in branches):
+            return self.looped_merge(item, branches, args, attr, ch, cur, dst, init, fwd, pad)
         ctors, outs, shapes, saved = [], [], [], self.space
         self.nested += 1
         for i, branch in enumerate(branches):
@@ -986,6 +1130,67 @@ class _Class:
         self.advance(item, args, shapes)
         init.append(f"{' ' * pad}self.{attr} = nn.ModuleList([{', '.join(ctors)}])")
         fwd.append(f"        {dst} = {item.spec.forward(args, outs)}")
+        return out, dst
+
+    def branch_ctor(self, branch_body, ch, pad) -> tuple[str, object]:
+        """A named merge's branch as one module: its lone module, or an nn.Sequential of its
+        modules (as elaboration's numbered sequence, a lone module standing for it)."""
+        items = list(self.numbered_items(branch_body))
+        if len(items) == 1 and isinstance(items[0], (T.Layer, T.Use, T.Sequence)) and items[0].label is None:
+            return self.module_ctor(items[0], ch)
+        lines = []
+        c, inner = self.numbered(branch_body, ch, pad, lines)
+        if lines:
+            raise NotSymbolic("a condition or a loop inside a named merge's branch")
+        return f"nn.Sequential({inner})", c
+
+    def looped_merge(self, item: T.Layer, branches, args, attr, ch, cur, dst, init, fwd, pad):
+        """A named merge some of whose branches a loop makes (ASPP's `for r in rates {
+        Conv2dNormActivation(out, 3, dilation=r) }`): as torchvision's ASPP, __init__ builds
+        the list (a loop appending a branch per iteration) and forward runs every module of
+        the nn.ModuleList, `[conv(x) for conv in self.convs]`, and merges the results. Only
+        for a merge whose channels add up (a sum is then `count * channels` per loop)."""
+        probe = [(Sym("_a"), *self.space), (Sym("_b"), *self.space)]
+        try:
+            summed = text_of(self.out_channels(item, args, probe)) == "_a + _b"
+        except (NotSymbolic, TypeError, ValueError):
+            summed = False
+        merged = item.spec.forward(args, ["*_xs"])
+        if not summed or merged.count("[*_xs]") != 1:
+            raise NotSymbolic(f"branches made by a loop in a `{item.spec.name}`")
+        ip = " " * pad
+        taken = {*self.t.params, self.t.in_channels, *(f.name for f in self.t.functions), *_let_names(self.t.body),
+                 *loop_names(self.t.body), self.layers_name()}
+        modules = namespace.fresh_local("modules", taken)
+        lines, shapes, saved = [f"{ip}{modules} = []"], [], self.space
+        self.nested += 1
+        for branch in branches:
+            self.space = saved
+            if not _loop_branch(branch):
+                ctor, c = self.branch_ctor(branch.body, ch, pad)
+                lines.append(f"{ip}{modules}.append({ctor})")
+                shapes.append((c, *self.space))
+                continue
+            loop = branch.body[0]
+            header, count, bound = _loop_header(loop)
+            body = [i for i in loop.body if not isinstance(i, T.Assert) or not i.test.constant or not i.test.value]
+            if any(isinstance(i, (T.Let, T.Assert)) for i in body):
+                raise NotSymbolic("a `let` or an `assert` in a loop making merge branches")
+            ctor, c = self.branch_ctor(tuple(body), ch, pad + 4)
+            text = None if c is EXPOSED else text_of(c)
+            if text is None or _names(text) & bound:
+                raise NotSymbolic("the channels of loop-made merge branches change from one to the next")
+            lines += [f"{ip}{header}:", f"{ip}    {modules}.append({ctor})"]
+            shapes.append((Sym(ast.unparse(ast.parse(f"({count}) * ({text})", mode="eval"))), *self.space))
+        self.nested -= 1
+        out = self.out_channels(item, args, shapes)
+        self.advance(item, args, shapes)
+        init += lines
+        init.append(f"{ip}self.{attr} = nn.ModuleList({modules})")
+        outs = namespace.fresh_local("res", self.taken_locals() | {cur, dst})
+        conv = namespace.fresh_local("module", self.taken_locals() | {cur, dst, outs})
+        fwd.append(f"        {outs} = [{conv}({cur}) for {conv} in self.{attr}]")
+        fwd.append(f"        {dst} = {merged.replace('[*_xs]', outs)}")
         return out, dst
 
     def flag_name(self, branch: T.Branch) -> str:
@@ -1158,7 +1363,10 @@ class _Class:
             self.space = tuple(Sym(n) for n in sizes)
         self.name_scope(t.body)
         mine = set(self.names.values())
-        if any(name not in mine for name in opts.shapes):
+        computed = [ "".join(re.escape(p) if isinstance(p, str) else ".+" for p in sub.label.parts)
+                     for loop in t.body if id(loop) in self.attr_loops for sub in loop.body]
+        if any(name not in mine and not any(re.fullmatch(p, name) for p in computed) for name in opts.shapes
+               if "." not in name):
             raise NotSymbolic("its modules would not have the names elaboration gives")
         fwd = []
         setup = len(init)
@@ -1196,7 +1404,7 @@ class _Class:
     def shape_comment(self, line: str) -> str:
         """`x = self.conv1(x)  # [64, 112, 112]`: the shape at the declared input (the
         network's own modules; a line inside an `if` keeps none)."""
-        m = re.match(r"        \w+ = self\.(\w+)\(", line)
+        m = re.match(r"        \w+ = self\.(\w+(?:\.\w+)?)\(", line)
         shape = self.network.shapes.get(m.group(1)) if m else None
         return f"{line}  # [{', '.join(map(str, shape))}]" if shape is not None else line
 
@@ -1778,6 +1986,56 @@ def _step(text: str, var: str, bound: set) -> str | None:
             step = ast.unparse(other)
             return None if _names(step) & (bound | {var}) else step
     return None
+
+
+def _unrolled(loop) -> list | None:
+    """The names a loop of attribute modules gives, iteration by iteration, where its
+    values are known and its names integer arithmetic on them (ShuffleNetV2's stage2,
+    stage3, stage4): forward calls them one by one, as torchvision does and as
+    TorchScript takes (its getattr needs a literal). None otherwise."""
+    if isinstance(loop, T.Repeat):
+        if not loop.count.constant or type(loop.count.value) is not int:
+            return None
+        items, targets = range(loop.count.value), [loop.index or "_"]
+    else:
+        if loop.destructure or len(loop.targets) != 1 or not loop.iterable.constant:
+            return None
+        items, targets = loop.iterable.value, loop.targets
+    names = []
+    for v in items:
+        for sub in loop.body:
+            text = ""
+            for p in sub.label.parts:
+                n = p if isinstance(p, str) else _arithmetic(p.text, {targets[0]: v})
+                if n is None:
+                    return None
+                text += str(n)
+            if not is_identifier(text) or namespace.module_name_problem(text):
+                return None
+            names.append(require_attribute(text))
+    return names
+
+
+def _loop_branch(branch: T.Branch) -> bool:
+    """A merge branch line that is a loop: one branch per iteration."""
+    return len(branch.body) == 1 and isinstance(branch.body[0], (T.Repeat, T.For))
+
+
+def _loop_header(item) -> tuple[str, str, set]:
+    """A loop's `for` line (without the colon), its count as Python source, and the names
+    it binds (its `let`s too)."""
+    if isinstance(item, T.Repeat):
+        bound = {item.index} if item.index else set()
+        header, count = f"for {item.index or '_'} in range({item.count.text})", item.count.text
+    else:
+        bound = set(item.targets) - {"_"}
+        for name in bound:
+            require_argument(name)
+        targets = ", ".join(item.targets)
+        if item.destructure:
+            targets = f"({targets},)" if len(item.targets) == 1 else targets
+        header, count = f"for {targets} in {item.iterable.text}", f"len({item.iterable.text})"
+    return header, count, bound | _let_names(item.body)
 
 
 def _let_names(items) -> set:

@@ -357,6 +357,9 @@ class _Writer:
                 return None, "it is compiled for an input of another rank than it declares"
             require_class(g.network)
             shapes = {c.name: (c.shape if isinstance(c, Node) else c.out_shape) for c in g.root.children}
+            # (and a named sequence's modules, which forward may call one by one: `backbone.layer3`)
+            shapes.update({f"{c.name}.{d.name}": (d.shape if isinstance(d, Node) else d.out_shape)
+                           for c in g.root.children if not isinstance(c, Node) for d in c.children})
             tr = translate_network(self, template, dict(g.params), doc, self.init_lines(g.root), shapes,
                                    tuple(g.input_shape))
             why = self.function_clash(tr)

@@ -284,12 +284,21 @@ def _mean_shape(a, xs, ctx):
     return tuple(s for i, s in enumerate(x) if i not in reduced)
 
 
+def _mean_kept(a, xs) -> tuple:
+    """The sizes a mean keeps (a block class's channels and sizes after it: the first is
+    the channels, C unless it averages over C)."""
+    x = xs[0]
+    reduced = {int(d) + len(x) if int(d) < 0 else int(d) for d in _listed(a)}
+    return tuple(s for i, s in enumerate(x) if i not in reduced)
+
+
 MEAN = LayerSpec(
     name="mean", category="pooling",
     doc=("Averages over per-sample dims and drops them (in forward): mean(1, 2) turns [C, H, W] into [C], "
          "MNASNet's and ShuffleNetV2's `x.mean([2, 3])`."),
     params=_dim_params("the per-sample dims to average over"), shape=_mean_shape, window=lambda a: "global",
     label=lambda a: "mean over " + ", ".join(map(str, _listed(a))),
+    out_channels=lambda a, xs: _mean_kept(a, xs)[0], out_spatial=lambda a, xs: _mean_kept(a, xs)[1:],
     forward=lambda a, xs: f"{xs[0]}.mean([{', '.join(str(_torch_dim(int(d))) for d in _listed(a))}])",
 )
 

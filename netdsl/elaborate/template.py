@@ -412,7 +412,9 @@ class _Lowering:
     def branch(self, stmt) -> T.Branch:
         if not isinstance(stmt, A.Chain):
             raise _Refuse("a merge branch that is not a chain of layers")
-        if len(stmt.items) == 1 and type(stmt.items[0]) in (A.For, A.Repeat):
-            raise _Refuse("merge branches made by a loop")
+        if len(stmt.items) == 1 and type(stmt.items[0]) in (A.For, A.Repeat) and stmt.guard is not None:
+            raise _Refuse("merge branches made by a loop under a `when`")
+        # a loop line gives one branch per iteration (its body, a chain): a Branch whose
+        # body is the lone loop (blockclass's named_merge writes it; elsewhere it refuses)
         guard = self.expr(stmt.guard) if stmt.guard is not None else None
         return T.Branch(guard, tuple(i for i in (self.item(i, None) for i in stmt.items) if i is not None))
