@@ -18,6 +18,8 @@ from netdsl.backends.codegen import generate, specialised_networks
 from netdsl.pipeline import check_source
 
 torch = pytest.importorskip("torch")
+from netdsl_same import same_modules  # noqa: E402  (tests/ is on sys.path under pytest)
+
 from netdsl.backends.build import exec_source  # noqa: E402
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
@@ -32,18 +34,8 @@ def _graphs(text=None, path=None, **params):
 def _same(mine, reference, shape, perturb=True):
     """`mine` has `reference`'s state_dict keys and shapes, and its outputs under its weights
     (positive ones unless not `perturb`: deep networks overflow with them)."""
-    mine.eval(), reference.eval()
-    mine_sd, ref_sd = mine.state_dict(), reference.state_dict()
-    assert [(k, tuple(v.shape)) for k, v in mine_sd.items()] == [(k, tuple(v.shape)) for k, v in ref_sd.items()]
-    torch.manual_seed(0)
-    for v in ref_sd.values():
-        if v.is_floating_point() and perturb:
-            v.copy_(torch.rand_like(v) + 0.5)
-    mine.load_state_dict(ref_sd)
-    x = torch.randn(*shape)
-    with torch.no_grad():
-        torch.testing.assert_close(mine(x), reference(x), rtol=0, atol=0)
-    return mine_sd
+    same_modules(mine, reference, tuple(shape), perturb)
+    return mine.state_dict()
 
 
 # ---- ShuffleNetV2: stages by setattr

@@ -20,6 +20,8 @@ from netdsl.backends.codegen import generate, specialised_networks
 from netdsl.pipeline import check_source
 
 torch = pytest.importorskip("torch")
+from netdsl_same import same_modules  # noqa: E402  (tests/ is on sys.path under pytest)
+
 from netdsl.backends.build import exec_source  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,24 +35,7 @@ def _compiled(name: str, **params):
 
 
 def _same_under_the_same_weights(mine, ref, x):
-    mine_sd, ref_sd = mine.state_dict(), ref.state_dict()
-    assert [(k, tuple(v.shape)) for k, v in mine_sd.items()] == [(k, tuple(v.shape)) for k, v in ref_sd.items()]
-    torch.manual_seed(0)
-    for v in ref_sd.values():
-        if v.is_floating_point():
-            v.copy_(torch.rand_like(v) + 0.5)      # positive: BatchNorm running variances too
-    mine.load_state_dict(ref_sd)
-    mine.eval()
-    ref.eval()
-    with torch.no_grad():
-        a, b = mine(x), ref(x)
-    if isinstance(b, dict):
-        assert a.keys() == b.keys()
-        for k in b:
-            torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
-    else:
-        torch.testing.assert_close(a, b, rtol=0, atol=0)
-    return a
+    return same_modules(mine, ref, x)
 
 
 # ---- U-Net: crops to the upsampled tensor's run-time size ------------------------------

@@ -18,6 +18,7 @@ from netdsl.pipeline import check_file, check_source
 torch = pytest.importorskip("torch")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+from netdsl_same import same_keys, same_modules  # noqa: E402  (tests/ is on sys.path under pytest)
 
 from netdsl.backends.build import exec_source  # noqa: E402
 
@@ -31,22 +32,11 @@ def _both(result, network, device="cpu"):
             getattr(exec_source(generate(graphs, block_classes=False)), network)()
 
 
-def _same_keys(a, b):
-    sa, sb = a.state_dict(), b.state_dict()
-    assert [(k, tuple(v.shape)) for k, v in sa.items()] == [(k, tuple(v.shape)) for k, v in sb.items()]
+_same_keys = same_keys
 
 
 def _same_outputs(a, b, x):
-    ref = b.state_dict()
-    torch.manual_seed(0)
-    for v in ref.values():
-        if v.is_floating_point():
-            v.copy_(torch.rand_like(v) + 0.5)
-    a.load_state_dict(ref)
-    a.eval()
-    b.eval()
-    with torch.no_grad():
-        torch.testing.assert_close(a(x), b(x), rtol=0, atol=0)
+    same_modules(a, b, x)
 
 
 def test_densenet_dense_block_is_one_class_with_torchvisions_names():

@@ -173,13 +173,21 @@ def _unknown(*_args):
     return SPATIAL
 
 
-class Spatial:
-    """A height or width the class does not know (a block's; a network's after a block
-    use): arithmetic on it gives another unknown size (a window formula on it), and
-    anything that needs its value refuses (writing it, comparing it)."""
+class _Opaque:
+    """A stand-in for a value only the built class has: everything that would need the
+    value (truth, comparison, indexing, arithmetic) refuses. Subclasses allow some."""
     __slots__ = ()
     __bool__ = __index__ = __int__ = __float__ = __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
     __hash__ = __iter__ = __len__ = __getitem__ = __pow__ = __rpow__ = _refuse
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __floordiv__ = __rfloordiv__ = _refuse
+    __truediv__ = __rtruediv__ = __mod__ = __rmod__ = __neg__ = _refuse
+
+
+class Spatial(_Opaque):
+    """A height or width the class does not know (a block's; a network's after a block
+    use): arithmetic on it gives another unknown size (a window formula on it), and
+    anything else that needs its value refuses (writing it, comparing it)."""
+    __slots__ = ()
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __floordiv__ = __rfloordiv__ = _unknown
     __truediv__ = __rtruediv__ = __mod__ = __rmod__ = __neg__ = _unknown
 
@@ -1938,14 +1946,10 @@ _LOOP = object()        # marks a loop among a numbered scope's parts
 _LAST = object()        # marks `channels = layers[-1].out_channels` there (_Class.expose)
 
 
-class _Exposed:
+class _Exposed(_Opaque):
     """The output channels of a block use that keeps them as `self.out_channels`: the
     caller reads them from the module it stores; anything else refuses."""
     __slots__ = ()
-    __bool__ = __index__ = __int__ = __float__ = __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
-    __hash__ = __iter__ = __len__ = __getitem__ = __pow__ = __rpow__ = _refuse
-    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __floordiv__ = __rfloordiv__ = _refuse
-    __truediv__ = __rtruediv__ = __mod__ = __rmod__ = __neg__ = _refuse
 
 
 EXPOSED = _Exposed()
