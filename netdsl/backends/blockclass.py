@@ -959,10 +959,15 @@ class _Class:
         `use_add` (`add { identity; @in } when ...`), `use_result` (`@result when ...`)."""
         first = body[0] if body else None
         word = first.name if isinstance(first, T.Ref) else first.spec.name if isinstance(first, T.Layer) else "arm"
+        return self.free_flag(word, "arm")
+
+    def free_flag(self, word: str, what: str) -> str:
+        """`use_{word}`, an attribute for a condition forward tests, if no module or other
+        flag has that name and it is one."""
         flag = f"use_{word}"
         if flag in self.names.values() or flag in self.flags or namespace.module_name_problem(flag) \
                 or not is_identifier(flag):
-            raise NotSymbolic(f"no free attribute name for the condition of a `{word}` arm")
+            raise NotSymbolic(f"no free attribute name for the condition of a `{word}` {what}")
         self.flags.add(flag)
         return flag
 
@@ -1205,13 +1210,7 @@ class _Class:
         """The attribute that tells forward whether a branch without modules is merged:
         `use_identity`, as torchvision's MobileNetV2 has `use_res_connect`."""
         first = branch.body[0] if branch.body else None
-        word = first.spec.name if isinstance(first, T.Layer) else "input"
-        flag = f"use_{word}"
-        if flag in self.names.values() or flag in self.flags or namespace.module_name_problem(flag) \
-                or not is_identifier(flag):
-            raise NotSymbolic(f"no free attribute name for the condition of a `{word}` branch")
-        self.flags.add(flag)
-        return flag
+        return self.free_flag(first.spec.name if isinstance(first, T.Layer) else "input", "branch")
 
     def if_item(self, item: T.If, ch, cur, dst, init, fwd, pad):
         if item.test.constant:      # decided by the spec alone
