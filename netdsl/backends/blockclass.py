@@ -1666,22 +1666,12 @@ class _Class:
         self.all_loop_vars.add(var)
         start = text_of(ch)
         start_closed = self.close(start)
+        header, count, bound = _loop_header(item)      # bound: its `let`s are locals of the loop too
+        runs = f"({count}) > 0"
         if isinstance(item, T.Repeat):
-            bound = {item.index} if item.index else set()
-            header = f"for {item.index or '_'} in range({item.count.text})"
-            runs = f"({item.count.text}) > 0"
             known = item.count.value > 0 if item.count.constant else None
         else:
-            bound = set(item.targets) - {"_"}
-            for name in bound:
-                require_argument(name)
-            targets = ", ".join(item.targets)
-            if item.destructure:
-                targets = f"({targets},)" if len(item.targets) == 1 else targets
-            header = f"for {targets} in {item.iterable.text}"
-            runs = f"len({item.iterable.text}) > 0"
             known = len(item.iterable.value) > 0 if item.iterable.constant else None
-        bound |= _let_names(item.body)  # a `let` in the body is a local of the loop too
         self.closed[var] = var          # in the body: the channels entering the iteration
         entries, c = [], Sym(var)
         # each iteration starts where the last ended: the sizes are not followed through loops
@@ -1709,7 +1699,6 @@ class _Class:
         end_closed = self.close(end)
         step = _step(end_closed, var, bound) if end_closed is not None and start_closed is not None else None
         if step is not None:            # each iteration adds `step`: DenseNet's `c + n * growth`
-            count = item.count.text if isinstance(item, T.Repeat) else f"len({item.iterable.text})"
             closed = ast.unparse(ast.parse(f"({start_closed}) + ({count}) * ({step})", mode="eval"))
         elif end_closed is None or _names(end_closed) & (bound | {var}):
             closed = start_closed if end_closed == var else None      # (a body that keeps the channels)
