@@ -9,6 +9,7 @@ emitter to torchvision); the names, counts and channels are written here by hand
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -190,11 +191,26 @@ def test_deeplab_heads_get_one_class():
     assert tuple(head(torch.randn(1, 16, 9, 9)).shape) == (1, 3, 9, 9)
 
 
-def test_deeplab_runs_its_backbone_module_by_module_but_keeps_a_class_for_its_values():
-    """`@layer3` inside `backbone: [...]` is held (the sequence is run item by item), but
-    `aux`, named in the `if aux` arm, is returned by another statement, which TorchScript
-    refuses as a possibly undefined local: the network keeps its class per values."""
+def test_deeplab_takes_aux_and_returns_its_head_as_torchvision_does():
+    """`@layer3` inside `backbone: [...]` is held (the sequence is run item by item), and
+    `aux`, named in the `if aux` arm and returned by `return(out=@out, aux=@aux) when aux`,
+    is set in the result dict inside the arm (torchvision's `result["aux"] = x`): no local
+    only the arm sets is read outside it, so TorchScript takes both values."""
     path = SPECS / "deeplabv3_resnet50.net"
     source = generate(_graphs(path=path), str(path))
-    assert specialised_networks(source, ["DeepLabV3_ResNet50"]) == {"DeepLabV3_ResNet50"}
-    assert "# DeepLabV3_ResNet50: a class for the values compiled for, because `@aux` refers to a tensor" in source
+    assert specialised_networks(source, ["DeepLabV3_ResNet50"]) == set()
+    assert "    def __init__(self, num_classes=21, aux=False):" in source
+    assert '        result = {"out": out}\n        if self.aux_classifier is not None:' in source
+    assert '            result["aux"] = aux_1\n        return result\n' in source
+    module = exec_source(source)
+    for aux, keys in [(True, ["out", "aux"]), (False, ["out"])]:
+        torch.manual_seed(0)
+        mine = module.DeepLabV3_ResNet50(num_classes=5, aux=aux)
+        ref = exec_source(generate(_graphs(path=path, num_classes=5, aux=aux), str(path), block_classes=False))
+        _same(mine, ref.DeepLabV3_ResNet50(), (1, 3, 40, 40), perturb=False)
+        assert list(mine(torch.randn(1, 3, 40, 40))) == keys
+        with torch.device("meta"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # jit.script is deprecated in favour of export, but still offered
+            scripted = torch.jit.script(module.DeepLabV3_ResNet50(num_classes=5, aux=aux).eval())
+        got = scripted(torch.randn(2, 3, 40, 40, device="meta"))
+        assert {k: tuple(v.shape) for k, v in got.items()} == {k: (2, 5, 40, 40) for k in keys}

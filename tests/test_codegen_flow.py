@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -189,6 +190,69 @@ def test_a_network_returning_named_tensors_has_a_class_for_any_values(aux):
     out = _same_under_the_same_weights(mine, ref, torch.randn(2, 3, 20, 24))
     assert sorted(out) == (["aux", "out"] if aux else ["out"])
     assert tuple(out["out"].shape) == (2, 2, 20, 24)        # upsampled to the input's run-time size
+
+
+_ARM_OUTPUT = """
+network Probe(aux = false, k = 3) {
+    input [3, 16, 16]
+    body: conv2d(8, 3, padding=1)
+    relu
+    out: conv2d(k, 1)
+    if aux {
+        @body
+        aux_head: conv2d(k, 1)
+        aux: upsample(size=@in, mode="bilinear")
+    }
+    return(out=@out, aux=@aux) when aux
+    return(out=@out)
+}
+"""
+
+
+@pytest.mark.parametrize("aux", [False, True])
+def test_a_tensor_named_in_an_arm_is_returned_through_the_result_dict(aux):
+    """DeepLabV3's `if aux { ... aux: ... }` and `return(out=@out, aux=@aux) when aux`:
+    torchvision's `result["aux"] = x` inside the `if`, which TorchScript takes (a local
+    set only in the arm and read after it, it refuses)."""
+    source = generate(list(check_source(_ARM_OUTPUT).graphs))
+    assert specialised_networks(source, ["Probe"]) == set()
+    assert ('        result = {"out": out}\n        if self.aux_head is not None:\n'
+            '            y = self.aux_head(body)\n') in source
+    assert '            result["aux"] = aux_1\n        return result\n' in source
+    assert "returns_out_aux" not in source
+    mine = exec_source(source).Probe(aux=aux, k=2)
+    spec = _ARM_OUTPUT.replace("aux = false, k = 3", f"aux = {str(aux).lower()}, k = 2")
+    ref = exec_source(generate(list(check_source(spec).graphs), block_classes=False)).Probe()
+    out = _same_under_the_same_weights(mine, ref, torch.randn(2, 3, 20, 24))
+    assert list(out) == (["out", "aux"] if aux else ["out"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")     # jit.script is deprecated in favour of export, but still offered
+        scripted = torch.jit.script(mine)
+    x = torch.randn(1, 3, 12, 12)
+    with torch.no_grad():
+        for k, v in mine(x).items():
+            torch.testing.assert_close(scripted(x)[k], v, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("change", [
+    # the arm's tensor first: the result dict would hold it before `out`
+    ("return(out=@out, aux=@aux) when aux", "return(aux=@aux, out=@out) when aux"),
+    # returned under another test than the arm's
+    ("aux = false, k = 3", "aux = false, k = 3, more = false"),
+])
+def test_other_returns_of_an_arm_s_tensor_keep_a_class_for_the_values(change):
+    old, new = change
+    spec = _ARM_OUTPUT.replace(old, new)
+    if "more" in new:
+        spec = spec.replace("return(out=@out, aux=@aux) when aux", "return(out=@out, aux=@aux) when more")
+    result = check_source(spec)
+    assert result.ok, result.diagnostics
+    graphs = list(result.graphs)
+    source = generate(graphs)
+    assert specialised_networks(source, ["Probe"]) == {"Probe"}
+    mine = exec_source(source).Probe()
+    ref = exec_source(generate(graphs, block_classes=False)).Probe()
+    _same_under_the_same_weights(mine, ref, torch.randn(2, 3, 16, 16))
 
 
 _PYRAMID = """import "zoo:deeplabv3_resnet50.net"

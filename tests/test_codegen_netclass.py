@@ -37,11 +37,11 @@ PARAMETRIC = {"lenet": "LeNet", "alexnet": "AlexNet", "nin": "NiN", "resnet18": 
               "efficientnet_b0": "EfficientNetB0", "efficientnet_v2_s": "EfficientNetV2S",
               "mobilenet_v3_large": "MobileNetV3Large", "mobilenet_v3_small": "MobileNetV3Small",
               "regnet_x_400mf": "RegNetX400MF", "regnet_y_400mf": "RegNetY400MF", "convnext_tiny": "ConvNeXt",
-              "shufflenet_v2_x1_0": "ShuffleNetV2"}
+              "shufflenet_v2_x1_0": "ShuffleNetV2", "deeplabv3_resnet50": "DeepLabV3_ResNet50"}
 # Too large to run on the CPU in a few seconds: state_dicts and shapes on the meta device
 META = {"alexnet", "unet", "inception_v3", "vgg11", "resnet50", "resnext50_32x4d", "wide_resnet50_2",
         "densenet121", "efficientnet_b0", "efficientnet_v2_s", "mobilenet_v3_large", "regnet_x_400mf",
-        "regnet_y_400mf", "convnext_tiny"}
+        "regnet_y_400mf", "convnext_tiny", "deeplabv3_resnet50"}
 # The smallest input a size-generic network takes (NiN's first window and three pools;
 # VGG's five pools)
 SMALLEST = {"nin": 67, "vgg11": 32}
@@ -61,8 +61,9 @@ _CONVNEXT = {"block_setting": st.sampled_from([
 # ShuffleNetV2's stage depths and widths (even widths: each unit splits its channels in two)
 _SHUFFLE = {"stages_repeats": st.lists(st.integers(1, 3), min_size=3, max_size=3),
             "stages_out_channels": st.lists(st.integers(2, 12).map(lambda n: 2 * n), min_size=5, max_size=5)}
+# DeepLabV3 with and without its auxiliary head (a bool's default would be drawn alone)
 VALUES = {"regnet_x_400mf": _REGNET, "regnet_y_400mf": _REGNET, "convnext_tiny": _CONVNEXT,
-          "shufflenet_v2_x1_0": _SHUFFLE}
+          "shufflenet_v2_x1_0": _SHUFFLE, "deeplabv3_resnet50": {"aux": st.booleans()}}
 
 
 def test_the_parametric_networks_are_these():
@@ -136,7 +137,8 @@ def test_the_network_class_builds_the_network_for_any_values(name):
                 torch.testing.assert_close(out, ref(x), rtol=0, atol=0)
         else:
             out = mine(x)
-        if isinstance(out, dict):       # named outputs (DeepLabV3's {"out", "aux"}): the first's shape
+        if isinstance(out, dict):       # named outputs (DeepLabV3's {"out", "aux"}): the same names, in order
+            assert list(out) == list(ref(x)), (list(out), list(ref(x)))
             out = out["out"]
         assert tuple(out.shape) == (1, *expected.output_shape)
 

@@ -334,6 +334,34 @@ def _tensor_refs(args) -> list:
     return [name for _, name in refs]
 
 
+class _Mark:
+    """A network's `if` without `else`, in forward's lines: marker lines before it and at the
+    end of its arm, replaced by result_lines (or dropped) once the `return`s are known."""
+
+    def __init__(self, key: int, held: frozenset):
+        self.key = key
+        self.held = held        # the locals forward holds before the `if`
+
+    def line(self, where: str) -> str:
+        return f"        \0{where} {self.key}"
+
+
+class _Guarded(SimpleNamespace):
+    """A tensor named in a network's `if` arm without `else`: its local, the `if`'s test
+    and its _Mark."""
+
+    def __init__(self, var: str, test: str, mark: _Mark):
+        super().__init__(var=var, test=test, mark=mark)
+
+
+def _same_test(a: str, b: str) -> bool:
+    """Whether two conditions are the same expression (spacing and brackets aside)."""
+    try:
+        return ast.dump(ast.parse(a, mode="eval")) == ast.dump(ast.parse(b, mode="eval"))
+    except SyntaxError:
+        return False
+
+
 class _Child:
     """A module of one scope, for namespace.name_children."""
     is_scope = False
@@ -381,6 +409,10 @@ class _Class:
         self.loop_var: str | None = None     # the local holding the channels entering a loop
         self.closed: dict = {}       # loop local -> what it holds in the class's own names, or None
         self.attr_loops: dict = {}   # id(loop) -> for a loop making attributes: the list naming them, or None
+        self.dropped: dict = {}      # the tensors named in the last body written, not held after it
+        # name -> (local, test, mark): a tensor named in a network's `if` arm without `else`, which
+        # a `return ... when test` may read; `mark` is the arm's place in forward (result_lines)
+        self.guarded: dict = {}
 
     # ---- names
     def scope_children(self, items, conditional=False, out=None):
@@ -751,6 +783,7 @@ class _Class:
                 ch, cur = self.attr_loop(item, ch, cur, dst, init, fwd, pad)
             else:       # a loop outside a numbered sequence: its modules' names would be computed
                 raise NotSymbolic(f"a {type(item).__name__.lower()} where modules are named, not numbered")
+        self.dropped = {k: v for k, v in self.tensors.items() if visible.get(k) != v}
         self.tensors = visible
         return ch, cur
 
@@ -853,6 +886,15 @@ class _Class:
                               "(inside a module, an arm or a branch)")
         return found
 
+    def output_var(self, name: str, item: T.Output):
+        """What a `return` reads: the local of a tensor forward holds, or, for one named in
+        an `if` arm whose test is the `return`'s `when` (DeepLabV3's `aux`), the arm's
+        _Guarded, which result_lines sets in the result dict inside the arm."""
+        if name not in self.tensors and name in self.guarded and item.guard is not None and \
+                not item.guard.constant and _same_test(item.guard.text, self.guarded[name].test):
+            return self.guarded[name]
+        return self.held(name)[0]
+
     def start_flow(self, ch) -> str:
         """Before the body: `@in` is forward's `x`, which then must not be overwritten (the
         body writes `out` instead). -> the variable the body writes."""
@@ -883,7 +925,7 @@ class _Class:
         if isinstance(item, T.Output):          # written by write_network, after the body
             if self.network is None or self.nested:
                 raise NotSymbolic("a `return` inside a block")
-            self.outputs.append((item, [(name, self.held(ref)[0]) for name, ref in item.args]))
+            self.outputs.append((item, [(name, self.output_var(ref, item)) for name, ref in item.args]))
             return ch, cur
         label = getattr(item, "label", None)
         if label is not None and label in self.referenced and id(item) not in self.flowing:
@@ -944,6 +986,42 @@ class _Class:
             init.append(f"        self.{flag} = {item.guard.text}")
             lines += [f"        if self.{flag}:", f"            return {value}"]
         raise NotSymbolic("no `return` of the network is taken for every value")
+
+    def result_lines(self, fwd: list) -> tuple[list, list]:
+        """forward's lines and `return` for a network returning a tensor named in an `if`
+        arm: `return(out=@out, aux=@aux) when aux` then `return(out=@out)` (DeepLabV3). As
+        torchvision's segmentation models: `result = {"out": out}` before the `if`,
+        `result["aux"] = aux` at the end of its arm, and `return result`, so that no local
+        only the arm sets is read outside it (TorchScript refuses that). -> (fwd, returns)"""
+        taken = [(item, pairs) for item, pairs in self.outputs
+                 if item.guard is None or not item.guard.constant or item.guard.value is True]
+        if len(taken) < 2 or taken[0][0].guard is None or taken[0][0].guard.constant or \
+                taken[1][0].guard is not None and not taken[1][0].guard.constant:
+            raise NotSymbolic("a tensor named in an `if` arm returned other than by one `return ... when` "
+                              "before an unconditional one")
+        (_, full), (_, base) = taken[:2]
+        extra = full[len(base):]
+        marks = {id(var.mark) for _, var in extra if isinstance(var, _Guarded)}
+        if full[:len(base)] != base or not extra or base and base[0][0] is None or len(marks) != 1 or \
+                not all(isinstance(var, _Guarded) for _, var in extra):
+            raise NotSymbolic("a `return ... when` of a tensor named in an `if` arm that is not the "
+                              "unconditional `return` with the arm's tensors added")
+        mark = extra[0][1].mark
+        start = fwd.index(mark.line("start"))
+        later = fwd[start + 1:]
+        for _, var in base:     # each held before the `if`, and the same local until the end
+            if var not in mark.held or any(re.match(rf"\s*{re.escape(var)} =", line) for line in later):
+                raise NotSymbolic(f"the `return`'s `{var}` changes after the `if` that names its other tensors")
+        words = set(re.findall(r"[A-Za-z_]\w*", "\n".join(fwd))) | self.taken_locals()
+        res = namespace.fresh_local("result", words)
+        out = fwd[:start] + [f"        {res} = {{" + ", ".join(f"{literal(n)}: {v}" for n, v in base) + "}"]
+        for line in later:
+            if line.strip() == mark.line("end").strip():
+                pad = line[:len(line) - len(line.lstrip())]
+                out += [f"{pad}{res}[{literal(n)}] = {var.var}" for n, var in extra]
+            else:
+                out.append(line)
+        return out, [f"        return {res}"]
 
     def arms_space(self, spaces) -> tuple:
         """The sizes after an `if`'s arms (join_space). Where a body refers to tensors, arms
@@ -1218,11 +1296,19 @@ class _Class:
         ip = " " * pad
         arms, saved, spaces = [], self.space, []
         entry, dangling = self.dangling, False      # each arm starts from the tensor before the `if`
+        mark = None
+        if self.network is not None and not self.nested and not item.orelse:   # (result_lines)
+            mark = _Mark(id(item), frozenset(var for var, _, _ in self.tensors.values()))
+            fwd.append(mark.line("start"))
         self.nested += 1
         for body in (item.then, item.orelse):
             a_init, a_fwd = [], []
             self.space, self.dangling = saved, entry
             a_ch, a_cur = self.body(body, ch, cur, dst, a_init, a_fwd, pad + 4)
+            if mark is not None and body is item.then and a_fwd:
+                self.guarded.update({name: _Guarded(var, item.test.text, mark) for name, (var, _, _) in
+                                     self.dropped.items() if name not in self.guarded})
+                a_fwd.append(mark.line("end"))
             dangling = dangling or self.dangling
             spaces.append(self.space)
             mods = [self.names[id(c.item)] for c in self.scope_children(body)]
@@ -1379,10 +1465,13 @@ class _Class:
         setup = len(init)
         _, result = self.body(t.body, ch0, "x", self.start_flow(ch0), init, fwd, 8)
         returns = [f"        return {result}"]
-        if self.outputs:
+        if any(isinstance(var, _Guarded) for _, pairs in self.outputs for _, var in pairs):
+            fwd, returns = self.result_lines(fwd)
+        elif self.outputs:
             returns = self.return_lines(init)
         elif self.dangling:
             raise NotSymbolic("it ends after an `if` whose arms give tensors of different ranks")
+        fwd = [line for line in fwd if not line.lstrip().startswith("\0")]     # the _Marks not used
         if self.referenced:
             fwd = _without_dead(fwd + returns, None)
             returns = []
@@ -1431,7 +1520,7 @@ class _Class:
             if len(n.inputs) == 1 and n.spec.forward(n.args, ["x"]) == "x":     # `identity`: no line
                 continue
             shapes.append(n.shape)
-        lines = [i for i, line in enumerate(fwd) if re.fullmatch(r"        \w+ = (?!self\.)(?!\w+$).+", line)
+        lines = [i for i, line in enumerate(fwd) if re.fullmatch(r"        \w+ = (?!self\.)(?!\w+$)(?!\{).+", line)
                  and "  # [" not in line]
         if len(lines) != len(shapes):
             return fwd
