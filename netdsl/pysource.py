@@ -43,7 +43,13 @@ def literal(v) -> str:
     if type(v) is tuple:
         items = [literal(x) for x in v]
         return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
-    raise Untranslatable(f"cannot emit a value of type {type(v).__name__}")
+    what = _KINDS.get(type(v).__name__)
+    raise Untranslatable(what or f"cannot emit a value of type {type(v).__name__}")
+
+
+# the language's words for values that have no literal (E0220's message)
+_KINDS = {"ShapeValue": "a shape (`in` or `@name` as an argument) has no Python literal; pass its numbers "
+                        "(`in.c`, `in.h`)"}
 
 
 def string_literal(s: str) -> str:

@@ -127,3 +127,18 @@ def test_a_diagnostic_takes_only_registered_code_objects():
 def test_code_ids_are_unique_and_well_formed():
     assert all(re.fullmatch(r"[EW]0\d{3}", c) and CODES[c] == c for c in CODES)
     assert len({c.title for c in CODES.values()}) == len(CODES)
+
+
+def test_e0220_points_at_the_use_it_cannot_write(tmp_path):
+    """A refusal of the code generator is located at the block use it was writing, with
+    the language's words for the value (not the interpreter's type name)."""
+    import netdsl
+    path = tmp_path / "project.net"
+    path.write_text(example("E0220"))
+    with pytest.raises(SpecError) as info:
+        netdsl.load(str(path))
+    (d,) = info.value.diagnostics
+    assert d.code == "E0220" and "a shape" in d.message and "ShapeValue" not in d.message
+    (label,) = d.labels
+    line = example("E0220").splitlines().index("    Project(in)") + 1
+    assert (label.span.line, label.span.column, label.span.text()) == (line, 5, "Project(in)")

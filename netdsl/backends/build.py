@@ -55,11 +55,17 @@ def source_for(result: CheckResult, network: str | None, source_name: str,
         raise SpecError([error(E0209, f"the file has {len(names)} networks; name one of them"
                                f" ({', '.join(names) or 'none'})", None)])
     graphs = [result.graph(network)] if network is not None else result.graphs
+    return generated(graphs, source_name, init), graphs
+
+
+def generated(graphs: list, source_name: str, init: str | None) -> str:
+    """generate(), a refusal becoming E0220 at the layer or block use it was writing."""
     init = spec_init(init)
     try:
-        return generate(graphs, source_name, init), graphs
+        return generate(graphs, source_name, init)
     except CodegenError as e:
-        raise SpecError([error(E0220, f"cannot generate PyTorch code: {e}", None)]) from None
+        raise SpecError([error(E0220, f"cannot generate PyTorch code: {e}", e.span,
+                               "this cannot be written as PyTorch" if e.span is not None else "")]) from None
 
 
 def exec_source(source: str, filename_hint: str = "spec", slot: str | None = None) -> types.ModuleType:
@@ -206,9 +212,5 @@ def build_source(path_or_source: str, network: str | None = None, init: str | No
 
 def compile_result(result: CheckResult, network: str | None, source_name: str, init: str | None = None) -> str:
     if network is None and len(result.graphs) > 1 and result.ok:
-        init = spec_init(init)
-        try:
-            return generate(result.graphs, source_name, init)
-        except CodegenError as e:
-            raise SpecError([error(E0220, f"cannot generate PyTorch code: {e}", None)]) from None
+        return generated(result.graphs, source_name, init)
     return source_for(result, network, source_name, init)[0]

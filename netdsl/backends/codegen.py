@@ -80,7 +80,12 @@ _STRINGS = re.compile(r'''(?:[rRbBfFuU]{1,2})?(?:"{3}(?:[^\\]|\\.)*?"{3}|\'{3}(?
 
 
 class CodegenError(Exception):
-    """The IR cannot be written as Python (a bug upstream, or a name/literal codegen refuses)."""
+    """The IR cannot be written as Python (a bug upstream, or a name/literal codegen refuses).
+    `span`: the innermost layer or block use being written when it was raised, if any."""
+
+    def __init__(self, message: str, span=None):
+        super().__init__(message)
+        self.span = span
 
 
 # ---- safe emitters ----------------------------------------------------------
@@ -406,6 +411,14 @@ class _Writer:
         return f"{cls}({args})"
 
     def child_ctor(self, child, indent: int) -> str:
+        try:
+            return self._child_ctor(child, indent)
+        except CodegenError as e:     # located at the innermost use being written (E0220's label)
+            if e.span is None:
+                e.span = getattr(child, "span", None)
+            raise
+
+    def _child_ctor(self, child, indent: int) -> str:
         if isinstance(child, Node):
             return self.node_ctor(child)
         if child.kind == "block":
