@@ -7,7 +7,10 @@ accepts, and for a class that takes `input_size` a random input size, build
 network `check` describes for those values (parameter count, output shape) and the
 module the other emitter builds for exactly those values (a class per
 specialisation, checked against torchvision by tests/test_zoo_reference.py): the same
-state_dict keys and shapes and, under the same weights, the same outputs.
+state_dict keys and shapes and, under the same weights, the same outputs (for the
+large networks: their first accepted examples run on the CPU, the others build on the
+meta device, where only keys, shapes and the output shape are compared). Bools are
+drawn both ways and tuples item by item, so `aux`, `aux_logits` and VGG's `arch` vary.
 """
 from __future__ import annotations
 
@@ -38,7 +41,11 @@ PARAMETRIC = {"lenet": "LeNet", "alexnet": "AlexNet", "nin": "NiN", "resnet18": 
               "mobilenet_v3_large": "MobileNetV3Large", "mobilenet_v3_small": "MobileNetV3Small",
               "regnet_x_400mf": "RegNetX400MF", "regnet_y_400mf": "RegNetY400MF", "convnext_tiny": "ConvNeXt",
               "shufflenet_v2_x1_0": "ShuffleNetV2", "deeplabv3_resnet50": "DeepLabV3_ResNet50"}
-# Too large to run on the CPU in a few seconds: state_dicts and shapes on the meta device
+# Too large to run every example on the CPU in a few seconds: the first CPU_EXAMPLES
+# accepted examples run on the CPU at the declared input size (CPU_INPUT: a smaller one
+# the network takes), the others build on the meta device (state_dicts and shapes)
+CPU_EXAMPLES = 2
+CPU_INPUT = {"unet": (1, 188, 188)}
 META = {"alexnet", "unet", "inception_v3", "vgg11", "resnet50", "resnext50_32x4d", "wide_resnet50_2",
         "densenet121", "efficientnet_b0", "efficientnet_v2_s", "mobilenet_v3_large", "regnet_x_400mf",
         "regnet_y_400mf", "convnext_tiny", "deeplabv3_resnet50"}
@@ -61,9 +68,11 @@ _CONVNEXT = {"block_setting": st.sampled_from([
 # ShuffleNetV2's stage depths and widths (even widths: each unit splits its channels in two)
 _SHUFFLE = {"stages_repeats": st.lists(st.integers(1, 3), min_size=3, max_size=3),
             "stages_out_channels": st.lists(st.integers(2, 12).map(lambda n: 2 * n), min_size=5, max_size=5)}
-# DeepLabV3 with and without its auxiliary head (a bool's default would be drawn alone)
+# VGG's (convolutions, channels) per block: its `expect [512, 7, 7]` asks for 512 at the end
+_VGG = {"arch": st.tuples(*[st.tuples(st.integers(1, 3), st.integers(4, 96))] * 4,
+                          st.tuples(st.integers(1, 3), st.just(512)))}
 VALUES = {"regnet_x_400mf": _REGNET, "regnet_y_400mf": _REGNET, "convnext_tiny": _CONVNEXT,
-          "shufflenet_v2_x1_0": _SHUFFLE, "deeplabv3_resnet50": {"aux": st.booleans()}}
+          "shufflenet_v2_x1_0": _SHUFFLE, "vgg11": _VGG}
 
 
 def test_the_parametric_networks_are_these():
@@ -78,11 +87,16 @@ def test_the_parametric_networks_are_these():
 
 
 def _value(default):
-    """Values near a parameter's default that `check` may accept (it filters the rest)."""
+    """Values near a parameter's default that `check` may accept (it filters the rest): a
+    tuple keeps its structure, each item drawn near its own (VGG's `arch` table)."""
+    if type(default) is bool:
+        return st.booleans()
     if type(default) is int:
         return st.integers(1, max(2, min(2 * default, default + 24)))
     if type(default) is float:
         return st.sampled_from([0.0, 0.25, default])
+    if type(default) is tuple:
+        return st.tuples(*map(_value, default))
     return st.just(default)
 
 
@@ -103,7 +117,6 @@ def test_the_network_class_builds_the_network_for_any_values(name):
     # CPU) for a size-generic network, whose modules are the same at any size
     low = SMALLEST.get(name, 24)
     size = st.tuples(*(st.integers(max(8, n - 12), n + 12) if sized else st.integers(low, low + 24) for n in declared))
-    device = "meta" if name in META else "cpu"
     compared = []
 
     chosen = VALUES.get(name, {})
@@ -114,7 +127,8 @@ def test_the_network_class_builds_the_network_for_any_values(name):
            hw=size)
     def run(values, hw):
         # a class that takes input_size is built for that size; the others run at any size
-        run_at = (c, *hw) if sized or device == "cpu" else tuple(graph.input_shape)
+        device = "meta" if name in META and len(compared) >= CPU_EXAMPLES else "cpu"
+        run_at = (c, *hw) if sized or name not in META else CPU_INPUT.get(name, tuple(graph.input_shape))
         checked = netdsl.check(str(SPECS / f"{name}.net"), params=values, input_shape=run_at)
         if not checked.ok:
             return          # values (or a size) `check` refuses: nothing to compare
