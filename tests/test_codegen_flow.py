@@ -139,11 +139,35 @@ def test_a_block_that_adds_its_input_has_one_class(kind):
     # torchvision's `result = self.block(input); ... if self.use_res_connect: result += input`
     assert "        result = self.block(x)\n" in source
     assert "        self.use_add = stride == 1 and input_channels == out\n" in source
-    assert "        if self.use_add:\n            y = y + x\n" in source
+    # what `@result when ...` overwrites runs only on the residual path (torchvision's MBConv)
+    assert ("        if self.use_result:\n            y = result\n        else:\n"
+            "            y = self.stochastic_depth(result)\n            if self.use_add:\n"
+            "                y = y + x\n        return y\n") in source
     mine = exec_source(source).Probe()
     ref = exec_source(generate(graphs, block_classes=False)).Probe()
     out = _same_under_the_same_weights(mine, ref, torch.randn(2, 8, 10, 10))
     assert tuple(out.shape) == (2, 12, 5, 5)
+
+
+@pytest.mark.parametrize("kind", ["MBConv", "FusedMBConv"])
+def test_a_block_draws_random_numbers_in_training_only_where_its_output_needs_them(kind):
+    """In training, StochasticDepth draws from torch's generator. A block that returns its
+    body's output as it is (stride 2) must not draw, or the dropout after it would drop
+    other units than the class per specialisation's (and torchvision's) do."""
+    spec = ('import "zoo:lib/efficientnet.net"\nnetwork Probe {\n    input [8, 10, 10]\n'
+            f"    {kind}(1.0, 3, 2, 8, 12, 0.5) -> dropout(0.5)\n}}\n")
+    graphs = list(check_source(spec).graphs)
+    mine = exec_source(generate(graphs)).Probe()
+    ref = exec_source(generate(graphs, block_classes=False)).Probe()
+    mine.load_state_dict(ref.state_dict())
+    mine.train()
+    ref.train()
+    x = torch.randn(4, 8, 10, 10)
+    torch.manual_seed(1)
+    a = mine(x)
+    torch.manual_seed(1)
+    b = ref(x)
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
 def test_a_reference_into_an_arm_keeps_a_class_per_use():

@@ -1408,7 +1408,7 @@ class _Class:
             if self.dangling:
                 raise NotSymbolic("it ends after an `if` whose arms give tensors of different ranks")
             if self.referenced:
-                fwd = _without_dead(fwd, result)
+                fwd = _else_for_overwritten(_without_dead(fwd, result))
             fwd = ["", "    def forward(self, x):", *fwd, f"        return {result}"]
         sig_text = ", ".join(params)
         head = [f"class {class_placeholder(t.name)}({base}):",
@@ -1473,7 +1473,7 @@ class _Class:
             raise NotSymbolic("it ends after an `if` whose arms give tensors of different ranks")
         fwd = [line for line in fwd if not line.lstrip().startswith("\0")]     # the _Marks not used
         if self.referenced:
-            fwd = _without_dead(fwd + returns, None)
+            fwd = _else_for_overwritten(_without_dead(fwd + returns, None))
             returns = []
         fwd = self.merge_comments([self.shape_comment(line) for line in fwd])
         if _reads(init[setup:], t.in_channels):
@@ -2395,6 +2395,55 @@ def _without_dead(lines: list, result: str) -> list:
         return live, every
     sweep(tree.body, {result} if result is not None else set(), drop)
     return [line for i, line in enumerate(lines, 1) if i not in drop]
+
+
+def _else_for_overwritten(lines: list) -> list:
+    """forward's lines with the statements that only compute what an `if` without `else`
+    then overwrites moved into an `else`: MBConv's `y = self.stochastic_depth(result)`
+    and `if self.use_add: y = y + x` before `if self.use_result: y = result` run only when
+    the test fails. So the class computes only what its output needs, as the class per
+    specialisation does, and as torchvision's MBConv, whose StochasticDepth draws random
+    numbers in training only on the residual path. Parsed with Python's ast, never run."""
+    while True:
+        text = "\n".join(line[8:] for line in lines)
+        try:
+            body = ast.parse(text).body
+        except SyntaxError:
+            return lines
+        for k, node in enumerate(body):
+            if not isinstance(node, ast.If) or node.orelse or len(node.body) != 1:
+                continue
+            target = _only_write(node.body[0])
+            if target is None:
+                continue
+            kept = _read_names(node.test) | _read_names(node.body[0].value)
+            j = k
+            while j > 0 and _only_write(body[j - 1]) == target and target not in kept:
+                j -= 1
+            if j == k:
+                continue
+            first, head = body[j].lineno - 1, node.lineno - 1
+            end = node.end_lineno
+            lines = [*lines[:first], *lines[head:end], "        else:", *("    " + line for line in lines[first:head]),
+                     *lines[end:]]
+            break
+        else:
+            return lines
+
+
+def _only_write(node) -> str | None:
+    """The one local `node` assigns, when assigning it is all it does (`y = ...`, or an
+    `if` whose arms only assign it); else None."""
+    if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+        return node.targets[0].id
+    if isinstance(node, ast.If):
+        writes = {_only_write(n) for n in (*node.body, *node.orelse)}
+        return writes.pop() if len(writes) == 1 and None not in writes else None
+    return None
+
+
+def _read_names(node) -> set:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
 def _either(test: T.Expr, then, orelse):
