@@ -14,6 +14,8 @@ else a private folder in the temp dir; netdsl creates it with mode 0700.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import stat
 import sys
@@ -154,3 +156,28 @@ def _prune(folder: str, prefix: str, keep: int) -> None:
                 continue
     except OSError:
         return
+
+
+@functools.lru_cache(maxsize=1)
+def package_stamp() -> str | None:
+    """What compiled output depends on besides the spec: netdsl's version, the Python's
+    cache tag, and the path, size and modification time of every module, grammar and
+    explanation of the package (and of the grammar beside it in a source checkout).
+    Size and time are what Python's own bytecode cache trusts (PEP 552's default);
+    reading every text instead would cost a cold netdsl.load about 2 ms more
+    (bench/README.md). Once per process; None when the files cannot be listed."""
+    from .version import __version__
+    package = os.path.dirname(os.path.abspath(__file__))
+    h = hashlib.sha256(f"{__version__}\0{sys.implementation.cache_tag}".encode())
+    try:
+        for top in (package, os.path.join(os.path.dirname(package), "grammars")):
+            for folder, dirs, files in os.walk(top):
+                dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+                for name in sorted(files):
+                    if name.endswith((".py", ".lark", ".md")):
+                        st = os.stat(os.path.join(folder, name))
+                        where = os.path.relpath(os.path.join(folder, name), os.path.dirname(top))
+                        h.update(f"{where}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    except OSError:
+        return None
+    return h.hexdigest()

@@ -191,19 +191,40 @@ def test_no_cache_is_written_under_dont_write_bytecode(spec_dir, monkeypatch):
 
 
 def test_the_stamp_covers_the_whole_package(monkeypatch):
+    """A module codegen never was (catalogue/conv.py) saved again changes the stamp: the
+    size and modification time of every file count, as in Python's own bytecode cache."""
+    from types import SimpleNamespace
+
+    from netdsl import cache
     from netdsl.backends import hook
     before = hook._netdsl_stamp()
-    hook._netdsl_stamp.cache_clear()
-    real = Path.read_bytes
+    cache.package_stamp.cache_clear()
+    real = os.stat
 
-    def edited(self):
-        data = real(self)
-        return data + b"# edited\n" if self.name == "conv.py" and self.parent.name == "catalogue" else data
-    monkeypatch.setattr(Path, "read_bytes", edited)
+    def saved_again(path, *args, **kwargs):
+        st = real(path, *args, **kwargs)
+        if str(path).endswith(os.path.join("catalogue", "conv.py")):
+            return SimpleNamespace(st_size=st.st_size, st_mtime_ns=st.st_mtime_ns + 1)
+        return st
+    monkeypatch.setattr(os, "stat", saved_again)
     try:
-        assert hook._netdsl_stamp() != before          # a module codegen never was
+        assert hook._netdsl_stamp() != before
     finally:
-        hook._netdsl_stamp.cache_clear()
+        cache.package_stamp.cache_clear()
+
+
+def test_an_import_that_now_finds_another_file_recompiles(spec_dir, tmp_path, monkeypatch):
+    """The spec's import first comes from $NETDSL_PATH; a file of that name put beside
+    the spec comes first (program/imports.py), though no file the cache records changed."""
+    d, added = spec_dir
+    shared = tmp_path / "shared_lib"
+    shared.mkdir()
+    (shared / "hook_width.net").write_text("let WIDTH = 3\n")
+    monkeypatch.setenv("NETDSL_PATH", str(shared))
+    (d / "hook_shadowed.net").write_text('import "hook_width.net"\nnetwork N {\n  input [4]\n  linear(WIDTH)\n}\n')
+    assert _import("hook_shadowed", added).N().linear.out_features == 3
+    (d / "hook_width.net").write_text("let WIDTH = 6\n")
+    assert _import("hook_shadowed", added).N().linear.out_features == 6
 
 
 def test_a_constants_file_change_reaches_the_hook(spec_dir):

@@ -23,6 +23,7 @@ from ..ir import INIT_CHOICES
 from ..pipeline import CheckResult, check_file, check_source, is_source_text
 from ..program.files import current_fingerprint, fingerprint
 from ..program.imports import search_path
+from . import load_cache
 from .codegen import CodegenError, generate
 
 # generated source text -> its module; the same spec loads the same classes twice
@@ -142,8 +143,9 @@ def unchanged(dependencies: dict) -> bool:
     return all(current_fingerprint(path) == digest for path, digest in dependencies.items())
 
 
-# (spec, network, init, input shape, params, search path) -> (dependencies, generated source,
-# network name). A spec loaded again unchanged skips parsing and checking.
+# (spec, network, init, input shape, params, search path) -> load_cache.Entry: a spec loaded
+# again unchanged skips parsing, checking and generating (a spec file's entries are kept on
+# disk too, for the next process)
 _COMPILED: dict = {}
 
 
@@ -181,21 +183,26 @@ def load(path_or_source: str, network: str | None = None, init: str | None = Non
     name = "<string>" if is_source_text(path_or_source) else str(path_or_source)
     key = _cache_key(path_or_source, network, init, input_shape, params, include)
     hit = _COMPILED.get(key) if key is not None else None
-    if hit is not None and unchanged(hit[0]):
-        source, net = hit[1], hit[2]
+    if hit is None or not hit.current():
+        hit = load_cache.lookup(key) if key is not None and key[0] == "file" else None
+    if hit is not None:
+        _COMPILED[key] = hit
+        module = exec_source(hit.source, name, _slot(key, hit.network))
+        return getattr(module, hit.network)()
+    # check_file pauses the cyclic collector while it builds; keep it paused through
+    # codegen and compile too, which otherwise rescan that young heap again and again,
+    # and drop the check result before it runs (one collection instead of many).
+    with paused():
+        result = check_spec(path_or_source, network, input_shape, include, **params)
+        source, graphs = source_for(result, network, name, init)
+        net = graphs[0].network
+        if key is not None:
+            entry = load_cache.Entry.of(result, include, source, net)
+            _COMPILED[key] = entry
+            if key[0] == "file":
+                load_cache.store(key, entry)
+        del result, graphs
         module = exec_source(source, name, _slot(key, net))
-    else:
-        # check_file pauses the cyclic collector while it builds; keep it paused through
-        # codegen and compile too, which otherwise rescan that young heap again and again,
-        # and drop the check result before it runs (one collection instead of many).
-        with paused():
-            result = check_spec(path_or_source, network, input_shape, include, **params)
-            source, graphs = source_for(result, network, name, init)
-            net = graphs[0].network
-            if key is not None:
-                _COMPILED[key] = (spec_dependencies(result), source, net)
-            del result, graphs
-            module = exec_source(source, name, _slot(key, net))
     return getattr(module, net)()
 
 

@@ -17,8 +17,6 @@ The finder runs after Python's own, so a real `lenet.py` or package still wins.
 """
 from __future__ import annotations
 
-import functools
-import hashlib
 import importlib.abc
 import importlib.machinery
 import json
@@ -26,25 +24,21 @@ import linecache
 import sys
 from pathlib import Path
 
+from ..cache import package_stamp, store
 from ..cache import read as read_trusted
-from ..cache import store
 from ..version import __version__
 from .build import check_spec, compile_result, spec_dependencies, unchanged
+from .load_cache import imports_unchanged
 
 CACHE_TAG = "# netdsl-cache: "
 
 
-@functools.lru_cache(maxsize=1)
-def _netdsl_stamp() -> str:
-    """netdsl's version and a digest of the whole installed package (every module,
-    the grammar, the explanations): any change to netdsl recompiles."""
-    package = Path(__file__).resolve().parent.parent
-    h = hashlib.sha256(__version__.encode())
-    # the grammar is inside an installed package, beside it in a source checkout
-    for folder in (package, package.parent / "grammars"):
-        for path in sorted(p for p in folder.rglob("*") if p.suffix in (".py", ".lark", ".md") and p.is_file()):
-            h.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return f"{__version__}:{h.hexdigest()[:32]}"
+def _netdsl_stamp() -> str | None:
+    """netdsl's version and a stamp of the whole installed package (every module, the
+    grammar, the explanations: cache.package_stamp): any change to netdsl recompiles.
+    None when the package's files cannot be listed: then nothing is cached."""
+    stamp = package_stamp()
+    return None if stamp is None else f"{__version__}:{stamp[:32]}"
 
 
 def _cache_path(spec_path: Path) -> Path:
@@ -67,19 +61,24 @@ def _read_cache(cache: Path, spec_path: Path) -> str | None:
         meta = json.loads(first[len(CACHE_TAG):])
     except ValueError:
         return None
-    if not isinstance(meta, dict) or meta.get("netdsl") != _netdsl_stamp():
+    stamp = _netdsl_stamp()
+    if stamp is None or not isinstance(meta, dict) or meta.get("netdsl") != stamp:
         return None
-    deps = meta.get("deps")
+    deps, resolved = meta.get("deps"), meta.get("imports")
     # The spec itself is always among the inputs: an empty list would trust anything.
     if not isinstance(deps, dict) or str(spec_path) not in deps or not unchanged(deps):
+        return None
+    # and each import must still find the same file (one put earlier on the search path would not)
+    if not isinstance(resolved, list) or not imports_unchanged(resolved, str(spec_path.parent)):
         return None
     return body
 
 
-def compile_spec(spec_path: Path) -> tuple[str, dict]:
-    """(generated source, {every file read: fingerprint of the text compiled}). Raises SpecError."""
+def compile_spec(spec_path: Path) -> tuple[str, dict, list]:
+    """(generated source, {every file read: fingerprint of the text compiled}, the imports
+    as resolved). Raises SpecError."""
     result = check_spec(str(spec_path))
-    return compile_result(result, None, spec_path.name), spec_dependencies(result)
+    return compile_result(result, None, spec_path.name), spec_dependencies(result), list(result.program.resolved)
 
 
 class SpecLoader(importlib.abc.Loader):
@@ -94,8 +93,8 @@ class SpecLoader(importlib.abc.Loader):
         source = _read_cache(cache, self.spec_path)
         filename = str(cache)
         if source is None:
-            source, deps = compile_spec(self.spec_path)
-            meta = json.dumps({"netdsl": _netdsl_stamp(), "deps": deps}, sort_keys=True)
+            source, deps, resolved = compile_spec(self.spec_path)
+            meta = json.dumps({"netdsl": _netdsl_stamp(), "deps": deps, "imports": resolved}, sort_keys=True)
             filename = f"<netdsl {self.spec_path}>"
             if not sys.dont_write_bytecode:     # python -B, PYTHONDONTWRITEBYTECODE: keep it in memory
                 try:

@@ -33,6 +33,7 @@ def load(source: Source, include=(), texts=None, from_file: bool = False) -> Pro
     loader = Loader(prog, tree, include, texts)
     loader.load_file(source, tree, (), True, path if from_file else None)
     loader.finish()
+    prog.resolved = loader.policy.resolved
     return prog
 
 

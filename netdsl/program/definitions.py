@@ -12,10 +12,11 @@ class Definition(Value):
 class Program(Value):
     """A file and everything it imports: blocks and networks by name. `own_networks`:
     the root file's, in order; `files`: every file read, by resolved path, with the
-    text that was parsed (what a cache of compiled output must be checked against)."""
-    _fields = ("root", "blocks", "networks", "own_networks", "diagnostics", "files", "include")
+    text that was parsed (what a cache of compiled output must be checked against);
+    `resolved`: each import as resolved, (written, importing directory, real path)."""
+    _fields = ("root", "blocks", "networks", "own_networks", "diagnostics", "files", "include", "resolved")
     _defaults = {"blocks": dict, "networks": dict, "own_networks": list, "diagnostics": list, "files": dict,
-                 "include": tuple}
+                 "include": tuple, "resolved": list}
 
     @property
     def ok(self) -> bool:

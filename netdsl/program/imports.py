@@ -39,6 +39,9 @@ def _inside(path: Path, roots: list[Path]) -> bool:
 class ImportPolicy:
     def __init__(self, tree: Path, include=()):
         self.search = search_path(include)
+        # (written, importing directory, real path) of each import resolved: what a cache of
+        # compiled output replays to know the imports would find the same files (build.py)
+        self.resolved: list[tuple[str, str, str]] = []
         self.roots = []
         for d in (tree, *self.search):
             try:
@@ -49,6 +52,11 @@ class ImportPolicy:
     def resolve(self, written: str, importing_dir: Path) -> Path:
         """The real path of the file `import "written"` names, from a file in `importing_dir`.
         `zoo:lib/ops.net` names a file of the zoo shipped with netdsl (program/zoo.py)."""
+        real = self._resolve(written, importing_dir)
+        self.resolved.append((written, str(importing_dir), str(real)))
+        return real
+
+    def _resolve(self, written: str, importing_dir: Path) -> Path:
         if written.startswith("zoo:"):
             from .zoo import zoo_dir
             zoo = zoo_dir()
