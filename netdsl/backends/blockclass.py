@@ -1800,7 +1800,11 @@ class _Class:
         else:
             closed = ast.unparse(ast.parse(f"({end_closed}) if {runs} else ({start_closed})", mode="eval"))
         self.closed[var] = closed
-        return _Loop(header, var, None if start == var else start, entries, None if end == var else end), Sym(var)
+        # the body ends with the channels it starts with (ResNet's `planes * 4` after the first
+        # block): the local needs no update in the loop
+        same = end == start and not _names(end) & (bound | {var})
+        return _Loop(header, var, None if start == var else start, entries,
+                     None if end == var or same else end), Sym(var)
 
     def loop_condition(self, item: T.If, c, var: str, ctors: list):
         """`X when test` / `if` inside a loop's body: a Python `if` in the loop (each arm's
