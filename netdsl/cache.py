@@ -15,7 +15,6 @@ else a private folder in the temp dir; netdsl creates it with mode 0700.
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import stat
 import sys
@@ -166,6 +165,8 @@ def package_stamp() -> str | None:
     Size and time are what Python's own bytecode cache trusts (PEP 552's default);
     reading every text instead would cost a cold netdsl.load about 2 ms more
     (bench/README.md). Once per process; None when the files cannot be listed."""
+    import hashlib      # here, not at the top: `netdsl check` reads caches but never needs it
+
     from .version import __version__
     package = os.path.dirname(os.path.abspath(__file__))
     h = hashlib.sha256(f"{__version__}\0{sys.implementation.cache_tag}".encode())
