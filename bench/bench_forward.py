@@ -45,8 +45,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 import reference_resnet  # the hand-written baseline, shared with the tests
 
 import netdsl
+from netdsl import cache as netdsl_cache
 from netdsl.backends import build as netdsl_build
-from netdsl.backends import load_cache
 from netdsl.frontend import parse_cache
 
 SPEC = ROOT / "specs" / "resnet18.net"
@@ -148,7 +148,7 @@ def build(args):
         netdsl_build._COMPILED.clear()
         netdsl_build._MODULES.clear()
         # nor the digests of netdsl's own code that the disk caches are stamped with
-        load_cache.code_stamp.cache_clear()
+        netdsl_cache.package_stamp.cache_clear()
         parse_cache._code_stamp.cache_clear()
 
     def no_disk_cache(rep):
