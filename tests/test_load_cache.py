@@ -175,3 +175,11 @@ def test_spec_text_and_specs_with_errors_write_no_entry(spec, cache_dir, checks)
         with pytest.raises(netdsl.SpecError):
             fresh_load(str(spec))
     assert entries(cache_dir) == [] and len(checks) == 3
+
+
+def test_no_usable_cache_directory_still_loads(spec, tmp_path, monkeypatch, checks):
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+    monkeypatch.setenv("NETDSL_CACHE_DIR", str(tmp_path / "file" / "cache"))
+    assert out_features(fresh_load(str(spec))) == 3
+    assert out_features(fresh_load(str(spec))) == 3
+    assert len(checks) == 2         # nothing kept: each new process checks again
