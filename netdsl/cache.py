@@ -165,20 +165,25 @@ def package_stamp() -> str | None:
     Size and time are what Python's own bytecode cache trusts (PEP 552's default);
     reading every text instead would cost a cold netdsl.load about 2 ms more
     (bench/README.md). Once per process; None when the files cannot be listed."""
-    import hashlib      # here, not at the top: `netdsl check` reads caches but never needs it
+    import hashlib  # here, not at the top: `netdsl check` reads caches but never needs it
 
     from .version import __version__
     package = os.path.dirname(os.path.abspath(__file__))
     h = hashlib.sha256(f"{__version__}\0{sys.implementation.cache_tag}".encode())
     try:
         for top in (package, os.path.join(os.path.dirname(package), "grammars")):
-            for folder, dirs, files in os.walk(top):
-                dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-                for name in sorted(files):
-                    if name.endswith((".py", ".lark", ".md")):
-                        st = os.stat(os.path.join(folder, name))
-                        where = os.path.relpath(os.path.join(folder, name), os.path.dirname(top))
-                        h.update(f"{where}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            start = len(os.path.dirname(top)) + 1
+            folders = [top] if os.path.isdir(top) else []
+            while folders:      # scandir, not os.walk: a third of the time (bench/README.md)
+                with os.scandir(folders.pop()) as it:
+                    entries = sorted(it, key=lambda e: e.name)
+                for e in entries:
+                    if e.is_dir(follow_symlinks=False):
+                        if e.name != "__pycache__":
+                            folders.append(e.path)
+                    elif e.name.endswith((".py", ".lark", ".md")):
+                        st = e.stat()
+                        h.update(f"{e.path[start:]}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     except OSError:
         return None
     return h.hexdigest()

@@ -199,16 +199,38 @@ def test_the_stamp_covers_the_whole_package(monkeypatch):
     from netdsl.backends import hook
     before = hook._netdsl_stamp()
     cache.package_stamp.cache_clear()
-    real = os.stat
+    real = os.scandir
+    touched = []
 
-    def saved_again(path, *args, **kwargs):
-        st = real(path, *args, **kwargs)
-        if str(path).endswith(os.path.join("catalogue", "conv.py")):
+    class SavedAgain:
+        """A directory entry whose file was written again (one nanosecond later)."""
+
+        def __init__(self, entry):
+            self.entry = entry
+            self.name, self.path = entry.name, entry.path
+
+        def is_dir(self, **kw):
+            return self.entry.is_dir(**kw)
+
+        def stat(self):
+            st = self.entry.stat()
+            touched.append(self.path)
             return SimpleNamespace(st_size=st.st_size, st_mtime_ns=st.st_mtime_ns + 1)
-        return st
-    monkeypatch.setattr(os, "stat", saved_again)
+
+    class Listing:
+        def __init__(self, path):
+            self.it = real(path)
+
+        def __enter__(self):
+            return [SavedAgain(e) if e.path.endswith(os.path.join("catalogue", "conv.py")) else e
+                    for e in self.it.__enter__()]
+
+        def __exit__(self, *exc):
+            return self.it.__exit__(*exc)
+    monkeypatch.setattr(os, "scandir", Listing)
     try:
         assert hook._netdsl_stamp() != before
+        assert touched and touched[0].endswith(os.path.join("netdsl", "catalogue", "conv.py"))
     finally:
         cache.package_stamp.cache_clear()
 
