@@ -314,3 +314,32 @@ def test_a_named_merge_is_a_module_list_and_aspp_pooling_interpolates_to_its_inp
     assert tuple(mine.state_dict()["pyramid.convs.2.1.weight"].shape) == (6, 8, 1, 1)
     out = _same_under_the_same_weights(mine, ref, torch.randn(2, 8, 10, 12))
     assert tuple(out.shape) == (2, 4, 10, 12)
+
+
+_ONE_OUTPUT = """
+network Probe(k = 4, more = false) {
+    input [3, 8, 8]
+    a: conv2d(k, 1)
+    b: conv2d(2, 1)
+    return(@a, @b) when more
+    return(@b)
+}
+"""
+
+
+@pytest.mark.parametrize("more", [False, True])
+def test_one_positional_return_is_the_tensor_itself(more):
+    """`return(@b)` gives the tensor, as the graph (a lone positional output is no tuple) and
+    the class per specialisation have it; `return(@a, @b)` a tuple (found by tools/fuzz_emitters.py)."""
+    source = generate(list(check_source(_ONE_OUTPUT).graphs))
+    assert specialised_networks(source, ["Probe"]) == set()
+    assert "        if self.returns_a_b:\n" in source
+    assert source.rstrip().endswith("\n        return b")
+    mine = exec_source(source).Probe(more=more)
+    spec = _ONE_OUTPUT.replace("more = false", f"more = {str(more).lower()}")
+    ref = exec_source(generate(list(check_source(spec).graphs), block_classes=False)).Probe()
+    out = _same_under_the_same_weights(mine, ref, torch.randn(2, 3, 8, 8))
+    if more:
+        assert [tuple(t.shape) for t in out] == [(2, 4, 8, 8), (2, 2, 8, 8)]
+    else:
+        assert isinstance(out, torch.Tensor) and tuple(out.shape) == (2, 2, 8, 8)

@@ -971,6 +971,8 @@ class _Class:
         for item, pairs in self.outputs:
             if pairs and pairs[0][0] is not None:
                 value = "{" + ", ".join(f"{literal(name)}: {var}" for name, var in pairs) + "}"
+            elif len(pairs) == 1:       # `return(@a)`: the tensor itself, as the graph has it (walk.py)
+                value = pairs[0][1]
             else:
                 value = "(" + ", ".join(var for _, var in pairs) + ",)"
             if item.guard is None or (item.guard.constant and item.guard.value is True):
