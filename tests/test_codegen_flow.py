@@ -343,3 +343,34 @@ def test_one_positional_return_is_the_tensor_itself(more):
         assert [tuple(t.shape) for t in out] == [(2, 4, 8, 8), (2, 2, 8, 8)]
     else:
         assert isinstance(out, torch.Tensor) and tuple(out.shape) == (2, 2, 8, 8)
+
+
+_NAMED_BRANCHES = """
+block Branchy(c: int = 4) {
+    m: add {
+        p: [conv2d(c, 1)]
+        q: conv2d(c, 1)
+    }
+}
+network Probe {
+    input [3, 8, 8]
+    Branchy -> Branchy(2)
+}
+"""
+
+
+def test_a_named_merge_whose_branches_carry_names_keeps_a_class_per_use():
+    """`m: add { p: [...] q: ... }`: the class per specialisation keeps the branches in an
+    nn.ModuleDict by their names (`m.p.0.weight`); a class whose nn.ModuleList indexes them
+    would have `m.0.p.0.weight`, so the block falls back (found by tools/fuzz_emitters.py)."""
+    graphs = list(check_source(_NAMED_BRANCHES).graphs)
+    source = generate(graphs)
+    assert "# Branchy: a class per use, because a named merge's branch named by its one item" in source
+    assert "class Branchy_2(" in source
+    mine = exec_source(source).Probe()
+    assert [k for k in mine.state_dict()] == [
+        "branchy.m.p.0.weight", "branchy.m.p.0.bias", "branchy.m.q.weight", "branchy.m.q.bias",
+        "branchy_1.m.p.0.weight", "branchy_1.m.p.0.bias", "branchy_1.m.q.weight", "branchy_1.m.q.bias"]
+    ref = exec_source(generate(graphs, block_classes=False)).Probe()
+    out = _same_under_the_same_weights(mine, ref, torch.randn(2, 3, 8, 8))
+    assert tuple(out.shape) == (2, 2, 8, 8)

@@ -1200,6 +1200,8 @@ class _Class:
         attr = require_attribute(self.names[id(item)])
         if any(_loop_branch(b) for b in branches):
             return self.looped_merge(item, branches, args, attr, ch, cur, dst, init, fwd, pad)
+        for branch in branches:
+            self.unnamed_branch(branch.body)
         ctors, outs, shapes, saved = [], [], [], self.space
         self.nested += 1
         for i, branch in enumerate(branches):
@@ -1224,6 +1226,16 @@ class _Class:
         init.append(f"{' ' * pad}self.{attr} = nn.ModuleList([{', '.join(ctors)}])")
         fwd.append(f"        {dst} = {item.spec.forward(args, outs)}")
         return out, dst
+
+    def unnamed_branch(self, branch_body) -> None:
+        """A branch that is one named item (`q: [conv2d(c, 1)]`) is that name's entry of an
+        nn.ModuleDict in the class per specialisation (`m.q.weight`, not `m.0.q.weight`):
+        this class's nn.ModuleList by index cannot have those keys."""
+        items = [i for i in branch_body if not isinstance(i, T.Assert)]
+        while len(items) == 1 and isinstance(items[0], T.Sequence) and items[0].label is None:
+            items = list(items[0].body)
+        if len(items) == 1 and getattr(items[0], "label", None) is not None:
+            raise NotSymbolic("a named merge's branch named by its one item (an nn.ModuleDict entry)")
 
     def branch_ctor(self, branch_body, ch, pad) -> tuple[str, object]:
         """A named merge's branch as one module: its lone module, or an nn.Sequential of its
@@ -1260,6 +1272,7 @@ class _Class:
         for branch in branches:
             self.space = saved
             if not _loop_branch(branch):
+                self.unnamed_branch(branch.body)
                 ctor, c = self.branch_ctor(branch.body, ch, pad)
                 lines.append(f"{ip}{modules}.append({ctor})")
                 shapes.append((c, *self.space))
@@ -1269,6 +1282,7 @@ class _Class:
             body = [i for i in loop.body if not isinstance(i, T.Assert) or not i.test.constant or not i.test.value]
             if any(isinstance(i, (T.Let, T.Assert)) for i in body):
                 raise NotSymbolic("a `let` or an `assert` in a loop making merge branches")
+            self.unnamed_branch(tuple(body))
             ctor, c = self.branch_ctor(tuple(body), ch, pad + 4)
             text = None if c is EXPOSED else text_of(c)
             if text is None or _names(text) & bound:
