@@ -207,7 +207,11 @@ def test_a_network_returning_named_tensors_has_a_class_for_any_values(aux):
     source = generate(list(check_source(_OUTPUTS).graphs))
     assert specialised_networks(source, ["Probe"]) == set()
     assert "        self.returns_out_aux = aux\n" in source
-    assert '        if self.returns_out_aux:\n            return {"out": out, "aux": aux_1}\n' in source
+    # the auxiliary head is computed only where it is returned (as the class per
+    # specialisation for aux false does not compute it)
+    assert ('        if self.returns_out_aux:\n            if self.aux_head is not None:\n'
+            '                y = self.aux_head(body)\n') in source
+    assert '            return {"out": out, "aux": aux_1}\n        return {"out": out}\n' in source
     mine = exec_source(source).Probe(aux=aux, k=2)
     spec = _OUTPUTS.replace("aux = false, k = 3", f"aux = {str(aux).lower()}, k = 2")
     ref = exec_source(generate(list(check_source(spec).graphs), block_classes=False)).Probe()
@@ -374,3 +378,41 @@ def test_a_named_merge_whose_branches_carry_names_keeps_a_class_per_use():
     ref = exec_source(generate(graphs, block_classes=False)).Probe()
     out = _same_under_the_same_weights(mine, ref, torch.randn(2, 3, 8, 8))
     assert tuple(out.shape) == (2, 2, 8, 8)
+
+
+_UNRETURNED = """
+network Probe(more = false) {
+    input [3, 8, 8]
+    a: [conv2d(4, 1) -> batchnorm2d]
+    b: [conv2d(2, 1) -> batchnorm2d -> dropout(0.5)]
+    return(@a, @b) when more
+    return(@a)
+}
+"""
+
+
+@pytest.mark.parametrize("more", [False, True])
+def test_a_tensor_only_a_guarded_return_reads_is_computed_in_its_arm(more):
+    """`b` is built but, for more false, not computed (as the class per specialisation has
+    it): in training its batch norm must not update its statistics, nor its dropout draw
+    random numbers (found by tools/fuzz_emitters.py)."""
+    source = generate(list(check_source(_UNRETURNED).graphs))
+    assert specialised_networks(source, ["Probe"]) == set()
+    assert ("        a = self.a(x)  # [4, 8, 8]\n        if self.returns_a_b:\n            b = self.b(a)\n"
+            "            return (\n") in source
+    mine = exec_source(source).Probe(more=more)
+    spec = _UNRETURNED.replace("more = false", f"more = {str(more).lower()}")
+    ref = exec_source(generate(list(check_source(spec).graphs), block_classes=False)).Probe()
+    _same_under_the_same_weights(mine, ref, torch.randn(2, 3, 8, 8))
+    mine.train()
+    ref.train()
+    x = torch.randn(2, 3, 8, 8)
+    torch.manual_seed(3)
+    got = mine(x)
+    torch.manual_seed(3)
+    want = ref(x)
+    for g, w in zip(got if more else [got], want if more else [want]):
+        torch.testing.assert_close(g, w, rtol=0, atol=0)
+    assert mine.b[1].num_batches_tracked.item() == (1 if more else 0)     # this training pass only
+    for k, v in ref.state_dict().items():
+        torch.testing.assert_close(mine.state_dict()[k], v, rtol=0, atol=0)

@@ -1489,7 +1489,7 @@ class _Class:
             raise NotSymbolic("it ends after an `if` whose arms give tensors of different ranks")
         fwd = [line for line in fwd if not line.lstrip().startswith("\0")]     # the _Marks not used
         if self.referenced:
-            fwd = _else_for_overwritten(_without_dead(fwd + returns, None))
+            fwd = _into_return_arms(_else_for_overwritten(_without_dead(fwd + returns, None)))
             returns = []
         fwd = self.merge_comments([self.shape_comment(line) for line in fwd])
         if _reads(init[setup:], t.in_channels):
@@ -2415,6 +2415,72 @@ def _without_dead(lines: list, result: str) -> list:
         return live, every
     sweep(tree.body, {result} if result is not None else set(), drop)
     return [line for i, line in enumerate(lines, 1) if i not in drop]
+
+
+def _into_return_arms(lines: list) -> list:
+    """forward's lines with what only a `return ... when`'s tensors need moved into its
+    `if self.returns_...:`: with `return(@t1) when p` then `return(o=@t0)`, the class per
+    specialisation for p false does not compute t1 (built but not computed), so neither
+    may this class, whose batch norms would update their statistics in training, and
+    whose dropouts would draw random numbers. A line is moved (copied into every arm
+    that needs it) only where no line left in place after it writes what it reads or
+    writes; else NotSymbolic. Parsed with Python's ast, never run."""
+    text = "\n".join(line[8:] for line in lines)
+    try:
+        body = ast.parse(text).body
+    except SyntaxError:
+        return lines
+    k = len(body)
+    while k and (isinstance(body[k - 1], ast.Return) or _guarded_return(body[k - 1])):
+        k -= 1
+    stmts, rets = body[:k], body[k:]
+    if len(rets) < 2:
+        return lines
+
+    def writes(node) -> set:
+        return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+
+    def needed(ret) -> set:
+        live, out = _read_names(ret.body[0] if isinstance(ret, ast.If) else ret), set()
+        for i in reversed(range(len(stmts))):
+            node = stmts[i]
+            w = writes(node)
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                if w & live:
+                    out.add(i)
+                    live = (live - w) | _read_names(node.value)
+            elif w & live or not w:
+                out.add(i)
+                live |= _read_names(node)
+        return out
+    needs = [needed(r) for r in rets]
+    kept = set().union(*(n for r, n in zip(rets, needs) if not isinstance(r, ast.If)))
+    moved = set().union(*needs) - kept
+    if not moved:
+        return lines
+    for i in moved:
+        touched = _read_names(stmts[i]) | writes(stmts[i])
+        if any(writes(stmts[j]) & touched for j in kept if j > i):
+            raise NotSymbolic("a tensor only a `return ... when` reads, computed before a line that rewrites "
+                              "what it reads")
+
+    def text_of_lines(node, extra: str) -> list:
+        return [extra + line for line in lines[node.lineno - 1:node.end_lineno]]
+    out = [line for i, node in enumerate(stmts) if i in kept for line in text_of_lines(node, "")]
+    for ret, need in zip(rets, needs):
+        if not isinstance(ret, ast.If):
+            out += text_of_lines(ret, "")
+            continue
+        head = lines[ret.lineno - 1:ret.body[0].lineno - 1]
+        arm = [line for i, node in enumerate(stmts) if i in need - kept for line in text_of_lines(node, "    ")]
+        out += head + arm + text_of_lines(ret.body[0], "")
+    return out
+
+
+def _guarded_return(node) -> bool:
+    """`if self.returns_...: return ...` (return_lines)."""
+    return isinstance(node, ast.If) and not node.orelse and len(node.body) == 1 and \
+        isinstance(node.body[0], ast.Return) and isinstance(node.test, ast.Attribute)
 
 
 def _else_for_overwritten(lines: list) -> list:
