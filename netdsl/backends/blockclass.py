@@ -392,6 +392,7 @@ class _Class:
         self.xavier: set = set()
         self.uses: list = []
         self.lets: list = []
+        self.facts: list = []       # tests known to hold where the writing is (lets, asserts, `if` arms)
         self.var_count = 0
         self.names: dict = {}        # id(item) -> its module name
         self.ordered = False         # it writes an OrderedDict
@@ -571,6 +572,8 @@ class _Class:
     def out_channels(self, item: T.Layer, args, shapes):
         if item.spec.out_channels is None:
             raise NotSymbolic(f"`{item.spec.name}`'s output channels are no function of its arguments")
+        if getattr(item.spec, "broadcasts", False) and len(shapes) > 1:
+            return _broadcast_channels([s[0] for s in shapes], self.facts)
         return item.spec.out_channels(args, shapes)
 
     def layer_ctor(self, item: T.Layer, args, ch) -> str:
@@ -742,8 +745,10 @@ class _Class:
             if isinstance(item, T.Let):
                 init.append(f"{ip}{require_argument(item.name)} = {item.value.text}")
                 self.lets.append((item.name, item.value.text))
+                self.facts.append(f"{item.name} == ({item.value.text})")
             elif isinstance(item, T.Assert):
                 init.extend(_assertion(item, ip))
+                self.facts.append(item.test.text)
             elif isinstance(item, T.Layer) and item.branches is not None:
                 ch, cur = self.merge(item, ch, cur, dst, init, fwd, pad)
             elif isinstance(item, T.Layer) and item.spec.state is not None:
@@ -1122,7 +1127,9 @@ class _Class:
             test = f"self.{flag}"
         order = [id(b) for b in branches]
         outs[id(g)], chans[id(g)] = g_var, g_ch
+        self.facts.append(g.guard.text)         # the branch is merged only where its guard holds
         every, every_space = merged(order)
+        self.facts.pop()
         rest = [k for k in order if k != id(g)]
         fwd.append(f"        if {test}:")
         fwd.extend("    " + line for line in g_fwd)
@@ -1320,7 +1327,11 @@ class _Class:
         for body in (item.then, item.orelse):
             a_init, a_fwd = [], []
             self.space, self.dangling = saved, entry
+            facts = len(self.facts)
+            if body is item.then:
+                self.facts.append(item.test.text)
             a_ch, a_cur = self.body(body, ch, cur, dst, a_init, a_fwd, pad + 4)
+            del self.facts[facts:]
             if mark is not None and body is item.then and a_fwd:
                 self.guarded.update({name: _Guarded(var, item.test.text, mark) for name, (var, _, _) in
                                      self.dropped.items() if name not in self.guarded})
@@ -2543,6 +2554,48 @@ def _either(test: T.Expr, then, orelse):
         return then
     return Sym(f"{_operand(then, _OR)} if {test.text if _level(test.text) >= _OR else f'({test.text})'} "
                f"else {_operand(orelse, _COND)}", _COND)
+
+
+def _broadcast_channels(channels: list, facts: list):
+    """The channels an `add` or `mul` gives: torch broadcasts a branch of 1 channel to the
+    others' (`add { identity  conv2d(c, 1) }` on a 1-channel input gives c). The same for
+    every branch, that one; all numbers, the largest (check accepted them: each equal or
+    1). Expressions that differ must be equal by `facts` (`==` terms of lets, asserts and
+    the tests of the `if`s and `when`s around: MobileNetV2's `identity when in.c == out`,
+    ResNet's downsample test); else the class cannot tell which branch's channels every
+    use gets: NotSymbolic."""
+    texts = {_canonical(text_of(c)) for c in channels if not (type(c) is int and c == 1)}
+    if len(texts) <= 1:
+        rest = [c for c in channels if not (type(c) is int and c == 1)]
+        return rest[0] if rest else channels[0]
+    if all(type(c) is int for c in channels):
+        return max(channels)
+    parent: dict = {}
+
+    def find(x):
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+    for fact in facts:
+        try:
+            node = ast.parse(fact, mode="eval").body
+        except SyntaxError:
+            continue
+        terms = node.values if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And) else [node]
+        for t in terms:
+            if isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq):
+                parent[find(ast.unparse(t.left))] = find(ast.unparse(t.comparators[0]))
+    if len({find(t) for t in texts}) == 1:
+        return channels[0]
+    raise NotSymbolic("a merge whose branches' channels may differ (torch broadcasts 1 channel to the others'): "
+                      f"{' and '.join(sorted(texts))}")
+
+
+def _canonical(text: str) -> str:
+    try:
+        return ast.unparse(ast.parse(text, mode="eval"))
+    except SyntaxError:
+        return text
 
 
 def _implies_equal(test: str, a: str, b: str, holding: bool = True) -> bool:
