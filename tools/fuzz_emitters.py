@@ -685,6 +685,7 @@ def main(argv=None) -> int:
     ap.add_argument("--report", type=Path, default=None, help="write the figures and classes as JSON here")
     ap.add_argument("--minimise-seconds", type=float, default=90.0, help="budget per new class")
     ap.add_argument("--no-minimise", action="store_true")
+    ap.add_argument("--keep", type=int, default=3, help="reproducers kept per symptom")
     ap.add_argument("--replay", nargs="*", type=Path, default=None, help="compare these files, then exit")
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args(argv)
@@ -712,14 +713,16 @@ def main(argv=None) -> int:
             stats[f"skipped:{out.symptom}"] += 1
         if out.status != "differs":
             continue
-        if out.symptom in classes:
-            classes[out.symptom]["count"] += 1
-            continue
+        known = classes.setdefault(out.symptom, {"count": 0, "files": [], "detail": out.detail, "generator": gen})
+        known["count"] += 1
+        if known["count"] > a.keep:
+            continue        # one symptom may have several causes: the first few of each are kept
         if not a.quiet:
-            print(f"[{n}] NEW {out.symptom}: {out.detail[:300]}\n{text}{out.trace}", flush=True)
+            print(f"[{n}] {'NEW' if known['count'] == 1 else 'AGAIN'} {out.symptom}: {out.detail[:300]}\n"
+                  f"{text}{out.trace}", flush=True)
         small = text if a.no_minimise else minimise(text, out.symptom, a.minimise_seconds)
         path = save(a.out, out, small)
-        classes[out.symptom] = {"count": 1, "file": str(path), "detail": out.detail, "generator": gen}
+        known["files"].append(str(path))
         if not a.quiet:
             print(f"    -> {path}\n{small}", flush=True)
     summary = {"seed": seed, "cases": n, "outcomes": dict(stats), "per_generator": dict(per_gen),
