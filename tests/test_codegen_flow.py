@@ -416,3 +416,44 @@ def test_a_tensor_only_a_guarded_return_reads_is_computed_in_its_arm(more):
     assert mine.b[1].num_batches_tracked.item() == (1 if more else 0)     # this training pass only
     for k, v in ref.state_dict().items():
         torch.testing.assert_close(mine.state_dict()[k], v, rtol=0, atol=0)
+
+
+_THREE_RETURNS = """
+network Probe(p = false) {
+    input [3, 8, 8]
+    a: [conv2d(3, 1) -> batchnorm2d]
+    b: [conv2d(2, 1) -> batchnorm2d -> dropout(0.5)]
+    @a
+    d: [conv2d(3, 1) -> stochastic_depth(0.5, "row")]
+    return(@a, @d) when p
+    return(@b, @a) when not p
+    return(@b)
+}
+"""
+
+
+@pytest.mark.parametrize("p", [False, True])
+def test_a_tensor_later_returns_read_is_computed_after_the_returns_before(p):
+    """`b` is read by the second and third returns, not the first: it is computed after
+    the first `return`'s `if`, `d` only inside it."""
+    source = generate(list(check_source(_THREE_RETURNS).graphs))
+    assert specialised_networks(source, ["Probe"]) == set()
+    assert ("        a = self.a(x)  # [3, 8, 8]\n        if self.returns_a_d:\n            d = self.d(a)\n"
+            "            return (\n") in source
+    assert "        b = self.b(a)  # [2, 8, 8]\n        if self.returns_b_a:\n" in source
+    mine = exec_source(source).Probe(p=p)
+    ref = exec_source(generate(list(check_source(_THREE_RETURNS.replace("p = false", f"p = {str(p).lower()}"))
+                                    .graphs), block_classes=False)).Probe()
+    _same_under_the_same_weights(mine, ref, torch.randn(2, 3, 8, 8))
+    mine.train()
+    ref.train()
+    x = torch.randn(2, 3, 8, 8)
+    torch.manual_seed(4)
+    got = mine(x)
+    torch.manual_seed(4)
+    want = ref(x)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=0, atol=0)
+    assert mine.b[1].num_batches_tracked.item() == (0 if p else 1)
+    for k, v in ref.state_dict().items():
+        torch.testing.assert_close(mine.state_dict()[k], v, rtol=0, atol=0)

@@ -2433,9 +2433,10 @@ def _into_return_arms(lines: list) -> list:
     `if self.returns_...:`: with `return(@t1) when p` then `return(o=@t0)`, the class per
     specialisation for p false does not compute t1 (built but not computed), so neither
     may this class, whose batch norms would update their statistics in training, and
-    whose dropouts would draw random numbers. A line is moved (copied into every arm
-    that needs it) only where no line left in place after it writes what it reads or
-    writes; else NotSymbolic. Parsed with Python's ast, never run."""
+    whose dropouts would draw random numbers. Each line goes after the `return`s that do
+    not need it (into the arms of those that do, or before the first of a run of
+    `return`s that all do), and only where that moves it past no line that rewrites what
+    it reads or writes; else NotSymbolic. Parsed with Python's ast, never run."""
     text = "\n".join(line[8:] for line in lines)
     try:
         body = ast.parse(text).body
@@ -2465,26 +2466,33 @@ def _into_return_arms(lines: list) -> list:
                 live |= _read_names(node)
         return out
     needs = [needed(r) for r in rets]
-    kept = set().union(*(n for r, n in zip(rets, needs) if not isinstance(r, ast.If)))
-    moved = set().union(*needs) - kept
-    if not moved:
-        return lines
-    for i in moved:
-        touched = _read_names(stmts[i]) | writes(stmts[i])
-        if any(writes(stmts[j]) & touched for j in kept if j > i):
-            raise NotSymbolic("a tensor only a `return ... when` reads, computed before a line that rewrites "
-                              "what it reads")
+    # Each statement goes where every path that needs it passes first: before the `if` of
+    # the first `return` from which on every remaining one needs it, else into the arms of
+    # those that do (copied: each arm returns).
+    paths, out, top = [], [], []
 
     def text_of_lines(node, extra: str) -> list:
         return [extra + line for line in lines[node.lineno - 1:node.end_lineno]]
-    out = [line for i, node in enumerate(stmts) if i in kept for line in text_of_lines(node, "")]
-    for ret, need in zip(rets, needs):
+    for n, (ret, need) in enumerate(zip(rets, needs)):
+        common = set.intersection(*needs[n:]) - set(top)
+        top += sorted(common)
+        out += [line for i in sorted(common) for line in text_of_lines(stmts[i], "")]
+        arm = sorted(need - set(top))
+        paths.append(top + arm)
         if not isinstance(ret, ast.If):
-            out += text_of_lines(ret, "")
-            continue
-        head = lines[ret.lineno - 1:ret.body[0].lineno - 1]
-        arm = [line for i, node in enumerate(stmts) if i in need - kept for line in text_of_lines(node, "    ")]
-        out += head + arm + text_of_lines(ret.body[0], "")
+            out += [line for i in arm for line in text_of_lines(stmts[i], "")] + text_of_lines(ret, "")
+            break
+        out += lines[ret.lineno - 1:ret.body[0].lineno - 1]
+        out += [line for i in arm for line in text_of_lines(stmts[i], "    ")] + text_of_lines(ret.body[0], "")
+    if all(path == sorted(path) for path in paths) and top == sorted(set().union(*needs)):
+        return lines        # every statement before the first `return`: as written
+    for path in paths:
+        for a, i in enumerate(path):
+            for k in path[a + 1:]:
+                if k < i and (writes(stmts[i]) & (_read_names(stmts[k]) | writes(stmts[k])) or
+                              _read_names(stmts[i]) & writes(stmts[k])):
+                    raise NotSymbolic("a tensor only some `return ... when`s read, computed where the "
+                                      "statements around it rewrite what it reads")
     return out
 
 
