@@ -280,7 +280,12 @@ def gen_zoo(rng: random.Random) -> str:
             stmt = f"repeat {k} {{\n    {use}\n}}"
         elif roll < 0.45 and tensors:
             stmt = f"@{rng.choice(tensors)}"
-        elif roll < 0.5:
+        elif roll < 0.5 and tensors:
+            flag = params.new(rng.choice(["true", "false"]))
+            t = f"t{len(tensors)}"
+            tensors.append(t)
+            stmt = f"if {flag} {{\n    @{rng.choice(tensors[:-1])}\n    {t}: [{use}]\n}}"
+        elif roll < 0.55:
             stmt = use + " -> " + rng.choice(["relu", "dropout(0.5)", 'stochastic_depth(0.3, "row")', "identity"])
         else:
             stmt = use
@@ -293,7 +298,13 @@ def gen_zoo(rng: random.Random) -> str:
     if tensors and rng.random() < 0.45:
         outs = rng.sample(tensors, rng.randint(1, min(3, len(tensors))))
         roll = rng.random()
-        if roll < 0.4:
+        if roll < 0.15:         # several returns, each taken on a flag (the first whose flag holds)
+            for _ in range(rng.randint(1, 3)):
+                flag = params.new(rng.choice(["true", "false"]))
+                picked = rng.sample(tensors, rng.randint(1, min(2, len(tensors))))
+                lines.append(f"return({', '.join('@' + t for t in picked)}) when {flag}")
+            lines.append(f"return(@{rng.choice(tensors)})")
+        elif roll < 0.4:
             flag = params.new(rng.choice(["true", "false"]))
             lines.append(f"return({', '.join(f'o{j}=@{t}' for j, t in enumerate(outs))}) when {flag}")
             lines.append(f"return(o0=@{outs[0]})")
