@@ -341,3 +341,39 @@ def test_a_merge_broadcasting_one_channel_gives_the_others():
                       "kept_1.conv2d.weight": (2, 2, 1, 1), "kept_1.conv2d_1.weight": (2, 2, 1, 1)}
     ref = exec_source(generate(graphs, block_classes=False)).Probe()
     same_modules(mine, ref, (2, 1, 8, 8))
+
+
+# in a sequential block with named items, an unnamed one is numbered by its position in
+# the expansion: after a condition or a loop, that depends on the values (found by
+# tools/fuzz_emitters.py)
+_NUMBERED_AFTER = """
+sequential block AfterLoop(a: int, b: int = 1) {
+    for i in range(b) {
+        "m{i}": conv2d(a, 1)
+    }
+    batchnorm2d when in.c == a
+}
+sequential block AfterIf(a: int, f: bool = false) {
+    relu when f
+    batchnorm2d when in.c == a
+    "m": conv2d(a, 1)
+}
+network Probe {
+    input [3, 4, 4]
+    AfterLoop(4) -> AfterLoop(4, 2)
+    AfterIf(4) -> AfterIf(4, true)
+}
+"""
+
+
+def test_an_unnamed_module_after_a_condition_among_named_ones_keeps_a_class_per_use():
+    graphs = list(check_source(_NUMBERED_AFTER).graphs)
+    source = generate(graphs)
+    for name in ("AfterLoop", "AfterIf"):
+        assert f"# {name}: a class per use, because an unnamed module after a condition among named ones" in source
+    mine = exec_source(source).Probe()
+    assert [k for k in mine.state_dict() if k.endswith("weight")] == [
+        "after_loop.m0.weight", "after_loop_1.m0.weight", "after_loop_1.m1.weight", "after_loop_1.2.weight",
+        "after_if.0.weight", "after_if.m.weight", "after_if_1.1.weight", "after_if_1.m.weight"]
+    ref = exec_source(generate(graphs, block_classes=False)).Probe()
+    same_modules(mine, ref, (2, 3, 4, 4))

@@ -1713,8 +1713,12 @@ class _Class:
         named = any(p[1] is not None for p in parts if p[0] is None) or \
             any(name is not None for p in parts if p[0] is not None and p[0] is not _LOOP and p[0] is not _LAST
                 for arm in p[2] for name, _ in arm) or any(_named_loop(p) for p in parts)
-        if named and any(p[0] is None and p[1] is None and any(q[0] is not None for q in parts[:i])
-                         for i, p in enumerate(parts)):
+        def unnamed(p) -> bool:
+            """Whether part `p` holds a module numbered by its position (in an arm too)."""
+            if p[0] is None:
+                return p[1] is None
+            return p[0] is not _LOOP and p[0] is not _LAST and any(name is None for arm in p[2] for name, _ in arm)
+        if named and any(unnamed(p) and any(q[0] is not None for q in parts[:i]) for i, p in enumerate(parts)):
             raise NotSymbolic("an unnamed module after a condition among named ones: its index depends on it")
 
         def entry(i, name, ctor):
