@@ -292,3 +292,88 @@ def test_a_block_outside_the_subset_gets_classes_per_use_and_says_why(body, why)
     note = next(line for line in text.splitlines() if line.startswith("# Outer: "))
     assert note.startswith("# Outer: a class per use, because ") and why in note
     assert "if (n,) != (2,):" in text
+
+
+# torch broadcasts a branch of one channel to the others' (found by tools/fuzz_emitters.py)
+_BROADCAST = """
+block B(c: int) {
+    add {
+        identity
+        conv2d(c, 1)
+    }
+    conv2d(2, 1)
+}
+block Kept(c: int) {
+    add {
+        identity when in.c == c
+        conv2d(c, 1)
+    }
+    conv2d(2, 1)
+}
+network Probe {
+    input [1, 8, 8]
+    add {
+        identity
+        conv2d(3, 1)
+    }
+    conv2d(1, 1)
+    B(3) -> B(2)
+    conv2d(1, 1)
+    Kept(3) -> Kept(2)
+}
+"""
+
+
+def test_a_merge_broadcasting_one_channel_gives_the_others():
+    """`add { identity  conv2d(c, 1) }` on one channel gives c channels: with c and in.c
+    not known to be equal, B keeps a class per use; where `when in.c == c` says they are
+    (MobileNetV2's residual), one class; the network's own add, of numbers, gives 3."""
+    graphs = list(check_source(_BROADCAST).graphs)
+    source = generate(graphs)
+    assert "# B: a class per use, because a merge whose branches' channels may differ" in source
+    assert len(re.findall(r"^class Kept\(", source, flags=re.M)) == 1 and "class Kept_2(" not in source
+    mine = exec_source(source).Probe()
+    shapes = {k: tuple(v.shape) for k, v in mine.state_dict().items() if k.endswith("weight")}
+    assert shapes == {"b.conv2d.weight": (3, 1, 1, 1), "b.conv2d_1.weight": (2, 3, 1, 1),
+                      "b_1.conv2d.weight": (2, 2, 1, 1), "b_1.conv2d_1.weight": (2, 2, 1, 1),
+                      "conv2d.weight": (3, 1, 1, 1), "conv2d_1.weight": (1, 3, 1, 1), "conv2d_2.weight": (1, 2, 1, 1),
+                      "kept.conv2d.weight": (3, 1, 1, 1), "kept.conv2d_1.weight": (2, 3, 1, 1),
+                      "kept_1.conv2d.weight": (2, 2, 1, 1), "kept_1.conv2d_1.weight": (2, 2, 1, 1)}
+    ref = exec_source(generate(graphs, block_classes=False)).Probe()
+    same_modules(mine, ref, (2, 1, 8, 8))
+
+
+# in a sequential block with named items, an unnamed one is numbered by its position in
+# the expansion: after a condition or a loop, that depends on the values (found by
+# tools/fuzz_emitters.py)
+_NUMBERED_AFTER = """
+sequential block AfterLoop(a: int, b: int = 1) {
+    for i in range(b) {
+        "m{i}": conv2d(a, 1)
+    }
+    batchnorm2d when in.c == a
+}
+sequential block AfterIf(a: int, f: bool = false) {
+    relu when f
+    batchnorm2d when in.c == a
+    "m": conv2d(a, 1)
+}
+network Probe {
+    input [3, 4, 4]
+    AfterLoop(4) -> AfterLoop(4, 2)
+    AfterIf(4) -> AfterIf(4, true)
+}
+"""
+
+
+def test_an_unnamed_module_after_a_condition_among_named_ones_keeps_a_class_per_use():
+    graphs = list(check_source(_NUMBERED_AFTER).graphs)
+    source = generate(graphs)
+    for name in ("AfterLoop", "AfterIf"):
+        assert f"# {name}: a class per use, because an unnamed module after a condition among named ones" in source
+    mine = exec_source(source).Probe()
+    assert [k for k in mine.state_dict() if k.endswith("weight")] == [
+        "after_loop.m0.weight", "after_loop_1.m0.weight", "after_loop_1.m1.weight", "after_loop_1.2.weight",
+        "after_if.0.weight", "after_if.m.weight", "after_if_1.1.weight", "after_if_1.m.weight"]
+    ref = exec_source(generate(graphs, block_classes=False)).Probe()
+    same_modules(mine, ref, (2, 3, 4, 4))

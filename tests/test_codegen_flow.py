@@ -207,7 +207,11 @@ def test_a_network_returning_named_tensors_has_a_class_for_any_values(aux):
     source = generate(list(check_source(_OUTPUTS).graphs))
     assert specialised_networks(source, ["Probe"]) == set()
     assert "        self.returns_out_aux = aux\n" in source
-    assert '        if self.returns_out_aux:\n            return {"out": out, "aux": aux_1}\n' in source
+    # the auxiliary head is computed only where it is returned (as the class per
+    # specialisation for aux false does not compute it)
+    assert ('        if self.returns_out_aux:\n            if self.aux_head is not None:\n'
+            '                y = self.aux_head(body)\n') in source
+    assert '            return {"out": out, "aux": aux_1}\n        return {"out": out}\n' in source
     mine = exec_source(source).Probe(aux=aux, k=2)
     spec = _OUTPUTS.replace("aux = false, k = 3", f"aux = {str(aux).lower()}, k = 2")
     ref = exec_source(generate(list(check_source(spec).graphs), block_classes=False)).Probe()
@@ -314,3 +318,142 @@ def test_a_named_merge_is_a_module_list_and_aspp_pooling_interpolates_to_its_inp
     assert tuple(mine.state_dict()["pyramid.convs.2.1.weight"].shape) == (6, 8, 1, 1)
     out = _same_under_the_same_weights(mine, ref, torch.randn(2, 8, 10, 12))
     assert tuple(out.shape) == (2, 4, 10, 12)
+
+
+_ONE_OUTPUT = """
+network Probe(k = 4, more = false) {
+    input [3, 8, 8]
+    a: conv2d(k, 1)
+    b: conv2d(2, 1)
+    return(@a, @b) when more
+    return(@b)
+}
+"""
+
+
+@pytest.mark.parametrize("more", [False, True])
+def test_one_positional_return_is_the_tensor_itself(more):
+    """`return(@b)` gives the tensor, as the graph (a lone positional output is no tuple) and
+    the class per specialisation have it; `return(@a, @b)` a tuple (found by tools/fuzz_emitters.py)."""
+    source = generate(list(check_source(_ONE_OUTPUT).graphs))
+    assert specialised_networks(source, ["Probe"]) == set()
+    assert "        if self.returns_a_b:\n" in source
+    assert source.rstrip().endswith("\n        return b")
+    mine = exec_source(source).Probe(more=more)
+    spec = _ONE_OUTPUT.replace("more = false", f"more = {str(more).lower()}")
+    ref = exec_source(generate(list(check_source(spec).graphs), block_classes=False)).Probe()
+    out = _same_under_the_same_weights(mine, ref, torch.randn(2, 3, 8, 8))
+    if more:
+        assert [tuple(t.shape) for t in out] == [(2, 4, 8, 8), (2, 2, 8, 8)]
+    else:
+        assert isinstance(out, torch.Tensor) and tuple(out.shape) == (2, 2, 8, 8)
+
+
+_NAMED_BRANCHES = """
+block Branchy(c: int = 4) {
+    m: add {
+        p: [conv2d(c, 1)]
+        q: conv2d(c, 1)
+    }
+}
+network Probe {
+    input [3, 8, 8]
+    Branchy -> Branchy(2)
+}
+"""
+
+
+def test_a_named_merge_whose_branches_carry_names_keeps_a_class_per_use():
+    """`m: add { p: [...] q: ... }`: the class per specialisation keeps the branches in an
+    nn.ModuleDict by their names (`m.p.0.weight`); a class whose nn.ModuleList indexes them
+    would have `m.0.p.0.weight`, so the block falls back (found by tools/fuzz_emitters.py)."""
+    graphs = list(check_source(_NAMED_BRANCHES).graphs)
+    source = generate(graphs)
+    assert "# Branchy: a class per use, because a named merge's branch named by its one item" in source
+    assert "class Branchy_2(" in source
+    mine = exec_source(source).Probe()
+    assert [k for k in mine.state_dict()] == [
+        "branchy.m.p.0.weight", "branchy.m.p.0.bias", "branchy.m.q.weight", "branchy.m.q.bias",
+        "branchy_1.m.p.0.weight", "branchy_1.m.p.0.bias", "branchy_1.m.q.weight", "branchy_1.m.q.bias"]
+    ref = exec_source(generate(graphs, block_classes=False)).Probe()
+    out = _same_under_the_same_weights(mine, ref, torch.randn(2, 3, 8, 8))
+    assert tuple(out.shape) == (2, 2, 8, 8)
+
+
+_UNRETURNED = """
+network Probe(more = false) {
+    input [3, 8, 8]
+    a: [conv2d(4, 1) -> batchnorm2d]
+    b: [conv2d(2, 1) -> batchnorm2d -> dropout(0.5)]
+    return(@a, @b) when more
+    return(@a)
+}
+"""
+
+
+@pytest.mark.parametrize("more", [False, True])
+def test_a_tensor_only_a_guarded_return_reads_is_computed_in_its_arm(more):
+    """`b` is built but, for more false, not computed (as the class per specialisation has
+    it): in training its batch norm must not update its statistics, nor its dropout draw
+    random numbers (found by tools/fuzz_emitters.py)."""
+    source = generate(list(check_source(_UNRETURNED).graphs))
+    assert specialised_networks(source, ["Probe"]) == set()
+    assert ("        a = self.a(x)  # [4, 8, 8]\n        if self.returns_a_b:\n            b = self.b(a)\n"
+            "            return (\n") in source
+    mine = exec_source(source).Probe(more=more)
+    spec = _UNRETURNED.replace("more = false", f"more = {str(more).lower()}")
+    ref = exec_source(generate(list(check_source(spec).graphs), block_classes=False)).Probe()
+    _same_under_the_same_weights(mine, ref, torch.randn(2, 3, 8, 8))
+    mine.train()
+    ref.train()
+    x = torch.randn(2, 3, 8, 8)
+    torch.manual_seed(3)
+    got = mine(x)
+    torch.manual_seed(3)
+    want = ref(x)
+    for g, w in zip(got if more else [got], want if more else [want]):
+        torch.testing.assert_close(g, w, rtol=0, atol=0)
+    assert mine.b[1].num_batches_tracked.item() == (1 if more else 0)     # this training pass only
+    for k, v in ref.state_dict().items():
+        torch.testing.assert_close(mine.state_dict()[k], v, rtol=0, atol=0)
+
+
+_THREE_RETURNS = """
+network Probe(p = false) {
+    input [3, 8, 8]
+    a: [conv2d(3, 1) -> batchnorm2d]
+    b: [conv2d(2, 1) -> batchnorm2d -> dropout(0.5)]
+    @a
+    d: [conv2d(3, 1) -> stochastic_depth(0.5, "row")]
+    return(@a, @d) when p
+    return(@b, @a) when not p
+    return(@b)
+}
+"""
+
+
+@pytest.mark.parametrize("p", [False, True])
+def test_a_tensor_later_returns_read_is_computed_after_the_returns_before(p):
+    """`b` is read by the second and third returns, not the first: it is computed after
+    the first `return`'s `if`, `d` only inside it."""
+    source = generate(list(check_source(_THREE_RETURNS).graphs))
+    assert specialised_networks(source, ["Probe"]) == set()
+    assert ("        a = self.a(x)  # [3, 8, 8]\n        if self.returns_a_d:\n            d = self.d(a)\n"
+            "            return (\n") in source
+    assert "        b = self.b(a)  # [2, 8, 8]\n        if self.returns_b_a:\n" in source
+    mine = exec_source(source).Probe(p=p)
+    ref = exec_source(generate(list(check_source(_THREE_RETURNS.replace("p = false", f"p = {str(p).lower()}"))
+                                    .graphs), block_classes=False)).Probe()
+    _same_under_the_same_weights(mine, ref, torch.randn(2, 3, 8, 8))
+    mine.train()
+    ref.train()
+    x = torch.randn(2, 3, 8, 8)
+    torch.manual_seed(4)
+    got = mine(x)
+    torch.manual_seed(4)
+    want = ref(x)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=0, atol=0)
+    assert mine.b[1].num_batches_tracked.item() == (0 if p else 1)
+    for k, v in ref.state_dict().items():
+        torch.testing.assert_close(mine.state_dict()[k], v, rtol=0, atol=0)

@@ -392,6 +392,7 @@ class _Class:
         self.xavier: set = set()
         self.uses: list = []
         self.lets: list = []
+        self.facts: list = []       # tests known to hold where the writing is (lets, asserts, `if` arms)
         self.var_count = 0
         self.names: dict = {}        # id(item) -> its module name
         self.ordered = False         # it writes an OrderedDict
@@ -571,6 +572,8 @@ class _Class:
     def out_channels(self, item: T.Layer, args, shapes):
         if item.spec.out_channels is None:
             raise NotSymbolic(f"`{item.spec.name}`'s output channels are no function of its arguments")
+        if getattr(item.spec, "broadcasts", False) and len(shapes) > 1:
+            return _broadcast_channels([s[0] for s in shapes], self.facts)
         return item.spec.out_channels(args, shapes)
 
     def layer_ctor(self, item: T.Layer, args, ch) -> str:
@@ -742,8 +745,10 @@ class _Class:
             if isinstance(item, T.Let):
                 init.append(f"{ip}{require_argument(item.name)} = {item.value.text}")
                 self.lets.append((item.name, item.value.text))
+                self.facts.append(f"{item.name} == ({item.value.text})")
             elif isinstance(item, T.Assert):
                 init.extend(_assertion(item, ip))
+                self.facts.append(item.test.text)
             elif isinstance(item, T.Layer) and item.branches is not None:
                 ch, cur = self.merge(item, ch, cur, dst, init, fwd, pad)
             elif isinstance(item, T.Layer) and item.spec.state is not None:
@@ -971,6 +976,8 @@ class _Class:
         for item, pairs in self.outputs:
             if pairs and pairs[0][0] is not None:
                 value = "{" + ", ".join(f"{literal(name)}: {var}" for name, var in pairs) + "}"
+            elif len(pairs) == 1:       # `return(@a)`: the tensor itself, as the graph has it (walk.py)
+                value = pairs[0][1]
             else:
                 value = "(" + ", ".join(var for _, var in pairs) + ",)"
             if item.guard is None or (item.guard.constant and item.guard.value is True):
@@ -1120,7 +1127,9 @@ class _Class:
             test = f"self.{flag}"
         order = [id(b) for b in branches]
         outs[id(g)], chans[id(g)] = g_var, g_ch
+        self.facts.append(g.guard.text)         # the branch is merged only where its guard holds
         every, every_space = merged(order)
+        self.facts.pop()
         rest = [k for k in order if k != id(g)]
         fwd.append(f"        if {test}:")
         fwd.extend("    " + line for line in g_fwd)
@@ -1198,6 +1207,8 @@ class _Class:
         attr = require_attribute(self.names[id(item)])
         if any(_loop_branch(b) for b in branches):
             return self.looped_merge(item, branches, args, attr, ch, cur, dst, init, fwd, pad)
+        for branch in branches:
+            self.unnamed_branch(branch.body)
         ctors, outs, shapes, saved = [], [], [], self.space
         self.nested += 1
         for i, branch in enumerate(branches):
@@ -1222,6 +1233,16 @@ class _Class:
         init.append(f"{' ' * pad}self.{attr} = nn.ModuleList([{', '.join(ctors)}])")
         fwd.append(f"        {dst} = {item.spec.forward(args, outs)}")
         return out, dst
+
+    def unnamed_branch(self, branch_body) -> None:
+        """A branch that is one named item (`q: [conv2d(c, 1)]`) is that name's entry of an
+        nn.ModuleDict in the class per specialisation (`m.q.weight`, not `m.0.q.weight`):
+        this class's nn.ModuleList by index cannot have those keys."""
+        items = [i for i in branch_body if not isinstance(i, T.Assert)]
+        while len(items) == 1 and isinstance(items[0], T.Sequence) and items[0].label is None:
+            items = list(items[0].body)
+        if len(items) == 1 and getattr(items[0], "label", None) is not None:
+            raise NotSymbolic("a named merge's branch named by its one item (an nn.ModuleDict entry)")
 
     def branch_ctor(self, branch_body, ch, pad) -> tuple[str, object]:
         """A named merge's branch as one module: its lone module, or an nn.Sequential of its
@@ -1258,6 +1279,7 @@ class _Class:
         for branch in branches:
             self.space = saved
             if not _loop_branch(branch):
+                self.unnamed_branch(branch.body)
                 ctor, c = self.branch_ctor(branch.body, ch, pad)
                 lines.append(f"{ip}{modules}.append({ctor})")
                 shapes.append((c, *self.space))
@@ -1267,6 +1289,7 @@ class _Class:
             body = [i for i in loop.body if not isinstance(i, T.Assert) or not i.test.constant or not i.test.value]
             if any(isinstance(i, (T.Let, T.Assert)) for i in body):
                 raise NotSymbolic("a `let` or an `assert` in a loop making merge branches")
+            self.unnamed_branch(tuple(body))
             ctor, c = self.branch_ctor(tuple(body), ch, pad + 4)
             text = None if c is EXPOSED else text_of(c)
             if text is None or _names(text) & bound:
@@ -1304,7 +1327,11 @@ class _Class:
         for body in (item.then, item.orelse):
             a_init, a_fwd = [], []
             self.space, self.dangling = saved, entry
+            facts = len(self.facts)
+            if body is item.then:
+                self.facts.append(item.test.text)
             a_ch, a_cur = self.body(body, ch, cur, dst, a_init, a_fwd, pad + 4)
+            del self.facts[facts:]
             if mark is not None and body is item.then and a_fwd:
                 self.guarded.update({name: _Guarded(var, item.test.text, mark) for name, (var, _, _) in
                                      self.dropped.items() if name not in self.guarded})
@@ -1473,7 +1500,7 @@ class _Class:
             raise NotSymbolic("it ends after an `if` whose arms give tensors of different ranks")
         fwd = [line for line in fwd if not line.lstrip().startswith("\0")]     # the _Marks not used
         if self.referenced:
-            fwd = _else_for_overwritten(_without_dead(fwd + returns, None))
+            fwd = _into_return_arms(_else_for_overwritten(_without_dead(fwd + returns, None)))
             returns = []
         fwd = self.merge_comments([self.shape_comment(line) for line in fwd])
         if _reads(init[setup:], t.in_channels):
@@ -1686,8 +1713,12 @@ class _Class:
         named = any(p[1] is not None for p in parts if p[0] is None) or \
             any(name is not None for p in parts if p[0] is not None and p[0] is not _LOOP and p[0] is not _LAST
                 for arm in p[2] for name, _ in arm) or any(_named_loop(p) for p in parts)
-        if named and any(p[0] is None and p[1] is None and any(q[0] is not None for q in parts[:i])
-                         for i, p in enumerate(parts)):
+        def unnamed(p) -> bool:
+            """Whether part `p` holds a module numbered by its position (in an arm too)."""
+            if p[0] is None:
+                return p[1] is None
+            return p[0] is not _LOOP and p[0] is not _LAST and any(name is None for arm in p[2] for name, _ in arm)
+        if named and any(unnamed(p) and any(q[0] is not None for q in parts[:i]) for i, p in enumerate(parts)):
             raise NotSymbolic("an unnamed module after a condition among named ones: its index depends on it")
 
         def entry(i, name, ctor):
@@ -2401,6 +2432,80 @@ def _without_dead(lines: list, result: str) -> list:
     return [line for i, line in enumerate(lines, 1) if i not in drop]
 
 
+def _into_return_arms(lines: list) -> list:
+    """forward's lines with what only a `return ... when`'s tensors need moved into its
+    `if self.returns_...:`: with `return(@t1) when p` then `return(o=@t0)`, the class per
+    specialisation for p false does not compute t1 (built but not computed), so neither
+    may this class, whose batch norms would update their statistics in training, and
+    whose dropouts would draw random numbers. Each line goes after the `return`s that do
+    not need it (into the arms of those that do, or before the first of a run of
+    `return`s that all do), and only where that moves it past no line that rewrites what
+    it reads or writes; else NotSymbolic. Parsed with Python's ast, never run."""
+    text = "\n".join(line[8:] for line in lines)
+    try:
+        body = ast.parse(text).body
+    except SyntaxError:
+        return lines
+    k = len(body)
+    while k and (isinstance(body[k - 1], ast.Return) or _guarded_return(body[k - 1])):
+        k -= 1
+    stmts, rets = body[:k], body[k:]
+    if len(rets) < 2:
+        return lines
+
+    def writes(node) -> set:
+        return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+
+    def needed(ret) -> set:
+        live, out = _read_names(ret.body[0] if isinstance(ret, ast.If) else ret), set()
+        for i in reversed(range(len(stmts))):
+            node = stmts[i]
+            w = writes(node)
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                if w & live:
+                    out.add(i)
+                    live = (live - w) | _read_names(node.value)
+            elif w & live or not w:
+                out.add(i)
+                live |= _read_names(node)
+        return out
+    needs = [needed(r) for r in rets]
+    # Each statement goes where every path that needs it passes first: before the `if` of
+    # the first `return` from which on every remaining one needs it, else into the arms of
+    # those that do (copied: each arm returns).
+    paths, out, top = [], [], []
+
+    def text_of_lines(node, extra: str) -> list:
+        return [extra + line for line in lines[node.lineno - 1:node.end_lineno]]
+    for n, (ret, need) in enumerate(zip(rets, needs)):
+        common = set.intersection(*needs[n:]) - set(top)
+        top += sorted(common)
+        out += [line for i in sorted(common) for line in text_of_lines(stmts[i], "")]
+        arm = sorted(need - set(top))
+        paths.append(top + arm)
+        if not isinstance(ret, ast.If):
+            out += [line for i in arm for line in text_of_lines(stmts[i], "")] + text_of_lines(ret, "")
+            break
+        out += lines[ret.lineno - 1:ret.body[0].lineno - 1]
+        out += [line for i in arm for line in text_of_lines(stmts[i], "    ")] + text_of_lines(ret.body[0], "")
+    if all(path == sorted(path) for path in paths) and top == sorted(set().union(*needs)):
+        return lines        # every statement before the first `return`: as written
+    for path in paths:
+        for a, i in enumerate(path):
+            for k in path[a + 1:]:
+                if k < i and (writes(stmts[i]) & (_read_names(stmts[k]) | writes(stmts[k])) or
+                              _read_names(stmts[i]) & writes(stmts[k])):
+                    raise NotSymbolic("a tensor only some `return ... when`s read, computed where the "
+                                      "statements around it rewrite what it reads")
+    return out
+
+
+def _guarded_return(node) -> bool:
+    """`if self.returns_...: return ...` (return_lines)."""
+    return isinstance(node, ast.If) and not node.orelse and len(node.body) == 1 and \
+        isinstance(node.body[0], ast.Return) and isinstance(node.test, ast.Attribute)
+
+
 def _else_for_overwritten(lines: list) -> list:
     """forward's lines with the statements that only compute what an `if` without `else`
     then overwrites moved into an `else`: MBConv's `y = self.stochastic_depth(result)`
@@ -2461,6 +2566,48 @@ def _either(test: T.Expr, then, orelse):
         return then
     return Sym(f"{_operand(then, _OR)} if {test.text if _level(test.text) >= _OR else f'({test.text})'} "
                f"else {_operand(orelse, _COND)}", _COND)
+
+
+def _broadcast_channels(channels: list, facts: list):
+    """The channels an `add` or `mul` gives: torch broadcasts a branch of 1 channel to the
+    others' (`add { identity  conv2d(c, 1) }` on a 1-channel input gives c). The same for
+    every branch, that one; all numbers, the largest (check accepted them: each equal or
+    1). Expressions that differ must be equal by `facts` (`==` terms of lets, asserts and
+    the tests of the `if`s and `when`s around: MobileNetV2's `identity when in.c == out`,
+    ResNet's downsample test); else the class cannot tell which branch's channels every
+    use gets: NotSymbolic."""
+    texts = {_canonical(text_of(c)) for c in channels if not (type(c) is int and c == 1)}
+    if len(texts) <= 1:
+        rest = [c for c in channels if not (type(c) is int and c == 1)]
+        return rest[0] if rest else channels[0]
+    if all(type(c) is int for c in channels):
+        return max(channels)
+    parent: dict = {}
+
+    def find(x):
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+    for fact in facts:
+        try:
+            node = ast.parse(fact, mode="eval").body
+        except SyntaxError:
+            continue
+        terms = node.values if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And) else [node]
+        for t in terms:
+            if isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq):
+                parent[find(ast.unparse(t.left))] = find(ast.unparse(t.comparators[0]))
+    if len({find(t) for t in texts}) == 1:
+        return channels[0]
+    raise NotSymbolic("a merge whose branches' channels may differ (torch broadcasts 1 channel to the others'): "
+                      f"{' and '.join(sorted(texts))}")
+
+
+def _canonical(text: str) -> str:
+    try:
+        return ast.unparse(ast.parse(text, mode="eval"))
+    except SyntaxError:
+        return text
 
 
 def _implies_equal(test: str, a: str, b: str, holding: bool = True) -> bool:
