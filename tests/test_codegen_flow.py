@@ -457,3 +457,21 @@ def test_a_tensor_later_returns_read_is_computed_after_the_returns_before(p):
     assert mine.b[1].num_batches_tracked.item() == (0 if p else 1)
     for k, v in ref.state_dict().items():
         torch.testing.assert_close(mine.state_dict()[k], v, rtol=0, atol=0)
+
+
+def test_a_block_built_but_not_computed_has_a_forward_of_its_own():
+    """Nothing reads `t1`, and inside it a non-residual MBConv leaves its stochastic depth
+    unread too, so the block has two dead ends; its forward still returns what flows out
+    of it (the IR's Scope.output), in both emitters (the class per specialisation raised
+    TypeError here)."""
+    spec = ('import "zoo:lib/efficientnet.net"\nnetwork N {\n    input [4, 16, 16]\n    t0: identity\n'
+            '    t1: EfficientNetStage("MBConv", 4, 3, 1, 4, 2, 3, 0, 6, 0.2)\n    return(@t0)\n}\n')
+    graphs = list(check_source(spec).graphs)
+    ref = exec_source(generate(graphs, block_classes=False)).N()
+    mine = exec_source(generate(graphs)).N()
+    x = torch.randn(2, 4, 16, 16)
+    out = _same_under_the_same_weights(mine, ref, x)
+    assert torch.equal(out, x)              # the network returns `t0`, its input
+    with torch.no_grad():
+        assert tuple(ref.t1(x).shape) == tuple(mine.t1(x).shape) == (2, 2, 16, 16)
+        torch.testing.assert_close(ref.t1(x), mine.t1(x), rtol=0, atol=0)

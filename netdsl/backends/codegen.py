@@ -154,8 +154,8 @@ def _unit_io(an: _Analysis, s: Scope) -> tuple | None:
         return None
     ins = {i for m in members for i in an.graph.nodes[m].inputs if i not in members}
     outs = {m for m in members if any(u not in members for u in an.users[m])}
-    if not outs:            # nothing reads it (an auxiliary head): its output is its one dead end
-        outs = {m for m in members if not an.users[m]}
+    if not outs:            # nothing reads it (an auxiliary head): what flows out of it, else its one dead end
+        outs = {s.output} if s.output in members else {m for m in members if not an.users[m]}
     if len(outs) != 1:
         return None
     if s.kind == "block":

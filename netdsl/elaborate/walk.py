@@ -614,6 +614,7 @@ class Walk:
         finally:
             frame.scope = outer
         scope.out_shape = frame.flow.shape if frame.flow else None
+        scope.output = frame.flow.id if frame.flow else None
         if len(scope.children) == 1:        # a lone module stands for its branch
             (only,) = scope.children
             holder.children[-1] = only
@@ -681,7 +682,7 @@ class Walk:
             self.block_stack.pop()
             self.accepts_stack.pop()
         out = inner.flow
-        scope.out_shape = out.shape
+        scope.out_shape, scope.output = out.shape, out.id
         if d.returns is not None and out.shape is not None:
             failure = self.match(d.returns, out, env, bind=False, what=f"`{d.name}` returns",
                                  use=call.span, origin=frame.origin, guarded=frozenset())
@@ -719,6 +720,7 @@ class Walk:
         finally:
             frame.scope = outer
         scope.out_shape = frame.flow.shape if frame.flow else None
+        scope.output = frame.flow.id if frame.flow else None
         self.register_ref(frame, label)
 
     # ---- control flow -------------------------------------------------------------------

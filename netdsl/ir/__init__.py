@@ -26,12 +26,13 @@ class Scope(Record):
     their spans; in_shape, out_shape: what enters and leaves; numbered: its
     children are numbered as in nn.Sequential (a sequence, a `sequential block`, a
     list); inputs: a block's tensor parameters -> the node each one is; input: the
-    id of the node whose tensor flows in."""
+    id of the node whose tensor flows in; output: the id of the node whose tensor flows
+    out (what the scope gives even where nothing reads it)."""
     is_scope = True
     _fields = ("id", "kind", "definition", "parent", "span", "name", "args", "children", "explicit",
-               "in_shape", "out_shape", "numbered", "inputs", "input")
+               "in_shape", "out_shape", "numbered", "inputs", "input", "output")
     _defaults = {"name": None, "args": dict, "children": list, "explicit": dict, "in_shape": None, "out_shape": None,
-                 "numbered": False, "inputs": dict, "input": None}
+                 "numbered": False, "inputs": dict, "input": None, "output": None}
 
     @property
     def path(self) -> tuple[str, ...]:
