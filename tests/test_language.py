@@ -153,6 +153,21 @@ def test_naming_inside_a_repeat_is_E0204():
     assert [d.code for d in r.diagnostics] == ["E0204"]
 
 
+@pytest.mark.parametrize("second", ["q: conv2d(4, 1)", "q: [conv2d(4, 1) -> relu]"])
+def test_two_branches_of_a_named_merge_with_one_name_are_E0204(second):
+    """A branch that is one module is that module in the merge's list (its name is the
+    list's key), so two such branches may not share a name; the torch module would keep
+    one of them (found by tools/fuzz_emitters.py)."""
+    r = check_source(f"network N {{\n input [4, 8, 8]\n m: add {{\n  q: conv2d(4, 1)\n  {second}\n }}\n}}\n")
+    assert [d.code for d in r.diagnostics] == ["E0204"]
+    (d,) = r.diagnostics
+    assert (d.labels[0].span.line, d.labels[0].span.column) == (5, 3)
+    # in different merges, or unnamed, they are fine
+    ok = check_source("network N {\n input [4, 8, 8]\n m: add {\n  q: conv2d(4, 1)\n  conv2d(4, 1)\n }\n"
+                      " n: add {\n  q: conv2d(4, 1)\n  identity\n }\n}\n")
+    assert ok.ok, ok.diagnostics
+
+
 def test_untaken_if_is_an_identity_branch():
     src = ("block Res(c: int, stride: int = 1) {\n add {\n  conv2d(c, 3, stride=stride, padding=1)\n"
            "  if stride != 1 or in.c != c {\n   proj: conv2d(c, 1, stride=stride)\n  }\n }\n}\n"

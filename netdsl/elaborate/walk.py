@@ -618,6 +618,8 @@ class Walk:
         if len(scope.children) == 1:        # a lone module stands for its branch
             (only,) = scope.children
             holder.children[-1] = only
+            for name, span in scope.explicit.items():   # its name is now the holder's to give once
+                self.claim_name(holder, name, span, frame.origin)
             if only.is_scope:
                 only.parent = holder
             for n in self.nodes[first:]:    # the module, and any layer without one (identity)
