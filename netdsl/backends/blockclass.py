@@ -2389,15 +2389,11 @@ def _without_dead(lines: list, result: str) -> list:
     specialisation has it (torchvision's eval mode). The lines are parsed with Python's
     ast, never run; every statement forward holds is a call of a module or a tensor
     expression, so leaving one out changes nothing else."""
-    text = "\n".join(line[8:] for line in lines)
-    try:
-        tree = ast.parse(text)
-    except SyntaxError:
+    body = _forward_statements(lines)
+    if body is None:
         return lines
     drop: set = set()
-
-    def reads(node) -> set:
-        return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    reads = _read_names
 
     def lines_of(node) -> set:
         return set(range(node.lineno, node.end_lineno + 1))
@@ -2428,7 +2424,7 @@ def _without_dead(lines: list, result: str) -> list:
                 live = live | reads(node)
             every = False
         return live, every
-    sweep(tree.body, {result} if result is not None else set(), drop)
+    sweep(body, {result} if result is not None else set(), drop)
     return [line for i, line in enumerate(lines, 1) if i not in drop]
 
 
@@ -2441,10 +2437,8 @@ def _into_return_arms(lines: list) -> list:
     not need it (into the arms of those that do, or before the first of a run of
     `return`s that all do), and only where that moves it past no line that rewrites what
     it reads or writes; else NotSymbolic. Parsed with Python's ast, never run."""
-    text = "\n".join(line[8:] for line in lines)
-    try:
-        body = ast.parse(text).body
-    except SyntaxError:
+    body = _forward_statements(lines)
+    if body is None:
         return lines
     k = len(body)
     while k and (isinstance(body[k - 1], ast.Return) or _guarded_return(body[k - 1])):
@@ -2453,8 +2447,7 @@ def _into_return_arms(lines: list) -> list:
     if len(rets) < 2:
         return lines
 
-    def writes(node) -> set:
-        return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    writes = _written_names
 
     def needed(ret) -> set:
         live, out = _read_names(ret.body[0] if isinstance(ret, ast.If) else ret), set()
@@ -2514,10 +2507,8 @@ def _else_for_overwritten(lines: list) -> list:
     specialisation does, and as torchvision's MBConv, whose StochasticDepth draws random
     numbers in training only on the residual path. Parsed with Python's ast, never run."""
     while True:
-        text = "\n".join(line[8:] for line in lines)
-        try:
-            body = ast.parse(text).body
-        except SyntaxError:
+        body = _forward_statements(lines)
+        if body is None:
             return lines
         for k, node in enumerate(body):
             if not isinstance(node, ast.If) or node.orelse or len(node.body) != 1:
@@ -2551,8 +2542,21 @@ def _only_write(node) -> str | None:
     return None
 
 
+def _forward_statements(lines: list) -> list | None:
+    """forward's lines (indented 8) as Python's ast statements, their line numbers the
+    lines' own; None when they do not parse."""
+    try:
+        return ast.parse("\n".join(line[8:] for line in lines)).body
+    except SyntaxError:
+        return None
+
+
 def _read_names(node) -> set:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def _written_names(node) -> set:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
 
 
 def _either(test: T.Expr, then, orelse):
