@@ -21,7 +21,6 @@ from ..diagnostics.codes import E0209, E0220
 from ..errors import SpecError
 from ..ir import INIT_CHOICES
 from ..pipeline import CheckResult, check_file, check_source, is_source_text
-from ..program.files import current_fingerprint, fingerprint
 from ..program.imports import search_path
 from . import load_cache
 from .codegen import CodegenError, generate
@@ -132,15 +131,6 @@ def compiled_code(source: str, filename: str, slot: str | None = None) -> types.
     if where is not None:
         cache.store_entry(where, marshal.dumps((stamp, source, marshal.dumps(code))), MAX_CODE_ENTRIES)
     return code
-
-
-def spec_dependencies(result: CheckResult) -> dict:
-    """{absolute path: fingerprint} of the spec and every file it read, of the very text parsed."""
-    return {path: fingerprint(src.text) for path, src in result.program.files.items()}
-
-
-def unchanged(dependencies: dict) -> bool:
-    return all(current_fingerprint(path) == digest for path, digest in dependencies.items())
 
 
 # (spec, network, init, input shape, params, search path) -> load_cache.Entry: a spec loaded

@@ -27,8 +27,8 @@ from pathlib import Path
 from ..cache import package_stamp, store
 from ..cache import read as read_trusted
 from ..version import __version__
-from .build import check_spec, compile_result, spec_dependencies, unchanged
-from .load_cache import imports_unchanged
+from .build import check_spec, compile_result
+from .load_cache import imports_unchanged, spec_dependencies, unchanged
 
 CACHE_TAG = "# netdsl-cache: "
 

@@ -56,17 +56,26 @@ class Entry:
         root = result.program.root
         text = root is None or root.name in ("<stdin>", "<string>")
         tree = Path.cwd() if text else Path(root.name).resolve().parent
-        deps = {path: fingerprint(src.text) for path, src in result.program.files.items()}
-        return cls(deps, list(result.program.resolved), str(tree), tuple(map(str, include)), source, network)
+        return cls(spec_dependencies(result), list(result.program.resolved), str(tree), tuple(map(str, include)),
+                   source, network)
 
     def current(self) -> bool:
         """Whether every file read still has the text parsed, and every import still finds
         the same file."""
-        return all(current_fingerprint(path) == digest for path, digest in self.dependencies.items()) and \
-            imports_unchanged(self.resolved, self.tree, self.include)
+        return unchanged(self.dependencies) and imports_unchanged(self.resolved, self.tree, self.include)
 
     def dump(self) -> tuple:
         return (self.dependencies, self.resolved, self.tree, self.include, self.source, self.network)
+
+
+def spec_dependencies(result) -> dict:
+    """{absolute path: fingerprint} of the spec and every file it read, of the very text parsed."""
+    return {path: fingerprint(src.text) for path, src in result.program.files.items()}
+
+
+def unchanged(dependencies: dict) -> bool:
+    """Whether every file still has the text that was parsed (for the import hook's cache too)."""
+    return all(current_fingerprint(path) == digest for path, digest in dependencies.items())
 
 
 def imports_unchanged(resolved, tree: str, include=()) -> bool:
